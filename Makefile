@@ -1,0 +1,41 @@
+# jobstream: `make run` starts everything from a fresh clone; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export JOBSTREAM_STATE_DIR ?= $(CURDIR)/.jobstream
+
+.PHONY: setup deps run test unit integration infra-up infra-down bench-e2e clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+# Broker jars (Maven Central, cached outside git) and Debian's PostgreSQL server, when missing.
+deps: setup
+	$(BIN)/jobstream infra install
+
+run: deps
+	$(BIN)/jobstream infra up
+
+test: deps
+	$(BIN)/pytest
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+integration: deps
+	$(BIN)/pytest tests/integration
+
+infra-up: deps
+	$(BIN)/jobstream infra up
+
+infra-down: setup
+	$(BIN)/jobstream infra down
+
+clean: infra-down
+	rm -rf $(VENV) $(JOBSTREAM_STATE_DIR)

@@ -1,0 +1,243 @@
+"""A local Apache Kafka broker in KRaft mode (broker and controller in one JVM), run from Maven jars.
+
+The jars are fetched by Maven from ``infra/kafka/pom.xml`` into a cache outside git, once per
+Kafka version. Storage is formatted with ``kafka.tools.StorageTool`` and the broker is started
+with ``kafka.Kafka``, detached, listening on loopback only, logging to a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobstream.infra.process import (
+    InfraError,
+    cmdline,
+    find_process,
+    pid_alive,
+    port_open,
+    read_pid,
+    tail,
+    terminate,
+    wait_until,
+)
+
+POM = Path(__file__).parent / "kafka" / "pom.xml"
+READY_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class LocalKafka:
+    """One broker's files live in ``home``; its jars in ``cache_dir``."""
+
+    home: Path
+    cache_dir: Path
+    version: str
+    port: int
+    controller_port: int
+    heap: str = "512m"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def libs(self) -> Path:
+        return self.cache_dir / f"kafka-{self.version}" / "libs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def stdout_file(self) -> Path:
+        return self.home / "logs" / "stdout.log"
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def ensure_jars(self) -> None:
+        """Fetch the broker jars with Maven unless this version is already cached."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return
+        if shutil.which("mvn") is None:
+            raise InfraError("Maven (mvn) is not on PATH; it fetches the Kafka broker jars")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        command = [
+            "mvn", "-q", "-B", "-f", str(POM),
+            f"-Dmaven.repo.local={self.cache_dir / 'm2'}",
+            f"-Dkafka.version={self.version}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs}",
+            "-DincludeScope=runtime",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise InfraError(f"fetching Kafka {self.version} jars failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        marker.touch()
+
+    def _write_config(self) -> Path:
+        data_dir = self.home / "data"
+        config = self.home / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data_dir}",
+                    # One broker: internal topics cannot have more replicas than that.
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=12",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "min.insync.replicas=1",
+                    # Consumers of a fresh group start at once instead of waiting 3 s for peers.
+                    "group.initial.rebalance.delay.ms=0",
+                    # Topics are created explicitly (jobstream.infra.topics), never by a typo.
+                    "auto.create.topics.enable=false",
+                    "num.partitions=12",
+                    "",
+                ]
+            )
+        )
+        (self.home / "log4j.properties").write_text(
+            "\n".join(
+                [
+                    "log4j.rootLogger=INFO, file",
+                    "log4j.logger.kafka=INFO",
+                    "log4j.logger.org.apache.kafka=INFO",
+                    "log4j.appender.file=org.apache.log4j.RollingFileAppender",
+                    f"log4j.appender.file.File={self.log_file}",
+                    "log4j.appender.file.MaxFileSize=50MB",
+                    "log4j.appender.file.MaxBackupIndex=3",
+                    "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
+                    "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
+                    "",
+                ]
+            )
+        )
+        return config
+
+    def _java(self, main_class: str, *args: str) -> list[str]:
+        return [
+            "java",
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.home / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.log_file.parent}",
+            "-cp",
+            f"{self.libs}/*",
+            main_class,
+            *args,
+        ]
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise InfraError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def running_pid(self) -> int | None:
+        """Our broker's pid if it runs. A stale pid file (process gone or pid reused) is replaced
+        by what the process table says, so a lost pid file never orphans a broker."""
+        pid = read_pid(self.pid_file)
+        if pid is not None and pid_alive(pid) and self._is_ours(pid):
+            return pid
+        found = find_process("kafka.Kafka", str(self.home / "server.properties"))
+        if found is None:
+            self.pid_file.unlink(missing_ok=True)
+        else:
+            self.pid_file.write_text(str(found))
+        return found
+
+    def _is_ours(self, pid: int) -> bool:
+        line = cmdline(pid)
+        return "kafka.Kafka" in line and str(self.home / "server.properties") in line
+
+    def up(self) -> str:
+        """Start the broker unless ours runs already; return a one-line description."""
+        pid = self.running_pid()
+        if pid is not None:
+            self.wait_ready(pid)
+            return f"kafka already running (pid {pid}) at {self.bootstrap}"
+        for port in (self.port, self.controller_port):
+            if port_open(port):
+                raise InfraError(
+                    f"port {port} is taken by another process; stop it or set "
+                    "JOBSTREAM_KAFKA_PORT / JOBSTREAM_KAFKA_CONTROLLER_PORT"
+                )
+        self.ensure_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        self._format_storage(config)
+        with self.stdout_file.open("ab") as out:
+            process = subprocess.Popen(
+                self._java("kafka.Kafka", str(config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI that started it
+            )
+        self.pid_file.write_text(str(process.pid))
+        self.wait_ready(process.pid, process)
+        return f"kafka started (pid {process.pid}) at {self.bootstrap}"
+
+    def wait_ready(self, pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
+        def ready() -> bool:
+            exited = process.poll() is not None if process is not None else not pid_alive(pid)
+            if exited:
+                raise InfraError(
+                    f"the Kafka broker (pid {pid}) exited; last lines of its logs:\n"
+                    f"{tail(self.stdout_file)}\n{tail(self.log_file)}"
+                )
+            return port_open(self.port) and broker_answers(self.bootstrap)
+
+        wait_until(ready, READY_TIMEOUT_S, f"the Kafka broker at {self.bootstrap} (log: {self.log_file})", 0.25)
+
+    def down(self) -> str:
+        pid = self.running_pid()
+        if pid is None:
+            return "kafka not running"
+        terminate(pid, timeout_s=30.0)
+        self.pid_file.unlink(missing_ok=True)
+        return f"kafka stopped (pid {pid})"
+
+    def status(self) -> str:
+        pid = self.running_pid()
+        if pid is None:
+            return "kafka: stopped"
+        state = "ready" if broker_answers(self.bootstrap) else "starting"
+        return f"kafka: {state} (pid {pid}) bootstrap={self.bootstrap} log={self.log_file}"
+
+
+def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request."""
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        metadata = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=timeout_s)
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+    return bool(metadata.brokers)

@@ -1,0 +1,102 @@
+"""Every jobstream topic, with its partitions, retention and cleanup policy, created in one place.
+
+The events topic is the source of truth and is kept forever so that any projection can be
+rebuilt by replaying it. Commands are requests, kept long enough to replay a crashed processor.
+Changelog-style topics (latest value per key) are compacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from jobstream.infra.process import InfraError
+
+DAY_MS = 24 * 3600 * 1000
+FOREVER = "-1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under one prefix, so that tests and tenants can run side by side."""
+
+    prefix: str = "jobstream"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}.commands"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}.workers"
+
+    @property
+    def assignments(self) -> str:
+        return f"{self.prefix}.assignments"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.prefix}.logs"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}.dead-letters"
+
+    @property
+    def poison(self) -> str:
+        return f"{self.prefix}.poison"
+
+    def specs(self, partitions: int) -> list[TopicSpec]:
+        kept_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
+        return [
+            TopicSpec(self.commands, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+                      "commands keyed by job_id; the job state processor consumes them"),
+            TopicSpec(self.events, partitions, kept_forever,
+                      "job events keyed by job_id: the source of truth, replayable"),
+            TopicSpec(self.workers, partitions, kept_forever, "worker events keyed by worker_id"),
+            TopicSpec(self.assignments, partitions, {"retention.ms": str(DAY_MS), "cleanup.policy": "delete"},
+                      "work offered to workers, keyed by job_id"),
+            TopicSpec(self.logs, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+                      "stdout/stderr chunks keyed by execution_id"),
+            TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},
+                      "dead-lettered jobs keyed by job_id, latest state per job"),
+            TopicSpec(self.poison, 1, kept_forever,
+                      "messages no consumer could decode, with their origin topic, partition and offset"),
+        ]
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+    """Create the missing topics; existing ones are left as they are. Returns the names created."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    missing = [spec for spec in specs if spec.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config) for s in missing],
+        operation_timeout=timeout_s,
+        request_timeout=timeout_s,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except Exception as error:  # noqa: BLE001 - re-raised with the topic named
+            if "TOPIC_ALREADY_EXISTS" in str(error):
+                continue
+            raise InfraError(f"creating topic {name} failed: {error}") from error
+    return created

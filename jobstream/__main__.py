@@ -1,0 +1,3 @@
+from jobstream.cli import main
+
+main()

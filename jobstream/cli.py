@@ -1,0 +1,66 @@
+"""The ``jobstream`` command line: one entry point, sub-commands wired explicitly."""
+
+from __future__ import annotations
+
+import typer
+
+from jobstream.config import Settings
+from jobstream.infra.process import InfraError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
+infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
+app.add_typer(infra_app, name="infra")
+
+
+def _infra():  # type: ignore[no-untyped-def]
+    from jobstream.infra.stack import Infra
+
+    return Infra(Settings.from_env())
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+@infra_app.command("install")
+def infra_install() -> None:
+    """Fetch the Kafka broker jars and install Debian's PostgreSQL server, when missing."""
+    from jobstream.infra.postgres import install_server
+
+    infra = _infra()
+    if not infra.settings.external_kafka:
+        infra.kafka.ensure_jars()
+        typer.echo(f"kafka {infra.settings.kafka_version} jars: {infra.kafka.libs}")
+    if not infra.settings.external_database_url:
+        typer.echo(f"postgres server binaries: {install_server()}")
+
+
+@infra_app.command("up")
+def infra_up() -> None:
+    """Start Kafka (KRaft) and Postgres in the background, wait until ready, create topics."""
+    _print_lines(_infra().up())
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop the local Kafka and Postgres started by `infra up`."""
+    _print_lines(_infra().down())
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    """Say whether the broker and the database run and answer."""
+    _print_lines(_infra().status())
+
+
+def main() -> None:
+    try:
+        app()
+    except InfraError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

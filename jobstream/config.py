@@ -1,0 +1,70 @@
+"""Settings, read once from the environment (``JOBSTREAM_*``), passed explicitly everywhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_KAFKA_VERSION = "3.9.1"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things run and how topics are named. Immutable; derive variants with ``with_``."""
+
+    state_dir: Path
+    cache_dir: Path
+    kafka_version: str = DEFAULT_KAFKA_VERSION
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    external_kafka: str | None = None
+    pg_port: int = 54329
+    external_database_url: str | None = None
+    topic_prefix: str = "jobstream"
+    partitions: int = 12
+    schema_registry_url: str | None = None
+    api_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            state_dir=Path(_env("JOBSTREAM_STATE_DIR", str(Path.cwd() / ".jobstream"))).resolve(),
+            cache_dir=Path(_env("JOBSTREAM_CACHE_DIR", str(Path.home() / ".cache" / "jobstream"))),
+            kafka_version=_env("JOBSTREAM_KAFKA_VERSION", DEFAULT_KAFKA_VERSION),
+            kafka_port=_env_int("JOBSTREAM_KAFKA_PORT", 9092),
+            kafka_controller_port=_env_int("JOBSTREAM_KAFKA_CONTROLLER_PORT", 9093),
+            kafka_heap=_env("JOBSTREAM_KAFKA_HEAP", "512m"),
+            external_kafka=os.environ.get("JOBSTREAM_KAFKA_BOOTSTRAP") or None,
+            pg_port=_env_int("JOBSTREAM_PG_PORT", 54329),
+            external_database_url=os.environ.get("JOBSTREAM_DATABASE_URL") or None,
+            topic_prefix=_env("JOBSTREAM_TOPIC_PREFIX", "jobstream"),
+            partitions=_env_int("JOBSTREAM_PARTITIONS", 12),
+            schema_registry_url=os.environ.get("JOBSTREAM_SCHEMA_REGISTRY_URL") or None,
+            api_url=_env("JOBSTREAM_API_URL", "http://127.0.0.1:8000"),
+        )
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.external_database_url or f"postgresql://jobstream@127.0.0.1:{self.pg_port}/jobstream"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,93 @@
+"""Session fixtures: one real Kafka broker and one real Postgres for the whole test run.
+
+External services are used when JOBSTREAM_KAFKA_BOOTSTRAP / JOBSTREAM_DATABASE_URL are set;
+otherwise a private broker and cluster start on free loopback ports in a temporary directory,
+and are stopped when the session ends. Tests isolate themselves by unique topic prefixes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from jobstream.config import Settings
+from jobstream.infra.kafka import LocalKafka
+from jobstream.infra.postgres import LocalPostgres
+from jobstream.infra.process import free_port
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+def _scratch_dir() -> Path:
+    # World-traversable, because Postgres runs as its own user when the tests run as root.
+    path = Path(tempfile.mkdtemp(prefix="jobstream-test-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def infra_settings() -> Iterator[Settings]:
+    """Settings pointing at a running broker and database, shared by every integration test."""
+    base = Settings.from_env()
+    scratch = _scratch_dir()
+    kafka = None if base.external_kafka else LocalKafka(
+        scratch / "kafka", base.cache_dir, base.kafka_version, free_port(), free_port(), base.kafka_heap)
+    postgres = None if base.external_database_url else LocalPostgres(
+        scratch / "postgres", free_port(), fast_and_unsafe=True)
+    services = [s for s in (kafka, postgres) if s is not None]
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda service: service.up(), services))
+        yield base.with_(
+            state_dir=scratch,
+            external_kafka=kafka.bootstrap if kafka else base.external_kafka,
+            external_database_url=postgres.dsn if postgres else base.external_database_url,
+        )
+    finally:
+        for service in services:
+            try:
+                service.down()
+            except Exception as error:  # noqa: BLE001 - report, keep stopping the others
+                print(f"stopping {service} failed: {error}")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra_settings: Settings) -> str:
+    return infra_settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def database_url(infra_settings: Settings) -> str:
+    return infra_settings.database_url
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short unique name for topics, groups and tables of one test."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def test_settings(infra_settings: Settings, unique_name: str) -> Settings:
+    """Settings whose topic names are private to the calling test."""
+    return infra_settings.with_(topic_prefix=f"jobstream-{unique_name}", partitions=3)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_env() -> Iterator[None]:
+    before = dict(os.environ)
+    yield
+    leaked = {k for k in os.environ if k not in before}
+    assert not leaked, f"test leaked environment variables: {sorted(leaked)}"
