@@ -1,0 +1,251 @@
+"""``decide``: what a command means for a job, as events. Pure: state, command and time in.
+
+A command the state does not allow becomes a ``CommandRejected`` (or, for a report from a stale
+lease, a ``ReportRejected``) with a reason: a decision never raises. A command whose id the job
+has already applied yields nothing, so a redelivered command changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
+from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status, event_id_for, execution_id_for
+from jobstream.core.validation import validate_spec
+from jobstream.schemas import (
+    AssignJob,
+    CancelJob,
+    Command,
+    CommandRejected,
+    Envelope,
+    ExpireExecution,
+    FireTimer,
+    JobAssigned,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobEvent,
+    JobFailed,
+    JobProgressed,
+    JobQueued,
+    JobRetryScheduled,
+    JobStarted,
+    JobSubmitted,
+    JobUpdated,
+    Outcome,
+    RedriveJob,
+    ReportFinished,
+    ReportProgress,
+    ReportRejected,
+    ReportStarted,
+    RetryJob,
+    SubmitJob,
+    TimerPurpose,
+    UpdateJob,
+)
+
+# A job whose worker keeps getting lost is requeued at most this many times, whatever its policy.
+MIN_TRIES_AFTER_LOSS = 3
+
+
+class _Emitter:
+    """Stamps events with the envelope: the next seq, deterministic ids, the command's causation."""
+
+    def __init__(self, state: JobState, command: Command, now: datetime) -> None:
+        self.job_id = state.job_id
+        self.seq = state.seq
+        self.command = command
+        self.now = now
+        self.events: list[JobEvent] = []
+
+    def __call__(self, event_type: type[JobEvent], **fields: Any) -> _Emitter:
+        self.seq += 1
+        envelope = Envelope(
+            event_id=event_id_for(self.job_id, self.seq),
+            job_id=self.job_id,
+            seq=self.seq,
+            type=event_type.short_name(),
+            occurred_at=self.now,
+            actor=self.command.envelope.actor,
+            causation_id=self.command.envelope.command_id,
+            correlation_id=self.command.envelope.correlation_id,
+        )
+        self.events.append(event_type(envelope=envelope, **fields))
+        return self
+
+    def reject(self, reason: str) -> list[JobEvent]:
+        envelope = self.command.envelope
+        self(CommandRejected, command_id=envelope.command_id, command_type=envelope.type, reason=reason)
+        return self.events
+
+
+def decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
+    """The events that ``command`` causes for the job in ``state`` at time ``now``."""
+    if state.has_applied(command.envelope.command_id):
+        return []
+    emit = _Emitter(state, command, now)
+    if not state.exists and not isinstance(command, SubmitJob):
+        return emit.reject(f"job {state.job_id} does not exist")
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        return emit.reject(f"{command.envelope.type} is not supported yet")
+    return handler(state, command, emit)
+
+
+def _submit(state: JobState, command: SubmitJob, emit: _Emitter) -> list[JobEvent]:
+    if state.exists:
+        return emit.reject(f"job {state.job_id} already exists")
+    problems = validate_spec(command.spec)
+    if problems:
+        return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
+    if command.spec.schedule is not None:
+        return emit.reject("schedule: scheduled jobs are not supported yet")
+    if command.spec.depends_on:
+        return emit.reject("depends_on: dependencies are not supported yet")
+    emit(JobSubmitted, spec=command.spec)
+    return _queue(state, emit, attempt=state.attempt + 1)
+
+
+def _queue(state: JobState, emit: _Emitter, attempt: int) -> list[JobEvent]:
+    spec = state.spec or _submitted_spec(emit)
+    emit(JobQueued, queue=spec.queue, priority=spec.priority, attempt=attempt,
+         execution_id=execution_id_for(state.job_id, attempt))
+    return emit.events
+
+
+def _submitted_spec(emit: _Emitter) -> Any:
+    return next(e.spec for e in emit.events if isinstance(e, JobSubmitted))
+
+
+def _cancel(state: JobState, command: CancelJob, emit: _Emitter) -> list[JobEvent]:
+    if state.status in TERMINAL:
+        return emit.reject(f"job is already {state.status}")
+    emit(JobCancelled, reason=command.reason)
+    return emit.events
+
+
+def _assign(state: JobState, command: AssignJob, emit: _Emitter) -> list[JobEvent]:
+    if state.status != Status.QUEUED or command.attempt != state.attempt:
+        return emit.reject(f"job is {state.status} at attempt {state.attempt}, not queued at attempt {command.attempt}")
+    emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
+    return emit.events
+
+
+def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFinished, emit: _Emitter) -> bool:
+    """Fencing: a report must come from the current lease (attempt) of an active execution."""
+    if command.attempt == state.attempt and state.status in ACTIVE:
+        return False
+    if command.attempt == state.attempt and state.status == Status.CANCELLED:
+        return True  # the worker is reporting on what we asked it to stop: expected, nothing to say
+    reason = (f"stale lease: attempt {command.attempt} is superseded by attempt {state.attempt}"
+              if command.attempt != state.attempt else f"job is {state.status}")
+    emit(ReportRejected, execution_id=command.execution_id, attempt=command.attempt,
+         current_attempt=state.attempt, worker_id=command.worker_id,
+         report_type=command.envelope.type, reason=reason)
+    return True
+
+
+def _started(state: JobState, command: ReportStarted, emit: _Emitter) -> list[JobEvent]:
+    if _stale(state, command, emit):
+        return emit.events
+    if state.status == Status.RUNNING:
+        return []  # a repeated start of the same lease
+    emit(JobStarted, execution_id=command.execution_id, attempt=command.attempt,
+         worker_id=command.worker_id, pid=command.pid)
+    return emit.events
+
+
+def _progress(state: JobState, command: ReportProgress, emit: _Emitter) -> list[JobEvent]:
+    if _stale(state, command, emit):
+        return emit.events
+    emit(JobProgressed, execution_id=command.execution_id, attempt=command.attempt,
+         percent=command.percent, message=command.message)
+    return emit.events
+
+
+def _finished(state: JobState, command: ReportFinished, emit: _Emitter) -> list[JobEvent]:
+    if _stale(state, command, emit):
+        return emit.events
+    if command.outcome == Outcome.SUCCEEDED:
+        emit(JobCompleted, execution_id=command.execution_id, attempt=command.attempt,
+             exit_code=command.exit_code, result_json=command.result_json, stdout_tail=command.stdout_tail,
+             stderr_tail=command.stderr_tail, duration_ms=command.duration_ms)
+        return emit.events
+    error = command.error or _describe_failure(command.outcome, command.exit_code)
+    return _fail(state, emit, command.outcome, error, command.exit_code,
+                 dict(stdout_tail=command.stdout_tail, stderr_tail=command.stderr_tail,
+                      duration_ms=command.duration_ms))
+
+
+def _describe_failure(outcome: Outcome, exit_code: int | None) -> str:
+    if outcome == Outcome.FAILED and exit_code is not None:
+        return f"exited with code {exit_code}"
+    return str(outcome).replace("_", " ")
+
+
+def _fail(state: JobState, emit: _Emitter, outcome: Outcome, error: str, exit_code: int | None,
+          output: dict[str, Any]) -> list[JobEvent]:
+    """A failed try: retry after a backoff, requeue a lost one, or fail for good."""
+    assert state.spec is not None
+    policy = state.spec.retry
+    lost_retry = outcome == Outcome.LOST and state.tries < max(MIN_TRIES_AFTER_LOSS, policy.max_attempts if policy else 0)
+    retry = lost_retry or should_retry(policy, state.tries, outcome, exit_code)
+    emit(JobFailed, execution_id=state.execution_id or "", attempt=state.attempt, outcome=outcome,
+         exit_code=exit_code, error=error, final=not retry, **output)
+    if lost_retry:
+        return _queue(state, emit, attempt=state.attempt + 1)
+    if retry:
+        assert policy is not None
+        delay = backoff_s(policy, state.tries, deterministic_draw(state.job_id, state.attempt))
+        emit(JobRetryScheduled, next_attempt=state.attempt + 1, retry_at=emit.now + timedelta(seconds=delay),
+             backoff_ms=int(delay * 1000))
+    elif policy is not None:
+        emit(JobDeadLettered, attempts=state.tries, last_error=error)
+    return emit.events
+
+
+def retry_timer_id(job_id: str, attempt: int) -> str:
+    return f"{job_id}:retry:{attempt}"
+
+
+def _fire(state: JobState, command: FireTimer, emit: _Emitter) -> list[JobEvent]:
+    expected = retry_timer_id(state.job_id, state.attempt + 1)
+    if command.purpose != TimerPurpose.RETRY or state.status != Status.SCHEDULED or command.timer_id != expected:
+        return emit.reject(f"timer {command.timer_id} is not due for a job that is {state.status}")
+    return _queue(state, emit, attempt=state.attempt + 1)
+
+
+def _expire(state: JobState, command: ExpireExecution, emit: _Emitter) -> list[JobEvent]:
+    if command.attempt != state.attempt or state.status not in ACTIVE:
+        return []  # the lease already ended: nothing to expire
+    return _fail(state, emit, Outcome.LOST, command.reason, None, {})
+
+
+def _retry(state: JobState, command: RetryJob | RedriveJob, emit: _Emitter) -> list[JobEvent]:
+    if state.status != Status.FAILED:
+        return emit.reject(f"only a failed job can run again; this one is {state.status}")
+    return _queue(state, emit, attempt=state.attempt + 1)
+
+
+def _update(state: JobState, command: UpdateJob, emit: _Emitter) -> list[JobEvent]:
+    if state.status not in (Status.PENDING, Status.SCHEDULED, Status.QUEUED, Status.PAUSED):
+        return emit.reject(f"a job that is {state.status} cannot be changed")
+    emit(JobUpdated, patch=command.patch)
+    return emit.events
+
+
+_HANDLERS: dict[type[Command], Callable[[JobState, Any, _Emitter], list[JobEvent]]] = {
+    SubmitJob: _submit,
+    CancelJob: _cancel,
+    AssignJob: _assign,
+    ReportStarted: _started,
+    ReportProgress: _progress,
+    ReportFinished: _finished,
+    FireTimer: _fire,
+    ExpireExecution: _expire,
+    RetryJob: _retry,
+    RedriveJob: _retry,
+    UpdateJob: _update,
+}

@@ -1,0 +1,63 @@
+"""Rules a job spec must satisfy, as (field, problem) pairs: the API answers them as a 4xx
+naming the field, and the state processor turns them into a rejection with a reason."""
+
+from __future__ import annotations
+
+import re
+
+from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
+
+MAX_NAME = 200
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+Problem = tuple[str, str]
+
+
+def validate_spec(spec: JobSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    if not spec.name.strip() or len(spec.name) > MAX_NAME:
+        problems.append(("name", f"must be 1 to {MAX_NAME} characters"))
+    if not QUEUE_NAME.match(spec.queue):
+        problems.append(("queue", "must be 1 to 100 of letters, digits, '_', '.', '-'"))
+    if not 1 <= spec.priority <= 10:
+        problems.append(("priority", "must be between 1 (most urgent) and 10"))
+    if spec.timeout_s is not None and spec.timeout_s <= 0:
+        problems.append(("timeout_s", "must be positive"))
+    problems.extend(_validate_task(spec.task))
+    if spec.retry is not None:
+        problems.extend(_validate_retry(spec))
+    return problems
+
+
+def _validate_task(task: object) -> list[Problem]:
+    match task:
+        case ShellTask(argv=argv, shell=shell):
+            if not argv or any(not isinstance(arg, str) for arg in argv):
+                return [("task.argv", "must be a non-empty list of strings")]
+            if shell and len(argv) != 1:
+                return [("task.argv", "with shell=true, must hold exactly one command string")]
+        case HttpTask(url=url, method=method):
+            if not url.startswith(("http://", "https://")):
+                return [("task.url", "must be an http:// or https:// URL")]
+            if method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
+                return [("task.method", "must be an HTTP method")]
+        case PythonTask(entrypoint=entrypoint):
+            if not ENTRYPOINT.match(entrypoint):
+                return [("task.entrypoint", "must look like package.module:function")]
+        case _:
+            return [("task", "must be a shell, http or python task")]
+    return []
+
+
+def _validate_retry(spec: JobSpec) -> list[Problem]:
+    retry = spec.retry
+    assert retry is not None
+    problems = []
+    if not 1 <= retry.max_attempts <= 100:
+        problems.append(("retry.max_attempts", "must be between 1 and 100"))
+    if retry.initial_backoff_s < 0 or retry.max_backoff_s < retry.initial_backoff_s:
+        problems.append(("retry.max_backoff_s", "must be at least initial_backoff_s, which must be >= 0"))
+    if retry.multiplier < 1:
+        problems.append(("retry.multiplier", "must be at least 1"))
+    return problems

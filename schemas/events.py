@@ -1,0 +1,207 @@
+"""Job events (jobstream.events): the facts of a job's life, keyed by job_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from .base import Record
+from .common import Envelope, JobPatch, JobSpec, Outcome
+
+
+class JobEvent(Record):
+    """Base of every job event; `isinstance(x, JobEvent)` identifies them."""
+
+    __slots__ = ()
+    envelope: Envelope
+
+
+class SkipReason(StrEnum):
+    """Why a scheduled due time was skipped."""
+
+    MISFIRE = "misfire"
+    OVERLAP = "overlap"
+    PAUSED = "paused"
+    DEADLINE = "deadline"
+
+
+ENUMS: dict[str, type[StrEnum]] = {"jobstream.events.SkipReason": SkipReason}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSubmitted(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobSubmitted"
+    envelope: Envelope
+    spec: JobSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPending(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobPending"
+    envelope: Envelope
+    waiting_on: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobScheduled(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobScheduled"
+    envelope: Envelope
+    next_run_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobQueued(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobQueued"
+    envelope: Envelope
+    queue: str
+    priority: int
+    attempt: int
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobAssigned(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobAssigned"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStarted(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobStarted"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    worker_id: str
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobProgressed(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobProgressed"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    percent: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCompleted(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobCompleted"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    exit_code: int | None = None
+    result_json: str | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFailed(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobFailed"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    outcome: Outcome
+    exit_code: int | None = None
+    error: str | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    duration_ms: int = 0
+    final: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRetryScheduled(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobRetryScheduled"
+    envelope: Envelope
+    next_attempt: int
+    retry_at: datetime
+    backoff_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobDeadLettered(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobDeadLettered"
+    envelope: Envelope
+    attempts: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCancelled(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobCancelled"
+    envelope: Envelope
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPaused(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobPaused"
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobResumed(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobResumed"
+    envelope: Envelope
+    next_run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobUpdated(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.JobUpdated"
+    envelope: Envelope
+    patch: JobPatch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleFired(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.ScheduleFired"
+    envelope: Envelope
+    due_at: datetime
+    run_number: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleSkipped(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.ScheduleSkipped"
+    envelope: Envelope
+    due_at: datetime
+    reason: SkipReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandRejected(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.CommandRejected"
+    envelope: Envelope
+    command_id: str
+    command_type: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportRejected(JobEvent):
+    avro_name: ClassVar[str] = "jobstream.events.ReportRejected"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    current_attempt: int
+    worker_id: str
+    report_type: str
+    reason: str
+
+
+RECORDS: tuple[type[JobEvent], ...] = (
+    JobSubmitted, JobPending, JobScheduled, JobQueued, JobAssigned, JobStarted,
+    JobProgressed, JobCompleted, JobFailed, JobRetryScheduled, JobDeadLettered,
+    JobCancelled, JobPaused, JobResumed, JobUpdated, ScheduleFired, ScheduleSkipped,
+    CommandRejected, ReportRejected,
+)

@@ -1,0 +1,39 @@
+"""All record and enum types in one namespace (defined in common/commands/events/workers)."""
+
+from .base import Record
+from .commands import (
+    AssignJob, CancelJob, Command, ExpireExecution, FireTimer, NotifyUpstreamFinished, PauseJob,
+    RedriveJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, SubmitJob,
+    TimerPurpose, UpdateJob,
+)
+from .common import (
+    CommandEnvelope, ConcurrencyPolicy, Dependency, DependencyCondition, Envelope, HttpTask, Jitter,
+    JobPatch, JobSpec, MisfirePolicy, Outcome, PythonTask, Requirements, RetryPolicy, Schedule,
+    ShellTask, Task, WorkerEnvelope,
+)
+from .events import (
+    CommandRejected, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
+    JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobScheduled,
+    JobStarted, JobSubmitted, JobUpdated, ReportRejected, ScheduleFired, ScheduleSkipped, SkipReason,
+)
+from .workers import (
+    WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
+)
+
+__all__ = [
+    "Record", "Command", "JobEvent", "WorkerEvent", "Task",
+    # enums
+    "Outcome", "MisfirePolicy", "ConcurrencyPolicy", "Jitter", "DependencyCondition", "TimerPurpose", "SkipReason",
+    # common records
+    "Envelope", "CommandEnvelope", "WorkerEnvelope", "ShellTask", "HttpTask", "PythonTask", "Schedule",
+    "RetryPolicy", "Requirements", "Dependency", "JobSpec", "JobPatch",
+    # commands
+    "SubmitJob", "CancelJob", "PauseJob", "ResumeJob", "UpdateJob", "RetryJob", "RedriveJob", "AssignJob",
+    "ReportStarted", "ReportProgress", "ReportFinished", "FireTimer", "ExpireExecution", "NotifyUpstreamFinished",
+    # job events
+    "JobSubmitted", "JobPending", "JobScheduled", "JobQueued", "JobAssigned", "JobStarted", "JobProgressed",
+    "JobCompleted", "JobFailed", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
+    "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "CommandRejected", "ReportRejected",
+    # worker events
+    "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",
+]

@@ -1,0 +1,136 @@
+"""The thin Kafka edge shared by every process: producers, command sending, decode-or-poison.
+
+Producers are durable (acks=all, idempotent). A message that cannot be decoded is never dropped
+silently: it is published to the poison topic with its origin, and the caller moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from jobstream.config import Settings
+from jobstream.infra.topics import Topics
+from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeError, PoisonMessage, Record, make_codec
+
+log = logging.getLogger(__name__)
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 1,
+        "compression.type": "lz4",
+        "log_level": 3,
+    }
+    config.update(overrides)
+    return config
+
+
+def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "fetch.wait.max.ms": 5,
+        "log_level": 3,
+    }
+    config.update(overrides)
+    return config
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+def command_envelope(cls: type[Command], job_id: str, actor: str, *, command_id: str | None = None,
+                     correlation_id: str | None = None, now: datetime | None = None) -> CommandEnvelope:
+    return CommandEnvelope(command_id=command_id or new_command_id(), job_id=job_id, type=cls.short_name(),
+                           issued_at=now or datetime.now(UTC), actor=actor, correlation_id=correlation_id)
+
+
+class Publisher:
+    """Encodes records and produces them keyed by their aggregate id (job_id or worker_id)."""
+
+    def __init__(self, settings: Settings, codec: Codec | None = None, **producer_overrides: Any) -> None:
+        self.topics = Topics(settings.topic_prefix)
+        self.codec = codec or make_codec(settings.schema_registry_url)
+        self.producer = Producer(producer_config(settings, **producer_overrides))
+
+    def publish(self, topic: str, key: str, record: Record, on_delivery: Any = None) -> None:
+        value = self.codec.encode(record, topic)
+        while True:
+            try:
+                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
+                return
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self.producer.poll(0.05)
+
+    def send_command(self, command: Command, on_delivery: Any = None) -> None:
+        self.publish(self.topics.commands, command.envelope.job_id, command, on_delivery)
+
+    async def send_command_acked(self, command: Command) -> Message:
+        """Produce a command and wait for the broker's acknowledgement (acks=all)."""
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[Message] = loop.create_future()
+
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                loop.call_soon_threadsafe(_set_exception, acked, RuntimeError(f"command not delivered: {error}"))
+            else:
+                loop.call_soon_threadsafe(_set_result, acked, message)
+
+        self.send_command(command, delivered)
+        self.producer.poll(0)
+        return await acked
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        return self.producer.poll(timeout_s)
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        return self.producer.flush(timeout_s)
+
+
+def _set_result(future: asyncio.Future[Message], message: Message) -> None:
+    if not future.done():
+        future.set_result(message)
+
+
+def _set_exception(future: asyncio.Future[Message], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def decode_or_poison(codec: Codec, message: Message, producer: Producer, topics: Topics) -> Record | None:
+    """The decoded record, or None after setting the message aside on the poison topic."""
+    value = message.value()
+    try:
+        if value is None:
+            raise MessageDecodeError(message.topic(), message.partition(), message.offset(), "empty value")
+        return codec.decode(value, topic=message.topic(), partition=message.partition(), offset=message.offset())
+    except MessageDecodeError as error:
+        set_aside(producer, topics, PoisonMessage.from_error(error, message.key(), value))
+        return None
+
+
+def set_aside(producer: Producer, topics: Topics, poison: PoisonMessage) -> None:
+    """Publish a poison message with its origin in headers, and log it loudly."""
+    log.error("poison message set aside: topic=%s partition=%d offset=%d: %s",
+              poison.topic, poison.partition, poison.offset, poison.reason)
+    headers = {
+        "origin.topic": poison.topic, "origin.partition": str(poison.partition),
+        "origin.offset": str(poison.offset), "reason": poison.reason,
+    }
+    producer.produce(topics.poison, key=poison.key, value=poison.value,
+                     headers=[(k, v.encode()) for k, v in headers.items()])
+    producer.flush(10)
+

@@ -1,0 +1,146 @@
+"""decide/evolve by example: each command's effect, rejections, fencing and retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from jobstream.core.decide import decide, retry_timer_id
+from jobstream.core.state import JobState, Status, evolve, fold
+from jobstream.schemas import (
+    AssignJob, CancelJob, CommandRejected, ExpireExecution, FireTimer, JobAssigned, JobCancelled,
+    JobCompleted, JobDeadLettered, JobFailed, JobQueued, JobRetryScheduled, JobStarted, JobSubmitted,
+    Outcome, ReportFinished, ReportRejected, ReportStarted, RetryJob, SubmitJob, TimerPurpose,
+)
+from tests.unit.builders import T0, command, retrying, spec
+
+
+def run(state: JobState, cmd, now=T0) -> tuple[JobState, list]:  # type: ignore[no-untyped-def]
+    events = decide(state, cmd, now)
+    for event in events:
+        state = evolve(state, event)
+    return state, events
+
+
+def submitted(**spec_fields) -> JobState:  # type: ignore[no-untyped-def]
+    state, _ = run(JobState("job-1"), command(SubmitJob, spec=spec(**spec_fields)))
+    return state
+
+
+def running(**spec_fields) -> JobState:  # type: ignore[no-untyped-def]
+    state = submitted(**spec_fields)
+    state, _ = run(state, command(AssignJob, execution_id=state.execution_id, attempt=state.attempt, worker_id="w1"))
+    state, _ = run(state, command(ReportStarted, execution_id=state.execution_id, attempt=state.attempt, worker_id="w1"))
+    return state
+
+
+def finish(state: JobState, outcome: Outcome, exit_code: int | None = 0, attempt: int | None = None):  # type: ignore[no-untyped-def]
+    return run(state, command(ReportFinished, execution_id=state.execution_id or "", worker_id="w1",
+                              attempt=state.attempt if attempt is None else attempt,
+                              outcome=outcome, exit_code=exit_code))
+
+
+def test_submit_queues_the_first_attempt_with_deterministic_ids() -> None:
+    state, events = run(JobState("job-1"), command(SubmitJob, spec=spec(queue="q", priority=2)))
+    assert [type(e) for e in events] == [JobSubmitted, JobQueued]
+    assert [e.envelope.seq for e in events] == [1, 2]
+    assert [e.envelope.event_id for e in events] == ["job-1:1", "job-1:2"]
+    queued = events[1]
+    assert (queued.queue, queued.priority, queued.attempt, queued.execution_id) == ("q", 2, 1, "job-1.1")
+    assert state.status == Status.QUEUED and state.tries == 1
+
+
+def test_a_redelivered_command_changes_nothing() -> None:
+    cmd = command(SubmitJob, spec=spec())
+    state, _ = run(JobState("job-1"), cmd)
+    assert decide(state, cmd, T0 + timedelta(seconds=5)) == []
+
+
+def test_invalid_spec_is_rejected_with_the_field_named() -> None:
+    _, events = run(JobState("job-1"), command(SubmitJob, spec=spec(priority=11)))
+    assert len(events) == 1 and isinstance(events[0], CommandRejected)
+    assert "priority" in events[0].reason
+
+
+def test_commands_for_an_unknown_job_are_rejected() -> None:
+    _, events = run(JobState("nope"), command(CancelJob, job_id="nope"))
+    assert isinstance(events[0], CommandRejected) and "does not exist" in events[0].reason
+
+
+def test_happy_path_to_completed() -> None:
+    state = running()
+    assert state.status == Status.RUNNING and state.worker_id == "w1"
+    state, events = finish(state, Outcome.SUCCEEDED)
+    assert [type(e) for e in events] == [JobCompleted]
+    assert state.status == Status.COMPLETED
+
+
+def test_non_zero_exit_fails_with_code_and_no_retry_by_default() -> None:
+    state, events = finish(running(), Outcome.FAILED, exit_code=3)
+    assert [type(e) for e in events] == [JobFailed]
+    assert events[0].final and events[0].exit_code == 3 and events[0].error == "exited with code 3"
+    assert state.status == Status.FAILED
+
+
+def test_cancelling_a_completed_job_is_rejected() -> None:
+    state, _ = finish(running(), Outcome.SUCCEEDED)
+    _, events = run(state, command(CancelJob))
+    assert isinstance(events[0], CommandRejected) and "completed" in events[0].reason
+
+
+def test_cancel_queued_then_late_assign_is_rejected() -> None:
+    state, events = run(submitted(), command(CancelJob))
+    assert isinstance(events[0], JobCancelled) and state.status == Status.CANCELLED
+    _, events = run(state, command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    assert isinstance(events[0], CommandRejected)
+
+
+def test_stale_report_is_rejected_and_never_overwrites_the_newer_attempt() -> None:
+    state = running()
+    state, events = run(state, command(ExpireExecution, execution_id="job-1.1", attempt=1, worker_id="w1",
+                                       reason="worker lost"))
+    assert [type(e) for e in events] == [JobFailed, JobQueued]
+    assert state.attempt == 2 and state.status == Status.QUEUED
+    state, events = finish(state, Outcome.SUCCEEDED, attempt=1)  # the frozen worker wakes up
+    assert [type(e) for e in events] == [ReportRejected]
+    assert events[0].current_attempt == 2 and "stale" in events[0].reason
+    assert state.status == Status.QUEUED
+
+
+def test_retry_waits_for_its_timer_then_dead_letters_after_the_last_attempt() -> None:
+    state = running(retry=retrying(max_attempts=2, initial=10.0))
+    state, events = finish(state, Outcome.FAILED, exit_code=1)
+    assert [type(e) for e in events] == [JobFailed, JobRetryScheduled]
+    assert not events[0].final
+    assert T0 <= events[1].retry_at <= T0 + timedelta(seconds=10)
+    assert state.status == Status.SCHEDULED
+
+    timer = retry_timer_id("job-1", 2)
+    state, events = run(state, command(FireTimer, timer_id=timer, due_at=events[1].retry_at, purpose=TimerPurpose.RETRY))
+    assert [type(e) for e in events] == [JobQueued] and events[0].attempt == 2 and state.tries == 2
+    _, repeat = run(state, command(FireTimer, timer_id=timer, due_at=T0, purpose=TimerPurpose.RETRY))
+    assert isinstance(repeat[0], CommandRejected)  # a timer fires once
+
+    state, _ = run(state, command(AssignJob, execution_id="job-1.2", attempt=2, worker_id="w2"))
+    state, _ = run(state, command(ReportStarted, execution_id="job-1.2", attempt=2, worker_id="w2"))
+    state, events = finish(state, Outcome.FAILED, exit_code=1)
+    assert [type(e) for e in events] == [JobFailed, JobDeadLettered]
+    assert events[0].final and events[1].attempts == 2 and state.status == Status.FAILED
+
+
+def test_manual_retry_of_a_failed_job_starts_a_new_run() -> None:
+    state, _ = finish(running(), Outcome.FAILED, exit_code=1)
+    state, events = run(state, command(RetryJob))
+    assert isinstance(events[0], JobQueued) and events[0].attempt == 2
+    assert state.status == Status.QUEUED and state.tries == 1
+
+
+def test_fold_of_the_events_rebuilds_the_state() -> None:
+    state = JobState("job-1")
+    history = []
+    for cmd in [command(SubmitJob, spec=spec()),
+                command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w1"),
+                command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1")]:
+        state, events = run(state, cmd)
+        history.extend(events)
+    assert fold("job-1", history) == state
+    assert isinstance(history[-1], JobStarted) and isinstance(history[2], JobAssigned)

@@ -1,0 +1,97 @@
+"""Properties of decide/evolve over arbitrary command sequences (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobstream.core.decide import decide, retry_timer_id
+from jobstream.core.state import JobState, Status, evolve, fold
+from jobstream.schemas import (
+    AssignJob, CancelJob, Command, ExpireExecution, FireTimer, Outcome, ReportFinished, ReportProgress,
+    ReportStarted, RetryJob, SubmitJob, TimerPurpose,
+)
+from tests.unit.builders import T0, command, retrying, spec
+
+S = Status
+ALLOWED: dict[Status | None, set[Status | None]] = {
+    None: {None, S.PENDING},
+    S.PENDING: {S.PENDING, S.QUEUED, S.SCHEDULED, S.CANCELLED},
+    S.SCHEDULED: {S.SCHEDULED, S.QUEUED, S.CANCELLED, S.PAUSED},
+    S.PAUSED: {S.PAUSED, S.SCHEDULED, S.CANCELLED},
+    S.QUEUED: {S.QUEUED, S.ASSIGNED, S.CANCELLED},
+    S.ASSIGNED: {S.ASSIGNED, S.RUNNING, S.COMPLETED, S.FAILED, S.SCHEDULED, S.QUEUED, S.CANCELLED},
+    S.RUNNING: {S.RUNNING, S.COMPLETED, S.FAILED, S.SCHEDULED, S.QUEUED, S.CANCELLED},
+    S.FAILED: {S.FAILED, S.QUEUED},
+    S.COMPLETED: {S.COMPLETED},
+    S.CANCELLED: {S.CANCELLED},
+}
+
+KINDS = ["submit", "assign", "start", "progress", "finish", "cancel", "expire", "fire", "retry"]
+recipes = st.lists(
+    st.tuples(st.sampled_from(KINDS), st.integers(-1, 1), st.sampled_from(list(Outcome)),
+              st.sampled_from([0, 1, 3]), st.booleans()),
+    max_size=30,
+)
+
+
+def build(kind: str, state: JobState, offset: int, outcome: Outcome, code: int, with_retry: bool) -> Command:
+    attempt = max(state.attempt + offset, 0)
+    execution = f"{state.job_id}.{attempt}"
+    lease: dict[str, Any] = dict(execution_id=execution, attempt=attempt, worker_id="w1")
+    match kind:
+        case "submit":
+            return command(SubmitJob, spec=spec(retry=retrying(3) if with_retry else None))
+        case "assign":
+            return command(AssignJob, **lease)
+        case "start":
+            return command(ReportStarted, **lease)
+        case "progress":
+            return command(ReportProgress, percent=50.0, **lease)
+        case "finish":
+            return command(ReportFinished, outcome=outcome, exit_code=code, **lease)
+        case "cancel":
+            return command(CancelJob)
+        case "expire":
+            return command(ExpireExecution, reason="worker lost", **lease)
+        case "fire":
+            return command(FireTimer, timer_id=retry_timer_id(state.job_id, attempt + 1), due_at=T0,
+                           purpose=TimerPurpose.RETRY)
+        case _:
+            return command(RetryJob)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes)
+def test_no_command_sequence_yields_an_illegal_transition(steps: list[tuple[Any, ...]]) -> None:
+    state = JobState("job-1")
+    now = T0
+    for kind, offset, outcome, code, with_retry in steps:
+        now += timedelta(seconds=1)
+        events = decide(state, build(kind, state, offset, outcome, code, with_retry), now)
+        for event in events:
+            before = state.status
+            state = evolve(state, event)  # raises on a sequence gap
+            assert state.status in ALLOWED[before], f"{before} -> {state.status} via {event.envelope.type}"
+            assert state.attempt >= 0 and state.seq == event.envelope.seq
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes)
+def test_folding_the_events_rebuilds_the_state_and_redelivery_is_a_no_op(steps: list[tuple[Any, ...]]) -> None:
+    state = JobState("job-1")
+    history = []
+    for kind, offset, outcome, code, with_retry in steps:
+        cmd = build(kind, state, offset, outcome, code, with_retry)
+        events = decide(state, cmd, T0)
+        for event in events:
+            state = evolve(state, event)
+        history.extend(events)
+        if events:
+            assert decide(state, cmd, T0) == [], "a redelivered command must change nothing"
+    assert fold("job-1", history) == state
+    assert [e.envelope.seq for e in history] == list(range(1, len(history) + 1))
+    assert len({e.envelope.event_id for e in history}) == len(history)
