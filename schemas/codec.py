@@ -20,7 +20,7 @@ from fastavro import schemaless_reader, schemaless_writer
 
 from .base import Record
 from .catalog import CATALOG, Catalog
-from .convert import CONVERTER, READ_OPTIONS, Converter
+from .convert import CONVERTER, Converter
 from .errors import MessageDecodeError
 from .loader import BASELINE_DIR, LoadedSchema, load_schema_set
 
@@ -69,7 +69,9 @@ def read_body(
     try:
         buf = BytesIO(data)
         buf.seek(start)
-        datum = schemaless_reader(buf, entry.writer, entry.reader, **READ_OPTIONS)
+        datum: Any = schemaless_reader(
+            buf, entry.writer, entry.reader, return_record_name=True, return_record_name_override=True
+        )  # the union shape Converter.from_avro expects
         trailing = len(data) - buf.tell()
         if trailing:
             raise ValueError(f"{trailing} trailing bytes after the {entry.cls.avro_name} body")
@@ -125,7 +127,7 @@ def make_codec(registry_url: str | None, *, baseline_dir: Path | None = BASELINE
     messages from producers one schema version behind still decode during a rollout.
     """
     if registry_url:
-        from .confluent import ConfluentCodec  # httpx only when a registry is used
+        from .confluent import ConfluentCodec  # deferred: confluent.py imports this module
         from .registry_client import SchemaRegistryClient
 
         return ConfluentCodec(SchemaRegistryClient(registry_url))

@@ -32,6 +32,8 @@ ENUMS: dict[str, type[StrEnum]] = {"jobstream.commands.TimerPurpose": TimerPurpo
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitJob(Command):
+    """Create a new job from a spec."""
+
     avro_name: ClassVar[str] = "jobstream.commands.SubmitJob"
     envelope: CommandEnvelope
     spec: JobSpec
@@ -39,6 +41,8 @@ class SubmitJob(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelJob(Command):
+    """Cancel a job; a running execution is asked to stop."""
+
     avro_name: ClassVar[str] = "jobstream.commands.CancelJob"
     envelope: CommandEnvelope
     reason: str = "cancelled by user"
@@ -46,18 +50,24 @@ class CancelJob(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PauseJob(Command):
+    """Stop scheduling new runs of a job until resumed."""
+
     avro_name: ClassVar[str] = "jobstream.commands.PauseJob"
     envelope: CommandEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResumeJob(Command):
+    """Resume a paused job."""
+
     avro_name: ClassVar[str] = "jobstream.commands.ResumeJob"
     envelope: CommandEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateJob(Command):
+    """Change parts of a job's spec."""
+
     avro_name: ClassVar[str] = "jobstream.commands.UpdateJob"
     envelope: CommandEnvelope
     patch: JobPatch
@@ -65,18 +75,24 @@ class UpdateJob(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryJob(Command):
+    """Manually run a failed or cancelled job again."""
+
     avro_name: ClassVar[str] = "jobstream.commands.RetryJob"
     envelope: CommandEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RedriveJob(Command):
+    """Move a dead-lettered job back to the queue with a fresh attempt budget."""
+
     avro_name: ClassVar[str] = "jobstream.commands.RedriveJob"
     envelope: CommandEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssignJob(Command):
+    """Dispatcher's decision to hand a queued execution to a worker."""
+
     avro_name: ClassVar[str] = "jobstream.commands.AssignJob"
     envelope: CommandEnvelope
     execution_id: str
@@ -86,6 +102,8 @@ class AssignJob(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportStarted(Command):
+    """Worker reports that the execution's process/request has started."""
+
     avro_name: ClassVar[str] = "jobstream.commands.ReportStarted"
     envelope: CommandEnvelope
     execution_id: str
@@ -96,6 +114,8 @@ class ReportStarted(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportProgress(Command):
+    """Worker reports progress of a running execution."""
+
     avro_name: ClassVar[str] = "jobstream.commands.ReportProgress"
     envelope: CommandEnvelope
     execution_id: str
@@ -107,6 +127,8 @@ class ReportProgress(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportFinished(Command):
+    """Worker reports how an execution ended."""
+
     avro_name: ClassVar[str] = "jobstream.commands.ReportFinished"
     envelope: CommandEnvelope
     execution_id: str
@@ -123,6 +145,8 @@ class ReportFinished(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FireTimer(Command):
+    """A durable timer became due."""
+
     avro_name: ClassVar[str] = "jobstream.commands.FireTimer"
     envelope: CommandEnvelope
     timer_id: str
@@ -132,6 +156,8 @@ class FireTimer(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExpireExecution(Command):
+    """An execution's lease expired or its worker was lost; end it as lost."""
+
     avro_name: ClassVar[str] = "jobstream.commands.ExpireExecution"
     envelope: CommandEnvelope
     execution_id: str
@@ -142,6 +168,8 @@ class ExpireExecution(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NotifyUpstreamFinished(Command):
+    """An upstream job this job depends on reached a terminal state."""
+
     avro_name: ClassVar[str] = "jobstream.commands.NotifyUpstreamFinished"
     envelope: CommandEnvelope
     upstream_job_id: str

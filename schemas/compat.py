@@ -39,7 +39,9 @@ class Incompatibility:
         return f"{self.schema}: {self.direction} incompatible: {self.reason}"
 
 
-def check_compatibility(current_dir: Path | str = AVRO_DIR, baseline_dir: Path | str = BASELINE_DIR) -> list[Incompatibility]:
+def check_compatibility(
+    current_dir: Path | str = AVRO_DIR, baseline_dir: Path | str = BASELINE_DIR
+) -> list[Incompatibility]:
     """Incompatibilities of the current schemas against the baseline; empty means safe to ship."""
     current = load_schema_set(current_dir).schemas
     baseline = load_schema_set(baseline_dir).schemas
@@ -49,7 +51,8 @@ def check_compatibility(current_dir: Path | str = AVRO_DIR, baseline_dir: Path |
         if new is None:
             problems.append(Incompatibility(name, "removed", "schema removed (or renamed) from the current set"))
             continue
-        for direction, writer, reader in (("backward", old, new), ("forward", new, old)):
+        probes: list[tuple[Direction, LoadedSchema, LoadedSchema]] = [("backward", old, new), ("forward", new, old)]
+        for direction, writer, reader in probes:
             reason = resolution_failure(writer, reader)
             if reason is not None:
                 problems.append(Incompatibility(name, direction, reason))

@@ -21,8 +21,6 @@ Plan = tuple[tuple[str, Conv | None], ...]
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 TIMESTAMPS = frozenset({"timestamp-micros", "timestamp-millis"})
-# fastavro read options: multi-record unions come back as (name, dict); single ones as dict.
-READ_OPTIONS: dict[str, bool] = {"return_record_name": True, "return_record_name_override": True}
 
 
 def _aware(value: datetime) -> datetime:
@@ -51,7 +49,11 @@ class Converter:
         return out
 
     def from_avro(self, cls: type[R], data: Mapping[str, Any]) -> R:
-        """fastavro datum (read with READ_OPTIONS) -> record of class `cls`."""
+        """fastavro datum -> record of class `cls`.
+
+        Expects fastavro's reader options return_record_name=True and
+        return_record_name_override=True: multi-record unions as (name, dict), others plain.
+        """
         plan = self._from_plans.get(cls) or self._compile_from(cls)
         kwargs: dict[str, Any] = {}
         for name, conv in plan:

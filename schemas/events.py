@@ -32,6 +32,8 @@ ENUMS: dict[str, type[StrEnum]] = {"jobstream.events.SkipReason": SkipReason}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobSubmitted(JobEvent):
+    """A job was created."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobSubmitted"
     envelope: Envelope
     spec: JobSpec
@@ -39,6 +41,8 @@ class JobSubmitted(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobPending(JobEvent):
+    """The job waits for upstream dependencies."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobPending"
     envelope: Envelope
     waiting_on: list[str] = field(default_factory=list)
@@ -46,6 +50,8 @@ class JobPending(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobScheduled(JobEvent):
+    """The job's next run is scheduled."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobScheduled"
     envelope: Envelope
     next_run_at: datetime
@@ -53,6 +59,8 @@ class JobScheduled(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobQueued(JobEvent):
+    """An execution was put on a queue, ready for dispatch."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobQueued"
     envelope: Envelope
     queue: str
@@ -63,6 +71,8 @@ class JobQueued(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobAssigned(JobEvent):
+    """An execution was assigned to a worker."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobAssigned"
     envelope: Envelope
     execution_id: str
@@ -72,6 +82,8 @@ class JobAssigned(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobStarted(JobEvent):
+    """An execution started on its worker."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobStarted"
     envelope: Envelope
     execution_id: str
@@ -82,6 +94,8 @@ class JobStarted(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobProgressed(JobEvent):
+    """A running execution reported progress."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobProgressed"
     envelope: Envelope
     execution_id: str
@@ -92,6 +106,8 @@ class JobProgressed(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobCompleted(JobEvent):
+    """An execution succeeded; the run is done."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobCompleted"
     envelope: Envelope
     execution_id: str
@@ -105,6 +121,8 @@ class JobCompleted(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobFailed(JobEvent):
+    """An execution did not succeed (failed, timed out, cancelled or lost)."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobFailed"
     envelope: Envelope
     execution_id: str
@@ -120,6 +138,8 @@ class JobFailed(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobRetryScheduled(JobEvent):
+    """A failed attempt will be retried after a backoff."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobRetryScheduled"
     envelope: Envelope
     next_attempt: int
@@ -129,6 +149,8 @@ class JobRetryScheduled(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobDeadLettered(JobEvent):
+    """The job exhausted its retries and was parked for manual redrive."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobDeadLettered"
     envelope: Envelope
     attempts: int
@@ -137,6 +159,8 @@ class JobDeadLettered(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobCancelled(JobEvent):
+    """The job was cancelled."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobCancelled"
     envelope: Envelope
     reason: str
@@ -144,12 +168,16 @@ class JobCancelled(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobPaused(JobEvent):
+    """The job was paused; no new runs are scheduled."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobPaused"
     envelope: Envelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobResumed(JobEvent):
+    """The job was resumed."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobResumed"
     envelope: Envelope
     next_run_at: datetime | None = None
@@ -157,6 +185,8 @@ class JobResumed(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobUpdated(JobEvent):
+    """Parts of the job's spec changed."""
+
     avro_name: ClassVar[str] = "jobstream.events.JobUpdated"
     envelope: Envelope
     patch: JobPatch
@@ -164,6 +194,8 @@ class JobUpdated(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleFired(JobEvent):
+    """A scheduled due time fired a run."""
+
     avro_name: ClassVar[str] = "jobstream.events.ScheduleFired"
     envelope: Envelope
     due_at: datetime
@@ -172,6 +204,8 @@ class ScheduleFired(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleSkipped(JobEvent):
+    """A scheduled due time was skipped without running."""
+
     avro_name: ClassVar[str] = "jobstream.events.ScheduleSkipped"
     envelope: Envelope
     due_at: datetime
@@ -180,6 +214,8 @@ class ScheduleSkipped(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommandRejected(JobEvent):
+    """A command was not applied to the job."""
+
     avro_name: ClassVar[str] = "jobstream.events.CommandRejected"
     envelope: Envelope
     command_id: str
@@ -189,6 +225,8 @@ class CommandRejected(JobEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportRejected(JobEvent):
+    """A worker report was ignored because it was stale or inconsistent."""
+
     avro_name: ClassVar[str] = "jobstream.events.ReportRejected"
     envelope: Envelope
     execution_id: str

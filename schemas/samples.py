@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .base import Record
 from .catalog import CATALOG, Catalog
@@ -47,11 +47,11 @@ def _widest_choice(node: Any) -> int:
 
 def sample(cls: type[R], variant: int = 0, catalog: Catalog = CATALOG) -> R:
     """A fully valid instance of `cls`; envelope.type is set to the class's short name."""
-    record = _record(cls, variant, catalog)
+    record: Any = _record(cls, variant, catalog)
     envelope = getattr(record, "envelope", None)
     if envelope is not None:
-        record = dataclasses.replace(record, envelope=dataclasses.replace(envelope, type=cls.short_name()))  # type: ignore[call-arg]
-    return record
+        record = dataclasses.replace(record, envelope=dataclasses.replace(envelope, type=cls.short_name()))
+    return cast(R, record)
 
 
 def _record(cls: type[R], variant: int, catalog: Catalog) -> R:

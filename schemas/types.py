@@ -11,6 +11,9 @@ from .common import (
     JobPatch, JobSpec, MisfirePolicy, Outcome, PythonTask, Requirements, RetryPolicy, Schedule,
     ShellTask, Task, WorkerEnvelope,
 )
+from .dispatch import (
+    Assignment, CancelExecution, DeadLetter, DispatchRecord, JobReady, JobWithdrawn, WorkerCredit,
+)
 from .events import (
     CommandRejected, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
     JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobScheduled,
@@ -34,6 +37,8 @@ __all__ = [
     "JobSubmitted", "JobPending", "JobScheduled", "JobQueued", "JobAssigned", "JobStarted", "JobProgressed",
     "JobCompleted", "JobFailed", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
     "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "CommandRejected", "ReportRejected",
+    # dispatch records
+    "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter",
     # worker events
     "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",
 ]

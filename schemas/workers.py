@@ -19,6 +19,8 @@ class WorkerEvent(Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerRegistered(WorkerEvent):
+    """A worker came online and announced its capacity."""
+
     avro_name: ClassVar[str] = "jobstream.workers.WorkerRegistered"
     envelope: WorkerEnvelope
     hostname: str
@@ -32,6 +34,8 @@ class WorkerRegistered(WorkerEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerHeartbeat(WorkerEvent):
+    """Periodic liveness and load report."""
+
     avro_name: ClassVar[str] = "jobstream.workers.WorkerHeartbeat"
     envelope: WorkerEnvelope
     running: list[str] = field(default_factory=list)
@@ -41,18 +45,24 @@ class WorkerHeartbeat(WorkerEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerDraining(WorkerEvent):
+    """The worker accepts no new executions and will stop when idle."""
+
     avro_name: ClassVar[str] = "jobstream.workers.WorkerDraining"
     envelope: WorkerEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerDeregistered(WorkerEvent):
+    """The worker shut down cleanly."""
+
     avro_name: ClassVar[str] = "jobstream.workers.WorkerDeregistered"
     envelope: WorkerEnvelope
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerLost(WorkerEvent):
+    """The worker missed its heartbeats and is considered dead."""
+
     avro_name: ClassVar[str] = "jobstream.workers.WorkerLost"
     envelope: WorkerEnvelope
     last_heartbeat_at: datetime

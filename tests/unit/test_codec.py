@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -65,7 +65,7 @@ def test_header_is_marker_then_little_endian_fingerprint(codec: SingleObjectCode
 def test_decoded_datetimes_are_aware_utc(codec: SingleObjectCodec) -> None:
     decoded = codec.decode(codec.encode(sample(js.JobScheduled)), **WHERE)
     assert isinstance(decoded, js.JobScheduled)
-    assert decoded.next_run_at.tzinfo is not None and decoded.next_run_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert decoded.next_run_at.utcoffset() == timedelta(0)
 
 
 def test_empty_message(codec: SingleObjectCodec) -> None:
@@ -164,7 +164,7 @@ def test_bench_codec_reports_rates() -> None:
 
 
 # ------------------------------------------------------------------ property-based round trips
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # Avro strings are UTF-8: no lone surrogates
 INT32 = st.integers(-(2**31), 2**31 - 1)
 INT64 = st.integers(-(2**63), 2**63 - 1)
 MOMENTS = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(timezone.utc))

@@ -39,7 +39,9 @@ class StubRegistry:
         return next((s for s, i in self.ids.items() if i == schema_id), None)
 
 
-def _handler(stub: StubRegistry) -> type[BaseHTTPRequestHandler]:
+def _handler(current: list[StubRegistry]) -> type[BaseHTTPRequestHandler]:
+    """Handler serving whichever stub is current[0] (one server, a fresh stub per test)."""
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass
@@ -53,6 +55,7 @@ def _handler(stub: StubRegistry) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def do_POST(self) -> None:  # noqa: N802
+            stub = current[0]
             stub.requests.append(("POST", self.path))
             parts = self.path.split("/")  # /subjects/{subject}/versions
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -64,6 +67,7 @@ def _handler(stub: StubRegistry) -> type[BaseHTTPRequestHandler]:
             self._reply(200, {"id": stub.register(unquote(parts[2]), body["schema"])})
 
         def do_GET(self) -> None:  # noqa: N802
+            stub = current[0]
             stub.requests.append(("GET", self.path))
             schema = stub.schema(int(self.path.rsplit("/", 1)[1])) if self.path.startswith("/schemas/ids/") else None
             if schema is None:
@@ -73,18 +77,25 @@ def _handler(stub: StubRegistry) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture()
-def registry() -> Iterator[tuple[StubRegistry, str]]:
-    stub = StubRegistry()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[list[StubRegistry], str]]:
+    current = [StubRegistry()]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(current))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield stub, f"http://127.0.0.1:{server.server_address[1]}"
+        yield current, f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
-        server.shutdown()
-        server.server_close()
+        httpd.shutdown()
+        httpd.server_close()
         thread.join()
+
+
+@pytest.fixture()
+def registry(server: tuple[list[StubRegistry], str]) -> tuple[StubRegistry, str]:
+    current, url = server
+    current[0] = StubRegistry()
+    return current[0], url
 
 
 def _codec(url: str) -> ConfluentCodec:

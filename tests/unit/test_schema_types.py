@@ -135,7 +135,8 @@ def _as_read(datum: Any) -> Any:
 
 def test_task_union_is_written_by_name() -> None:
     spec = js.JobSpec(name="n", task=js.PythonTask(entrypoint="m:f"))
-    assert to_avro(spec)["task"] == ("jobstream.common.PythonTask", {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}"})
+    task = ("jobstream.common.PythonTask", {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}"})
+    assert to_avro(spec)["task"] == task
 
 
 def test_decoded_enums_are_enum_members() -> None:
