@@ -44,6 +44,10 @@ class Topics:
         return f"{self.prefix}.workers"
 
     @property
+    def dispatch(self) -> str:
+        return f"{self.prefix}.dispatch"
+
+    @property
     def assignments(self) -> str:
         return f"{self.prefix}.assignments"
 
@@ -67,8 +71,10 @@ class Topics:
             TopicSpec(self.events, partitions, kept_forever,
                       "job events keyed by job_id: the source of truth, replayable"),
             TopicSpec(self.workers, partitions, kept_forever, "worker events keyed by worker_id"),
+            TopicSpec(self.dispatch, partitions, {"retention.ms": str(DAY_MS), "cleanup.policy": "delete"},
+                      "ready work and worker credits, keyed by queue: the dispatcher's input"),
             TopicSpec(self.assignments, partitions, {"retention.ms": str(DAY_MS), "cleanup.policy": "delete"},
-                      "work offered to workers, keyed by job_id"),
+                      "assignments and cancel notices, keyed by worker_id"),
             TopicSpec(self.logs, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
                       "stdout/stderr chunks keyed by execution_id"),
             TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},

@@ -54,6 +54,14 @@ def infra_status() -> None:
     _print_lines(_infra().status())
 
 
+@app.command("state-processor")
+def state_processor(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+    """Run the job state processor (the only writer of job events)."""
+    from jobstream.streams.state_processor import run_state_processor
+
+    run_state_processor(Settings.from_env(), instance_id=instance_id)
+
+
 def main() -> None:
     try:
         app()

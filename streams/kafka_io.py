@@ -28,6 +28,8 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "enable.idempotence": True,
         "linger.ms": 1,
         "compression.type": "lz4",
+        # Java's partitioner (murmur2), as faust and other services use: one key, one partition.
+        "partitioner": "murmur2_random",
         "log_level": 3,
     }
     config.update(overrides)

@@ -1,0 +1,207 @@
+"""The job state processor: the only writer of job events.
+
+A faust agent consumes commands keyed by job_id, decides with the pure ``decide``, appends the
+events to the same partition of the events topic, and folds them into a table keyed by job_id.
+
+Exactly one effect per transition, without relying on faust's exactly_once mode:
+- events carry deterministic ids and per-job sequence numbers, and a redelivered command whose id
+  the job has applied decides nothing;
+- events are sent before the table's changelog record, so the changelog is never ahead of them;
+- after a crash the table can be behind the events topic, so recovery folds the events written
+  since the last marker before any command is processed (``_catch_up``), and a replayed command
+  is then recognised instead of deciding (and emitting) a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from confluent_kafka import Consumer, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.core.decide import decide
+from jobstream.core.state import JobState, SequenceError, evolve
+from jobstream.infra.topics import Topics
+from jobstream.schemas import Command, JobEvent, MessageDecodeError, make_codec
+from jobstream.streams.app import make_app, raw_topic
+from jobstream.streams.kafka_io import consumer_config
+from jobstream.streams.side_effects import SideEffects
+
+log = logging.getLogger(__name__)
+
+MARKER_PREFIX = "\x00events-offset:"
+MARKER_EVERY_S = 0.5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateProcessor:
+    """Wires the agent, the table and the topics of one state-processor process."""
+
+    def __init__(self, settings: Settings, *, instance_id: str | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.codec = make_codec(settings.schema_registry_url)
+        self.clock = clock
+        self.app = make_app(settings, f"{settings.topic_prefix}.state-processor", instance_id=instance_id)
+        partitions = settings.partitions
+        self.commands = raw_topic(self.app, self.topics.commands, partitions)
+        self.events = raw_topic(self.app, self.topics.events, partitions)
+        self.poison = raw_topic(self.app, self.topics.poison, 1)
+        self.side_effects = SideEffects(self.app, self.topics, self.codec, partitions)
+        # The changelog holds pickled JobState snapshots; ``states`` caches them decoded.
+        self.jobs = self.app.Table("jobs", default=None, partitions=partitions, key_type=str, value_type=bytes)
+        self.jobs.on_recover(self._catch_up)
+        self.states: dict[str, JobState] = {}
+        self.acked: dict[int, int] = {}
+        self.marker_written_at: dict[int, float] = {}
+        self.app.agent(self.commands, name="decide")(self._process)
+
+    # -- the agent ------------------------------------------------------------------------
+
+    async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
+        async for event in stream.events():
+            message = event.message
+            command = await self._decode(message)
+            if command is not None:
+                await self._handle(command, message.partition)
+            self._maybe_write_marker(message.partition)
+            yield None
+
+    async def _decode(self, message: Any) -> Command | None:
+        try:
+            record = self.codec.decode(message.value or b"", topic=message.topic,
+                                       partition=message.partition, offset=message.offset)
+        except MessageDecodeError as error:
+            await self._set_aside(message, error.reason)
+            return None
+        if not isinstance(record, Command):
+            await self._set_aside(message, f"{type(record).__name__} is not a command")
+            return None
+        return record
+
+    async def _set_aside(self, message: Any, reason: str) -> None:
+        log.error("poison command set aside: topic=%s partition=%d offset=%d: %s",
+                  message.topic, message.partition, message.offset, reason)
+        headers = {"origin.topic": message.topic, "origin.partition": str(message.partition),
+                   "origin.offset": str(message.offset), "reason": reason}
+        await self.poison.send(key=message.key, value=message.value,
+                               headers=[(k, v.encode()) for k, v in headers.items()])
+
+    async def _handle(self, command: Command, partition: int) -> None:
+        job_id = command.envelope.job_id
+        before = self._state(job_id)
+        events = decide(before, command, self.clock())
+        if not events:
+            return
+        state = before
+        for job_event in events:
+            state = evolve(state, job_event)
+            await self._append(job_event, partition)
+        await self.side_effects.after(before, state, events)
+        self.states[job_id] = state
+        self.jobs[job_id] = pickle.dumps(state)  # after the events: the changelog is never ahead of them
+
+    def _state(self, job_id: str) -> JobState:
+        state = self.states.get(job_id)
+        if state is None:
+            stored = self.jobs.get(job_id)
+            state = pickle.loads(stored) if stored else JobState(job_id)
+            self.states[job_id] = state
+        return state
+
+    async def _append(self, job_event: JobEvent, partition: int) -> None:
+        value = self.codec.encode(job_event, self.topics.events)
+        future = await self.events.send(key=job_event.envelope.job_id.encode(), value=value, partition=partition)
+        future.add_done_callback(lambda done: self._on_acked(partition, done))
+
+    def _on_acked(self, partition: int, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self.acked[partition] = max(self.acked.get(partition, -1), done.result().offset)
+
+    def _maybe_write_marker(self, partition: int) -> None:
+        """Remember, in the table's changelog, how far the events of this partition are folded."""
+        now = time.monotonic()
+        if partition in self.acked and now - self.marker_written_at.get(partition, 0.0) >= MARKER_EVERY_S:
+            self.jobs[f"{MARKER_PREFIX}{partition}"] = pickle.dumps(self.acked[partition])
+            self.marker_written_at[partition] = now
+
+    # -- recovery -------------------------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        """Fold events that reached the topic after the last changelog record (a crash in between)."""
+        self.states.clear()  # partitions may have moved: read states from the recovered table
+        partitions = sorted(tp.partition for tp in self.app.assignor.assigned_actives()
+                            if tp.topic == self.topics.commands)
+        for partition in partitions:
+            marker = self.jobs.data.get(f"{MARKER_PREFIX}{partition}")
+            start = (pickle.loads(marker) if marker else -1) + 1
+            messages = await asyncio.to_thread(read_partition, self.settings, self.topics.events, partition, start)
+            folded = self._fold_recovered(messages, partition)
+            if folded:
+                log.warning("partition %d: folded %d events written after the last changelog record",
+                            partition, folded)
+
+    def _fold_recovered(self, messages: list[tuple[int, bytes]], partition: int) -> int:
+        folded = 0
+        for offset, value in messages:
+            try:
+                record = self.codec.decode(value, topic=self.topics.events, partition=partition, offset=offset)
+            except MessageDecodeError as error:
+                log.error("%s (skipped during catch-up; the projector sets it aside)", error)
+                continue
+            if not isinstance(record, JobEvent):
+                continue
+            job_id = record.envelope.job_id
+            stored = self.jobs.data.get(job_id)
+            state = pickle.loads(stored) if stored else JobState(job_id)
+            if record.envelope.seq != state.seq + 1:
+                continue  # already folded (a duplicate) or not ours to fix
+            try:
+                state = evolve(state, record)
+            except SequenceError as error:
+                log.error("catch-up: %s", error)
+                continue
+            self.jobs.data[job_id] = pickle.dumps(state)
+            self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
+            folded += 1
+        return folded
+
+
+def read_partition(settings: Settings, topic: str, partition: int, start: int) -> list[tuple[int, bytes]]:
+    """Every (offset, value) of one partition from ``start`` to the end as of now."""
+    consumer = Consumer(consumer_config(settings, f"{settings.topic_prefix}.catch-up", **{"enable.partition.eof": True}))
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        start = max(start, low)
+        if start >= high:
+            return []
+        consumer.assign([TopicPartition(topic, partition, start)])
+        out: list[tuple[int, bytes]] = []
+        deadline = time.monotonic() + 60
+        position = start
+        while position < high:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"catch-up of {topic}[{partition}] stalled at offset {position} of {high}")
+            for message in consumer.consume(500, 0.2):
+                if message.error() is None and message.value() is not None:
+                    out.append((message.offset(), message.value()))
+            position = consumer.position([TopicPartition(topic, partition)])[0].offset
+        return out
+    finally:
+        consumer.close()
+
+
+def run_state_processor(settings: Settings, instance_id: str | None = None) -> None:
+    processor = StateProcessor(settings, instance_id=instance_id)
+    faust.Worker(processor.app, loglevel="INFO", quiet=True).execute_from_commandline()
