@@ -8,6 +8,7 @@ has already applied yields nothing, so a redelivered command changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,6 +128,8 @@ def _cancel(state: JobState, command: CancelJob, emit: _Emitter) -> list[JobEven
 
 
 def _assign(state: JobState, command: AssignJob, emit: _Emitter) -> list[JobEvent]:
+    if state.status in ACTIVE and (command.attempt, command.worker_id) == (state.attempt, state.worker_id):
+        return []  # the worker's start got here first and recorded this lease already
     if state.status != Status.QUEUED or command.attempt != state.attempt:
         return emit.reject(f"job is {state.status} at attempt {state.attempt}, not queued at attempt {command.attempt}")
     emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
@@ -148,6 +151,11 @@ def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFini
 
 
 def _started(state: JobState, command: ReportStarted, emit: _Emitter) -> list[JobEvent]:
+    if state.status == Status.QUEUED and command.attempt == state.attempt:
+        # The worker's start can overtake the dispatcher's AssignJob (two producers): the start
+        # of the current lease is the assignment's proof.
+        emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
+        state = replace(state, status=Status.ASSIGNED, worker_id=command.worker_id)
     if _stale(state, command, emit):
         return emit.events
     if state.status == Status.RUNNING:

@@ -62,6 +62,31 @@ def state_processor(instance_id: str = typer.Option(None, help="static group mem
     run_state_processor(Settings.from_env(), instance_id=instance_id)
 
 
+@app.command("dispatcher")
+def dispatcher(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+    """Run the dispatcher (matches ready executions to workers' credits, per queue)."""
+    from jobstream.streams.dispatcher import run_dispatcher
+
+    run_dispatcher(Settings.from_env(), instance_id=instance_id)
+
+
+@app.command("worker")
+def worker(
+    queue: list[str] = typer.Option(["default"], "--queue", "-q", help="queue to serve (repeatable)"),
+    slots: int = typer.Option(4, help="executions at once"),
+    cpu: float = typer.Option(None, help="CPU cores offered (default: all)"),
+    memory_mb: int = typer.Option(4096, "--memory-mb", help="memory offered, MiB"),
+    label: list[str] = typer.Option([], "--label", "-l", help="k=v label (repeatable)"),
+) -> None:
+    """Run a worker that executes jobs from the given queues."""
+    from jobstream.worker.process import WorkerSpec, run_worker
+
+    labels = dict(item.split("=", 1) for item in label if "=" in item)
+    spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
+                      **({"cpu": cpu} if cpu is not None else {}))
+    run_worker(Settings.from_env(), spec)
+
+
 def main() -> None:
     try:
         app()

@@ -144,3 +144,12 @@ def test_fold_of_the_events_rebuilds_the_state() -> None:
         history.extend(events)
     assert fold("job-1", history) == state
     assert isinstance(history[-1], JobStarted) and isinstance(history[2], JobAssigned)
+
+
+def test_a_start_that_overtakes_the_assignment_assigns_and_the_late_assign_is_a_no_op() -> None:
+    state = submitted()
+    state, events = run(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    assert [type(e) for e in events] == [JobAssigned, JobStarted]
+    assert state.status == Status.RUNNING and state.worker_id == "w1"
+    _, events = run(state, command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    assert events == []

@@ -1,0 +1,239 @@
+"""The worker process: registers, asks for work (credits), runs assignments, reports back.
+
+It reads only its own partition of the assignments topic (the one its worker_id hashes to), so
+workers scale with partitions, not with a topic each. Reports are commands with deterministic
+ids (``<execution_id>:started``), so a repeated report changes nothing. SIGTERM drains: finish
+what runs, take nothing new, deregister; a second SIGTERM cancels what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.schemas import (
+    Assignment, CancelExecution, Outcome, ReportFinished, ReportStarted, ShellTask,
+    WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
+    WorkerRegistered,
+)
+from jobstream.streams.app import partition_for
+from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, decode_or_poison
+from jobstream.worker.executor import ExecutionResult, run_shell
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 2.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    queues: tuple[str, ...] = ("default",)
+    slots: int = 4
+    cpu: float = float(os.cpu_count() or 1)
+    memory_mb: int = 4096
+    labels: dict[str, str] = field(default_factory=dict)
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+
+def split_slots(free: int, queues: tuple[str, ...], turn: int) -> dict[str, int]:
+    """Free slots offered per queue, never more than ``free`` in all: a worker never overcommits.
+    The remainder rotates with ``turn`` so that every queue gets its chance."""
+    base, extra = divmod(free, len(queues))
+    return {q: base + (1 if (i - turn) % len(queues) < extra else 0) for i, q in enumerate(queues)}
+
+
+@dataclass
+class Running:
+    assignment: Assignment
+    cancelled: asyncio.Event
+    task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    def __init__(self, settings: Settings, spec: WorkerSpec) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.publisher = Publisher(settings)
+        self.topics = self.publisher.topics
+        self.running: dict[str, Running] = {}
+        self.received: dict[str, int] = {q: 0 for q in spec.queues}
+        self.seen: set[str] = set()
+        self.seq = 0
+        self.turn = 0
+        self.draining = False
+        self.stopped = asyncio.Event()
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[Assignment | CancelExecution] = asyncio.Queue()
+        feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
+        feed.start()
+        feed.ready.wait(30)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal)
+        self._emit(WorkerRegistered, hostname=socket.gethostname(), pid=os.getpid(), queues=list(self.spec.queues),
+                   slots=self.spec.slots, cpu=self.spec.cpu, memory_mb=self.spec.memory_mb, labels=self.spec.labels)
+        log.info("worker %s serving %s with %d slots", self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots)
+        beats = asyncio.create_task(self._heartbeats())
+        try:
+            while not (self.draining and not self.running):
+                await self._take(inbox)
+        finally:
+            beats.cancel()
+            feed.stop()
+            self._emit(WorkerDeregistered)
+            self.publisher.flush(10)
+            log.info("worker %s deregistered", self.spec.worker_id)
+
+    async def _take(self, inbox: asyncio.Queue[Assignment | CancelExecution]) -> None:
+        try:
+            record = await asyncio.wait_for(inbox.get(), timeout=0.2)
+        except asyncio.TimeoutError:
+            return
+        if isinstance(record, Assignment):
+            self._start(record)
+        else:
+            self._cancel(record)
+
+    def _on_signal(self) -> None:
+        if self.draining:
+            log.warning("second signal: cancelling %d running executions", len(self.running))
+            for running in self.running.values():
+                running.cancelled.set()
+            return
+        log.info("draining: finishing %d running executions, taking nothing new", len(self.running))
+        self.draining = True
+        self._emit(WorkerDraining)
+        self._send_credits()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            self._emit(WorkerHeartbeat, running=list(self.running), free_slots=self._free(),
+                       load_1m=os.getloadavg()[0])
+            self._send_credits()
+            self.publisher.poll(0)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    # -- credits and events ---------------------------------------------------------------
+
+    def _free(self) -> int:
+        return 0 if self.draining else max(self.spec.slots - len(self.running), 0)
+
+    def _send_credits(self) -> None:
+        self.turn += 1
+        now = utcnow()
+        for queue, free in split_slots(self._free(), self.spec.queues, self.turn).items():
+            credit = WorkerCredit(worker_id=self.spec.worker_id, queue=queue, free_slots=free,
+                                  received=self.received[queue], cpu_free=self.spec.cpu,
+                                  memory_mb_free=self.spec.memory_mb, labels=self.spec.labels, issued_at=now)
+            self.publisher.publish(self.topics.dispatch, queue, credit)
+        self.publisher.poll(0)
+
+    def _emit(self, event_type: type[WorkerEvent], **fields: object) -> None:
+        self.seq += 1
+        envelope = WorkerEnvelope(event_id=f"{self.spec.worker_id}:{self.seq}", worker_id=self.spec.worker_id,
+                                  seq=self.seq, type=event_type.short_name(), occurred_at=utcnow(),
+                                  actor=f"worker:{self.spec.worker_id}")
+        self.publisher.publish(self.topics.workers, self.spec.worker_id, event_type(envelope=envelope, **fields))
+
+    # -- executions -----------------------------------------------------------------------
+
+    def _start(self, assignment: Assignment) -> None:
+        if assignment.worker_id != self.spec.worker_id or assignment.execution_id in self.seen:
+            return
+        self.seen.add(assignment.execution_id)
+        if assignment.spec.queue in self.received:
+            self.received[assignment.spec.queue] += 1
+        running = Running(assignment, asyncio.Event())
+        self.running[assignment.execution_id] = running
+        running.task = asyncio.create_task(self._execute(running))
+
+    def _cancel(self, notice: CancelExecution) -> None:
+        running = self.running.get(notice.execution_id)
+        if notice.worker_id == self.spec.worker_id and running and running.assignment.attempt == notice.attempt:
+            log.info("cancelling %s: %s", notice.execution_id, notice.reason)
+            running.cancelled.set()
+
+    async def _execute(self, running: Running) -> None:
+        assignment = running.assignment
+        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        task = assignment.spec.task
+        if isinstance(task, ShellTask):
+            execution = asyncio.create_task(run_shell(task, assignment.spec.timeout_s, running.cancelled, started))
+            await asyncio.wait([started, execution], return_when=asyncio.FIRST_COMPLETED)
+            pid = started.result() if started.done() else None
+            self._report(ReportStarted, assignment, "started", pid=pid)
+            result = await execution
+        else:
+            self._report(ReportStarted, assignment, "started", pid=None)
+            result = ExecutionResult(Outcome.FAILED, None, "", "", 0, f"{type(task).__name__} is not supported yet")
+        self._report(ReportFinished, assignment, "finished", outcome=result.outcome, exit_code=result.exit_code,
+                     stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
+                     duration_ms=result.duration_ms)
+        del self.running[assignment.execution_id]
+        self._send_credits()
+
+    def _report(self, cls: type[ReportStarted] | type[ReportFinished], assignment: Assignment, what: str,
+                **fields: object) -> None:
+        envelope = command_envelope(cls, assignment.job_id, f"worker:{self.spec.worker_id}",
+                                    command_id=f"{assignment.execution_id}:{what}")
+        self.publisher.send_command(cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
+                                        attempt=assignment.attempt, worker_id=self.spec.worker_id, **fields))
+        self.publisher.poll(0)
+
+
+class AssignmentFeed(threading.Thread):
+    """Reads this worker's partition of the assignments topic, from its end, into the event loop."""
+
+    def __init__(self, settings: Settings, worker_id: str, publisher: Publisher,
+                 loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Assignment | CancelExecution]) -> None:
+        super().__init__(name="assignments", daemon=True)
+        self.settings, self.worker_id, self.publisher = settings, worker_id, publisher
+        self.loop, self.inbox = loop, inbox
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        topic = self.publisher.topics.assignments
+        partition = partition_for(self.worker_id, self.settings.partitions)
+        consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
+        # Start from the end as it is now: nothing before our first credit can be ours.
+        _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+        consumer.assign([TopicPartition(topic, partition, end)])
+        self.ready.set()
+        try:
+            while not self._stop.is_set():
+                for message in consumer.consume(100, 0.05):
+                    self._deliver(message)
+        finally:
+            consumer.close()
+
+    def _deliver(self, message: Message) -> None:
+        if message.error() is not None or message.key() != self.worker_id.encode():
+            return
+        record = decode_or_poison(self.publisher.codec, message, self.publisher.producer, self.publisher.topics)
+        if isinstance(record, (Assignment, CancelExecution)):
+            self.loop.call_soon_threadsafe(self.inbox.put_nowait, record)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def run_worker(settings: Settings, spec: WorkerSpec) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(Worker(settings, spec).run())
