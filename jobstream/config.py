@@ -66,5 +66,20 @@ class Settings:
     def database_url(self) -> str:
         return self.external_database_url or f"postgresql://jobstream@127.0.0.1:{self.pg_port}/jobstream"
 
+    def as_env(self) -> dict[str, str]:
+        """The environment that makes a child process see these settings."""
+        env = {
+            "JOBSTREAM_STATE_DIR": str(self.state_dir),
+            "JOBSTREAM_CACHE_DIR": str(self.cache_dir),
+            "JOBSTREAM_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "JOBSTREAM_DATABASE_URL": self.database_url,
+            "JOBSTREAM_TOPIC_PREFIX": self.topic_prefix,
+            "JOBSTREAM_PARTITIONS": str(self.partitions),
+            "JOBSTREAM_API_URL": self.api_url,
+        }
+        if self.schema_registry_url:
+            env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url
+        return env
+
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobstream.config import Settings
+from jobstream.infra.topics import Topics, ensure_topics
+from tests.integration.harness import ServiceProcess
+
+
+@pytest.fixture
+def topics_ready(test_settings: Settings) -> Topics:
+    topics = Topics(test_settings.topic_prefix)
+    ensure_topics(test_settings.kafka_bootstrap, topics.specs(test_settings.partitions))
+    return topics
+
+
+@pytest.fixture
+def services(test_settings: Settings, topics_ready: Topics, tmp_path: Path,
+             request: pytest.FixtureRequest) -> Iterator[dict[str, ServiceProcess]]:
+    """Start named jobstream processes with ``services[name] = ...start()``; all stop at the end,
+    and their logs are printed when the test failed."""
+    started: dict[str, ServiceProcess] = {}
+    yield started
+    for process in started.values():
+        process.stop()
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        for name, process in started.items():
+            print(f"----- {name} log -----\n{process.log_tail(80)}")
+
+
+def make_service(name: str, args: list[str], settings: Settings, tmp_path: Path) -> ServiceProcess:
+    return ServiceProcess(name, args, settings, tmp_path)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,110 @@
+"""Real jobstream processes for integration tests, and a reader of what they wrote to Kafka."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.schemas import make_codec
+from jobstream.streams.kafka_io import consumer_config
+
+
+class ServiceProcess:
+    """One `python -m jobstream ...` process with its own log file."""
+
+    def __init__(self, name: str, args: list[str], settings: Settings, log_dir: Path) -> None:
+        self.name, self.args, self.settings = name, args, settings
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        env = {**os.environ, **self.settings.as_env()}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "jobstream", *self.args], env=env,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """kill -9: no goodbye, no flush."""
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class TopicReader:
+    """Reads decoded records from topics, from the beginning, accumulating as it polls."""
+
+    def __init__(self, settings: Settings, *topics: str) -> None:
+        self.codec = make_codec(settings.schema_registry_url)
+        self.consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4().hex[:8]}"))
+        self.consumer.subscribe(list(topics))
+        self.records: list[Any] = []
+        self.raw: list[tuple[str, int, int]] = []
+
+    def poll(self, seconds: float = 0.2) -> None:
+        for message in self.consumer.consume(1000, seconds):
+            if message.error() is None:
+                self.raw.append((message.topic(), message.partition(), message.offset()))
+                self.records.append(self.codec.decode(message.value(), topic=message.topic(),
+                                                      partition=message.partition(), offset=message.offset()))
+
+    def wait_for(self, condition: Callable[[list[Any]], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition(self.records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+            self.poll()
+
+    def drain(self, quiet_s: float) -> None:
+        """Poll until nothing new arrived for ``quiet_s`` seconds."""
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s:
+            before = len(self.records)
+            self.poll()
+            if len(self.records) != before:
+                quiet_since = time.monotonic()
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = Consumer(consumer_config(settings, f"offsets-{uuid.uuid4().hex[:8]}"))
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
+    finally:
+        consumer.close()
