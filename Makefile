@@ -20,7 +20,7 @@ deps: setup
 	$(BIN)/jobstream infra install
 
 run: deps
-	$(BIN)/jobstream infra up
+	$(BIN)/jobstream run
 
 test: deps
 	$(BIN)/pytest

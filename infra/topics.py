@@ -63,6 +63,19 @@ class Topics:
     def poison(self) -> str:
         return f"{self.prefix}.poison"
 
+    @property
+    def state_processor_app(self) -> str:
+        return f"{self.prefix}.state-processor"
+
+    @property
+    def dispatcher_app(self) -> str:
+        return f"{self.prefix}.dispatcher"
+
+    @staticmethod
+    def changelog(app_id: str, table: str) -> str:
+        """faust's name for a table's changelog topic."""
+        return f"{app_id}-{table}-changelog"
+
     def specs(self, partitions: int) -> list[TopicSpec]:
         kept_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
         return [
@@ -79,6 +92,11 @@ class Topics:
                       "stdout/stderr chunks keyed by execution_id"),
             TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},
                       "dead-lettered jobs keyed by job_id, latest state per job"),
+            # Processor state tables: the latest value per key, co-partitioned with their source.
+            TopicSpec(self.changelog(self.state_processor_app, "jobs"), partitions, {"cleanup.policy": "compact"},
+                      "the state processor's job table, keyed by job_id"),
+            TopicSpec(self.changelog(self.dispatcher_app, "ready"), partitions, {"cleanup.policy": "compact"},
+                      "the dispatcher's ready executions, keyed by job_id"),
             TopicSpec(self.poison, 1, kept_forever,
                       "messages no consumer could decode, with their origin topic, partition and offset"),
         ]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from jobstream.client import register as register_client_commands
 from jobstream.config import Settings
 from jobstream.infra.process import InfraError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
 app.add_typer(infra_app, name="infra")
+register_client_commands(app)  # submit, get, ls, cancel, events: the HTTP API's client
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests.")
+app.add_typer(bench_app, name="bench")
 
 
 def _infra():  # type: ignore[no-untyped-def]
@@ -85,6 +89,58 @@ def worker(
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
                       **({"cpu": cpu} if cpu is not None else {}))
     run_worker(Settings.from_env(), spec)
+
+
+@app.command("projector")
+def projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model")) -> None:
+    """Run the projector: events and worker events into the Postgres read model."""
+    from jobstream.projections.projector import run_projector
+
+    run_projector(Settings.from_env(), schema)
+
+
+@app.command("api")
+def api(host: str = "127.0.0.1", port: int = 8000,
+        schema: str = typer.Option("jobstream", help="Postgres schema of the read model")) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json)."""
+    from jobstream.api.app import run_api
+
+    run_api(Settings.from_env(), host=host, port=port, schema=schema)
+
+
+@app.command("replay")
+def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebuild")) -> None:
+    """Drop the read model and rebuild it by replaying the topics from the start."""
+    import json
+
+    from jobstream.projections.replay import replay_command
+
+    typer.echo(json.dumps(replay_command(Settings.from_env(), schema), indent=2, default=str))
+
+
+@app.command("run")
+def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each")) -> None:
+    """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
+    from jobstream.infra.stack import Infra
+    from jobstream.supervisor import Supervisor, default_children
+
+    settings = Settings.from_env()
+    for line in Infra(settings).up():
+        typer.echo(line)
+    raise SystemExit(Supervisor(settings, default_children(workers, slots)).run())
+
+
+@bench_app.command("e2e")
+def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
+              workers: int = typer.Option(2, help="worker processes"),
+              slots: int = typer.Option(16, help="slots per worker"),
+              timeout_s: float = typer.Option(600, help="give up after this long")) -> None:
+    """Submit N no-op jobs, wait for all, print JSON: rates and latency percentiles."""
+    import json
+
+    from jobstream.bench import run_e2e
+
+    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s), indent=2))
 
 
 def main() -> None:

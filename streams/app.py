@@ -6,6 +6,7 @@ import faust
 from aiokafka.partitioner import murmur2
 
 from jobstream.config import Settings
+from jobstream.infra.topics import Topics, ensure_topics
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -36,7 +37,14 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
         table_standby_replicas=0,
         web_enabled=False,
         autodiscover=False,
+        topic_disable_leader=True,  # no leader election needed; one topic fewer to create
     )
+
+
+def ensure_all_topics(settings: Settings) -> None:
+    """Every topic a processor uses exists before faust starts: faust's own auto-creation races
+    its metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

@@ -26,7 +26,7 @@ from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     AssignJob, Assignment, JobReady, JobWithdrawn, MessageDecodeError, WorkerCredit, make_codec,
 )
-from jobstream.streams.app import make_app, partition_for, raw_topic
+from jobstream.streams.app import ensure_all_topics, make_app, partition_for, raw_topic
 from jobstream.streams.kafka_io import command_envelope
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Dispatcher:
         self.partitions = settings.partitions
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
-        self.app = make_app(settings, f"{settings.topic_prefix}.dispatcher", instance_id=instance_id)
+        self.app = make_app(settings, self.topics.dispatcher_app, instance_id=instance_id)
         self.dispatch = raw_topic(self.app, self.topics.dispatch, self.partitions)
         self.commands = raw_topic(self.app, self.topics.commands, self.partitions)
         self.assignments = raw_topic(self.app, self.topics.assignments, self.partitions)
@@ -106,4 +106,5 @@ class Dispatcher:
 
 def run_dispatcher(settings: Settings, instance_id: str | None = None) -> None:
     dispatcher = Dispatcher(settings, instance_id=instance_id)
+    ensure_all_topics(settings)
     faust.Worker(dispatcher.app, loglevel="INFO", quiet=True).execute_from_commandline()

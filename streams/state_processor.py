@@ -30,7 +30,7 @@ from jobstream.core.decide import decide
 from jobstream.core.state import JobState, SequenceError, evolve
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, JobEvent, MessageDecodeError, make_codec
-from jobstream.streams.app import make_app, raw_topic
+from jobstream.streams.app import ensure_all_topics, make_app, raw_topic
 from jobstream.streams.kafka_io import consumer_config
 from jobstream.streams.side_effects import SideEffects
 
@@ -53,7 +53,7 @@ class StateProcessor:
         self.topics = Topics(settings.topic_prefix)
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
-        self.app = make_app(settings, f"{settings.topic_prefix}.state-processor", instance_id=instance_id)
+        self.app = make_app(settings, self.topics.state_processor_app, instance_id=instance_id)
         partitions = settings.partitions
         self.commands = raw_topic(self.app, self.topics.commands, partitions)
         self.events = raw_topic(self.app, self.topics.events, partitions)
@@ -204,4 +204,5 @@ def read_partition(settings: Settings, topic: str, partition: int, start: int) -
 
 def run_state_processor(settings: Settings, instance_id: str | None = None) -> None:
     processor = StateProcessor(settings, instance_id=instance_id)
+    ensure_all_topics(settings)
     faust.Worker(processor.app, loglevel="INFO", quiet=True).execute_from_commandline()

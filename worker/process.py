@@ -26,7 +26,7 @@ from jobstream.schemas import (
     WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
     WorkerRegistered,
 )
-from jobstream.streams.app import partition_for
+from jobstream.streams.app import ensure_all_topics, partition_for
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, decode_or_poison
 from jobstream.worker.executor import ExecutionResult, run_shell
 
@@ -236,4 +236,5 @@ class AssignmentFeed(threading.Thread):
 
 def run_worker(settings: Settings, spec: WorkerSpec) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_all_topics(settings)
     asyncio.run(Worker(settings, spec).run())

@@ -1,0 +1,102 @@
+"""The app factory: explicit wiring of pool, LISTEN connection, producer and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from jobstream.api.commands import ApiOptions, JobCommands
+from jobstream.api.context import ApiContext
+from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
+from jobstream.api.notifier import JobNotifier
+from jobstream.api.problems import install_problem_handlers
+from jobstream.api.routes_jobs import jobs_router
+from jobstream.api.routes_ops import ops_router
+from jobstream.api.routes_read import executions_router, workers_router
+from jobstream.api.store import ReadModel, make_pool
+from jobstream.config import Settings
+from jobstream.streams.kafka_io import Publisher
+
+log = logging.getLogger(__name__)
+FLUSH_TIMEOUT_S = 5.0
+
+
+class ProducerPoller:
+    """Serves the producer's delivery callbacks from a thread, so acknowledgements arrive promptly."""
+
+    def __init__(self, publisher: Publisher, interval_s: float = 0.1) -> None:
+        self.publisher, self.interval_s = publisher, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobstream-api-producer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.publisher.poll(self.interval_s)
+
+
+def channel_for(schema: str) -> str:
+    """The NOTIFY channel the projector signals after each commit."""
+    return f"{schema}_jobs"
+
+
+def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, options: ApiOptions,
+              metrics: ApiMetrics) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(settings.database_url, timeout_s=options.pool_timeout_s)
+        store = ReadModel(pool, schema)
+        notifier = JobNotifier(settings.database_url, channel_for(schema))
+        producer = publisher or Publisher(settings)
+        poller = ProducerPoller(producer)
+        app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
+                                       commands=JobCommands(store, notifier, producer, options),
+                                       metrics=metrics, options=options)
+        await pool.open(wait=False)
+        poller.start()
+        await notifier.start(options.listener_start_s)
+        try:
+            yield
+        finally:
+            await notifier.stop()
+            poller.stop()
+            await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
+            await pool.close()
+            del app.state.context  # lets the producer go with the app's lifetime, not the app object's
+
+    return lifespan
+
+
+def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publisher | None = None,
+               options: ApiOptions | None = None) -> FastAPI:
+    """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics."""
+    options = options or ApiOptions()
+    metrics = ApiMetrics()
+    app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
+                  lifespan=_lifespan(settings, schema, publisher, options, metrics))
+    install_problem_handlers(app)
+    app.include_router(jobs_router())
+    app.include_router(executions_router())
+    app.include_router(workers_router())
+    app.include_router(ops_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream") -> None:
+    """Serve the API with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings, schema=schema), host=host, port=port, log_level="info")

@@ -1,0 +1,134 @@
+"""Sending commands and waiting, bounded, until their effect is visible in the read model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+import psycopg
+from confluent_kafka import KafkaException
+from psycopg_pool import PoolTimeout
+
+from jobstream.api.notifier import JobNotifier
+from jobstream.api.problems import ApiProblem, field_error
+from jobstream.api.store import ReadModel, Row
+from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
+from jobstream.core.state import TERMINAL, Status
+from jobstream.core.validation import validate_spec
+from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
+from jobstream.streams.kafka_io import Publisher, command_envelope
+
+ACTOR = "api"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """Bounds of the API's waits and limits."""
+
+    wait_s: float = 10.0  # read-your-writes: longest wait for the projection, then 202
+    recheck_s: float = 1.0  # re-check this often even without a notification (safety net)
+    ack_timeout_s: float = 15.0  # longest wait for the broker's acknowledgement, then 503
+    max_body_bytes: int = 1024 * 1024
+    listener_start_s: float = 5.0  # at startup, longest wait for the first LISTEN
+    pool_timeout_s: float = 5.0  # longest wait for a database connection, then 503
+
+
+class Outcome(StrEnum):
+    CREATED = "created"  # 201: this request's submit created the job
+    EXISTING = "existing"  # 200: the job already existed (same idempotency key)
+    ACCEPTED = "accepted"  # 202: sent and acknowledged, not visible yet
+    DONE = "done"  # 200: the command's effect is visible
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    job: Row
+
+
+class JobCommands:
+    def __init__(self, store: ReadModel, notifier: JobNotifier, publisher: Publisher, options: ApiOptions) -> None:
+        self.store, self.notifier, self.publisher, self.options = store, notifier, publisher, options
+
+    async def submit(self, spec: JobSpec) -> Result:
+        problems = validate_spec(spec)
+        if problems:
+            raise ApiProblem(422, "validation", "the job spec is not valid; see errors",
+                             errors=[field_error(field, problem) for field, problem in problems])
+        key = spec.idempotency_key
+        job_id = job_id_for_idempotency_key(key) if key else new_job_id()
+        if key and (existing := await self.store.job(job_id)) is not None:
+            return Result(Outcome.EXISTING, existing)
+        command = SubmitJob(envelope=command_envelope(SubmitJob, job_id, ACTOR), spec=spec)
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._submitted(job_id, command)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
+
+    async def _submitted(self, job_id: str, command: Command) -> Result | None:
+        command_id = command.envelope.command_id
+        reason = await self.store.rejection(job_id, command_id)
+        job = await self.store.job(job_id)
+        if reason is not None:
+            if job is not None:  # lost a race with a submit of the same idempotency key
+                return Result(Outcome.EXISTING, job)
+            raise ApiProblem(422, "rejected", reason, title="Job rejected", job_id=job_id,
+                             command_id=command_id)
+        if job is None:
+            return None
+        created = not await self.store.submitted_by_other(job_id, command_id)
+        return Result(Outcome.CREATED if created else Outcome.EXISTING, job)
+
+    async def cancel(self, job_id: str, reason: str) -> Result:
+        job = await self.store.job(job_id)
+        if job is None:
+            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
+        if job.get("status") in TERMINAL:
+            raise ApiProblem(409, "conflict", f"job is already {job['status']}", job_id=job_id,
+                             job_status=job["status"])
+        seen_seq = int(job["seq"])
+        command = CancelJob(envelope=command_envelope(CancelJob, job_id, ACTOR), reason=reason)
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+
+    async def _cancelled(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
+        reason = await self.store.rejection(job_id, command.envelope.command_id)
+        if reason is not None:
+            raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
+        job = await self.store.job(job_id)
+        if job is not None and int(job["seq"]) > seen_seq and job.get("status") == Status.CANCELLED:
+            return Result(Outcome.DONE, job)
+        return None
+
+    async def _send(self, command: Command) -> None:
+        """Produce durably (acks=all) or answer 503; a timed-out command may still land later."""
+        try:
+            await asyncio.wait_for(self.publisher.send_command_acked(command), self.options.ack_timeout_s)
+        except (TimeoutError, RuntimeError, KafkaException, BufferError) as error:
+            raise ApiProblem(503, "broker-unavailable", f"the command was not acknowledged by Kafka: {error}",
+                             headers={"Retry-After": "1"}, command_id=command.envelope.command_id,
+                             job_id=command.envelope.job_id) from error
+
+
+def _tolerant(check: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable[T | None]]:
+    """Once a command is sent, a read model that does not answer means "not visible yet" (202),
+    not 503: a client retrying a durable submit without an idempotency key would duplicate it."""
+
+    async def checked() -> T | None:
+        try:
+            return await check()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            log.warning("read model unavailable while waiting: %s", error)
+            return None
+
+    return checked

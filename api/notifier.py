@@ -1,0 +1,120 @@
+"""Read-your-writes: one LISTEN connection per app wakes the requests waiting on a job.
+
+The projector NOTIFYs ``<schema>_jobs`` with a job_id after each commit. A waiter subscribes
+*before* its command is sent and checks the read model right after subscribing, then again on
+every wake-up, so a notification can never be lost between the check and the wait. While the
+connection is down the waiters fall back to re-checking every ``recheck_s``; on (re)connect every
+waiter is woken, since notifications sent meanwhile are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Subscription:
+    """A waiter on one job: woken by notifications naming it."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.woken = asyncio.Event()
+
+    async def wait_until(self, check: Callable[[], Awaitable[T | None]], timeout_s: float,
+                         recheck_s: float) -> T | None:
+        """``check()``'s first non-None answer, or None once ``timeout_s`` has passed."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.woken.clear()  # before checking: a wake-up during the check is kept
+            result = await check()
+            if result is not None:
+                return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), min(remaining, recheck_s))
+
+
+class JobNotifier:
+    def __init__(self, database_url: str, channel: str, *, heartbeat_s: float = 30.0,
+                 max_backoff_s: float = 5.0) -> None:
+        self.database_url, self.channel = database_url, channel
+        self.heartbeat_s, self.max_backoff_s = heartbeat_s, max_backoff_s
+        self._waiters: dict[str, set[Subscription]] = {}
+        self._listening = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    async def start(self, wait_s: float = 5.0) -> None:
+        """Start listening; waits up to ``wait_s`` for the first LISTEN, then goes on regardless."""
+        self._task = asyncio.create_task(self._run(), name="jobstream-api-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), wait_s)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[Subscription]:
+        subscription = Subscription(job_id)
+        self._waiters.setdefault(job_id, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(subscription)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def dispatch(self, job_id: str) -> None:
+        for subscription in self._waiters.get(job_id, ()):
+            subscription.woken.set()
+
+    def wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for subscription in waiters:
+                subscription.woken.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the connection failed: retry with backoff
+                log.warning("LISTEN %s failed, retrying in %.1fs: %s", self.channel, backoff, error)
+            if self._listening.is_set():  # it had worked: start the backoff afresh
+                backoff = 0.1
+            self._listening.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _listen(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            self._listening.set()
+            self.wake_all()
+            while True:
+                async for notify in conn.notifies(timeout=self.heartbeat_s):
+                    self.dispatch(notify.payload)
+                await conn.execute("SELECT 1")  # a dead connection fails here, not silently

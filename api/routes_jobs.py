@@ -1,0 +1,103 @@
+"""``/v1/jobs``: submit, read, list, cancel, and a job's executions and audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from jobstream.api.commands import Outcome, Result
+from jobstream.api.context import Context, Cursor, JobId, Limit, TextFilter
+from jobstream.api.models import CancelRequest, JobSubmission
+from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.problems import ApiProblem
+from jobstream.api.store import Filter
+from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
+from jobstream.core.state import Status
+
+STATUS_CODES = {Outcome.CREATED: 201, Outcome.EXISTING: 200, Outcome.ACCEPTED: 202, Outcome.DONE: 200}
+
+
+def job_location(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+def _answer(result: Result, response: Response) -> JobView:
+    response.status_code = STATUS_CODES[result.outcome]
+    response.headers["Location"] = job_location(result.job["job_id"])
+    return JobView.model_validate(result.job)
+
+
+async def _known_job(context: Context, job_id: str) -> dict[str, Any]:
+    job = await context.store.job(job_id)
+    if job is None:
+        raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
+    return job
+
+
+def jobs_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+    @router.post("", status_code=201, response_model=JobView, responses={
+        200: {"model": JobView, "description": "the job already existed (same idempotency_key)"},
+        202: {"model": JobView, "description": "accepted, not yet visible in the read model"},
+        400: PROBLEM, 413: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+    async def submit_job(submission: JobSubmission, response: Response, context: Context) -> JobView:
+        """Submit a job; answers once it is visible (read-your-writes), or 202 past the wait bound."""
+        try:
+            result = await context.commands.submit(submission.to_spec())
+        except ApiProblem as problem:
+            context.metrics.submits.labels(problem.slug).inc()
+            raise
+        context.metrics.submits.labels(result.outcome.value).inc()
+        return _answer(result, response)
+
+    @router.get("", response_model=JobPage, responses={422: PROBLEM})
+    async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
+                        queue: TextFilter = None, name: TextFilter = None,
+                        priority: Annotated[int | None, Query(ge=1, le=10)] = None,
+                        limit: Limit = 50, cursor: Cursor = None) -> JobPage:
+        """Jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        statuses = [s.value for s in status] if status else None
+        filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority})
+        rows = await context.store.page("jobs", "job_id", filters, limit, decode_cursor(cursor), descending=True)
+        items, following = next_cursor(rows, limit, "job_id")
+        return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)
+
+    @router.get("/{job_id}", response_model=JobView, responses={404: PROBLEM})
+    async def get_job(job_id: JobId, context: Context) -> JobView:
+        return JobView.model_validate(await _known_job(context, job_id))
+
+    @router.post("/{job_id}/cancel", response_model=JobView, responses={
+        202: {"model": JobView, "description": "cancel sent, not yet visible in the read model"},
+        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def cancel_job(job_id: JobId, response: Response, context: Context,
+                         body: Annotated[CancelRequest | None, Body()] = None) -> JobView:
+        """Cancel a job that has not finished; answers once the cancellation is visible."""
+        reason = body.reason if body is not None else CancelRequest().reason
+        try:
+            result = await context.commands.cancel(job_id, reason)
+        except ApiProblem as problem:
+            context.metrics.cancels.labels(problem.slug).inc()
+            raise
+        context.metrics.cancels.labels(result.outcome.value).inc()
+        return _answer(result, response)
+
+    @router.get("/{job_id}/executions", response_model=ExecutionList, responses={404: PROBLEM})
+    async def job_executions(job_id: JobId, context: Context) -> ExecutionList:
+        """Every execution attempt of a job, in attempt order."""
+        rows = await context.store.executions_of(job_id)
+        if not rows:
+            await _known_job(context, job_id)
+        return ExecutionList.model_validate({"items": rows})
+
+    @router.get("/{job_id}/events", response_model=EventList, responses={404: PROBLEM})
+    async def job_events(job_id: JobId, context: Context, after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> EventList:
+        """The job's audit trail in seq order (including rejected commands)."""
+        rows = await context.store.job_events(job_id, after_seq, limit)
+        if not rows and after_seq == 0:
+            await _known_job(context, job_id)
+        return EventList.model_validate({"items": rows})
+
+    return router

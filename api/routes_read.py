@@ -1,0 +1,80 @@
+"""``/v1/executions`` and ``/v1/workers``: read-only views of the read model."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from jobstream.api.context import Context, Cursor, ExecutionId, Limit, TextFilter, WorkerId
+from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.problems import ApiProblem
+from jobstream.api.store import Filter
+from jobstream.api.views import PROBLEM, ExecutionPage, ExecutionView, WorkerPage, WorkerView
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+
+class WorkerStatus(StrEnum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    LOST = "lost"
+    DEREGISTERED = "deregistered"
+
+
+def executions_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/executions", tags=["executions"])
+
+    @router.get("", response_model=ExecutionPage, responses={422: PROBLEM})
+    async def list_executions(context: Context, job_id: TextFilter = None, worker_id: TextFilter = None,
+                              status: Annotated[list[ExecutionStatus] | None, Query()] = None,
+                              limit: Limit = 50, cursor: Cursor = None) -> ExecutionPage:
+        """Executions, newest job first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        statuses = [s.value for s in status] if status else None
+        filters = Filter({"job_id": job_id, "worker_id": worker_id, "status": statuses})
+        rows = await context.store.page("executions", "execution_id", filters, limit, decode_cursor(cursor),
+                                        descending=True)
+        items, following = next_cursor(rows, limit, "execution_id")
+        return ExecutionPage(items=[ExecutionView.model_validate(r) for r in items], next_cursor=following)
+
+    @router.get("/{execution_id}", response_model=ExecutionView, responses={404: PROBLEM})
+    async def get_execution(execution_id: ExecutionId, context: Context) -> ExecutionView:
+        row = await context.store.execution(execution_id)
+        if row is None:
+            raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
+        return ExecutionView.model_validate(row)
+
+    return router
+
+
+def workers_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/workers", tags=["workers"])
+
+    @router.get("", response_model=WorkerPage, responses={422: PROBLEM})
+    async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerPage:
+        """Workers by id; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        statuses = [s.value for s in status] if status else None
+        rows = await context.store.page("workers", "worker_id", Filter({"status": statuses}), limit,
+                                        decode_cursor(cursor), descending=False)
+        items, following = next_cursor(rows, limit, "worker_id")
+        return WorkerPage(items=[WorkerView.model_validate(r) for r in items], next_cursor=following)
+
+    @router.get("/{worker_id}", response_model=WorkerView, responses={404: PROBLEM})
+    async def get_worker(worker_id: WorkerId, context: Context) -> WorkerView:
+        row = await context.store.worker(worker_id)
+        if row is None:
+            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+        return WorkerView.model_validate(row)
+
+    return router

@@ -1,0 +1,126 @@
+"""Queries of the Postgres read model, in one configurable schema, through an async pool.
+
+Tables are qualified with the schema on every query (no search_path games), and datetimes
+come back in UTC whatever the server's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Equality filters on columns; None means "any"."""
+
+    values: dict[str, Any]
+
+    def where(self, key: str, after: str | None, descending: bool) -> tuple[sql.Composable, list[Any]]:
+        clauses: list[sql.Composable] = []
+        params: list[Any] = []
+        for column, value in self.values.items():
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):
+                clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+                params.append(list(value))
+            else:
+                clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+                params.append(value)
+        if after is not None:
+            op = sql.SQL("<") if descending else sql.SQL(">")
+            clauses.append(sql.SQL("{} {} %s").format(sql.Identifier(key), op))
+            params.append(after)
+        if not clauses:
+            return sql.SQL(""), params
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
+
+
+def utc_row(row: Row) -> Row:
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v for k, v in row.items()}
+
+
+def make_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0) -> AsyncConnectionPool:
+    """A pool that is not opened yet: the app opens it at startup, without waiting for the DB."""
+    return AsyncConnectionPool(database_url, min_size=min_size, max_size=max_size, timeout=timeout_s,
+                               open=False, kwargs={"autocommit": True}, name="jobstream-api")
+
+
+class ReadModel:
+    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+        self.pool, self.schema = pool, schema
+
+    def table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    async def fetch(self, query: sql.SQL | sql.Composed, params: list[Any] | tuple[Any, ...] = ()) -> list[Row]:
+        async with self.pool.connection() as conn:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [utc_row(row) for row in await cur.fetchall()]
+
+    async def fetch_one(self, query: sql.SQL | sql.Composed, params: list[Any] | tuple[Any, ...] = ()) -> Row | None:
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+    async def ping(self) -> None:
+        await self.fetch(sql.SQL("SELECT 1 AS ok"))
+
+    # ------------------------------------------------------------------ paged lists
+    async def page(self, table: str, key: str, filters: Filter, limit: int, after: str | None,
+                   *, descending: bool) -> list[Row]:
+        """Up to ``limit + 1`` rows after the key ``after`` (keyset pagination)."""
+        where, params = filters.where(key, after, descending)
+        order = sql.SQL("DESC" if descending else "ASC")
+        query = sql.SQL("SELECT * FROM {}{} ORDER BY {} {} LIMIT %s").format(
+            self.table(table), where, sql.Identifier(key), order)
+        return await self.fetch(query, [*params, limit + 1])
+
+    # ------------------------------------------------------------------ jobs
+    async def job(self, job_id: str) -> Row | None:
+        query = sql.SQL("SELECT * FROM {} WHERE job_id = %s").format(self.table("jobs"))
+        return await self.fetch_one(query, [job_id])
+
+    async def job_events(self, job_id: str, after_seq: int, limit: int) -> list[Row]:
+        query = sql.SQL("SELECT * FROM {} WHERE job_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
+            self.table("job_events"))
+        return await self.fetch(query, [job_id, after_seq, limit])
+
+    async def rejection(self, job_id: str, command_id: str) -> str | None:
+        """The reason the state processor rejected this command, once projected."""
+        query = sql.SQL(
+            "SELECT payload->>'reason' AS reason FROM {} WHERE job_id = %s AND type = 'CommandRejected'"
+            " AND (causation_id = %s OR payload->>'command_id' = %s) ORDER BY seq DESC LIMIT 1"
+        ).format(self.table("job_events"))
+        row = await self.fetch_one(query, [job_id, command_id, command_id])
+        return None if row is None else str(row["reason"] or "rejected")
+
+    async def submitted_by_other(self, job_id: str, command_id: str) -> bool:
+        """Whether a submit other than this command created the job."""
+        query = sql.SQL(
+            "SELECT 1 AS found FROM {} WHERE job_id = %s AND type = 'JobSubmitted'"
+            " AND causation_id IS DISTINCT FROM %s LIMIT 1"
+        ).format(self.table("job_events"))
+        return await self.fetch_one(query, [job_id, command_id]) is not None
+
+    # ------------------------------------------------------------------ executions and workers
+    async def execution(self, execution_id: str) -> Row | None:
+        query = sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(self.table("executions"))
+        return await self.fetch_one(query, [execution_id])
+
+    async def executions_of(self, job_id: str) -> list[Row]:
+        query = sql.SQL("SELECT * FROM {} WHERE job_id = %s ORDER BY attempt, execution_id").format(
+            self.table("executions"))
+        return await self.fetch(query, [job_id])
+
+    async def worker(self, worker_id: str) -> Row | None:
+        query = sql.SQL("SELECT * FROM {} WHERE worker_id = %s").format(self.table("workers"))
+        return await self.fetch_one(query, [worker_id])

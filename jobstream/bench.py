@@ -1,0 +1,186 @@
+"""`jobstream bench e2e`: throughput and latency of the job path, beside the broker's own rate.
+
+It starts its own state processor, dispatcher and workers on a fresh topic prefix (so nothing else
+interferes and nothing is left in the way), submits N no-op shell jobs through the commands topic
+(what other services do), and reads the events topic until every job has finished. Latencies
+come from the events' own timestamps (one machine, one clock) and the client's send times.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+
+from jobstream.config import Settings
+from jobstream.core.ids import new_job_id
+from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
+from jobstream.schemas import JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec
+from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, producer_config
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(int(q * len(ordered)), len(ordered) - 1)]  # noqa: E731
+    return {"p50": round(pick(0.50), 2), "p90": round(pick(0.90), 2), "p99": round(pick(0.99), 2),
+            "max": round(ordered[-1], 2), "mean": round(statistics.fmean(ordered), 2)}
+
+
+def raw_produce_rate(settings: Settings, count: int = 100_000, size: int = 200) -> dict[str, float]:
+    """The broker's baseline: acks=all produce of ``count`` messages of ``size`` bytes, one producer."""
+    topic = f"{settings.topic_prefix}.bench-raw"
+    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, settings.partitions)])
+    producer = Producer(producer_config(settings, **{"linger.ms": 5}))
+    payload = os.urandom(size)
+    started = time.perf_counter()
+    for n in range(count):
+        while True:
+            try:
+                producer.produce(topic, key=str(n).encode(), value=payload)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - started
+    return {"messages": count, "bytes": size, "msgs_per_s": round(count / elapsed)}
+
+
+@dataclass
+class JobTimes:
+    sent: float = 0.0  # client clock, epoch seconds
+    acked: float = 0.0
+    queued: float = 0.0  # event clock, epoch seconds
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass
+class E2EResult:
+    jobs: dict[str, JobTimes] = field(default_factory=dict)
+    submit_elapsed_s: float = 0.0
+    failed: int = 0
+
+
+def submit_jobs(settings: Settings, count: int, queue: str, result: E2EResult) -> None:
+    publisher = Publisher(settings)
+    spec = JobSpec(name="noop", queue=queue, task=ShellTask(argv=["true"]))
+
+    def acked(job_id: str):  # type: ignore[no-untyped-def]
+        def callback(error: KafkaError | None, _message: Message) -> None:
+            if error is None:
+                result.jobs[job_id].acked = time.time()
+        return callback
+
+    started = time.perf_counter()
+    for _ in range(count):
+        job_id = new_job_id()
+        result.jobs[job_id] = JobTimes(sent=time.time())
+        publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "bench"), spec=spec),
+                               on_delivery=acked(job_id))
+        publisher.poll(0)
+    publisher.flush(120)
+    result.submit_elapsed_s = time.perf_counter() - started
+
+
+def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
+    codec = make_codec(settings.schema_registry_url)
+    consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
+    consumer.subscribe([Topics(settings.topic_prefix).events])
+    remaining = set(result.jobs)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while remaining and time.monotonic() < deadline:
+            for message in consumer.consume(2000, 0.2):
+                if message.error() is None:
+                    _record(codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
+                                         offset=message.offset()), result, remaining)
+    finally:
+        consumer.close()
+    if remaining:
+        raise TimeoutError(f"{len(remaining)} of {len(result.jobs)} jobs unfinished after {timeout_s}s")
+
+
+def _record(event: Any, result: E2EResult, remaining: set[str]) -> None:
+    times = result.jobs.get(event.envelope.job_id)
+    if times is None:
+        return
+    at = event.envelope.occurred_at.timestamp()
+    if isinstance(event, JobQueued):
+        times.queued = at
+    elif isinstance(event, JobStarted):
+        times.started = at
+    elif isinstance(event, (JobCompleted, JobFailed)):
+        times.finished = at
+        result.failed += isinstance(event, JobFailed)
+        remaining.discard(event.envelope.job_id)
+
+
+def summarise(result: E2EResult, raw: dict[str, float]) -> dict[str, Any]:
+    jobs = list(result.jobs.values())
+    first_sent = min(t.sent for t in jobs)
+    last_done = max(t.finished for t in jobs)
+    ms = lambda a, b: (b - a) * 1000  # noqa: E731
+    return {
+        "jobs": len(jobs),
+        "failed": result.failed,
+        "broker_raw_produce_msgs_per_s": raw["msgs_per_s"],
+        "submit_rate_per_s": round(len(jobs) / result.submit_elapsed_s),
+        "end_to_end_jobs_per_s": round(len(jobs) / (last_done - first_sent)),
+        "latency_ms": {
+            "submit_acknowledged": percentiles([ms(t.sent, t.acked) for t in jobs if t.acked]),
+            "queued_to_running": percentiles([ms(t.queued, t.started) for t in jobs if t.started]),
+            "submitted_to_completed": percentiles([ms(t.sent, t.finished) for t in jobs]),
+        },
+    }
+
+
+def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float) -> dict[str, Any]:
+    settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    topics = Topics(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
+    raw = raw_produce_rate(settings)
+    processes = _start(settings, workers, slots)
+    try:
+        _warm_up(settings)
+        result = E2EResult()
+        submit_jobs(settings, jobs, "default", result)
+        await_completion(settings, result, timeout_s)
+        return summarise(result, raw)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+
+
+def _start(settings: Settings, workers: int, slots: int) -> list[Any]:
+    import subprocess
+
+    env = {**os.environ, **settings.as_env()}
+    log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-"))
+    commands = [["state-processor"], ["dispatcher"]] + [["worker", "--slots", str(slots)]] * workers
+    processes = []
+    for n, args in enumerate(commands):
+        log = (log_dir / f"{n}-{args[0]}.log").open("wb")
+        processes.append(subprocess.Popen([sys.executable, "-m", "jobstream", *args], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    print(f"bench processes log to {log_dir}", file=sys.stderr)
+    return processes
+
+
+def _warm_up(settings: Settings) -> None:
+    """One job through the whole path, so start-up is not measured."""
+    result = E2EResult()
+    submit_jobs(settings, 1, "default", result)
+    await_completion(settings, result, 120)

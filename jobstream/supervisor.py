@@ -1,0 +1,119 @@
+"""`jobstream run`: the whole stack in the foreground, each process's lines prefixed with its name.
+
+Ctrl-C (or SIGTERM) stops every process with SIGTERM and waits for it; a process that dies on
+its own is restarted after a pause, at most a few times a minute, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from jobstream.config import Settings
+
+COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93"]
+MAX_RESTARTS_PER_MINUTE = 5
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    colour: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+
+
+def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[str]]]:
+    children = [
+        ("state-processor", ["state-processor", "--instance-id", "state-processor-1"]),
+        ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1"]),
+        ("projector", ["projector"]),
+        ("api", ["api"]),
+    ]
+    children += [(f"worker-{n}", ["worker", "--slots", str(slots)]) for n in range(1, workers + 1)]
+    return children
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, children: list[tuple[str, list[str]]]) -> None:
+        self.env = {**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
+        self.children = [Child(name, args, COLOURS[i % len(COLOURS)]) for i, (name, args) in enumerate(children)]
+        self.width = max(len(c.name) for c in self.children)
+        self.stopping = threading.Event()
+        self.print_lock = threading.Lock()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        for child in self.children:
+            self._start(child)
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                self._restart_if_dead(child)
+        self._say("supervisor", "0", "stopping all processes")
+        self._stop_all()
+        return 0
+
+    def _start(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", *child.args], env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()
+        self._say(child.name, child.colour, f"started (pid {child.process.pid})")
+
+    def _pump(self, child: Child, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            self._say(child.name, child.colour, raw.decode(errors="replace").rstrip())
+
+    def _say(self, name: str, colour: str, line: str) -> None:
+        prefix = f"{name:<{self.width}} |"
+        if sys.stdout.isatty():
+            prefix = f"\033[{colour}m{prefix}\033[0m"
+        with self.print_lock:
+            print(f"{prefix} {line}", flush=True)
+
+    def _restart_if_dead(self, child: Child) -> None:
+        if child.process is None or child.process.poll() is None:
+            return
+        now = time.monotonic()
+        while child.restarts and now - child.restarts[0] > 60:
+            child.restarts.popleft()
+        if len(child.restarts) >= MAX_RESTARTS_PER_MINUTE:
+            self._say(child.name, child.colour, "exited too often; giving up on it (see its lines above)")
+            child.process = None
+            return
+        self._say(child.name, child.colour, f"exited with code {child.process.returncode}; restarting")
+        child.restarts.append(now)
+        self._start(child)
+
+    def _stop_all(self) -> None:
+        alive = [c for c in self.children if c.process is not None and c.process.poll() is None]
+        for child in alive:
+            _signal_group(child.process, signal.SIGTERM)  # type: ignore[arg-type]
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in alive:
+            assert child.process is not None
+            try:
+                child.process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                self._say(child.name, child.colour, "did not stop in time: SIGKILL")
+                _signal_group(child.process, signal.SIGKILL)
+                child.process.wait(5)
+            self._say(child.name, child.colour, f"stopped (code {child.process.returncode})")
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass

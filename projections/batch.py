@@ -1,0 +1,112 @@
+"""Folding a batch of events into rows in memory: no I/O, so it is tested like the mapping.
+
+The store loads the rows a batch touches (``wanted``), the batch folds every event into them with
+the pure mapping, and the store writes each changed row once, however many events changed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from jobstream.schemas import JobEvent, Record, WorkerEvent
+
+from .mapping import execution_target, project_job_event, project_worker_event
+from .rows import EventRow, ExecutionRow, JobRow, WorkerRow
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """Keys of the rows a batch may change, to be loaded (and locked) before folding."""
+
+    job_ids: list[str]
+    worker_ids: list[str]
+    execution_ids: list[str]  # named by the events; the jobs' current ones are added after loading
+
+
+def wanted(records: Iterable[Record]) -> Wanted:
+    job_ids: dict[str, None] = {}  # dicts as ordered sets
+    worker_ids: dict[str, None] = {}
+    execution_ids: dict[str, None] = {}
+    for record in records:
+        if isinstance(record, JobEvent):
+            job_ids[record.envelope.job_id] = None
+            target = execution_target(None, record)
+            if target:
+                execution_ids[target] = None
+        elif isinstance(record, WorkerEvent):
+            worker_ids[record.envelope.worker_id] = None
+    return Wanted(list(job_ids), list(worker_ids), list(execution_ids))
+
+
+@dataclass
+class Batch:
+    """Rows as loaded, then as folded; ``changed_*`` name the rows to write."""
+
+    jobs: dict[str, JobRow] = field(default_factory=dict)
+    executions: dict[str, ExecutionRow] = field(default_factory=dict)
+    workers: dict[str, WorkerRow] = field(default_factory=dict)
+    events: dict[str, EventRow] = field(default_factory=dict)
+    changed_jobs: dict[str, None] = field(default_factory=dict)
+    changed_executions: dict[str, None] = field(default_factory=dict)
+    changed_workers: dict[str, None] = field(default_factory=dict)
+    notify_job_ids: dict[str, None] = field(default_factory=dict)  # every job with an applied event
+    applied: int = 0
+    duplicates: int = 0
+
+    @classmethod
+    def loaded(cls, jobs: Iterable[JobRow], executions: Iterable[ExecutionRow],
+               workers: Iterable[WorkerRow]) -> Batch:
+        return cls(jobs={r.job_id: r for r in jobs}, executions={r.execution_id: r for r in executions},
+                   workers={r.worker_id: r for r in workers})
+
+    def apply(self, record: Record) -> bool:
+        """Fold one event; False when it was a duplicate (or not an event at all)."""
+        if isinstance(record, JobEvent):
+            return self._count(self._apply_job(record))
+        if isinstance(record, WorkerEvent):
+            return self._count(self._apply_worker(record))
+        return False
+
+    def _count(self, applied: bool) -> bool:
+        if applied:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        return applied
+
+    def _apply_job(self, event: JobEvent) -> bool:
+        job_id = event.envelope.job_id
+        job = self.jobs.get(job_id)
+        target = execution_target(job, event)
+        change = project_job_event(job, self.executions.get(target) if target else None, event)
+        if change is None:
+            return False
+        if change.job is not None:
+            self.jobs[job_id] = change.job
+            self.changed_jobs[job_id] = None
+        if change.execution is not None:
+            self.executions[change.execution.execution_id] = change.execution
+            self.changed_executions[change.execution.execution_id] = None
+        self.events.setdefault(change.event.event_id, change.event)
+        self.notify_job_ids[job_id] = None
+        return True
+
+    def _apply_worker(self, event: WorkerEvent) -> bool:
+        worker_id = event.envelope.worker_id
+        row = project_worker_event(self.workers.get(worker_id), event)
+        if row is None:
+            return False
+        self.workers[worker_id] = row
+        self.changed_workers[worker_id] = None
+        return True
+
+    def rows_to_write(self) -> tuple[list[JobRow], list[ExecutionRow], list[WorkerRow], list[EventRow]]:
+        return ([self.jobs[k] for k in self.changed_jobs], [self.executions[k] for k in self.changed_executions],
+                [self.workers[k] for k in self.changed_workers], list(self.events.values()))
+
+
+def current_executions(jobs: Mapping[str, JobRow] | Iterable[JobRow]) -> list[str]:
+    """The loaded jobs' current execution ids: a cancel in the batch may change them."""
+    rows = jobs.values() if isinstance(jobs, Mapping) else jobs
+    return [r.execution_id for r in rows if r.execution_id]

@@ -1,0 +1,204 @@
+"""The pure mapping from one event to the read model's rows: current rows and event in, new rows out.
+
+Mirrors ``core.state.evolve`` for the job row (status, attempt, tries, execution and worker ids,
+last error), and adds what a reader wants to see: timestamps, exit code, result, executions.
+Every value comes from the event (timestamps from ``envelope.occurred_at``, never the clock), so a
+replay rebuilds identical rows. An event whose seq the row has already reached is a duplicate:
+the functions return None and nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jobstream.schemas import (
+    CommandRejected,
+    JobAssigned,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobEvent,
+    JobFailed,
+    JobPatch,
+    JobPaused,
+    JobPending,
+    JobProgressed,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobScheduled,
+    JobStarted,
+    JobSubmitted,
+    JobUpdated,
+    ReportRejected,
+    ScheduleFired,
+    ShellTask,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
+    WorkerRegistered,
+)
+
+from .payload import KIND, finite, json_safe, record_json
+from .rows import EventRow, ExecutionRow, JobRow, WorkerRow
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})  # core.state.TERMINAL, as stored
+UNFINISHED_EXECUTION = frozenset({"queued", "assigned", "running"})
+# Events about an execution that name it; a cancel changes the job's current one instead.
+EXECUTION_EVENTS = (JobQueued, JobAssigned, JobStarted, JobProgressed, JobCompleted, JobFailed)
+REJECTIONS = (CommandRejected, ReportRejected)
+_ENVELOPE = frozenset({"envelope"})
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """What one job event writes: the job row (None: the job has no row), an execution, the event."""
+
+    job: JobRow | None
+    execution: ExecutionRow | None
+    event: EventRow
+
+
+def execution_target(job: JobRow | None, event: JobEvent) -> str | None:
+    """The execution row an event changes, so the caller can load it first."""
+    if isinstance(event, EXECUTION_EVENTS):
+        return event.execution_id or None
+    if isinstance(event, JobCancelled) and job is not None:
+        return job.execution_id
+    return None
+
+
+def project_job_event(job: JobRow | None, execution: ExecutionRow | None, event: JobEvent) -> JobChange | None:
+    """The rows ``event`` writes, given the job's row and its target execution's row; None if a duplicate."""
+    envelope = event.envelope
+    if job is not None and envelope.seq <= job.seq:
+        return None
+    row = event_row(event)
+    if job is None and isinstance(event, REJECTIONS):
+        return JobChange(None, None, row)  # e.g. a command for a job that was never submitted
+    base = job or JobRow(job_id=envelope.job_id, seq=0, updated_at=envelope.occurred_at)
+    base = base._replace(seq=envelope.seq, updated_at=envelope.occurred_at)
+    return JobChange(_job(base, event), _execution(execution, event), row)
+
+
+def event_row(event: JobEvent) -> EventRow:
+    e = event.envelope
+    return EventRow(e.event_id, e.job_id, e.seq, e.type, e.occurred_at, e.actor, e.causation_id,
+                    e.correlation_id, record_json(event, _ENVELOPE))
+
+
+def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per event type
+    at = event.envelope.occurred_at
+    match event:
+        case JobSubmitted(spec=spec):
+            return row._replace(status="pending", name=spec.name, queue=spec.queue, priority=spec.priority,
+                           spec=record_json(spec), labels=dict(spec.labels),
+                           idempotency_key=spec.idempotency_key, submitted_at=at)
+        case JobPending():
+            return row._replace(status="pending")
+        case JobScheduled(next_run_at=next_run_at):
+            return row._replace(status="scheduled", worker_id=None, next_run_at=next_run_at)
+        case JobRetryScheduled(retry_at=retry_at):
+            return row._replace(status="scheduled", worker_id=None, next_run_at=retry_at)
+        case JobQueued():
+            # Same rule as evolve: a run starts afresh after a terminal state, else it is the next try.
+            tries = 1 if row.status in TERMINAL else row.tries + 1
+            return row._replace(status="queued", attempt=event.attempt, execution_id=event.execution_id,
+                           worker_id=None, tries=tries, queue=event.queue, priority=event.priority,
+                           queued_at=at, started_at=None, finished_at=None, next_run_at=None)
+        case JobAssigned(worker_id=worker_id):
+            return row._replace(status="assigned", worker_id=worker_id)
+        case JobStarted(worker_id=worker_id):
+            return row._replace(status="running", worker_id=worker_id, started_at=at)
+        case JobCompleted():
+            return row._replace(status="completed", last_error=None, exit_code=event.exit_code,
+                           result_json=event.result_json, finished_at=at)
+        case JobFailed(final=final):
+            if not final:  # a retry or a requeue follows in the same decision
+                return row._replace(last_error=event.error, exit_code=event.exit_code)
+            return row._replace(status="failed", last_error=event.error, exit_code=event.exit_code, finished_at=at)
+        case JobDeadLettered():
+            return row._replace(status="failed", finished_at=row.finished_at or at)
+        case JobCancelled():
+            return row._replace(status="cancelled", finished_at=at, next_run_at=None)
+        case JobPaused():
+            return row._replace(status="paused")
+        case JobResumed(next_run_at=next_run_at):
+            return row._replace(status="scheduled", next_run_at=next_run_at)
+        case JobUpdated(patch=patch) if row.spec is not None:
+            spec = patch_spec(row.spec, patch)
+            return row._replace(spec=spec, queue=spec.get("queue"), priority=spec.get("priority"))
+        case ScheduleFired():
+            return row._replace(tries=0)  # each fire is a new run with its own retries
+    return row  # JobProgressed, rejections, ScheduleSkipped: only seq and updated_at move
+
+
+def patch_spec(spec: dict[str, Any], patch: JobPatch) -> dict[str, Any]:
+    """``core.patch.apply_patch`` on the spec's JSON form: null fields leave it as it is."""
+    changes = record_json(patch, frozenset({"env"}))
+    out = {**spec, **{name: value for name, value in changes.items() if value is not None}}
+    task = spec.get("task")
+    if patch.env is not None and isinstance(task, dict) and task.get(KIND) == ShellTask.short_name():
+        out["task"] = {**task, "env": {**task.get("env", {}), **json_safe(patch.env)}}
+    return out
+
+
+def _execution(current: ExecutionRow | None, event: JobEvent) -> ExecutionRow | None:  # noqa: C901
+    at = event.envelope.occurred_at
+    match event:
+        case JobQueued():
+            return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, "queued", queued_at=at)
+        case JobAssigned():
+            return _or_new(current, event)._replace(status="assigned", worker_id=event.worker_id, assigned_at=at)
+        case JobStarted():
+            return _or_new(current, event)._replace(status="running", worker_id=event.worker_id, started_at=at)
+        case JobProgressed():
+            return _or_new(current, event)._replace(progress_percent=finite(event.percent),
+                                                    progress_message=event.message)
+        case JobCompleted():
+            return _or_new(current, event)._replace(status="succeeded", finished_at=at, exit_code=event.exit_code,
+                           result_json=event.result_json, stdout_tail=event.stdout_tail,
+                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
+        case JobFailed() if event.execution_id:
+            return _or_new(current, event)._replace(status=str(event.outcome), finished_at=at,
+                           exit_code=event.exit_code, error=event.error, stdout_tail=event.stdout_tail,
+                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
+        case JobCancelled() if current is not None and current.status in UNFINISHED_EXECUTION:
+            return current._replace(status="cancelled", finished_at=at)
+    return None
+
+
+def _or_new(current: ExecutionRow | None, event: Any) -> ExecutionRow:
+    """The execution's row; rebuilt from the event if its JobQueued never reached us."""
+    if current is not None:
+        return current
+    return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, "queued")
+
+
+def project_worker_event(worker: WorkerRow | None, event: WorkerEvent) -> WorkerRow | None:
+    """The worker's new row; None if the event is a duplicate (seq already applied)."""
+    envelope = event.envelope
+    if worker is not None and envelope.seq <= worker.seq:
+        return None
+    at = envelope.occurred_at
+    base = worker or WorkerRow(worker_id=envelope.worker_id, seq=0, status="active", updated_at=at)
+    base = base._replace(seq=envelope.seq, updated_at=at)
+    match event:
+        case WorkerRegistered():
+            return base._replace(status="active", hostname=event.hostname, pid=event.pid,
+                           queues=list(event.queues), slots=event.slots, cpu=finite(event.cpu),
+                           memory_mb=event.memory_mb, labels=dict(event.labels), running=[],
+                           free_slots=event.slots, registered_at=at)
+        case WorkerHeartbeat():
+            return base._replace(last_heartbeat_at=at, running=list(event.running), free_slots=event.free_slots)
+        case WorkerDraining():
+            return base._replace(status="draining")
+        case WorkerDeregistered():
+            return base._replace(status="deregistered")
+        case WorkerLost(last_heartbeat_at=seen):
+            last = max(seen, base.last_heartbeat_at) if base.last_heartbeat_at else seen
+            return base._replace(status="lost", last_heartbeat_at=last)
+    return base

@@ -1,0 +1,321 @@
+"""The projector: the events and workers topics into the Postgres read model, one transaction per batch.
+
+Exactly-once effect without Kafka transactions: each batch's rows and the next offsets of its
+partitions (projection_offsets) commit in one Postgres transaction, and on assignment the consumer
+starts from those stored offsets. Kafka commits happen too, for lag monitoring only. Redelivered or
+duplicated events are skipped by their per-aggregate seq (mapping.py). An undecodable message goes
+to the poison topic with its origin and the projector moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+import psycopg
+from confluent_kafka import (
+    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaException, Message, Producer, TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from jobstream.config import Settings
+from jobstream.infra.topics import Topics
+from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec
+from jobstream.streams.kafka_io import consumer_config, decode_or_poison, producer_config, set_aside
+
+from . import metrics
+from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
+from .store import PartitionKey as Key
+from .store import load_batch, load_offsets, write_batch
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+POLL_TIMEOUT_S = 0.05
+LAG_EVERY_S = 1.0
+MAX_BACKOFF_S = 5.0
+# Errors that the same rows would raise again (bad values), unlike a lost connection.
+BAD_DATA = (psycopg.DataError, psycopg.IntegrityError, ValueError)
+
+
+@dataclass
+class Counts:
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    poisoned: int = 0
+
+
+class Projector:
+    """One consumer, one Postgres connection. ``manual`` assigns every partition itself (replay, bench)
+    instead of joining the projector's consumer group; without ``publish_poison`` undecodable messages
+    are only logged and counted (a replay must not set the same message aside a second time)."""
+
+    def __init__(self, settings: Settings, schema: str = DEFAULT_SCHEMA, *, group_id: str | None = None,
+                 manual: bool = False, publish_poison: bool = True) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.channel = notify_channel(schema)
+        self.topics = Topics(settings.topic_prefix)
+        self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent}
+        self.codec = make_codec(settings.schema_registry_url)
+        self.manual = manual
+        self.publish_poison = publish_poison
+        self.counts = Counts()
+        self.positions: dict[Key, int] = {}  # next offset per assigned partition, as committed to Postgres
+        self.assigned = False  # becomes True at the first assignment, even an empty one
+        self._pending: list[TopicPartition] = []  # an assignment whose offsets could not be loaded yet
+        self._lag_at = 0.0
+        self.conn = self._connect()
+        group = group_id or f"{settings.topic_prefix}.projector"
+        self.consumer = Consumer(consumer_config(settings, group))
+        self.poison = Producer(producer_config(settings))
+        if manual:
+            self._assign(self._all_partitions())
+        else:
+            self.consumer.subscribe(list(self.expected), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                    on_lost=self._on_revoke)
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.poison.flush(10)
+        self.poison.close()
+        self.conn.close()
+
+    def run(self, stop: threading.Event) -> None:
+        """Project until ``stop`` is set. A database failure rolls the batch back, waits, reconnects and
+        resumes from the offsets stored in Postgres, so nothing is lost or applied twice."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 0.1
+            except psycopg.Error as error:
+                log.error("projector batch failed, retrying in %.1fs: %s", backoff, error)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                self._recover()
+
+    def run_until_caught_up(self, timeout_s: float = 120.0) -> Counts:
+        """Consume until every assigned partition reaches the high watermark it had when this was called."""
+        targets = self._watermarks()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.poll_once()
+            if self.assigned and self._reached(targets):
+                return self.counts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"projector not caught up after {timeout_s}s: at {self.positions}, "
+                                   f"targets {targets}")
+
+    # ------------------------------------------------------------------ one batch
+    def poll_once(self) -> int:
+        """Consume, project and commit one batch; returns the number of messages consumed."""
+        messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
+        if messages:
+            self._process(messages)
+        self._update_lag()
+        return len(messages)
+
+    def _process(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        offsets: dict[Key, int] = {}
+        items: list[tuple[Message, Record]] = []
+        for message in messages:
+            record = self._decode(message, offsets)
+            if record is not None:
+                items.append((message, record))
+        try:
+            applied, duplicates = self._commit(items, offsets)
+        except BAD_DATA as error:
+            log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
+            applied, duplicates = self._commit_one_by_one(items, offsets)
+        self.positions.update(offsets)
+        self.counts.messages += len(messages)
+        self.counts.applied += applied
+        self.counts.duplicates += duplicates
+        metrics.EVENTS_APPLIED.inc(applied)
+        metrics.DUPLICATES.inc(duplicates)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        if not self.manual and offsets:  # for monitoring only: Postgres holds the real positions
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=True)
+
+    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> tuple[int, int]:
+        """Fold and write the records and the offsets in one transaction; (applied, duplicates)."""
+        with self.conn.transaction():
+            batch = load_batch(self.conn, [record for _, record in items])
+            for message, record in items:
+                try:
+                    batch.apply(record)
+                except Exception as error:  # noqa: BLE001 - a mapping bug must not wedge the projection
+                    self._set_aside(message, f"projection failed: {type(error).__name__}: {error}")
+            write_batch(self.conn, batch, offsets, self.channel)
+        return batch.applied, batch.duplicates
+
+    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> tuple[int, int]:
+        """A batch Postgres refuses is bad data, not a bad moment: retrying it would loop forever.
+        Write its events one at a time and set aside those refused."""
+        applied = duplicates = 0
+        for message, record in items:
+            try:
+                one = self._commit([(message, record)], {})
+            except BAD_DATA as error:
+                self._set_aside(message, f"refused by Postgres: {type(error).__name__}: {error}")
+                continue
+            applied, duplicates = applied + one[0], duplicates + one[1]
+        self._commit([], offsets)
+        return applied, duplicates
+
+    def _decode(self, message: Message, offsets: dict[Key, int]) -> Record | None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaException(error)
+            log.warning("consumer error: %s", error)
+            return None
+        topic, partition, offset = where(message)
+        offsets[(topic, partition)] = offset + 1
+        record = self._decode_value(message)
+        if record is None:
+            self._count_poison()
+            return None
+        expected = self.expected[topic]
+        if not isinstance(record, expected):
+            self._set_aside(message, f"{type(record).__name__} is not a {expected.__name__}")
+            return None
+        return record
+
+    def _decode_value(self, message: Message) -> Record | None:
+        if self.publish_poison:
+            return decode_or_poison(self.codec, message, self.poison, self.topics)
+        topic, partition, offset = where(message)
+        try:
+            return self.codec.decode(message.value() or b"", topic=topic, partition=partition, offset=offset)
+        except MessageDecodeError as error:
+            log.warning("skipping undecodable message (set aside when first projected): %s", error)
+            return None
+
+    def _set_aside(self, message: Message, reason: str) -> None:
+        topic, partition, offset = where(message)
+        if not self.publish_poison:
+            log.warning("skipping %s[%d]@%d: %s", topic, partition, offset, reason)
+            return
+        set_aside(self.poison, self.topics, PoisonMessage(topic, partition, offset, message.key(), message.value(),
+                                                          reason))
+        self._count_poison()
+
+    def _count_poison(self) -> None:
+        self.counts.poisoned += 1
+        metrics.POISONED.inc()
+
+    # ------------------------------------------------------------------ partitions and positions
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = connect(self.settings.database_url, self.schema)
+        ensure_schema(conn, self.schema)
+        return conn
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._pending = partitions  # kept until assigned, in case Postgres is down right now
+        self._assign(partitions)
+        self._pending = []
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self.positions.pop((tp.topic, tp.partition), None)
+
+    def _assign(self, partitions: list[TopicPartition]) -> None:
+        """Start each partition where Postgres says the read model stands (or at the beginning)."""
+        stored = load_offsets(self.conn, self.expected)
+        for tp in partitions:
+            tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+            self.positions[(tp.topic, tp.partition)] = stored.get((tp.topic, tp.partition), 0)
+        self.consumer.assign(partitions)
+        self.assigned = True
+
+    def _recover(self) -> None:
+        """After a failed batch: reconnect if needed and rewind the consumer to the stored offsets."""
+        try:
+            if self.conn.closed or self.conn.broken:
+                self.conn = self._connect()
+            assignment = self.consumer.assignment() or self._pending
+            if assignment:
+                self._assign(assignment)
+                self._pending = []
+        except psycopg.Error as error:
+            log.error("projector cannot recover yet: %s", error)
+
+    def _all_partitions(self) -> list[TopicPartition]:
+        metadata = self.consumer.list_topics(timeout=10)
+        return [TopicPartition(topic, partition)
+                for topic in self.expected if topic in metadata.topics
+                for partition in sorted(metadata.topics[topic].partitions)]
+
+    def _watermarks(self) -> dict[Key, tuple[int, int]]:
+        """(low, end) of every partition of both topics, in two batched requests. The end is the last
+        stable offset: as far as a read_committed consumer can get."""
+        partitions = self._all_partitions()
+        if not partitions:
+            return {}
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        asked = [admin.list_offsets({tp: spec for tp in partitions}, isolation_level=IsolationLevel.READ_COMMITTED,
+                                    request_timeout=10) for spec in (OffsetSpec.earliest(), OffsetSpec.latest())]
+        low, end = ({(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+                    for futures in asked)
+        return {key: (low[key], end[key]) for key in end}
+
+    def _reached(self, targets: dict[Key, tuple[int, int]]) -> bool:
+        """Every assigned partition is at its target (positions past control records count too)."""
+        assignment = self.consumer.assignment()
+        consumed = {(tp.topic, tp.partition): tp.offset for tp in self.consumer.position(assignment)}
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            low, high = targets.get(key, (0, 0))
+            if max(self.positions.get(key, 0), consumed.get(key, -1), low) < high:
+                return False
+        return True
+
+    def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_at < LAG_EVERY_S:
+            return
+        self._lag_at = now
+        lag = 0
+        for tp in self.consumer.assignment():
+            _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0:
+                lag += max(0, high - self.positions.get((tp.topic, tp.partition), 0))
+        metrics.LAG.set(lag)
+
+
+def where(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed message (always set when it carries no error)."""
+    return cast(str, message.topic()), cast(int, message.partition()), cast(int, message.offset())
+
+
+def run_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None:
+    """The long-running projector process: runs until SIGTERM or SIGINT, then closes cleanly."""
+    stop = threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        with Projector(settings, schema) as projector:
+            log.info("projecting %s and %s into schema %s", projector.topics.events, projector.topics.workers, schema)
+            projector.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,97 @@
+"""The read model's rows: one field per column of schema.sql.
+
+Every row goes to and from Postgres through these classes (store.py), so a column is named in exactly
+two places: schema.sql and here. Field order is the order of the SELECTs in store.py (required
+fields first), not necessarily the DDL's. Named tuples rather than dataclasses because the fold
+copies rows on every event and ``_replace`` is several times cheaper than ``dataclasses.replace``.
+JSON columns hold plain dicts and lists; never mutate them (defaults are shared), build new ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+
+class JobRow(NamedTuple):
+    job_id: str
+    seq: int
+    updated_at: datetime
+    name: str | None = None
+    queue: str | None = None
+    priority: int | None = None
+    status: str | None = None
+    spec: dict[str, Any] | None = None
+    labels: dict[str, str] = {}
+    idempotency_key: str | None = None
+    attempt: int = 0
+    tries: int = 0
+    execution_id: str | None = None
+    worker_id: str | None = None
+    exit_code: int | None = None
+    last_error: str | None = None
+    result_json: str | None = None
+    next_run_at: datetime | None = None
+    submitted_at: datetime | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ExecutionRow(NamedTuple):
+    execution_id: str
+    job_id: str
+    attempt: int
+    status: str
+    worker_id: str | None = None
+    queued_at: datetime | None = None
+    assigned_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
+    result_json: str | None = None
+    duration_ms: int | None = None
+    progress_percent: float | None = None
+    progress_message: str | None = None
+
+
+class WorkerRow(NamedTuple):
+    worker_id: str
+    seq: int
+    status: str
+    updated_at: datetime
+    hostname: str | None = None
+    pid: int | None = None
+    queues: list[str] = []
+    slots: int | None = None
+    cpu: float | None = None
+    memory_mb: int | None = None
+    labels: dict[str, str] = {}
+    running: list[str] = []
+    free_slots: int | None = None
+    registered_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+
+
+class EventRow(NamedTuple):
+    event_id: str
+    job_id: str
+    seq: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    causation_id: str | None
+    correlation_id: str | None
+    payload: dict[str, Any]
+
+
+Row = JobRow | ExecutionRow | WorkerRow | EventRow
+
+
+def columns(cls: type[Row]) -> tuple[str, ...]:
+    """Column names of a row class, in field order (the order of the INSERT statements)."""
+    return cls._fields
+

@@ -1,0 +1,129 @@
+"""Rows in and out of Postgres: the only module that reads or writes the read model's tables.
+
+One batch is one transaction: lock and load the rows the batch touches, fold it in memory
+(batch.py), write each table's changed rows with one statement (a JSON array of rows, pipelined),
+store the Kafka positions (projection_offsets) and queue one NOTIFY per job. Postgres delivers
+notifications at commit, so a listener that hears a job_id can read that job's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+
+from jobstream.schemas import Record
+
+from .batch import Batch, current_executions, wanted
+from .rows import EventRow, ExecutionRow, JobRow, Row, WorkerRow, columns
+
+R = TypeVar("R", bound=Row)
+PartitionKey = tuple[str, int]  # (topic, partition)
+
+
+def _select(cls: type[Row], table: str, key: str, lock: bool) -> str:
+    return f"SELECT {', '.join(columns(cls))} FROM {table} WHERE {key} = ANY(%s)" + (" FOR UPDATE" if lock else "")
+
+
+def _insert(cls: type[Row], table: str, conflict: str) -> str:
+    """One statement per table and batch: the rows travel as one JSON array, typed by the table itself."""
+    cols = ", ".join(columns(cls))
+    rows = f"json_populate_recordset(NULL::{table}, %s::json)"
+    return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {rows} {conflict}"
+
+
+def _upsert(cls: type[Row], table: str, key: str, guard: str | None) -> str:
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns(cls) if c != key)
+    where = f" WHERE {table}.{guard} < EXCLUDED.{guard}" if guard else ""
+    return _insert(cls, table, f"ON CONFLICT ({key}) DO UPDATE SET {updates}{where}")
+
+
+# Rows are locked while a batch folds into them, so two projectors sharing a schema serialise;
+# the seq guards make a stale writer's upsert a no-op all the same.
+SELECT_JOBS = _select(JobRow, "jobs", "job_id", lock=True)
+SELECT_WORKERS = _select(WorkerRow, "workers", "worker_id", lock=True)
+SELECT_EXECUTIONS = _select(ExecutionRow, "executions", "execution_id", lock=False)
+UPSERT_JOB = _upsert(JobRow, "jobs", "job_id", guard="seq")
+UPSERT_WORKER = _upsert(WorkerRow, "workers", "worker_id", guard="seq")
+UPSERT_EXECUTION = _upsert(ExecutionRow, "executions", "execution_id", guard=None)
+INSERT_EVENT = _insert(EventRow, "job_events", "ON CONFLICT DO NOTHING")
+SELECT_OFFSETS = "SELECT topic, partition, next_offset FROM projection_offsets WHERE topic = ANY(%s)"
+UPSERT_OFFSETS = ("INSERT INTO projection_offsets (topic, partition, next_offset) "
+                  "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
+                  "ON CONFLICT (topic, partition) DO UPDATE "
+                  "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)")
+NOTIFY = "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id"
+TABLES = ("jobs", "executions", "workers", "job_events", "projection_offsets")
+
+# Postgres text and json cannot hold NUL: an escaped one (not an escaped backslash before "u0000")
+# becomes U+FFFD, the same way on every replay.
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+def rows_json(cls: type[Row], rows: Sequence[Row]) -> str:
+    """Rows as the JSON array json_populate_recordset reads: one object per row, keyed by column."""
+    cols = columns(cls)
+    text = json.dumps([dict(zip(cols, row)) for row in rows], default=_json_default, allow_nan=False)
+    return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def _load(conn: psycopg.Connection[Any], query: str, cls: type[R], keys: Sequence[str]) -> list[R]:
+    if not keys:
+        return []
+    return [cls(*row) for row in conn.execute(query, (list(keys),)).fetchall()]
+
+
+def load_batch(conn: psycopg.Connection[Any], records: Sequence[Record]) -> Batch:
+    """Lock and load every row the records may change (call inside the batch's transaction)."""
+    want = wanted(records)
+    jobs = _load(conn, SELECT_JOBS, JobRow, want.job_ids)
+    execution_ids = list(dict.fromkeys([*want.execution_ids, *current_executions(jobs)]))
+    executions = _load(conn, SELECT_EXECUTIONS, ExecutionRow, execution_ids)
+    workers = _load(conn, SELECT_WORKERS, WorkerRow, want.worker_ids)
+    return Batch.loaded(jobs, executions, workers)
+
+
+def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[PartitionKey, int],
+                channel: str) -> None:
+    """Write the folded rows, the new positions and the notifications (inside the transaction)."""
+    jobs, executions, workers, events = batch.rows_to_write()
+    with conn.pipeline():
+        for query, cls, rows in ((UPSERT_JOB, JobRow, jobs), (UPSERT_EXECUTION, ExecutionRow, executions),
+                                 (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events)):
+            if rows:
+                conn.execute(query, (rows_json(cls, rows),))  # type: ignore[arg-type]
+        if offsets:
+            keys = list(offsets)
+            conn.execute(UPSERT_OFFSETS, ([t for t, _ in keys], [p for _, p in keys], [offsets[k] for k in keys]))
+        if batch.notify_job_ids:
+            conn.execute(NOTIFY, (channel, list(batch.notify_job_ids)))
+
+
+def load_offsets(conn: psycopg.Connection[Any], topics: Iterable[str]) -> dict[PartitionKey, int]:
+    rows = conn.execute(SELECT_OFFSETS, (list(topics),)).fetchall()
+    return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+def table_rows(conn: psycopg.Connection[Any], table: str) -> list[tuple[Any, ...]]:
+    """Every row of a read-model table (for replay checks and tests)."""
+    if table not in TABLES:
+        raise ValueError(f"not a read-model table: {table}")
+    return conn.execute(f"SELECT * FROM {table}").fetchall()  # type: ignore[arg-type]
+
+
+def count_rows(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    counts = {}
+    for table in TABLES:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
+        counts[table] = int(row[0]) if row else 0
+    return counts

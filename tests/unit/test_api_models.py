@@ -1,0 +1,214 @@
+"""The API's request models map onto the Avro contract, and its errors are RFC 9457 problems."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from jobstream.api import ApiOptions, create_app
+from jobstream.api.commands import JobCommands
+from jobstream.api.context import ApiContext
+from jobstream.api.middleware import ApiMetrics
+from jobstream.api.models import JobSubmission
+from jobstream.api.paging import decode_cursor, encode_cursor
+from jobstream.api.problems import ApiProblem, loc_to_paths, validation_errors
+from jobstream.config import Settings
+from jobstream.schemas import (
+    CommandEnvelope,
+    HttpTask,
+    JobSpec,
+    PythonTask,
+    Requirements,
+    RetryPolicy,
+    ShellTask,
+    SubmitJob,
+    make_codec,
+)
+from jobstream.schemas.common import Jitter
+
+SHELL = {"type": "shell", "argv": ["echo", "hi"]}
+
+
+def submission(**fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "echo", "task": SHELL}
+    body.update(fields)
+    return body
+
+
+def errors_of(body: dict[str, Any]) -> list[dict[str, str]]:
+    with pytest.raises(ValidationError) as caught:
+        JobSubmission.model_validate(body)
+    return validation_errors(caught.value.errors())
+
+
+def fields_of(body: dict[str, Any]) -> set[str]:
+    return {error["field"] for error in errors_of(body)}
+
+
+# ---------------------------------------------------------------- mapping to the Avro JobSpec
+def test_minimal_shell_job_maps_with_the_contract_defaults() -> None:
+    spec = JobSubmission.model_validate(submission()).to_spec()
+    assert spec == JobSpec(name="echo", queue="default", priority=5, task=ShellTask(argv=["echo", "hi"]))
+
+
+def test_every_field_maps_onto_the_spec() -> None:
+    body = submission(
+        queue="batch", priority=1, timeout_s=30, labels={"team": "a"}, idempotency_key="k-1",
+        task={"type": "shell", "argv": ["ls -l"], "env": {"A": "1"}, "cwd": "/tmp", "shell": True},
+        retry={"max_attempts": 3, "initial_backoff_s": 2, "max_backoff_s": 60, "multiplier": 3,
+               "jitter": "none", "retry_on_exit_codes": [1, 2], "retry_on_timeout": False},
+        requirements={"cpu": 0.5, "memory_mb": 256, "labels": {"gpu": "no"}},
+    )
+    spec = JobSubmission.model_validate(body).to_spec()
+    assert spec == JobSpec(
+        name="echo", queue="batch", priority=1, timeout_s=30.0, labels={"team": "a"}, idempotency_key="k-1",
+        task=ShellTask(argv=["ls -l"], env={"A": "1"}, cwd="/tmp", shell=True),
+        retry=RetryPolicy(max_attempts=3, initial_backoff_s=2.0, max_backoff_s=60.0, multiplier=3.0,
+                          jitter=Jitter.NONE, retry_on_exit_codes=[1, 2], retry_on_timeout=False),
+        requirements=Requirements(cpu=0.5, memory_mb=256, labels={"gpu": "no"}),
+    )
+
+
+def test_http_task_maps_to_the_http_record() -> None:
+    task = {"type": "http", "method": "POST", "url": "https://example.org/hook", "headers": {"X": "y"},
+            "body": "{}", "timeout_s": 5, "expected_status": [200, 204]}
+    spec = JobSubmission.model_validate(submission(task=task)).to_spec()
+    assert spec.task == HttpTask(method="POST", url="https://example.org/hook", headers={"X": "y"}, body="{}",
+                                 timeout_s=5.0, expected_status=[200, 204])
+
+
+def test_python_task_arguments_become_json_strings() -> None:
+    task = {"type": "python", "entrypoint": "pkg.mod:run", "args": [1, "a"], "kwargs": {"n": {"deep": True}}}
+    spec = JobSubmission.model_validate(submission(task=task)).to_spec()
+    assert spec.task == PythonTask(entrypoint="pkg.mod:run", args_json='[1, "a"]', kwargs_json='{"n": {"deep": true}}')
+    assert isinstance(spec.task, PythonTask) and json.loads(spec.task.kwargs_json) == {"n": {"deep": True}}
+
+
+@pytest.mark.parametrize("task", [
+    SHELL,
+    {"type": "http", "url": "http://x/"},
+    {"type": "python", "entrypoint": "a.b:c", "kwargs": {"k": [1.5, None]}},
+])
+def test_mapped_specs_encode_and_decode_with_the_avro_codec(task: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    spec = JobSubmission.model_validate(submission(task=task, retry={"max_attempts": 2})).to_spec()
+    envelope = CommandEnvelope(command_id="c", job_id="j", type="SubmitJob", issued_at=datetime.now(UTC), actor="api")
+    codec = make_codec(None)
+    decoded = codec.decode(codec.encode(SubmitJob(envelope=envelope, spec=spec)), topic="t", partition=0, offset=0)
+    assert isinstance(decoded, SubmitJob) and decoded.spec == spec
+
+
+# ---------------------------------------------------------------- validation names the fields
+@pytest.mark.parametrize(("body", "field"), [
+    (submission(priority=0), "priority"),
+    (submission(priority=11), "priority"),
+    (submission(priority=10**30), "priority"),
+    (submission(priority="5"), "priority"),  # strict: no string coercion
+    (submission(priority=2.5), "priority"),
+    (submission(task={"type": "shell", "argv": []}), "task.argv"),
+    (submission(task={"type": "shell", "argv": [1]}), "task.argv"),
+    (submission(task={"type": "shell", "argv": "echo hi"}), "task.argv"),
+    (submission(task={"type": "shell", "argv": ["a"], "shell": "yes"}), "task.shell"),
+    (submission(task={"argv": ["a"]}), "task"),
+    (submission(task={"type": "ftp"}), "task"),
+    (submission(task={"type": "http"}), "task.url"),
+    (submission(task={"type": "http", "url": "http://x", "expected_status": [99]}), "task.expected_status"),
+    (submission(task={"type": "python", "entrypoint": "a:b", "args": [float("nan")]}), "task.args"),
+    (submission(timeout_s=0), "timeout_s"),
+    (submission(timeout_s=float("inf")), "timeout_s"),
+    (submission(labels={"a": 1}), "labels.a"),
+    (submission(labels=["a"]), "labels"),
+    (submission(name="a\x00b"), "name"),
+    (submission(retry={"jitter": "some"}), "retry.jitter"),
+    (submission(retry={"max_attempts": 0}), "retry.max_attempts"),
+    (submission(requirements={"memory_mb": -1}), "requirements.memory_mb"),
+    (submission(schedule={"cron": "* * * * *"}), "schedule"),  # not supported: refused, not ignored
+    ({"task": SHELL}, "name"),
+])
+def test_invalid_submissions_name_the_offending_field(body: dict[str, Any], field: str) -> None:
+    assert field in fields_of(body)
+
+
+def test_error_pointers_keep_list_indexes() -> None:
+    [error] = errors_of(submission(task={"type": "shell", "argv": ["ok", 2]}))
+    assert error == {"field": "task.argv", "pointer": "#/task/argv/1", "detail": "Input should be a valid string"}
+
+
+def test_locations_drop_the_request_part_and_the_union_tag() -> None:
+    assert loc_to_paths(("body", "task", "http", "url")) == ("task.url", "#/task/url")
+    assert loc_to_paths(("query", "status", 0)) == ("status", "#/status/0")
+    assert loc_to_paths(("body",)) == ("body", "#/")
+
+
+def test_cursors_round_trip_and_foreign_ones_name_the_field() -> None:
+    assert decode_cursor(encode_cursor("0190-abc")) == "0190-abc"
+    assert decode_cursor(None) is None
+    with pytest.raises(ApiProblem) as caught:
+        decode_cursor("not-a-cursor")
+    assert caught.value.status == 422 and caught.value.errors and caught.value.errors[0]["field"] == "cursor"
+
+
+# ---------------------------------------------------------------- problem+json over HTTP
+@pytest.fixture
+def client() -> TestClient:
+    """An app whose lifespan does not run: only what fails before any I/O can be asked."""
+    app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048))
+    options = ApiOptions()
+    commands = JobCommands(None, None, None, options)  # type: ignore[arg-type]
+    app.state.context = ApiContext(store=None, notifier=None, publisher=None,  # type: ignore[arg-type]
+                                   commands=commands, metrics=ApiMetrics(), options=options)
+    return TestClient(app)
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["type"] and "detail" in body
+    return body
+
+
+def test_wrong_types_are_422_with_an_errors_list(client: TestClient) -> None:
+    body = assert_problem(client.post("/v1/jobs", json=submission(priority="high")), 422)
+    assert body["type"] == "urn:jobstream:problem:validation"
+    assert body["instance"] == "/v1/jobs"
+    assert [e["field"] for e in body["errors"]] == ["priority"]
+
+
+def test_spec_rules_from_core_validation_are_422_naming_the_field(client: TestClient) -> None:
+    body = assert_problem(client.post("/v1/jobs", json=submission(queue="no spaces")), 422)
+    assert [e["field"] for e in body["errors"]] == ["queue"]
+    body = assert_problem(client.post("/v1/jobs", json=submission(
+        task={"type": "python", "entrypoint": "not an entrypoint"})), 422)
+    assert [e["field"] for e in body["errors"]] == ["task.entrypoint"]
+
+
+@pytest.mark.parametrize("raw", [b"{", b"{'name': 1}", b"\xff\xfe", b"[1,"])
+def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
+    assert_problem(client.post("/v1/jobs", content=raw, headers={"content-type": "application/json"}), 400)
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"null", b'"job"', b"42"])
+def test_json_that_is_not_an_object_is_422(client: TestClient, raw: bytes) -> None:
+    assert_problem(client.post("/v1/jobs", content=raw, headers={"content-type": "application/json"}), 422)
+
+
+def test_too_large_bodies_are_413(client: TestClient) -> None:
+    body = assert_problem(client.post("/v1/jobs", json=submission(name="x" * 5000)), 413)
+    assert body["instance"] == "/v1/jobs"
+
+
+def test_unknown_routes_and_methods_are_problems(client: TestClient) -> None:
+    assert_problem(client.get("/v2/nothing"), 404)
+    assert_problem(client.delete("/v1/jobs"), 405)
+
+
+def test_openapi_documents_the_v1_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/events",
+            "/v1/executions", "/v1/workers/{worker_id}"} <= set(paths)
