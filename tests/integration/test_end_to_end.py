@@ -1,0 +1,103 @@
+"""The main path, real from end to end: HTTP submit, state processor, dispatcher, worker,
+projector, HTTP reads. Every process is a real `python -m jobstream ...` process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jobstream.config import Settings
+from jobstream.infra.process import free_port, wait_until
+from jobstream.infra.topics import Topics
+from tests.integration.harness import ServiceProcess
+
+JOBS = 200
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+@pytest.fixture
+def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
+          unique_name: str) -> Iterator[httpx.Client]:
+    port = free_port()
+    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
+    commands = {
+        "state-processor": ["state-processor"],
+        "dispatcher": ["dispatcher"],
+        "projector": ["projector", "--schema", unique_name],
+        "api": ["api", "--port", str(port), "--schema", unique_name],
+        "worker": ["worker", "--slots", "8"],
+    }
+    for name, args in commands.items():
+        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
+    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
+        wait_until(lambda: _ready(client), 60, "the API to be ready")
+        yield client
+
+
+def _ready(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _submit(client: httpx.Client, argv: list[str], **fields: object) -> dict:  # type: ignore[type-arg]
+    response = client.post("/v1/jobs", json={"name": fields.pop("name", "e2e"), "task": {"type": "shell", "argv": argv},
+                                             **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _wait_terminal(client: httpx.Client, job_ids: list[str], timeout_s: float) -> dict[str, dict]:  # type: ignore[type-arg]
+    jobs: dict[str, dict] = {}  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    pending = list(job_ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in list(pending):
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in TERMINAL:
+                jobs[job_id] = job
+                pending.remove(job_id)
+        if pending:
+            time.sleep(0.1)  # polling interval of a deadline-bounded wait, not synchronisation
+    assert not pending, f"{len(pending)} jobs not finished, e.g. {client.get(f'/v1/jobs/{pending[0]}').json()}"
+    return jobs
+
+
+def test_jobs_over_http_run_to_completion_with_an_exact_audit_trail(stack: httpx.Client) -> None:
+    # Given the whole stack, when 200 jobs are submitted over HTTP, one of which exits 3
+    ok = [_submit(stack, ["echo", f"job {n}"])["job_id"] for n in range(JOBS - 1)]
+    failing = _submit(stack, ["sh", "-c", "echo doomed >&2; exit 3"], name="exits-3")
+    assert failing["status"] in {"queued", "assigned", "running", "failed"}  # read-your-writes: it exists
+
+    # Then every job finishes: the good ones completed, the bad one failed with its exit code
+    jobs = _wait_terminal(stack, ok + [failing["job_id"]], timeout_s=120)
+    assert {jobs[j]["status"] for j in ok} == {"completed"}
+    bad = jobs[failing["job_id"]]
+    assert bad["status"] == "failed" and bad["exit_code"] == 3
+    execution = stack.get(f"/v1/jobs/{failing['job_id']}/executions").json()["items"][0]
+    assert execution["exit_code"] == 3 and "doomed" in execution["stderr_tail"]
+
+    # And each job's events show each transition once, in order
+    for job_id in ok[:20] + [failing["job_id"]]:
+        events = stack.get(f"/v1/jobs/{job_id}/events").json()["items"]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        types = [e["type"] for e in events]
+        final = "JobFailed" if job_id == failing["job_id"] else "JobCompleted"
+        assert types == ["JobSubmitted", "JobQueued", "JobAssigned", "JobStarted", final], types
+
+
+def test_cancelling_a_job_no_worker_serves(stack: httpx.Client) -> None:
+    job = _submit(stack, ["echo", "never"], queue="nobody-serves-this")
+    assert job["status"] == "queued"
+    cancelled = stack.post(f"/v1/jobs/{job['job_id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert stack.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "cancelled"
+    types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
+    assert types == ["JobSubmitted", "JobQueued", "JobCancelled"]
+    again = stack.post(f"/v1/jobs/{job['job_id']}/cancel")
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
