@@ -150,7 +150,7 @@ class LocalKafka:
     def _format_storage(self, config: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -230,6 +230,15 @@ class LocalKafka:
             return "kafka: stopped"
         state = "ready" if broker_answers(self.bootstrap) else "starting"
         return f"kafka: {state} (pid {pid}) bootstrap={self.bootstrap} log={self.log_file}"
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: base64url of a random UUID. Like Kafka's Uuid.randomUuid(), never one
+    starting with '-', which the storage tool would read as an option (1 in 64 otherwise)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:

@@ -13,7 +13,7 @@ from jobstream.schemas import CancelJob, JobCancelled, JobEvent, JobQueued, JobS
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from tests.integration.harness import ServiceProcess, TopicReader
 
-JOBS = 3000
+JOBS = 6000
 
 
 def _burst(publisher: Publisher, count: int) -> dict[str, bool]:
@@ -51,11 +51,11 @@ def test_kill_9_mid_burst(test_settings: Settings, topics_ready: Topics, service
 
     # When it is killed with SIGKILL in the middle of a burst of commands, then restarted
     plan = _burst(publisher, JOBS)
-    reader.wait_for(lambda records: len(records) > JOBS // 2, 60, "the burst to be half processed")
+    reader.wait_for(lambda records: len(records) > 200, 60, "the burst to be under way")
     services["first"].kill()
     reader.drain(quiet_s=1.0)  # everything the killed process wrote, so "resumed" means resumed
     seen_at_kill = len(reader.records)
-    assert seen_at_kill < len(plan) * 2, "the kill came too late to test anything"
+    assert not _finished(plan)(reader.records), "the kill came after the burst: nothing was tested"
     restarted = time.monotonic()
     services["second"] = ServiceProcess("state-processor-2", args, test_settings, tmp_path).start()
     reader.wait_for(lambda records: len(records) > seen_at_kill, 60, "processing to resume")
