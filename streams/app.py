@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import faust
 from aiokafka.partitioner import murmur2
 
@@ -45,6 +48,12 @@ def ensure_all_topics(settings: Settings) -> None:
     """Every topic a processor uses exists before faust starts: faust's own auto-creation races
     its metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
     ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+
+
+async def produce(app: faust.App, topic: str, key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:
+    """Hand one message to the app's producer; returns the delivery future. Going to the
+    producer directly skips faust's Topic/Channel layers, a third of the cost per message."""
+    return await app.producer.send(topic, key, value, partition, None, None)  # type: ignore[return-value]
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

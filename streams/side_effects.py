@@ -4,8 +4,6 @@ so a replayed decision sends the same messages again, and every receiver tolerat
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
 from jobstream.core.state import ACTIVE, JobState, Status
@@ -14,24 +12,25 @@ from jobstream.schemas import (
     CancelExecution, Codec, DeadLetter, JobCancelled, JobDeadLettered, JobEvent, JobQueued, JobReady,
     JobUpdated, JobWithdrawn, Record, ReportRejected,
 )
-from jobstream.streams.app import partition_for, raw_topic
+from jobstream.streams.app import partition_for, produce
 
 
 class SideEffects:
     def __init__(self, app: faust.App, topics: Topics, codec: Codec, partitions: int) -> None:
+        self.app = app
         self.codec = codec
         self.partitions = partitions
-        self.dispatch = raw_topic(app, topics.dispatch, partitions)
-        self.assignments = raw_topic(app, topics.assignments, partitions)
-        self.dead_letters = raw_topic(app, topics.dead_letters, partitions)
+        self.dispatch = topics.dispatch
+        self.assignments = topics.assignments
+        self.dead_letters = topics.dead_letters
 
     async def after(self, before: JobState, after: JobState, events: list[JobEvent]) -> None:
         for event in events:
             for topic, key, record in self._messages(before, after, event):
-                value = self.codec.encode(record, topic.get_topic_name())
-                await topic.send(key=key.encode(), value=value, partition=partition_for(key, self.partitions))
+                value = self.codec.encode(record, topic)
+                await produce(self.app, topic, key.encode(), value, partition_for(key, self.partitions))
 
-    def _messages(self, before: JobState, after: JobState, event: JobEvent) -> list[tuple[Any, str, Record]]:
+    def _messages(self, before: JobState, after: JobState, event: JobEvent) -> list[tuple[str, str, Record]]:
         match event:
             case JobQueued() if after.spec is not None:
                 ready = JobReady(job_id=after.job_id, execution_id=event.execution_id, attempt=event.attempt,

@@ -30,7 +30,7 @@ from jobstream.core.decide import decide
 from jobstream.core.state import JobState, SequenceError, evolve
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, JobEvent, MessageDecodeError, make_codec
-from jobstream.streams.app import ensure_all_topics, make_app, raw_topic
+from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
 from jobstream.streams.kafka_io import consumer_config
 from jobstream.streams.side_effects import SideEffects
 
@@ -122,7 +122,7 @@ class StateProcessor:
 
     async def _append(self, job_event: JobEvent, partition: int) -> None:
         value = self.codec.encode(job_event, self.topics.events)
-        future = await self.events.send(key=job_event.envelope.job_id.encode(), value=value, partition=partition)
+        future = await produce(self.app, self.topics.events, job_event.envelope.job_id.encode(), value, partition)
         future.add_done_callback(lambda done: self._on_acked(partition, done))
 
     def _on_acked(self, partition: int, done: asyncio.Future[Any]) -> None:
