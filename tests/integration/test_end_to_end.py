@@ -101,3 +101,29 @@ def test_cancelling_a_job_no_worker_serves(stack: httpx.Client) -> None:
     assert types == ["JobSubmitted", "JobQueued", "JobCancelled"]
     again = stack.post(f"/v1/jobs/{job['job_id']}/cancel")
     assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+
+
+def _poll(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while (result := check()) is None or result is False:
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)  # polling interval of a deadline-bounded wait
+    return result
+
+
+def test_cancelling_a_running_job_stops_its_process(stack: httpx.Client) -> None:
+    job = _submit(stack, ["sleep", "120"], name="long")
+    job_id = job["job_id"]
+    running = _poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["status"] == "running" and j, 60,
+                    "the job to run")
+    execution_id, worker_id = running["execution_id"], running["worker_id"]
+    _poll(lambda: execution_id in stack.get(f"/v1/workers/{worker_id}").json()["running"], 30,
+          "the worker's heartbeat to list the execution")
+
+    response = stack.post(f"/v1/jobs/{job_id}/cancel", json={"reason": "operator said so"})
+    assert response.status_code == 200, response.text
+    assert stack.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+    # The worker killed the process group: its heartbeat no longer lists the execution.
+    _poll(lambda: execution_id not in stack.get(f"/v1/workers/{worker_id}").json()["running"], 30,
+          "the worker to stop the execution")
+    assert stack.get(f"/v1/executions/{execution_id}").json()["status"] == "cancelled"
