@@ -14,11 +14,12 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.schemas import (
@@ -83,7 +84,8 @@ class Worker:
         inbox: asyncio.Queue[Assignment | CancelExecution] = asyncio.Queue()
         feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
         feed.start()
-        feed.ready.wait(30)
+        if not feed.ready.wait(60):
+            raise RuntimeError(f"the assignments feed did not start: {feed.error or 'timed out'}")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         self._emit(WorkerRegistered, hostname=socket.gethostname(), pid=os.getpid(), queues=list(self.spec.queues),
@@ -93,6 +95,8 @@ class Worker:
         try:
             while not (self.draining and not self.running):
                 await self._take(inbox)
+                if not feed.is_alive():  # never run deaf: exit, and let the supervisor restart us
+                    raise RuntimeError(f"the assignments feed stopped: {feed.error}")
         finally:
             beats.cancel()
             feed.stop()
@@ -206,20 +210,24 @@ class AssignmentFeed(threading.Thread):
         self.settings, self.worker_id, self.publisher = settings, worker_id, publisher
         self.loop, self.inbox = loop, inbox
         self.ready = threading.Event()
+        self.error: BaseException | None = None
         self._stop = threading.Event()
 
     def run(self) -> None:
         topic = self.publisher.topics.assignments
         partition = partition_for(self.worker_id, self.settings.partitions)
         consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
-        # Start from the end as it is now: nothing before our first credit can be ours.
-        _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-        consumer.assign([TopicPartition(topic, partition, end)])
-        self.ready.set()
         try:
+            # Start from the end as it is now: nothing before our first credit can be ours.
+            end = _end_offset(consumer, TopicPartition(topic, partition), deadline_s=60)
+            consumer.assign([TopicPartition(topic, partition, end)])
+            self.ready.set()
             while not self._stop.is_set():
                 for message in consumer.consume(100, 0.05):
                     self._deliver(message)
+        except BaseException as error:  # noqa: BLE001 - kept for the worker to report and exit on
+            self.error = error
+            log.exception("the assignments feed failed")
         finally:
             consumer.close()
 
@@ -232,6 +240,18 @@ class AssignmentFeed(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float) -> int:
+    """The partition's end offset, retried while a new topic's leader is still being elected."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(partition, timeout=5)[1])
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # retry interval while the broker elects a leader
 
 
 def run_worker(settings: Settings, spec: WorkerSpec) -> None:
