@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
-from jobstream.schemas import JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec
+from jobstream.schemas import JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, producer_config
 
 
@@ -61,6 +61,7 @@ class JobTimes:
     sent: float = 0.0  # client clock, epoch seconds
     acked: float = 0.0
     queued: float = 0.0  # event clock, epoch seconds
+    assigned: float = 0.0
     started: float = 0.0
     finished: float = 0.0
 
@@ -72,8 +73,8 @@ class E2EResult:
     failed: int = 0
 
 
-def submit_jobs(settings: Settings, count: int, queue: str, result: E2EResult) -> None:
-    publisher = Publisher(settings)
+def submit_jobs(publisher: Publisher, count: int, queue: str, result: E2EResult, rate: float | None = None) -> None:
+    """Submit ``count`` jobs as fast as possible, or paced at ``rate`` jobs/s."""
     spec = JobSpec(name="noop", queue=queue, task=ShellTask(argv=["true"]))
 
     def acked(job_id: str):  # type: ignore[no-untyped-def]
@@ -83,7 +84,9 @@ def submit_jobs(settings: Settings, count: int, queue: str, result: E2EResult) -
         return callback
 
     started = time.perf_counter()
-    for _ in range(count):
+    for n in range(count):
+        if rate:
+            _pace(started + n / rate, publisher)
         job_id = new_job_id()
         result.jobs[job_id] = JobTimes(sent=time.time())
         publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "bench"), spec=spec),
@@ -91,6 +94,12 @@ def submit_jobs(settings: Settings, count: int, queue: str, result: E2EResult) -
         publisher.poll(0)
     publisher.flush(120)
     result.submit_elapsed_s = time.perf_counter() - started
+
+
+def _pace(due: float, publisher: Publisher) -> None:
+    """Wait until ``due`` (perf_counter), serving delivery callbacks meanwhile."""
+    while (left := due - time.perf_counter()) > 0:
+        publisher.poll(min(left, 0.001))
 
 
 def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
@@ -118,6 +127,8 @@ def _record(event: Any, result: E2EResult, remaining: set[str]) -> None:
     at = event.envelope.occurred_at.timestamp()
     if isinstance(event, JobQueued):
         times.queued = at
+    elif isinstance(event, JobAssigned):
+        times.assigned = at
     elif isinstance(event, JobStarted):
         times.started = at
     elif isinstance(event, (JobCompleted, JobFailed)):
@@ -140,23 +151,26 @@ def summarise(result: E2EResult, raw: dict[str, float]) -> dict[str, Any]:
         "latency_ms": {
             "submit_acknowledged": percentiles([ms(t.sent, t.acked) for t in jobs if t.acked]),
             "queued_to_running": percentiles([ms(t.queued, t.started) for t in jobs if t.started]),
+            "queued_to_assigned": percentiles([ms(t.queued, t.assigned) for t in jobs if t.assigned]),
             "submitted_to_completed": percentiles([ms(t.sent, t.finished) for t in jobs]),
         },
     }
 
 
-def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float) -> dict[str, Any]:
+def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float,
+            rate: float | None = None) -> dict[str, Any]:
     settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
     topics = Topics(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
     raw = raw_produce_rate(settings)
     processes = _start(settings, workers, slots)
+    publisher = Publisher(settings)  # one producer: the warm-up also initialises it (~0.5 s)
     try:
-        _warm_up(settings)
+        _warm_up(settings, publisher)
         result = E2EResult()
-        submit_jobs(settings, jobs, "default", result)
+        submit_jobs(publisher, jobs, "default", result, rate)
         await_completion(settings, result, timeout_s)
-        return summarise(result, raw)
+        return {"offered_rate_per_s": rate or "burst", **summarise(result, raw)}
     finally:
         for process in processes:
             process.terminate()
@@ -179,8 +193,8 @@ def _start(settings: Settings, workers: int, slots: int) -> list[Any]:
     return processes
 
 
-def _warm_up(settings: Settings) -> None:
-    """One job through the whole path, so start-up is not measured."""
+def _warm_up(settings: Settings, publisher: Publisher) -> None:
+    """A few jobs through the whole path, so start-up is not measured."""
     result = E2EResult()
-    submit_jobs(settings, 1, "default", result)
+    submit_jobs(publisher, 20, "default", result)
     await_completion(settings, result, 120)

@@ -134,13 +134,14 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
 def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
-              timeout_s: float = typer.Option(600, help="give up after this long")) -> None:
+              timeout_s: float = typer.Option(600, help="give up after this long"),
+              rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)")) -> None:
     """Submit N no-op jobs, wait for all, print JSON: rates and latency percentiles."""
     import json
 
     from jobstream.bench import run_e2e
 
-    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s), indent=2))
+    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate), indent=2))
 
 
 def main() -> None:

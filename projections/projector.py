@@ -26,7 +26,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec
-from jobstream.streams.kafka_io import consumer_config, decode_or_poison, producer_config, set_aside
+from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
 from . import metrics
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
@@ -123,7 +123,7 @@ class Projector:
     # ------------------------------------------------------------------ one batch
     def poll_once(self) -> int:
         """Consume, project and commit one batch; returns the number of messages consumed."""
-        messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
+        messages = consume_ready(self.consumer, BATCH_SIZE, POLL_TIMEOUT_S)
         if messages:
             self._process(messages)
         self._update_lag()

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
@@ -48,6 +48,17 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     }
     config.update(overrides)
     return config
+
+
+def consume_ready(consumer: Consumer, max_messages: int, timeout_s: float) -> list[Message]:
+    """Wait at most ``timeout_s`` for the first message, then take what is already there.
+
+    ``Consumer.consume(n, timeout)`` waits out the whole timeout unless ``n`` messages arrive,
+    which adds the timeout to every hop at low load; this returns as soon as anything arrived."""
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
 
 
 def new_command_id() -> str:

@@ -28,7 +28,7 @@ from jobstream.schemas import (
     WorkerRegistered,
 )
 from jobstream.streams.app import ensure_all_topics, partition_for
-from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, decode_or_poison
+from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison
 from jobstream.worker.executor import ExecutionResult, run_shell
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class AssignmentFeed(threading.Thread):
             consumer.assign([TopicPartition(topic, partition, end)])
             self.ready.set()
             while not self._stop.is_set():
-                for message in consumer.consume(100, 0.05):
+                for message in consume_ready(consumer, 100, 0.1):
                     self._deliver(message)
         except BaseException as error:  # noqa: BLE001 - kept for the worker to report and exit on
             self.error = error
