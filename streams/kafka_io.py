@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
@@ -59,6 +60,18 @@ def consume_ready(consumer: Consumer, max_messages: int, timeout_s: float) -> li
     if first is None:
         return []
     return [first, *consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
+
+
+def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float = 60.0) -> int:
+    """A partition's end offset, retried while a new topic's leader is still being elected."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(partition, timeout=5)[1])
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # retry interval while the broker elects a leader
 
 
 def new_command_id() -> str:

@@ -31,7 +31,7 @@ from jobstream.core.state import JobState, SequenceError, evolve
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, JobEvent, MessageDecodeError, make_codec
 from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
-from jobstream.streams.kafka_io import consumer_config
+from jobstream.streams.kafka_io import consumer_config, end_offset
 from jobstream.streams.side_effects import SideEffects
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,8 @@ def read_partition(settings: Settings, topic: str, partition: int, start: int) -
     """Every (offset, value) of one partition from ``start`` to the end as of now."""
     consumer = Consumer(consumer_config(settings, f"{settings.topic_prefix}.catch-up", **{"enable.partition.eof": True}))
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        high = end_offset(consumer, TopicPartition(topic, partition))
+        low = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[0]
         start = max(start, low)
         if start >= high:
             return []

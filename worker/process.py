@@ -14,12 +14,11 @@ import os
 import signal
 import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.schemas import (
@@ -28,7 +27,9 @@ from jobstream.schemas import (
     WorkerRegistered,
 )
 from jobstream.streams.app import ensure_all_topics, partition_for
-from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison
+from jobstream.streams.kafka_io import (
+    Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset,
+)
 from jobstream.worker.executor import ExecutionResult, run_shell
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ class AssignmentFeed(threading.Thread):
         consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
-            end = _end_offset(consumer, TopicPartition(topic, partition), deadline_s=60)
+            end = end_offset(consumer, TopicPartition(topic, partition), deadline_s=60)
             consumer.assign([TopicPartition(topic, partition, end)])
             self.ready.set()
             while not self._stop.is_set():
@@ -240,18 +241,6 @@ class AssignmentFeed(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def _end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float) -> int:
-    """The partition's end offset, retried while a new topic's leader is still being elected."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            return int(consumer.get_watermark_offsets(partition, timeout=5)[1])
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # retry interval while the broker elects a leader
 
 
 def run_worker(settings: Settings, spec: WorkerSpec) -> None:

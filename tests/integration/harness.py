@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.schemas import make_codec
-from jobstream.streams.kafka_io import consumer_config
+from jobstream.streams.kafka_io import consumer_config, end_offset
 
 
 class ServiceProcess:
@@ -105,6 +105,6 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     consumer = Consumer(consumer_config(settings, f"offsets-{uuid.uuid4().hex[:8]}"))
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
+        return {p: end_offset(consumer, TopicPartition(topic, p)) for p in metadata.partitions}
     finally:
         consumer.close()

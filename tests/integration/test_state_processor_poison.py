@@ -1,0 +1,57 @@
+"""A malformed command is set aside with its origin, and the processor carries on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from jobstream.config import Settings
+from jobstream.core.ids import new_job_id
+from jobstream.infra.topics import Topics
+from jobstream.schemas import JobQueued, JobSpec, ShellTask, SubmitJob
+from jobstream.streams.app import partition_for
+from jobstream.streams.kafka_io import Publisher, command_envelope, producer_config
+from tests.integration.harness import ServiceProcess, TopicReader, end_offsets
+
+
+def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
+        test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path) -> None:
+    services["sp"] = ServiceProcess("state-processor", ["state-processor"], test_settings, tmp_path).start()
+    job_id = new_job_id()
+    partition = partition_for(job_id, test_settings.partitions)
+    garbage_offset = end_offsets(test_settings, topics_ready.commands)[partition]
+
+    # Given a garbage message, then a good command, on the same partition
+    raw = Producer(producer_config(test_settings))
+    raw.produce(topics_ready.commands, key=job_id.encode(), value=b"\x00not avro at all", partition=partition)
+    raw.flush(10)
+    publisher = Publisher(test_settings)
+    spec = JobSpec(name="after-garbage", task=ShellTask(argv=["true"]), queue="nobody")
+    publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "test"), spec=spec))
+    publisher.flush()
+
+    # Then the good command is decided
+    events = TopicReader(test_settings, topics_ready.events)
+    events.wait_for(lambda records: any(isinstance(r, JobQueued) and r.envelope.job_id == job_id for r in records),
+                    60, "the good command to be decided")
+
+    # And the garbage is on the poison topic, naming where it came from
+    from confluent_kafka import Consumer
+
+    from jobstream.streams.kafka_io import consumer_config
+
+    consumer = Consumer(consumer_config(test_settings, f"{test_settings.topic_prefix}-poison-check"))
+    consumer.subscribe([topics_ready.poison])
+    message = None
+    for _ in range(100):
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            break
+    consumer.close()
+    assert message is not None and message.error() is None, "nothing on the poison topic"
+    headers = {k: v.decode() for k, v in message.headers()}
+    assert message.value() == b"\x00not avro at all"
+    assert headers["origin.topic"] == topics_ready.commands
+    assert (headers["origin.partition"], headers["origin.offset"]) == (str(partition), str(garbage_offset))
+    assert headers["reason"]
