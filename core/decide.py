@@ -219,9 +219,11 @@ def retry_timer_id(job_id: str, attempt: int) -> str:
 
 
 def _fire(state: JobState, command: FireTimer, emit: _Emitter) -> list[JobEvent]:
+    """A timer fires at least once; only the fire the job waits for does anything. A repeat, or
+    the timer of a retry that was cancelled meanwhile, is not a decision and leaves no event."""
     expected = retry_timer_id(state.job_id, state.attempt + 1)
     if command.purpose != TimerPurpose.RETRY or state.status != Status.SCHEDULED or command.timer_id != expected:
-        return emit.reject(f"timer {command.timer_id} is not due for a job that is {state.status}")
+        return []
     return _queue(state, emit, attempt=state.attempt + 1)
 
 

@@ -68,6 +68,10 @@ class Topics:
         return f"{self.prefix}.state-processor"
 
     @property
+    def timer_app(self) -> str:
+        return f"{self.prefix}.timers"
+
+    @property
     def dispatcher_app(self) -> str:
         return f"{self.prefix}.dispatcher"
 
@@ -97,6 +101,8 @@ class Topics:
                       "the state processor's job table, keyed by job_id"),
             TopicSpec(self.changelog(self.dispatcher_app, "ready"), partitions, {"cleanup.policy": "compact"},
                       "the dispatcher's ready executions, keyed by job_id"),
+            TopicSpec(self.changelog(self.timer_app, "timers"), partitions, {"cleanup.policy": "compact"},
+                      "the timer processor's pending timers, keyed by timer_id"),
             TopicSpec(self.poison, 1, kept_forever,
                       "messages no consumer could decode, with their origin topic, partition and offset"),
         ]

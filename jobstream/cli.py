@@ -74,6 +74,14 @@ def dispatcher(instance_id: str = typer.Option(None, help="static group membersh
     run_dispatcher(Settings.from_env(), instance_id=instance_id)
 
 
+@app.command("timer-processor")
+def timer_processor(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+    """Run the timer processor (a durable timing wheel that fires retries)."""
+    from jobstream.streams.timer_processor import run_timer_processor
+
+    run_timer_processor(Settings.from_env(), instance_id=instance_id)
+
+
 @app.command("worker")
 def worker(
     queue: list[str] = typer.Option(["default"], "--queue", "-q", help="queue to serve (repeatable)"),

@@ -35,6 +35,7 @@ def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[s
     children = [
         ("state-processor", ["state-processor", "--instance-id", "state-processor-1"]),
         ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1"]),
+        ("timers", ["timer-processor", "--instance-id", "timers-1"]),
         ("projector", ["projector"]),
         ("api", ["api"]),
     ]

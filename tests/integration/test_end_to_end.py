@@ -27,6 +27,7 @@ def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, Ser
     commands = {
         "state-processor": ["state-processor"],
         "dispatcher": ["dispatcher"],
+        "timers": ["timer-processor"],
         "projector": ["projector", "--schema", unique_name],
         "api": ["api", "--port", str(port), "--schema", unique_name],
         "worker": ["worker", "--slots", "8"],
@@ -127,3 +128,36 @@ def test_cancelling_a_running_job_stops_its_process(stack: httpx.Client) -> None
     _poll(lambda: execution_id not in stack.get(f"/v1/workers/{worker_id}").json()["running"], 30,
           "the worker to stop the execution")
     assert stack.get(f"/v1/executions/{execution_id}").json()["status"] == "cancelled"
+
+
+def test_a_job_that_fails_twice_then_succeeds_retries_after_its_backoff(stack: httpx.Client, tmp_path: Path) -> None:
+    counter = tmp_path / "tries"
+    script = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ $n -ge 3 ]"
+    retry = {"max_attempts": 3, "initial_backoff_s": 1.0, "multiplier": 2.0, "max_backoff_s": 10, "jitter": "none"}
+    job = _submit(stack, ["sh", "-c", script], name="flaky", retry=retry)
+
+    done = _wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
+    assert done["status"] == "completed" and counter.read_text().strip() == "3"
+    executions = sorted(stack.get(f"/v1/jobs/{job['job_id']}/executions").json()["items"], key=lambda e: e["attempt"])
+    assert [e["status"] for e in executions] == ["failed", "failed", "succeeded"]
+    starts = [_parse(e["started_at"]) for e in executions]
+    ends = [_parse(e["finished_at"]) for e in executions]
+    assert (starts[1] - ends[0]).total_seconds() >= 1.0  # initial_backoff_s
+    assert (starts[2] - ends[1]).total_seconds() >= 2.0  # times the multiplier
+    types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
+    assert types.count("JobRetryScheduled") == 2 and types.count("JobQueued") == 3
+
+
+def test_exhausted_retries_are_dead_lettered(stack: httpx.Client) -> None:
+    retry = {"max_attempts": 2, "initial_backoff_s": 0.2, "jitter": "none"}
+    job = _submit(stack, ["sh", "-c", "exit 7"], name="doomed", retry=retry)
+    done = _wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
+    assert done["status"] == "failed" and done["exit_code"] == 7
+    types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
+    assert types[-2:] == ["JobFailed", "JobDeadLettered"] and types.count("JobQueued") == 2
+
+
+def _parse(value: str):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
