@@ -15,7 +15,7 @@ from jobstream.api.context import ApiContext
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
-from jobstream.api.routes_jobs import jobs_router
+from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import executions_router, workers_router
 from jobstream.api.store import ReadModel, make_pool
@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
                   lifespan=_lifespan(settings, schema, publisher, options, metrics))
     install_problem_handlers(app)
     app.include_router(jobs_router())
+    app.include_router(dlq_router())
     app.include_router(executions_router())
     app.include_router(workers_router())
     app.include_router(ops_router())

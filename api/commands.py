@@ -19,7 +19,7 @@ from jobstream.api.store import ReadModel, Row
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
 from jobstream.core.state import TERMINAL, Status
 from jobstream.core.validation import validate_spec
-from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
+from jobstream.schemas import CancelJob, Command, JobSpec, RedriveJob, RetryJob, SubmitJob
 from jobstream.streams.kafka_io import Publisher, command_envelope
 
 ACTOR = "api"
@@ -100,6 +100,31 @@ class JobCommands:
             result = await subscription.wait_until(_tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
         return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+
+    async def rerun(self, job_id: str, command_type: type[RetryJob] | type[RedriveJob]) -> Result:
+        """Run a failed (or dead-lettered) job again as a new attempt; answers once it is queued."""
+        job = await self.store.job(job_id)
+        if job is None:
+            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
+        if job.get("status") != Status.FAILED:
+            raise ApiProblem(409, "conflict", f"only a failed job can run again; this one is {job.get('status')}",
+                             job_id=job_id, job_status=job.get("status"))
+        seen_seq = int(job["seq"])
+        command = command_type(envelope=command_envelope(command_type, job_id, ACTOR))
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._requeued(job_id, command, seen_seq)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+
+    async def _requeued(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
+        reason = await self.store.rejection(job_id, command.envelope.command_id)
+        if reason is not None:
+            raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
+        job = await self.store.job(job_id)
+        if job is not None and int(job["seq"]) > seen_seq and job.get("status") != Status.FAILED:
+            return Result(Outcome.DONE, job)
+        return None
 
     async def _cancelled(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
         reason = await self.store.rejection(job_id, command.envelope.command_id)

@@ -14,6 +14,7 @@ from jobstream.api.problems import ApiProblem
 from jobstream.api.store import Filter
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
 from jobstream.core.state import Status
+from jobstream.schemas import RedriveJob, RetryJob
 
 STATUS_CODES = {Outcome.CREATED: 201, Outcome.EXISTING: 200, Outcome.ACCEPTED: 202, Outcome.DONE: 200}
 
@@ -33,6 +34,26 @@ async def _known_job(context: Context, job_id: str) -> dict[str, Any]:
     if job is None:
         raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
     return job
+
+
+def dlq_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/dlq", tags=["dead letters"])
+
+    @router.get("", response_model=JobPage, responses={422: PROBLEM})
+    async def list_dead_letters(context: Context, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
+        """Jobs that exhausted their retries, newest first."""
+        rows = await context.store.dead_letters(limit, decode_cursor(cursor))
+        page, cursor_after = next_cursor(rows, limit, "job_id")
+        return JobPage(items=[JobView.model_validate(r) for r in page], next_cursor=cursor_after)
+
+    @router.post("/{job_id}/redrive", response_model=JobView, responses={
+        202: {"model": JobView, "description": "sent, not yet visible in the read model"},
+        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def redrive(job_id: JobId, response: Response, context: Context) -> JobView:
+        """Run a dead-lettered job again, as a new attempt with a fresh retry budget."""
+        return _answer(await context.commands.rerun(job_id, RedriveJob), response)
+
+    return router
 
 
 def jobs_router() -> APIRouter:
@@ -82,6 +103,13 @@ def jobs_router() -> APIRouter:
             raise
         context.metrics.cancels.labels(result.outcome.value).inc()
         return _answer(result, response)
+
+    @router.post("/{job_id}/retry", response_model=JobView, responses={
+        202: {"model": JobView, "description": "sent, not yet visible in the read model"},
+        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def retry_job(job_id: JobId, response: Response, context: Context) -> JobView:
+        """Run a failed job again, as a new attempt."""
+        return _answer(await context.commands.rerun(job_id, RetryJob), response)
 
     @router.get("/{job_id}/executions", response_model=ExecutionList, responses={404: PROBLEM})
     async def job_executions(job_id: JobId, context: Context) -> ExecutionList:

@@ -94,6 +94,17 @@ class ReadModel:
             self.table("job_events"))
         return await self.fetch(query, [job_id, after_seq, limit])
 
+    async def dead_letters(self, limit: int, after: str | None) -> list[Row]:
+        """Failed jobs whose last run was dead-lettered, newest job first (keyset on job_id)."""
+        query = sql.SQL(
+            "SELECT j.*, d.occurred_at AS dead_lettered_at FROM {jobs} j"
+            " JOIN LATERAL (SELECT e.occurred_at, e.seq FROM {events} e WHERE e.job_id = j.job_id"
+            "   AND e.type = 'JobDeadLettered' ORDER BY e.seq DESC LIMIT 1) d ON true"
+            " WHERE j.status = 'failed' AND (%s::text IS NULL OR j.job_id < %s)"
+            " ORDER BY j.job_id DESC LIMIT %s"
+        ).format(jobs=self.table("jobs"), events=self.table("job_events"))
+        return await self.fetch(query, [after, after, limit + 1])
+
     async def rejection(self, job_id: str, command_id: str) -> str | None:
         """The reason the state processor rejected this command, once projected."""
         query = sql.SQL(

@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS job_events (
     UNIQUE (job_id, seq)
 );
 CREATE INDEX IF NOT EXISTS job_events_causation_idx ON job_events (causation_id);
+CREATE INDEX IF NOT EXISTS job_events_type_idx ON job_events (type, job_id);
 
 -- Where the projector stands in each topic partition; written in the same transaction as the rows.
 CREATE TABLE IF NOT EXISTS projection_offsets (

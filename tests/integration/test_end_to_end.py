@@ -155,6 +155,19 @@ def test_exhausted_retries_are_dead_lettered(stack: httpx.Client) -> None:
     assert done["status"] == "failed" and done["exit_code"] == 7
     types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
     assert types[-2:] == ["JobFailed", "JobDeadLettered"] and types.count("JobQueued") == 2
+    listed = stack.get("/v1/dlq").json()["items"]
+    assert job["job_id"] in [j["job_id"] for j in listed]
+    entry = next(j for j in listed if j["job_id"] == job["job_id"])
+    assert entry["last_error"] == "exited with code 7" and entry["dead_lettered_at"]
+
+    # Redriving runs it again with a fresh retry budget: two more tries, dead-lettered again.
+    redriven = stack.post(f"/v1/dlq/{job['job_id']}/redrive")
+    assert redriven.status_code == 200, redriven.text
+    assert redriven.json()["status"] in {"queued", "assigned", "running", "scheduled", "failed"}
+    _poll(lambda: [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
+          .count("JobDeadLettered") == 2, 60, "the redriven job to be dead-lettered again")
+    assert stack.post(f"/v1/dlq/{job['job_id']}/redrive").status_code in {200, 202}
+    assert stack.post("/v1/dlq/unknown-job/redrive").status_code == 404
 
 
 def _parse(value: str):  # type: ignore[no-untyped-def]
