@@ -59,27 +59,30 @@ def infra_status() -> None:
 
 
 @app.command("state-processor")
-def state_processor(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+def state_processor(instance_id: str = typer.Option(None, help="static group membership id"),
+                    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
     """Run the job state processor (the only writer of job events)."""
     from jobstream.streams.state_processor import run_state_processor
 
-    run_state_processor(Settings.from_env(), instance_id=instance_id)
+    run_state_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("dispatcher")
-def dispatcher(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+def dispatcher(instance_id: str = typer.Option(None, help="static group membership id"),
+               metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
     """Run the dispatcher (matches ready executions to workers' credits, per queue)."""
     from jobstream.streams.dispatcher import run_dispatcher
 
-    run_dispatcher(Settings.from_env(), instance_id=instance_id)
+    run_dispatcher(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("timer-processor")
-def timer_processor(instance_id: str = typer.Option(None, help="static group membership id")) -> None:
+def timer_processor(instance_id: str = typer.Option(None, help="static group membership id"),
+                    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
     """Run the timer processor (a durable timing wheel that fires retries)."""
     from jobstream.streams.timer_processor import run_timer_processor
 
-    run_timer_processor(Settings.from_env(), instance_id=instance_id)
+    run_timer_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("worker")
@@ -89,6 +92,7 @@ def worker(
     cpu: float = typer.Option(None, help="CPU cores offered (default: all)"),
     memory_mb: int = typer.Option(4096, "--memory-mb", help="memory offered, MiB"),
     label: list[str] = typer.Option([], "--label", "-l", help="k=v label (repeatable)"),
+    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
@@ -96,14 +100,18 @@ def worker(
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
                       **({"cpu": cpu} if cpu is not None else {}))
-    run_worker(Settings.from_env(), spec)
+    run_worker(Settings.from_env(), spec, metrics_port)
 
 
 @app.command("projector")
-def projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model")) -> None:
+def projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
+              metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+              ) -> None:
     """Run the projector: events and worker events into the Postgres read model."""
     from jobstream.projections.projector import run_projector
+    from jobstream.streams.metrics import serve
 
+    serve(metrics_port)
     run_projector(Settings.from_env(), schema)
 
 

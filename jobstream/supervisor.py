@@ -32,14 +32,15 @@ class Child:
 
 
 def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[str]]]:
-    children = [
-        ("state-processor", ["state-processor", "--instance-id", "state-processor-1"]),
-        ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1"]),
-        ("timers", ["timer-processor", "--instance-id", "timers-1"]),
-        ("projector", ["projector"]),
+    children = [  # /metrics: the API on its own port, the others on 9101 and up
+        ("state-processor", ["state-processor", "--instance-id", "state-processor-1", "--metrics-port", "9101"]),
+        ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1", "--metrics-port", "9102"]),
+        ("timers", ["timer-processor", "--instance-id", "timers-1", "--metrics-port", "9103"]),
+        ("projector", ["projector", "--metrics-port", "9104"]),
         ("api", ["api"]),
     ]
-    children += [(f"worker-{n}", ["worker", "--slots", str(slots)]) for n in range(1, workers + 1)]
+    children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n)])
+                 for n in range(1, workers + 1)]
     return children
 
 

@@ -27,6 +27,7 @@ from jobstream.schemas import (
     AssignJob, Assignment, JobReady, JobWithdrawn, MessageDecodeError, WorkerCredit, make_codec,
 )
 from jobstream.streams.app import ensure_all_topics, make_app, partition_for, raw_topic
+from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,11 @@ class Dispatcher:
                                     partition=partition_for(match.worker_id, self.partitions))
         if self.ready.get(job.job_id):
             del self.ready[job.job_id]
+        metrics.ASSIGNMENTS.inc()
 
 
-def run_dispatcher(settings: Settings, instance_id: str | None = None) -> None:
+def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
+    metrics.serve(metrics_port)
     dispatcher = Dispatcher(settings, instance_id=instance_id)
     ensure_all_topics(settings)
     faust.Worker(dispatcher.app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -29,7 +29,8 @@ from jobstream.config import Settings
 from jobstream.core.decide import decide
 from jobstream.core.state import JobState, SequenceError, evolve
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Command, JobEvent, MessageDecodeError, make_codec
+from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
+from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
 from jobstream.streams.kafka_io import consumer_config, end_offset
 from jobstream.streams.side_effects import SideEffects
@@ -91,6 +92,7 @@ class StateProcessor:
         return record
 
     async def _set_aside(self, message: Any, reason: str) -> None:
+        metrics.POISON.labels("state-processor").inc()
         log.error("poison command set aside: topic=%s partition=%d offset=%d: %s",
                   message.topic, message.partition, message.offset, reason)
         headers = {"origin.topic": message.topic, "origin.partition": str(message.partition),
@@ -99,7 +101,9 @@ class StateProcessor:
                                headers=[(k, v.encode()) for k, v in headers.items()])
 
     async def _handle(self, command: Command, partition: int) -> None:
+        started = time.perf_counter()
         job_id = command.envelope.job_id
+        metrics.COMMANDS.labels(command.envelope.type).inc()
         before = self._state(job_id)
         events = decide(before, command, self.clock())
         if not events:
@@ -108,9 +112,13 @@ class StateProcessor:
         for job_event in events:
             state = evolve(state, job_event)
             await self._append(job_event, partition)
+            metrics.EVENTS.labels(job_event.envelope.type).inc()
+            if isinstance(job_event, (CommandRejected, ReportRejected)):
+                metrics.REJECTIONS.labels(job_event.envelope.type).inc()
         await self.side_effects.after(before, state, events)
         self.states[job_id] = state
         self.jobs[job_id] = pickle.dumps(state)  # after the events: the changelog is never ahead of them
+        metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
 
     def _state(self, job_id: str) -> JobState:
         state = self.states.get(job_id)
@@ -203,7 +211,8 @@ def read_partition(settings: Settings, topic: str, partition: int, start: int) -
         consumer.close()
 
 
-def run_state_processor(settings: Settings, instance_id: str | None = None) -> None:
+def run_state_processor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
+    metrics.serve(metrics_port)
     processor = StateProcessor(settings, instance_id=instance_id)
     ensure_all_topics(settings)
     faust.Worker(processor.app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -32,6 +32,7 @@ from jobstream.schemas import (
     MessageDecodeError, TimerPurpose, make_codec,
 )
 from jobstream.streams.app import ensure_all_topics, make_app, partition_for, produce, raw_topic
+from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
 
 log = logging.getLogger(__name__)
@@ -161,9 +162,12 @@ class TimerProcessor:
         await produce(self.app, self.topics.commands, timer.job_id.encode(),
                       self.codec.encode(command, self.topics.commands), partition_for(timer.job_id, self.partitions))
         self._forget(timer.timer_id, in_stream=False)
+        metrics.TIMERS_FIRED.labels(timer.purpose.value).inc()
+        metrics.TIMER_LATENESS.observe(max((now - timer.due).total_seconds(), 0.0))
 
 
-def run_timer_processor(settings: Settings, instance_id: str | None = None) -> None:
+def run_timer_processor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
+    metrics.serve(metrics_port)
     processor = TimerProcessor(settings, instance_id=instance_id)
     ensure_all_topics(settings)
     faust.Worker(processor.app, loglevel="INFO", quiet=True).execute_from_commandline()

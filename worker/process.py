@@ -26,6 +26,7 @@ from jobstream.schemas import (
     WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
     WorkerRegistered,
 )
+from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, partition_for
 from jobstream.streams.kafka_io import (
     Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset,
@@ -191,6 +192,7 @@ class Worker:
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
                      duration_ms=result.duration_ms)
         del self.running[assignment.execution_id]
+        metrics.EXECUTIONS.labels(result.outcome.value).inc()
         self._send_credits()
 
     def _report(self, cls: type[ReportStarted] | type[ReportFinished], assignment: Assignment, what: str,
@@ -243,7 +245,8 @@ class AssignmentFeed(threading.Thread):
         self._stop.set()
 
 
-def run_worker(settings: Settings, spec: WorkerSpec) -> None:
+def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:
+    metrics.serve(metrics_port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ensure_all_topics(settings)
     asyncio.run(Worker(settings, spec).run())

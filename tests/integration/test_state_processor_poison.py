@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from confluent_kafka import Producer
 
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
+from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobQueued, JobSpec, ShellTask, SubmitJob
 from jobstream.streams.app import partition_for
@@ -17,7 +19,9 @@ from tests.integration.harness import ServiceProcess, TopicReader, end_offsets
 
 def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
         test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path) -> None:
-    services["sp"] = ServiceProcess("state-processor", ["state-processor"], test_settings, tmp_path).start()
+    metrics_port = free_port()
+    args = ["state-processor", "--metrics-port", str(metrics_port)]
+    services["sp"] = ServiceProcess("state-processor", args, test_settings, tmp_path).start()
     job_id = new_job_id()
     partition = partition_for(job_id, test_settings.partitions)
     garbage_offset = end_offsets(test_settings, topics_ready.commands)[partition]
@@ -55,3 +59,9 @@ def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
     assert headers["origin.topic"] == topics_ready.commands
     assert (headers["origin.partition"], headers["origin.offset"]) == (str(partition), str(garbage_offset))
     assert headers["reason"]
+
+    # And the processor's /metrics count what it did
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    assert 'jobstream_commands_total{type="SubmitJob"} 1.0' in scraped
+    assert 'jobstream_poison_total{process="state-processor"} 1.0' in scraped
+    assert 'jobstream_events_total{type="JobQueued"} 1.0' in scraped

@@ -1,0 +1,25 @@
+"""Prometheus metrics of the stream processors and workers (the default registry, one set per
+process), served on ``--metrics-port`` when one is given."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state processor, by type.", ["type"])
+EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type.", ["type"])
+REJECTIONS = Counter("jobstream_rejections_total", "Commands rejected (CommandRejected/ReportRejected), by type.",
+                     ["type"])
+POISON = Counter("jobstream_poison_total", "Messages set aside on the poison topic, by process.", ["process"])
+DECIDE_SECONDS = Histogram("jobstream_decide_seconds", "Time to decide, fold and send one command.",
+                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
+ASSIGNMENTS = Counter("jobstream_assignments_total", "Executions assigned by the dispatcher.")
+TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the timer processor, by purpose.", ["purpose"])
+TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
+                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))
+EXECUTIONS = Counter("jobstream_worker_executions_total", "Executions a worker finished, by outcome.", ["outcome"])
+
+
+def serve(port: int | None) -> None:
+    """Expose /metrics on ``port`` (loopback), if one is given."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")
