@@ -12,7 +12,7 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
 }
 _NUMBER = r"\d+(?:\.\d+)?"
-_PART = re.compile(rf"({_NUMBER})?\s*([a-z]+)")
+_PART = re.compile(rf"({_NUMBER})\s*([a-z]+)")
 _COMPACT = re.compile(rf"(?:{_NUMBER}\s*[a-z]+\s*)+")
 _ISO = re.compile(
     rf"P(?:(?P<w>{_NUMBER})W)?(?:(?P<d>{_NUMBER})D)?"
@@ -39,11 +39,11 @@ def parse_every(text: str) -> float:
 
 def _parse_iso(raw: str, text: str) -> float:
     match = _ISO.fullmatch(raw)
-    if match is None or raw in ("P", "PT") or raw.endswith("T"):
-        if re.fullmatch(r"P(?:\d+Y)?(?:\d+M)?.*", raw) and re.search(r"\d[YM]", raw.split("T")[0]):
-            raise ValueError(f"interval {text!r}: months and years have no fixed length; use cron")
-        raise ValueError(f"interval {text!r} is not an ISO-8601 duration like 'PT5M' or 'P1DT12H'")
-    return sum(float(value) * _ISO_SECONDS[unit] for unit, value in match.groupdict().items() if value)
+    if match and any(match.groupdict().values()) and not raw.endswith("T"):
+        return sum(float(value) * _ISO_SECONDS[unit] for unit, value in match.groupdict().items() if value)
+    if re.match(r"P[^T]*\d[YM]", raw):
+        raise ValueError(f"interval {text!r}: months and years have no fixed length; use cron")
+    raise ValueError(f"interval {text!r} is not an ISO-8601 duration like 'PT5M' or 'P1DT12H'")
 
 
 def _parse_words(raw: str, text: str) -> float:
@@ -54,7 +54,7 @@ def _parse_words(raw: str, text: str) -> float:
         raise ValueError(f"interval {text!r} is not understood: use {_EXAMPLES}")
     total = 0.0
     for number, unit in _PART.findall(phrase):
-        if not number or unit not in _UNITS:
+        if unit not in _UNITS:
             raise ValueError(f"interval {text!r}: unknown unit {unit!r}; use {_EXAMPLES}")
         total += float(number) * _UNITS[unit]
     return total

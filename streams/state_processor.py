@@ -203,8 +203,9 @@ def read_partition(settings: Settings, topic: str, partition: int, start: int) -
             if time.monotonic() > deadline:
                 raise TimeoutError(f"catch-up of {topic}[{partition}] stalled at offset {position} of {high}")
             for message in consumer.consume(500, 0.2):
-                if message.error() is None and message.value() is not None:
-                    out.append((message.offset(), message.value()))
+                offset, value = message.offset(), message.value()
+                if message.error() is None and offset is not None and value is not None:
+                    out.append((offset, value))
             position = consumer.position([TopicPartition(topic, partition)])[0].offset
         return out
     finally:

@@ -70,8 +70,8 @@ async def run_shell(task: ShellTask, timeout_s: float | None, cancelled: asyncio
     code = process.returncode
     if outcome == Outcome.SUCCEEDED and code != 0:
         outcome = Outcome.FAILED
-    error = {Outcome.TIMED_OUT: f"timed out after {timeout_s}s", Outcome.CANCELLED: "cancelled"}.get(outcome)
-    return ExecutionResult(outcome, code, stdout.text(), stderr.text(), _ms_since(started), error)
+    reason = {Outcome.TIMED_OUT: f"timed out after {timeout_s}s", Outcome.CANCELLED: "cancelled"}.get(outcome)
+    return ExecutionResult(outcome, code, stdout.text(), stderr.text(), _ms_since(started), reason)
 
 
 async def _wait(process: asyncio.subprocess.Process, timeout_s: float | None, cancelled: asyncio.Event) -> Outcome:
