@@ -7,11 +7,12 @@ checks the rules the state processor also enforces, so both answer with the same
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from jobstream.schemas import HttpTask, JobSpec, PythonTask, Requirements, RetryPolicy, ShellTask
+from jobstream.schemas import HttpTask, JobSpec, PythonTask, Requirements, RetryPolicy, Schedule, ShellTask
 from jobstream.schemas.common import Jitter
 
 YEAR_S = 365 * 24 * 3600.0
@@ -115,6 +116,15 @@ class RequirementsIn(_Strict):
         return Requirements(cpu=self.cpu, memory_mb=self.memory_mb, labels=dict(self.labels))
 
 
+class ScheduleIn(_Strict):
+    """When to run: once, at ``at`` (an RFC 3339 time with its offset)."""
+
+    at: Annotated[AwareDatetime, Field(strict=False, description="RFC 3339, with an offset")]
+
+    def to_avro(self) -> Schedule:
+        return Schedule(at=self.at.astimezone(UTC))
+
+
 class JobSubmission(_Strict):
     """``POST /v1/jobs``: a job to run once, as soon as a worker is free."""
 
@@ -127,6 +137,7 @@ class JobSubmission(_Strict):
     idempotency_key: Annotated[ShortText, Field(min_length=1)] | None = None
     retry: RetryIn | None = None
     requirements: RequirementsIn | None = None
+    schedule: ScheduleIn | None = None
 
     def to_spec(self) -> JobSpec:
         return JobSpec(
@@ -134,6 +145,7 @@ class JobSubmission(_Strict):
             timeout_s=self.timeout_s, labels=dict(self.labels), idempotency_key=self.idempotency_key,
             retry=self.retry.to_avro() if self.retry else None,
             requirements=self.requirements.to_avro() if self.requirements else None,
+            schedule=self.schedule.to_avro() if self.schedule else None,
         )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
+from jobstream.core.schedule import validate_schedule
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status, event_id_for, execution_id_for
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
@@ -32,6 +33,7 @@ from jobstream.schemas import (
     JobProgressed,
     JobQueued,
     JobRetryScheduled,
+    JobScheduled,
     JobStarted,
     JobSubmitted,
     JobUpdated,
@@ -42,6 +44,7 @@ from jobstream.schemas import (
     ReportRejected,
     ReportStarted,
     RetryJob,
+    ScheduleFired,
     SubmitJob,
     TimerPurpose,
     UpdateJob,
@@ -101,11 +104,19 @@ def _submit(state: JobState, command: SubmitJob, emit: _Emitter) -> list[JobEven
     problems = validate_spec(command.spec)
     if problems:
         return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
-    if command.spec.schedule is not None:
-        return emit.reject("schedule: scheduled jobs are not supported yet")
+    schedule = command.spec.schedule
+    if schedule is not None:
+        problems = validate_schedule(schedule)
+        if problems:
+            return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
+        if schedule.at is None:
+            return emit.reject("schedule: recurring schedules (cron, every) are not supported yet")
     if command.spec.depends_on:
         return emit.reject("depends_on: dependencies are not supported yet")
     emit(JobSubmitted, spec=command.spec)
+    if schedule is not None and schedule.at is not None and schedule.at > emit.now:
+        emit(JobScheduled, next_run_at=schedule.at)
+        return emit.events
     return _queue(state, emit, attempt=state.attempt + 1)
 
 
@@ -218,13 +229,22 @@ def retry_timer_id(job_id: str, attempt: int) -> str:
     return f"{job_id}:retry:{attempt}"
 
 
+def run_at_timer_id(job_id: str) -> str:
+    return f"{job_id}:at"
+
+
 def _fire(state: JobState, command: FireTimer, emit: _Emitter) -> list[JobEvent]:
     """A timer fires at least once; only the fire the job waits for does anything. A repeat, or
     the timer of a retry that was cancelled meanwhile, is not a decision and leaves no event."""
-    expected = retry_timer_id(state.job_id, state.attempt + 1)
-    if command.purpose != TimerPurpose.RETRY or state.status != Status.SCHEDULED or command.timer_id != expected:
+    if state.status != Status.SCHEDULED:
         return []
-    return _queue(state, emit, attempt=state.attempt + 1)
+    if command.purpose == TimerPurpose.RETRY and command.timer_id == retry_timer_id(state.job_id, state.attempt + 1):
+        return _queue(state, emit, attempt=state.attempt + 1)
+    if command.purpose == TimerPurpose.RUN_AT and command.timer_id == run_at_timer_id(state.job_id) \
+            and state.attempt == 0:
+        emit(ScheduleFired, due_at=command.due_at, run_number=1)
+        return _queue(state, emit, attempt=1)
+    return []
 
 
 def _expire(state: JobState, command: ExpireExecution, emit: _Emitter) -> list[JobEvent]:

@@ -24,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 import faust
 
 from jobstream.config import Settings
-from jobstream.core.decide import retry_timer_id
+from jobstream.core.decide import retry_timer_id, run_at_timer_id
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     FireTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobQueued, JobRetryScheduled,
+    JobScheduled,
     MessageDecodeError, TimerPurpose, make_codec,
 )
 from jobstream.streams.app import ensure_all_topics, make_app, partition_for, produce, raw_topic
@@ -64,6 +65,8 @@ def timers_for(event: JobEvent) -> WheelChange:
     """Pure: the wheel change an event implies. Applying it twice changes nothing more."""
     job_id = event.envelope.job_id
     match event:
+        case JobScheduled(next_run_at=due):
+            return WheelChange(arm=(Timer(run_at_timer_id(job_id), job_id, due, TimerPurpose.RUN_AT),))
         case JobRetryScheduled(next_attempt=attempt, retry_at=due):
             return WheelChange(arm=(Timer(retry_timer_id(job_id, attempt), job_id, due, TimerPurpose.RETRY),))
         case JobQueued(attempt=attempt):

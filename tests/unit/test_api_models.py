@@ -127,7 +127,8 @@ def test_mapped_specs_encode_and_decode_with_the_avro_codec(task: dict[str, Any]
     (submission(retry={"jitter": "some"}), "retry.jitter"),
     (submission(retry={"max_attempts": 0}), "retry.max_attempts"),
     (submission(requirements={"memory_mb": -1}), "requirements.memory_mb"),
-    (submission(schedule={"cron": "* * * * *"}), "schedule"),  # not supported: refused, not ignored
+    (submission(schedule={"cron": "* * * * *"}), "schedule.cron"),  # recurring: not supported yet, refused
+    (submission(schedule={"at": "2026-01-01T00:00:00"}), "schedule.at"),  # a time without its offset
     ({"task": SHELL}, "name"),
 ])
 def test_invalid_submissions_name_the_offending_field(body: dict[str, Any], field: str) -> None:

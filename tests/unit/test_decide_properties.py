@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobstream.core.decide import decide, retry_timer_id
+from jobstream.core.decide import decide, retry_timer_id, run_at_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
     AssignJob, CancelJob, Command, ExpireExecution, FireTimer, Outcome, ReportFinished, ReportProgress,
-    ReportStarted, RetryJob, SubmitJob, TimerPurpose,
+    ReportStarted, RetryJob, Schedule, SubmitJob, TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
@@ -30,7 +30,8 @@ ALLOWED: dict[Status | None, set[Status | None]] = {
     S.CANCELLED: {S.CANCELLED},
 }
 
-KINDS = ["submit", "assign", "start", "progress", "finish", "cancel", "expire", "fire", "retry"]
+KINDS = ["submit", "submit_at", "assign", "start", "progress", "finish", "cancel", "expire", "fire", "fire_at",
+         "retry"]
 recipes = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(-1, 1), st.sampled_from(list(Outcome)),
               st.sampled_from([0, 1, 3]), st.booleans()),
@@ -57,9 +58,13 @@ def build(kind: str, state: JobState, offset: int, outcome: Outcome, code: int, 
             return command(CancelJob)
         case "expire":
             return command(ExpireExecution, reason="worker lost", **lease)
+        case "submit_at":
+            return command(SubmitJob, spec=spec(schedule=Schedule(at=T0 + timedelta(seconds=offset + 5))))
         case "fire":
             return command(FireTimer, timer_id=retry_timer_id(state.job_id, attempt + 1), due_at=T0,
                            purpose=TimerPurpose.RETRY)
+        case "fire_at":
+            return command(FireTimer, timer_id=run_at_timer_id(state.job_id), due_at=T0, purpose=TimerPurpose.RUN_AT)
         case _:
             return command(RetryJob)
 
