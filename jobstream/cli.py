@@ -160,6 +160,18 @@ def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
     typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate), indent=2))
 
 
+@bench_app.command("timers")
+def bench_timers(schedules: int = typer.Option(100_000, help="one-shot timers pending at once"),
+                 window_s: float = typer.Option(60, help="their due times spread over this many seconds"),
+                 timeout_s: float = typer.Option(900, help="give up after this long")) -> None:
+    """Fire lateness (p50/p99/max) and timer-processor memory with N timers pending; prints JSON."""
+    import json
+
+    from jobstream.bench_timers import run_timers
+
+    typer.echo(json.dumps(run_timers(Settings.from_env(), schedules, window_s, timeout_s), indent=2))
+
+
 def main() -> None:
     try:
         app()

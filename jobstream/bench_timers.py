@@ -1,0 +1,141 @@
+"""`jobstream bench timers`: fire lateness and memory of the timer processor with N timers pending.
+
+It starts a state processor and a timer processor on a fresh topic prefix, submits N one-shot
+jobs whose due times are spread over a window that starts after the set-up (so every timer is
+armed well before it is due), and reads the FireTimer commands the timer processor sends:
+lateness = the command's issue time minus the timer's due time. Memory is the timer
+processor's resident set, before the timers arrive and with all of them pending.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from jobstream.bench import percentiles
+from jobstream.config import Settings
+from jobstream.core.ids import new_job_id
+from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.schemas import FireTimer, JobScheduled, JobSpec, Schedule, ShellTask, SubmitJob, make_codec
+from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_timers(base: Settings, count: int, window_s: float, timeout_s: float) -> dict[str, Any]:
+    settings = base.with_(topic_prefix=f"bench-timers-{uuid.uuid4().hex[:8]}")
+    topics = Topics(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
+    processes = _start(settings)
+    timer_pid = processes[1].pid
+    try:
+        reader = _Reader(settings, topics)
+        reader.warm_up(settings)
+        idle_rss = rss_mb(timer_pid)
+        lead_s = 20 + count / 800  # submitting and arming must finish before the first is due
+        first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
+        _submit(settings, count, first_due, window_s)
+        reader.count_scheduled(count, timeout_s)
+        time.sleep(max((first_due - datetime.now(UTC)).total_seconds() - 2, 0))  # let the timer processor catch up
+        pending_rss = rss_mb(timer_pid)
+        lateness = reader.collect_fires(count, timeout_s + window_s)
+        return {
+            "timers": count, "window_s": window_s, "fired": len(lateness),
+            "fire_lateness_ms": percentiles(lateness),
+            "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),
+                                       "peak": round(max(pending_rss, rss_mb(timer_pid)), 1)},
+            "bytes_per_pending_timer": round((pending_rss - idle_rss) * 1024 * 1024 / count),
+        }
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+
+
+def _start(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, **settings.as_env()}
+    log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-timers-"))
+    processes = []
+    for name in ("state-processor", "timer-processor"):
+        log = (log_dir / f"{name}.log").open("wb")
+        processes.append(subprocess.Popen([sys.executable, "-m", "jobstream", name], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    print(f"bench processes log to {log_dir}", file=sys.stderr)
+    return processes
+
+
+def _submit(settings: Settings, count: int, first_due: datetime, window_s: float) -> None:
+    publisher = Publisher(settings)
+    rng = random.Random(7)
+    for _ in range(count):
+        due = first_due + timedelta(seconds=rng.uniform(0, window_s))
+        spec = JobSpec(name="timer", queue="bench-nobody", task=ShellTask(argv=["true"]), schedule=Schedule(at=due))
+        publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, new_job_id(), "bench"), spec=spec))
+        publisher.poll(0)
+    publisher.flush(120)
+
+
+class _Reader:
+    """Reads JobScheduled events and FireTimer commands of the bench's topics."""
+
+    def __init__(self, settings: Settings, topics: Topics) -> None:
+        self.codec = make_codec(settings.schema_registry_url)
+        self.topics = topics
+        self.consumer = Consumer(consumer_config(settings, f"bench-timers-{uuid.uuid4().hex[:8]}"))
+        self.consumer.subscribe([topics.events, topics.commands])
+        self.scheduled = 0
+        self.fires: dict[str, float] = {}
+
+    def _poll(self) -> None:
+        for message in consume_ready(self.consumer, 5000, 0.2):
+            if message.error() is not None:
+                continue
+            record = self.codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
+                                       offset=message.offset())
+            if isinstance(record, JobScheduled):
+                self.scheduled += 1
+            elif isinstance(record, FireTimer):
+                late = (record.envelope.issued_at - record.due_at).total_seconds() * 1000
+                self.fires.setdefault(record.timer_id, late)  # the first fire of a timer counts
+
+    def warm_up(self, settings: Settings) -> None:
+        """Both processors are up and consuming once a one-shot due 2 s after its submit has fired
+        (one submitted before they run is queued at once, without a timer: so submit again)."""
+        deadline = time.monotonic() + 120
+        next_submit = 0.0
+        while not self.fires and time.monotonic() < deadline:
+            if time.monotonic() >= next_submit:
+                _submit(settings, 1, datetime.now(UTC) + timedelta(seconds=2), 0.0)
+                next_submit = time.monotonic() + 3
+            self._poll()
+        if not self.fires:
+            raise TimeoutError("the warm-up timer did not fire within 120 s")
+        self.fires.clear()
+        self.scheduled = 0
+
+    def count_scheduled(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.scheduled < count and time.monotonic() < deadline:
+            self._poll()
+
+    def collect_fires(self, count: int, timeout_s: float) -> list[float]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.fires) < count and time.monotonic() < deadline:
+            self._poll()
+        return list(self.fires.values())
