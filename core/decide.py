@@ -148,13 +148,19 @@ def _assign(state: JobState, command: AssignJob, emit: _Emitter) -> list[JobEven
 
 
 def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFinished, emit: _Emitter) -> bool:
-    """Fencing: a report must come from the current lease (attempt) of an active execution."""
-    if command.attempt == state.attempt and state.status in ACTIVE:
+    """Fencing: a report must come from the current lease (attempt) of an active execution, and
+    from the worker holding it. Anything else is rejected, which tells that worker to stop."""
+    current_lease = command.attempt == state.attempt
+    if current_lease and state.status in ACTIVE and command.worker_id == state.worker_id:
         return False
-    if command.attempt == state.attempt and state.status == Status.CANCELLED:
-        return True  # the worker is reporting on what we asked it to stop: expected, nothing to say
-    reason = (f"stale lease: attempt {command.attempt} is superseded by attempt {state.attempt}"
-              if command.attempt != state.attempt else f"job is {state.status}")
+    if current_lease and state.status == Status.CANCELLED and isinstance(command, ReportFinished):
+        return True  # the worker reports on what we asked it to stop: expected, nothing to say
+    if not current_lease:
+        reason = f"stale lease: attempt {command.attempt} is superseded by attempt {state.attempt}"
+    elif state.status in ACTIVE:
+        reason = f"the lease of attempt {state.attempt} is held by worker {state.worker_id}"
+    else:
+        reason = f"job is {state.status}"
     emit(ReportRejected, execution_id=command.execution_id, attempt=command.attempt,
          current_attempt=state.attempt, worker_id=command.worker_id,
          report_type=command.envelope.type, reason=reason)

@@ -14,7 +14,11 @@ def backoff_s(policy: RetryPolicy, failed_tries: int, draw: float) -> float:
     jitter the delay is draw * that cap (AWS's "full jitter"), never more than max_backoff_s.
     """
     exponent = max(failed_tries - 1, 0)
-    ceiling = min(policy.max_backoff_s, policy.initial_backoff_s * policy.multiplier**exponent)
+    try:
+        grown = policy.initial_backoff_s * policy.multiplier**exponent
+    except OverflowError:  # a huge multiplier or try count: the cap applies anyway
+        grown = policy.max_backoff_s
+    ceiling = min(policy.max_backoff_s, grown)
     return ceiling * draw if policy.jitter == Jitter.FULL else ceiling
 
 

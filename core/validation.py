@@ -8,6 +8,7 @@ import re
 from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
 
 MAX_NAME = 200
+MAX_BACKOFF_S = 7 * 24 * 3600.0
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -58,6 +59,8 @@ def _validate_retry(spec: JobSpec) -> list[Problem]:
         problems.append(("retry.max_attempts", "must be between 1 and 100"))
     if retry.initial_backoff_s < 0 or retry.max_backoff_s < retry.initial_backoff_s:
         problems.append(("retry.max_backoff_s", "must be at least initial_backoff_s, which must be >= 0"))
+    if retry.max_backoff_s > MAX_BACKOFF_S:
+        problems.append(("retry.max_backoff_s", f"must be at most {MAX_BACKOFF_S:.0f} (a week)"))
     if retry.multiplier < 1:
         problems.append(("retry.multiplier", "must be at least 1"))
     return problems

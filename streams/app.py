@@ -36,6 +36,10 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         stream_recovery_delay=0.0,
+        # faust's default (wait for streams to drain on rebalance) stalls consumption after our
+        # recovery callback in faust 0.15 (the kill -9 test shows it). Without it, a rebalance
+        # between two live instances can let the old owner finish a decision after revocation;
+        # catch-up covers what reached the topic before the new owner read it.
         stream_wait_empty=False,
         table_standby_replicas=0,
         web_enabled=False,

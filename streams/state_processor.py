@@ -18,7 +18,7 @@ import asyncio
 import logging
 import pickle
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +27,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.core.decide import decide
-from jobstream.core.state import JobState, SequenceError, evolve
+from jobstream.core.state import JobState, evolve
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
 from jobstream.streams.kafka_io import consumer_config, end_offset
+from jobstream.streams.recovery import RecoveredDecision, fold_recovered, missing_events
 from jobstream.streams.side_effects import SideEffects
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class StateProcessor:
         self.jobs = self.app.Table("jobs", default=None, partitions=partitions, key_type=str, value_type=bytes)
         self.jobs.on_recover(self._catch_up)
         self.states: dict[str, JobState] = {}
+        self.recovered: dict[str, RecoveredDecision] = {}
         self.acked: dict[int, int] = {}
         self.marker_written_at: dict[int, float] = {}
         self.app.agent(self.commands, name="decide")(self._process)
@@ -105,20 +107,41 @@ class StateProcessor:
         job_id = command.envelope.job_id
         metrics.COMMANDS.labels(command.envelope.type).inc()
         before = self._state(job_id)
+        recovered = self.recovered.get(job_id)
+        if recovered is not None and recovered.causation_id == command.envelope.command_id:
+            del self.recovered[job_id]  # only its own command completes it: others may come first
+            await self._complete(recovered, command, partition)
+            return
         events = decide(before, command, self.clock())
         if not events:
             return
-        state = before
-        for job_event in events:
+        await self._commit(before, before, events, events, partition)
+        metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
+
+    async def _complete(self, recovered: RecoveredDecision, command: Command, partition: int) -> None:
+        """A command whose decision catch-up found on the topic: append what is missing, if anything,
+        and send the decision's side effects again (their receivers tolerate repeats)."""
+        events = decide(recovered.before, command, self.clock())
+        missing = missing_events(recovered, events)
+        if missing:
+            log.warning("job %s: completing a decision cut short by a crash (%d events)",
+                        command.envelope.job_id, len(missing))
+        await self._commit(recovered.before, self._state(command.envelope.job_id), missing,
+                           recovered.events + missing, partition)
+
+    async def _commit(self, origin: JobState, state: JobState, new: list[JobEvent], decision: list[JobEvent],
+                      partition: int) -> None:
+        """Append ``new`` events, send the side effects of the whole ``decision``, then store the state."""
+        for job_event in new:
             state = evolve(state, job_event)
             await self._append(job_event, partition)
             metrics.EVENTS.labels(job_event.envelope.type).inc()
             if isinstance(job_event, (CommandRejected, ReportRejected)):
                 metrics.REJECTIONS.labels(job_event.envelope.type).inc()
-        await self.side_effects.after(before, state, events)
+        await self.side_effects.after(origin, state, decision)
+        job_id = state.job_id
         self.states[job_id] = state
         self.jobs[job_id] = pickle.dumps(state)  # after the events: the changelog is never ahead of them
-        metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
 
     def _state(self, job_id: str) -> JobState:
         state = self.states.get(job_id)
@@ -147,43 +170,40 @@ class StateProcessor:
     # -- recovery -------------------------------------------------------------------------
 
     async def _catch_up(self) -> None:
-        """Fold events that reached the topic after the last changelog record (a crash in between)."""
+        """Fold events that reached the topic after the last changelog record (a crash in between),
+        and send their side effects again: those may not have reached their topics."""
         self.states.clear()  # partitions may have moved: read states from the recovered table
+        self.recovered.clear()
         partitions = sorted(tp.partition for tp in self.app.assignor.assigned_actives()
                             if tp.topic == self.topics.commands)
         for partition in partitions:
             marker = self.jobs.data.get(f"{MARKER_PREFIX}{partition}")
             start = (pickle.loads(marker) if marker else -1) + 1
             messages = await asyncio.to_thread(read_partition, self.settings, self.topics.events, partition, start)
-            folded = self._fold_recovered(messages, partition)
-            if folded:
-                log.warning("partition %d: folded %d events written after the last changelog record",
-                            partition, folded)
+            recovery = fold_recovered(self._decoded(messages, partition), self._stored_state)
+            for job_id, state in recovery.states.items():
+                self.jobs.data[job_id] = pickle.dumps(state)
+                self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
+            for decision in recovery.decisions:
+                await self.side_effects.after(decision.before, decision.after(), decision.events)
+            self.recovered.update(recovery.last)
+            if recovery.decisions:
+                log.warning("partition %d: folded %d decisions written after the last changelog record",
+                            partition, len(recovery.decisions))
 
-    def _fold_recovered(self, messages: list[tuple[int, bytes]], partition: int) -> int:
-        folded = 0
+    def _decoded(self, messages: list[tuple[int, bytes]], partition: int) -> Iterator[JobEvent]:
         for offset, value in messages:
             try:
                 record = self.codec.decode(value, topic=self.topics.events, partition=partition, offset=offset)
             except MessageDecodeError as error:
                 log.error("%s (skipped during catch-up; the projector sets it aside)", error)
                 continue
-            if not isinstance(record, JobEvent):
-                continue
-            job_id = record.envelope.job_id
-            stored = self.jobs.data.get(job_id)
-            state = pickle.loads(stored) if stored else JobState(job_id)
-            if record.envelope.seq != state.seq + 1:
-                continue  # already folded (a duplicate) or not ours to fix
-            try:
-                state = evolve(state, record)
-            except SequenceError as error:
-                log.error("catch-up: %s", error)
-                continue
-            self.jobs.data[job_id] = pickle.dumps(state)
-            self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
-            folded += 1
-        return folded
+            if isinstance(record, JobEvent):
+                yield record
+
+    def _stored_state(self, job_id: str) -> JobState:
+        stored = self.jobs.data.get(job_id)
+        return pickle.loads(stored) if stored else JobState(job_id)
 
 
 def read_partition(settings: Settings, topic: str, partition: int, start: int) -> list[tuple[int, bytes]]:

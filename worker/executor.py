@@ -65,8 +65,12 @@ async def run_shell(task: ShellTask, timeout_s: float | None, cancelled: asyncio
         on_started.set_result(process.pid)
     stdout, stderr = TailBuffer(), TailBuffer()
     readers = asyncio.gather(_pump(process.stdout, stdout), _pump(process.stderr, stderr))
-    outcome = await _wait(process, timeout_s, cancelled)
-    await readers
+    try:
+        outcome = await _wait(process, timeout_s, cancelled)
+        await readers
+    except asyncio.CancelledError:  # the worker itself is going down: take the group with it
+        await kill_group(process, grace_s=1.0)
+        raise
     code = process.returncode
     if outcome == Outcome.SUCCEEDED and code != 0:
         outcome = Outcome.FAILED

@@ -63,6 +63,7 @@ class Running:
     assignment: Assignment
     cancelled: asyncio.Event
     task: asyncio.Task[None] | None = None
+    shutdown: bool = False  # stopped because this worker is going away, not because it was asked
 
 
 class Worker:
@@ -118,8 +119,10 @@ class Worker:
 
     def _on_signal(self) -> None:
         if self.draining:
-            log.warning("second signal: cancelling %d running executions", len(self.running))
+            log.warning("second signal: stopping %d running executions; they will run again elsewhere",
+                        len(self.running))
             for running in self.running.values():
+                running.shutdown = True
                 running.cancelled.set()
             return
         log.info("draining: finishing %d running executions, taking nothing new", len(self.running))
@@ -160,11 +163,13 @@ class Worker:
     # -- executions -----------------------------------------------------------------------
 
     def _start(self, assignment: Assignment) -> None:
-        if assignment.worker_id != self.spec.worker_id or assignment.execution_id in self.seen:
+        if assignment.worker_id != self.spec.worker_id:
+            return
+        if assignment.spec.queue in self.received:  # counted even for a repeat: the dispatcher counted it
+            self.received[assignment.spec.queue] += 1
+        if assignment.execution_id in self.seen:
             return
         self.seen.add(assignment.execution_id)
-        if assignment.spec.queue in self.received:
-            self.received[assignment.spec.queue] += 1
         running = Running(assignment, asyncio.Event())
         self.running[assignment.execution_id] = running
         running.task = asyncio.create_task(self._execute(running))
@@ -188,7 +193,8 @@ class Worker:
         else:
             self._report(ReportStarted, assignment, "started", pid=None)
             result = ExecutionResult(Outcome.FAILED, None, "", "", 0, f"{type(task).__name__} is not supported yet")
-        self._report(ReportFinished, assignment, "finished", outcome=result.outcome, exit_code=result.exit_code,
+        outcome = Outcome.LOST if running.shutdown else result.outcome  # lost: it is queued again
+        self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
                      duration_ms=result.duration_ms)
         del self.running[assignment.execution_id]

@@ -31,12 +31,13 @@ def _burst(publisher: Publisher, count: int) -> dict[str, bool]:
     return plan
 
 
+def _done(plan: dict[str, bool], records: list[JobEvent]) -> set[str]:
+    return {r.envelope.job_id for r in records
+            if isinstance(r, JobCancelled) or (isinstance(r, JobQueued) and not plan.get(r.envelope.job_id))}
+
+
 def _finished(plan: dict[str, bool]):  # type: ignore[no-untyped-def]
-    def check(records: list[JobEvent]) -> bool:
-        done = {r.envelope.job_id for r in records
-                if isinstance(r, JobCancelled) or (isinstance(r, JobQueued) and not plan.get(r.envelope.job_id))}
-        return done >= plan.keys()
-    return check
+    return lambda records: _done(plan, records) >= plan.keys()
 
 
 def test_kill_9_mid_burst(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess],
@@ -60,7 +61,14 @@ def test_kill_9_mid_burst(test_settings: Settings, topics_ready: Topics, service
     services["second"] = ServiceProcess("state-processor-2", args, test_settings, tmp_path).start()
     reader.wait_for(lambda records: len(records) > seen_at_kill, 60, "processing to resume")
     resumed_after_s = time.monotonic() - restarted
-    reader.wait_for(_finished(plan), 120, "every command of the burst to be decided")
+    try:
+        reader.wait_for(_finished(plan), 120, "every command of the burst to be decided")
+    except AssertionError:
+        seen: dict[str, list[str]] = defaultdict(list)
+        for record in reader.records:
+            seen[record.envelope.job_id].append(f"{record.envelope.seq}:{record.envelope.type}")
+        stuck = sorted(plan.keys() - _done(plan, reader.records))[:5]
+        raise AssertionError(f"unfinished, e.g.: {[(job, plan[job], seen[job]) for job in stuck]}") from None
     reader.poll(1.0)  # anything a faulty restart might still append
 
     # Then each job's transitions are on the topic once, in order, with no gaps

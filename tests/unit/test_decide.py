@@ -34,7 +34,7 @@ def running(**spec_fields) -> JobState:  # type: ignore[no-untyped-def]
 
 
 def finish(state: JobState, outcome: Outcome, exit_code: int | None = 0, attempt: int | None = None):  # type: ignore[no-untyped-def]
-    return run(state, command(ReportFinished, execution_id=state.execution_id or "", worker_id="w1",
+    return run(state, command(ReportFinished, execution_id=state.execution_id or "", worker_id=state.worker_id or "w1",
                               attempt=state.attempt if attempt is None else attempt,
                               outcome=outcome, exit_code=exit_code))
 
@@ -186,3 +186,21 @@ def test_cancelling_a_scheduled_job() -> None:
     state, _ = run(JobState("job-1"), command(SubmitJob, spec=spec(schedule=Schedule(at=T0 + timedelta(days=1)))))
     state, events = run(state, command(CancelJob))
     assert isinstance(events[0], JobCancelled) and state.status == Status.CANCELLED
+
+
+def test_a_second_worker_holding_the_same_attempt_is_fenced_off() -> None:
+    state = running()  # attempt 1 runs on w1
+    _, events = run(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w2"))
+    assert [type(e) for e in events] == [ReportRejected] and "held by worker w1" in events[0].reason
+    state, events = run(state, command(ReportFinished, execution_id="job-1.1", attempt=1, worker_id="w2",
+                                       outcome=Outcome.SUCCEEDED))
+    assert [type(e) for e in events] == [ReportRejected] and state.status == Status.RUNNING
+
+
+def test_a_start_after_a_cancel_is_rejected_so_the_worker_stops() -> None:
+    state, _ = run(submitted(), command(CancelJob))
+    _, events = run(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    assert [type(e) for e in events] == [ReportRejected] and events[0].reason == "job is cancelled"
+    _, events = run(state, command(ReportFinished, execution_id="job-1.1", attempt=1, worker_id="w1",
+                                   outcome=Outcome.CANCELLED))
+    assert events == []  # its final report is expected: nothing to say

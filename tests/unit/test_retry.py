@@ -42,3 +42,16 @@ def test_which_outcomes_retry() -> None:
     assert not should_retry(policy, 1, Outcome.TIMED_OUT, None)
     assert not should_retry(policy, 3, Outcome.FAILED, 2)  # the last attempt
     assert not should_retry(None, 1, Outcome.FAILED, 1)
+
+
+def test_a_huge_policy_cannot_overflow_the_maths() -> None:
+    policy = RetryPolicy(initial_backoff_s=1, multiplier=1e10, max_backoff_s=300, jitter=Jitter.NONE)
+    assert backoff_s(policy, 100, 0.5) == 300
+
+
+def test_max_backoff_is_bounded_by_validation() -> None:
+    from jobstream.core.validation import validate_spec
+    from tests.unit.builders import spec
+
+    problems = validate_spec(spec(retry=RetryPolicy(max_backoff_s=3e11)))
+    assert [field for field, _ in problems] == ["retry.max_backoff_s"]
