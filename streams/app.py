@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import faust
@@ -10,6 +11,9 @@ from aiokafka.partitioner import murmur2
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.schemas import Codec, MessageDecodeError, Record
+
+log = logging.getLogger(__name__)
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -58,6 +62,17 @@ async def produce(app: faust.App, topic: str, key: bytes, value: bytes, partitio
     """Hand one message to the app's producer; returns the delivery future. Going to the
     producer directly skips faust's Topic/Channel layers, a third of the cost per message."""
     return await app.producer.send(topic, key, value, partition, None, None)  # type: ignore[return-value]
+
+
+def decoded(codec: Codec, message: Any, skipped_because: str) -> Record | None:
+    """The record a faust message carries, or None (logged with its origin) when it cannot be
+    decoded. For topics of derived data, whose poison another consumer sets aside."""
+    try:
+        return codec.decode(message.value or b"", topic=message.topic, partition=message.partition,
+                            offset=message.offset)
+    except MessageDecodeError as error:
+        log.error("%s: skipped (%s)", error, skipped_because)
+        return None
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> faust.TopicT:

@@ -24,9 +24,9 @@ from jobstream.config import Settings
 from jobstream.core.dispatch import DispatchBoard, Match
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    AssignJob, Assignment, JobReady, JobWithdrawn, MessageDecodeError, WorkerCredit, make_codec,
+    AssignJob, Assignment, JobReady, JobWithdrawn, WorkerCredit, make_codec,
 )
-from jobstream.streams.app import ensure_all_topics, make_app, partition_for, raw_topic
+from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
 
@@ -46,8 +46,6 @@ class Dispatcher:
         self.clock = clock
         self.app = make_app(settings, self.topics.dispatcher_app, instance_id=instance_id)
         self.dispatch = raw_topic(self.app, self.topics.dispatch, self.partitions)
-        self.commands = raw_topic(self.app, self.topics.commands, self.partitions)
-        self.assignments = raw_topic(self.app, self.topics.assignments, self.partitions)
         self.ready = self.app.Table("ready", default=None, partitions=self.partitions, key_type=str, value_type=bytes)
         self.ready.on_recover(self._rebuild)
         self.board = DispatchBoard()
@@ -63,17 +61,11 @@ class Dispatcher:
 
     async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
-            message = event.message
-            try:
-                record = self.codec.decode(message.value or b"", topic=message.topic,
-                                           partition=message.partition, offset=message.offset)
-            except MessageDecodeError as error:
-                log.error("%s: skipped (the dispatch topic holds derived data only)", error)
-                yield None
-                continue
-            self._apply(record)
-            for match in self.board.match(self.clock()):
-                await self._send(match)
+            record = decoded(self.codec, event.message, "the dispatch topic holds derived data only")
+            if record is not None:
+                self._apply(record)
+                for match in self.board.match(self.clock()):
+                    await self._send(match)
             yield None
 
     def _apply(self, record: Any) -> None:
@@ -96,11 +88,11 @@ class Dispatcher:
         command = AssignJob(envelope=command_envelope(AssignJob, job.job_id, "dispatcher", now=now,
                                                       command_id=f"assign:{job.execution_id}"),
                             execution_id=job.execution_id, attempt=job.attempt, worker_id=match.worker_id)
-        await self.commands.send(key=job.job_id.encode(), value=self.codec.encode(command, self.topics.commands),
-                                 partition=partition_for(job.job_id, self.partitions))
-        await self.assignments.send(key=match.worker_id.encode(),
-                                    value=self.codec.encode(assignment, self.topics.assignments),
-                                    partition=partition_for(match.worker_id, self.partitions))
+        await produce(self.app, self.topics.commands, job.job_id.encode(),
+                      self.codec.encode(command, self.topics.commands), partition_for(job.job_id, self.partitions))
+        await produce(self.app, self.topics.assignments, match.worker_id.encode(),
+                      self.codec.encode(assignment, self.topics.assignments),
+                      partition_for(match.worker_id, self.partitions))
         if self.ready.get(job.job_id):
             del self.ready[job.job_id]
         metrics.ASSIGNMENTS.inc()

@@ -30,9 +30,9 @@ from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     FireTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobQueued, JobRetryScheduled,
     JobScheduled,
-    MessageDecodeError, TimerPurpose, make_codec,
+    TimerPurpose, make_codec,
 )
-from jobstream.streams.app import ensure_all_topics, make_app, partition_for, produce, raw_topic
+from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
 
@@ -97,14 +97,7 @@ class TimerProcessor:
 
     async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
-            message = event.message
-            try:
-                record = self.codec.decode(message.value or b"", topic=message.topic,
-                                           partition=message.partition, offset=message.offset)
-            except MessageDecodeError as error:
-                log.error("%s: skipped (the projector sets poison aside)", error)
-                yield None
-                continue
+            record = decoded(self.codec, event.message, "the projector sets poison aside")
             if isinstance(record, JobEvent):
                 self._apply(record)
             yield None

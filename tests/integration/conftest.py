@@ -31,10 +31,6 @@ def services(test_settings: Settings, topics_ready: Topics, tmp_path: Path,
             print(f"----- {name} log -----\n{process.log_tail(80)}")
 
 
-def make_service(name: str, args: list[str], settings: Settings, tmp_path: Path) -> ServiceProcess:
-    return ServiceProcess(name, args, settings, tmp_path)
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     report = yield
