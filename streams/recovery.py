@@ -1,10 +1,7 @@
 """Recovery of the state processor after a crash: the events the table's changelog missed.
 
-faust flushes its producer before it commits consumer offsets, so a decision whose messages
-only partly reached Kafka belongs to a command that will be delivered again. Catch-up folds
-the events found past the last marker, grouped by decision (job, causation), and keeps each
-job's last decision: it may be incomplete. When its command comes back, the processor decides
-again from the state before it and appends only the events that are missing.
+Catch-up folds the events found past the last marker, grouped by decision (job, causation), so
+that the side effects of each decision can be sent again (their receivers tolerate repeats).
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ class RecoveredDecision:
 class Recovery:
     states: dict[str, JobState]  # jobs whose state moved
     decisions: list[RecoveredDecision]  # in topic order
-    last: dict[str, RecoveredDecision]  # per job: the decision that may be incomplete
 
 
 def fold_recovered(events: Iterable[JobEvent], state_of: Callable[[str], JobState]) -> Recovery:
@@ -53,9 +49,4 @@ def fold_recovered(events: Iterable[JobEvent], state_of: Callable[[str], JobStat
             decisions.append(decision)
         decision.events.append(event)
         states[job_id] = evolve(state, event)
-    return Recovery(states, decisions, last)
-
-
-def missing_events(decision: RecoveredDecision, redecided: list[JobEvent]) -> list[JobEvent]:
-    """The events of a redelivered command's decision that never reached the topic."""
-    return redecided[len(decision.events):]
+    return Recovery(states, decisions)

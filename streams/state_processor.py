@@ -33,7 +33,7 @@ from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeE
 from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
 from jobstream.streams.kafka_io import consumer_config, end_offset
-from jobstream.streams.recovery import RecoveredDecision, fold_recovered, missing_events
+from jobstream.streams.recovery import RecoveredDecision, fold_recovered
 from jobstream.streams.side_effects import SideEffects
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,13 @@ class StateProcessor:
         self.app = make_app(settings, self.topics.state_processor_app, instance_id=instance_id)
         partitions = settings.partitions
         self.commands = raw_topic(self.app, self.topics.commands, partitions)
-        self.events = raw_topic(self.app, self.topics.events, partitions)
         self.poison = raw_topic(self.app, self.topics.poison, 1)
         self.side_effects = SideEffects(self.app, self.topics, self.codec, partitions)
         # The changelog holds pickled JobState snapshots; ``states`` caches them decoded.
         self.jobs = self.app.Table("jobs", default=None, partitions=partitions, key_type=str, value_type=bytes)
         self.jobs.on_recover(self._catch_up)
         self.states: dict[str, JobState] = {}
-        self.recovered: dict[str, RecoveredDecision] = {}
+        self._resending: asyncio.Future[None] | None = None
         self.acked: dict[int, int] = {}
         self.marker_written_at: dict[int, float] = {}
         self.app.agent(self.commands, name="decide")(self._process)
@@ -107,27 +106,11 @@ class StateProcessor:
         job_id = command.envelope.job_id
         metrics.COMMANDS.labels(command.envelope.type).inc()
         before = self._state(job_id)
-        recovered = self.recovered.get(job_id)
-        if recovered is not None and recovered.causation_id == command.envelope.command_id:
-            del self.recovered[job_id]  # only its own command completes it: others may come first
-            await self._complete(recovered, command, partition)
-            return
         events = decide(before, command, self.clock())
         if not events:
             return
         await self._commit(before, before, events, events, partition)
         metrics.DECIDE_SECONDS.observe(time.perf_counter() - started)
-
-    async def _complete(self, recovered: RecoveredDecision, command: Command, partition: int) -> None:
-        """A command whose decision catch-up found on the topic: append what is missing, if anything,
-        and send the decision's side effects again (their receivers tolerate repeats)."""
-        events = decide(recovered.before, command, self.clock())
-        missing = missing_events(recovered, events)
-        if missing:
-            log.warning("job %s: completing a decision cut short by a crash (%d events)",
-                        command.envelope.job_id, len(missing))
-        await self._commit(recovered.before, self._state(command.envelope.job_id), missing,
-                           recovered.events + missing, partition)
 
     async def _commit(self, origin: JobState, state: JobState, new: list[JobEvent], decision: list[JobEvent],
                       partition: int) -> None:
@@ -173,7 +156,7 @@ class StateProcessor:
         """Fold events that reached the topic after the last changelog record (a crash in between),
         and send their side effects again: those may not have reached their topics."""
         self.states.clear()  # partitions may have moved: read states from the recovered table
-        self.recovered.clear()
+        resend: list[RecoveredDecision] = []
         partitions = sorted(tp.partition for tp in self.app.assignor.assigned_actives()
                             if tp.topic == self.topics.commands)
         for partition in partitions:
@@ -184,12 +167,16 @@ class StateProcessor:
             for job_id, state in recovery.states.items():
                 self.jobs.data[job_id] = pickle.dumps(state)
                 self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
-            for decision in recovery.decisions:
-                await self.side_effects.after(decision.before, decision.after(), decision.events)
-            self.recovered.update(recovery.last)
+            resend.extend(recovery.decisions)
             if recovery.decisions:
                 log.warning("partition %d: folded %d decisions written after the last changelog record",
                             partition, len(recovery.decisions))
+        if resend:  # after the callback: faust's recovery must not wait on our produces
+            self._resending = asyncio.ensure_future(self._resend(resend))
+
+    async def _resend(self, decisions: list[RecoveredDecision]) -> None:
+        for decision in decisions:
+            await self.side_effects.after(decision.before, decision.after(), decision.events)
 
     def _decoded(self, messages: list[tuple[int, bytes]], partition: int) -> Iterator[JobEvent]:
         for offset, value in messages:
