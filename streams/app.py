@@ -29,6 +29,7 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        datadir=str(settings.state_dir / "faust" / "{conf.id}"),  # not the working directory
         processing_guarantee="at_least_once",  # duplicates are made harmless by seq checks
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
