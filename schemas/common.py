@@ -194,6 +194,16 @@ class Dependency(Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledRun(Record):
+    """Marks a job as one run of a recurring job: which one, which run, for which due time."""
+
+    avro_name: ClassVar[str] = "jobstream.common.ScheduledRun"
+    parent_job_id: str
+    run_number: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobSpec(Record):
     """Everything needed to run a job, as submitted."""
 
@@ -209,6 +219,7 @@ class JobSpec(Record):
     retry: RetryPolicy | None = None
     requirements: Requirements | None = None
     depends_on: list[Dependency] = field(default_factory=list)
+    run_of: ScheduledRun | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,5 +237,5 @@ class JobPatch(Record):
 
 RECORDS: tuple[type[Record], ...] = (
     Envelope, CommandEnvelope, WorkerEnvelope, ShellTask, HttpTask, PythonTask,
-    Schedule, RetryPolicy, Requirements, Dependency, JobSpec, JobPatch,
+    Schedule, RetryPolicy, Requirements, Dependency, ScheduledRun, JobSpec, JobPatch,
 )

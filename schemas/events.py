@@ -200,6 +200,8 @@ class ScheduleFired(JobEvent):
     envelope: Envelope
     due_at: datetime
     run_number: int
+    run_job_id: str | None = None
+    replaces: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,6 +212,26 @@ class ScheduleSkipped(JobEvent):
     envelope: Envelope
     due_at: datetime
     reason: SkipReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleRunFinished(JobEvent):
+    """One run of this recurring job reached a final state; it no longer counts as active."""
+
+    avro_name: ClassVar[str] = "jobstream.events.ScheduleRunFinished"
+    envelope: Envelope
+    run_job_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleEnded(JobEvent):
+    """The schedule has no more fires (end_at passed or max_runs reached); the job is completed."""
+
+    avro_name: ClassVar[str] = "jobstream.events.ScheduleEnded"
+    envelope: Envelope
+    reason: str
+    runs: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,5 +263,5 @@ RECORDS: tuple[type[JobEvent], ...] = (
     JobSubmitted, JobPending, JobScheduled, JobQueued, JobAssigned, JobStarted,
     JobProgressed, JobCompleted, JobFailed, JobRetryScheduled, JobDeadLettered,
     JobCancelled, JobPaused, JobResumed, JobUpdated, ScheduleFired, ScheduleSkipped,
-    CommandRejected, ReportRejected,
+    ScheduleRunFinished, ScheduleEnded, CommandRejected, ReportRejected,
 )

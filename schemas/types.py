@@ -9,7 +9,7 @@ from .commands import (
 from .common import (
     CommandEnvelope, ConcurrencyPolicy, Dependency, DependencyCondition, Envelope, HttpTask, Jitter,
     JobPatch, JobSpec, MisfirePolicy, Outcome, PythonTask, Requirements, RetryPolicy, Schedule,
-    ShellTask, Task, WorkerEnvelope,
+    ScheduledRun, ShellTask, Task, WorkerEnvelope,
 )
 from .dispatch import (
     Assignment, CancelExecution, DeadLetter, DispatchRecord, JobReady, JobWithdrawn, WorkerCredit,
@@ -17,7 +17,8 @@ from .dispatch import (
 from .events import (
     CommandRejected, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
     JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobScheduled,
-    JobStarted, JobSubmitted, JobUpdated, ReportRejected, ScheduleFired, ScheduleSkipped, SkipReason,
+    JobStarted, JobSubmitted, JobUpdated, ReportRejected, ScheduleEnded, ScheduleFired, ScheduleRunFinished,
+    ScheduleSkipped, SkipReason,
 )
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
@@ -29,14 +30,15 @@ __all__ = [
     "Outcome", "MisfirePolicy", "ConcurrencyPolicy", "Jitter", "DependencyCondition", "TimerPurpose", "SkipReason",
     # common records
     "Envelope", "CommandEnvelope", "WorkerEnvelope", "ShellTask", "HttpTask", "PythonTask", "Schedule",
-    "RetryPolicy", "Requirements", "Dependency", "JobSpec", "JobPatch",
+    "RetryPolicy", "Requirements", "Dependency", "ScheduledRun", "JobSpec", "JobPatch",
     # commands
     "SubmitJob", "CancelJob", "PauseJob", "ResumeJob", "UpdateJob", "RetryJob", "RedriveJob", "AssignJob",
     "ReportStarted", "ReportProgress", "ReportFinished", "FireTimer", "ExpireExecution", "NotifyUpstreamFinished",
     # job events
     "JobSubmitted", "JobPending", "JobScheduled", "JobQueued", "JobAssigned", "JobStarted", "JobProgressed",
     "JobCompleted", "JobFailed", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
-    "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "CommandRejected", "ReportRejected",
+    "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "ScheduleRunFinished",
+    "ScheduleEnded", "CommandRejected", "ReportRejected",
     # dispatch records
     "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter",
     # worker events
