@@ -13,15 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
-from jobstream.core.schedule import validate_schedule
-from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status, event_id_for, execution_id_for
+from jobstream.core import scheduling
+from jobstream.core.emit import Emitter, queue
+from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
     AssignJob,
     CancelJob,
     Command,
-    CommandRejected,
-    Envelope,
     ExpireExecution,
     FireTimer,
     JobAssigned,
@@ -31,20 +30,20 @@ from jobstream.schemas import (
     JobEvent,
     JobFailed,
     JobProgressed,
-    JobQueued,
     JobRetryScheduled,
-    JobScheduled,
+    NotifyUpstreamFinished,
     JobStarted,
     JobSubmitted,
     JobUpdated,
     Outcome,
+    PauseJob,
     RedriveJob,
+    ResumeJob,
     ReportFinished,
     ReportProgress,
     ReportRejected,
     ReportStarted,
     RetryJob,
-    ScheduleFired,
     SubmitJob,
     TimerPurpose,
     UpdateJob,
@@ -54,42 +53,11 @@ from jobstream.schemas import (
 MIN_TRIES_AFTER_LOSS = 3
 
 
-class _Emitter:
-    """Stamps events with the envelope: the next seq, deterministic ids, the command's causation."""
-
-    def __init__(self, state: JobState, command: Command, now: datetime) -> None:
-        self.job_id = state.job_id
-        self.seq = state.seq
-        self.command = command
-        self.now = now
-        self.events: list[JobEvent] = []
-
-    def __call__(self, event_type: type[JobEvent], **fields: Any) -> _Emitter:
-        self.seq += 1
-        envelope = Envelope(
-            event_id=event_id_for(self.job_id, self.seq),
-            job_id=self.job_id,
-            seq=self.seq,
-            type=event_type.short_name(),
-            occurred_at=self.now,
-            actor=self.command.envelope.actor,
-            causation_id=self.command.envelope.command_id,
-            correlation_id=self.command.envelope.correlation_id,
-        )
-        self.events.append(event_type(envelope=envelope, **fields))
-        return self
-
-    def reject(self, reason: str) -> list[JobEvent]:
-        envelope = self.command.envelope
-        self(CommandRejected, command_id=envelope.command_id, command_type=envelope.type, reason=reason)
-        return self.events
-
-
 def decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     """The events that ``command`` causes for the job in ``state`` at time ``now``."""
     if state.has_applied(command.envelope.command_id):
         return []
-    emit = _Emitter(state, command, now)
+    emit = Emitter(state, command, now)
     if not state.exists and not isinstance(command, SubmitJob):
         return emit.reject(f"job {state.job_id} does not exist")
     handler = _HANDLERS.get(type(command))
@@ -98,47 +66,30 @@ def decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     return handler(state, command, emit)
 
 
-def _submit(state: JobState, command: SubmitJob, emit: _Emitter) -> list[JobEvent]:
+def _submit(state: JobState, command: SubmitJob, emit: Emitter) -> list[JobEvent]:
     if state.exists:
         return emit.reject(f"job {state.job_id} already exists")
     problems = validate_spec(command.spec)
     if problems:
         return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
-    schedule = command.spec.schedule
-    if schedule is not None:
-        problems = validate_schedule(schedule)
-        if problems:
-            return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
-        if schedule.at is None:
-            return emit.reject("schedule: recurring schedules (cron, every) are not supported yet")
+    if problem := scheduling.schedule_problem(command.spec, emit.now):
+        return emit.reject(problem)
     if command.spec.depends_on:
         return emit.reject("depends_on: dependencies are not supported yet")
     emit(JobSubmitted, spec=command.spec)
-    if schedule is not None and schedule.at is not None and schedule.at > emit.now:
-        emit(JobScheduled, next_run_at=schedule.at)
-        return emit.events
-    return _queue(state, emit, attempt=state.attempt + 1)
+    if command.spec.schedule is not None:
+        return scheduling.submit_scheduled(state, command.spec.schedule, emit)
+    return queue(state, emit, attempt=state.attempt + 1)
 
 
-def _queue(state: JobState, emit: _Emitter, attempt: int) -> list[JobEvent]:
-    spec = state.spec or _submitted_spec(emit)
-    emit(JobQueued, queue=spec.queue, priority=spec.priority, attempt=attempt,
-         execution_id=execution_id_for(state.job_id, attempt))
-    return emit.events
-
-
-def _submitted_spec(emit: _Emitter) -> Any:
-    return next(e.spec for e in emit.events if isinstance(e, JobSubmitted))
-
-
-def _cancel(state: JobState, command: CancelJob, emit: _Emitter) -> list[JobEvent]:
+def _cancel(state: JobState, command: CancelJob, emit: Emitter) -> list[JobEvent]:
     if state.status in TERMINAL:
         return emit.reject(f"job is already {state.status}")
     emit(JobCancelled, reason=command.reason)
     return emit.events
 
 
-def _assign(state: JobState, command: AssignJob, emit: _Emitter) -> list[JobEvent]:
+def _assign(state: JobState, command: AssignJob, emit: Emitter) -> list[JobEvent]:
     if state.status in ACTIVE and (command.attempt, command.worker_id) == (state.attempt, state.worker_id):
         return []  # the worker's start got here first and recorded this lease already
     if state.status != Status.QUEUED or command.attempt != state.attempt:
@@ -147,7 +98,7 @@ def _assign(state: JobState, command: AssignJob, emit: _Emitter) -> list[JobEven
     return emit.events
 
 
-def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFinished, emit: _Emitter) -> bool:
+def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFinished, emit: Emitter) -> bool:
     """Fencing: a report must come from the current lease (attempt) of an active execution, and
     from the worker holding it. Anything else is rejected, which tells that worker to stop."""
     current_lease = command.attempt == state.attempt
@@ -167,7 +118,7 @@ def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFini
     return True
 
 
-def _started(state: JobState, command: ReportStarted, emit: _Emitter) -> list[JobEvent]:
+def _started(state: JobState, command: ReportStarted, emit: Emitter) -> list[JobEvent]:
     if state.status == Status.QUEUED and command.attempt == state.attempt:
         # The worker's start can overtake the dispatcher's AssignJob (two producers): the start
         # of the current lease is the assignment's proof.
@@ -182,7 +133,7 @@ def _started(state: JobState, command: ReportStarted, emit: _Emitter) -> list[Jo
     return emit.events
 
 
-def _progress(state: JobState, command: ReportProgress, emit: _Emitter) -> list[JobEvent]:
+def _progress(state: JobState, command: ReportProgress, emit: Emitter) -> list[JobEvent]:
     if _stale(state, command, emit):
         return emit.events
     emit(JobProgressed, execution_id=command.execution_id, attempt=command.attempt,
@@ -190,7 +141,7 @@ def _progress(state: JobState, command: ReportProgress, emit: _Emitter) -> list[
     return emit.events
 
 
-def _finished(state: JobState, command: ReportFinished, emit: _Emitter) -> list[JobEvent]:
+def _finished(state: JobState, command: ReportFinished, emit: Emitter) -> list[JobEvent]:
     if _stale(state, command, emit):
         return emit.events
     if command.outcome == Outcome.SUCCEEDED:
@@ -210,7 +161,7 @@ def _describe_failure(outcome: Outcome, exit_code: int | None) -> str:
     return str(outcome).replace("_", " ")
 
 
-def _fail(state: JobState, emit: _Emitter, outcome: Outcome, error: str, exit_code: int | None,
+def _fail(state: JobState, emit: Emitter, outcome: Outcome, error: str, exit_code: int | None,
           output: dict[str, Any]) -> list[JobEvent]:
     """A failed try: retry after a backoff, requeue a lost one, or fail for good."""
     assert state.spec is not None
@@ -220,7 +171,7 @@ def _fail(state: JobState, emit: _Emitter, outcome: Outcome, error: str, exit_co
     emit(JobFailed, execution_id=state.execution_id or "", attempt=state.attempt, outcome=outcome,
          exit_code=exit_code, error=error, final=not retry, **output)
     if lost_retry:
-        return _queue(state, emit, attempt=state.attempt + 1)
+        return queue(state, emit, attempt=state.attempt + 1)
     if retry:
         assert policy is not None
         delay = backoff_s(policy, state.tries, deterministic_draw(state.job_id, state.attempt))
@@ -235,44 +186,41 @@ def retry_timer_id(job_id: str, attempt: int) -> str:
     return f"{job_id}:retry:{attempt}"
 
 
-def run_at_timer_id(job_id: str) -> str:
-    return f"{job_id}:at"
-
-
-def _fire(state: JobState, command: FireTimer, emit: _Emitter) -> list[JobEvent]:
+def _fire(state: JobState, command: FireTimer, emit: Emitter) -> list[JobEvent]:
     """A timer fires at least once; only the fire the job waits for does anything. A repeat, or
     the timer of a retry that was cancelled meanwhile, is not a decision and leaves no event."""
-    if state.status != Status.SCHEDULED:
+    if command.purpose == TimerPurpose.RETRY:
+        if state.status == Status.SCHEDULED and command.timer_id == retry_timer_id(state.job_id, state.attempt + 1):
+            return queue(state, emit, attempt=state.attempt + 1)
         return []
-    if command.purpose == TimerPurpose.RETRY and command.timer_id == retry_timer_id(state.job_id, state.attempt + 1):
-        return _queue(state, emit, attempt=state.attempt + 1)
-    if command.purpose == TimerPurpose.RUN_AT and command.timer_id == run_at_timer_id(state.job_id) \
-            and state.attempt == 0:
-        emit(ScheduleFired, due_at=command.due_at, run_number=1)
-        return _queue(state, emit, attempt=1)
-    return []
+    return scheduling.fire(state, command, emit)
 
 
-def _expire(state: JobState, command: ExpireExecution, emit: _Emitter) -> list[JobEvent]:
+def _expire(state: JobState, command: ExpireExecution, emit: Emitter) -> list[JobEvent]:
     if command.attempt != state.attempt or state.status not in ACTIVE:
         return []  # the lease already ended: nothing to expire
     return _fail(state, emit, Outcome.LOST, command.reason, None, {})
 
 
-def _retry(state: JobState, command: RetryJob | RedriveJob, emit: _Emitter) -> list[JobEvent]:
+def _retry(state: JobState, command: RetryJob | RedriveJob, emit: Emitter) -> list[JobEvent]:
     if state.status != Status.FAILED:
         return emit.reject(f"only a failed job can run again; this one is {state.status}")
-    return _queue(state, emit, attempt=state.attempt + 1)
+    return queue(state, emit, attempt=state.attempt + 1)
 
 
-def _update(state: JobState, command: UpdateJob, emit: _Emitter) -> list[JobEvent]:
+def _update(state: JobState, command: UpdateJob, emit: Emitter) -> list[JobEvent]:
     if state.status not in (Status.PENDING, Status.SCHEDULED, Status.QUEUED, Status.PAUSED):
         return emit.reject(f"a job that is {state.status} cannot be changed")
+    schedule = command.patch.schedule
+    if schedule is not None and (problem := scheduling.schedule_change_problem(state, schedule)):
+        return emit.reject(problem)
     emit(JobUpdated, patch=command.patch)
+    if schedule is not None:
+        return scheduling.rearm(state, schedule, emit)
     return emit.events
 
 
-_HANDLERS: dict[type[Command], Callable[[JobState, Any, _Emitter], list[JobEvent]]] = {
+_HANDLERS: dict[type[Command], Callable[[JobState, Any, Emitter], list[JobEvent]]] = {
     SubmitJob: _submit,
     CancelJob: _cancel,
     AssignJob: _assign,
@@ -284,4 +232,7 @@ _HANDLERS: dict[type[Command], Callable[[JobState, Any, _Emitter], list[JobEvent
     RetryJob: _retry,
     RedriveJob: _retry,
     UpdateJob: _update,
+    PauseJob: scheduling.pause,
+    ResumeJob: scheduling.resume,
+    NotifyUpstreamFinished: scheduling.run_finished,
 }

@@ -161,8 +161,8 @@ def misfire_decisions(schedule: Schedule, due: list[datetime], now: datetime, ru
                       tolerance_s: float = ON_TIME_S) -> list[MisfireDecision]:
     """Which of the due fires (oldest first) run, and why the others are skipped.
 
-    The misfire policy picks candidates: ``skip`` only fires within ``tolerance_s`` of now,
-    ``run_once`` the latest, ``run_all`` the latest ``misfire_cap`` (so the current period is
+    Fires within ``tolerance_s`` of now are on time and always candidates; of the missed ones
+    the misfire policy picks: ``skip`` none, ``run_once`` the latest, ``run_all`` the latest ``misfire_cap`` (so the current period is
     never the one dropped). A candidate older than ``starting_deadline_s`` is skipped as
     ``deadline``. Once ``max_runs`` runs are reached the list stops: the schedule is over.
     """
@@ -184,11 +184,12 @@ def misfire_decisions(schedule: Schedule, due: list[datetime], now: datetime, ru
 
 
 def _candidates(schedule: Schedule, due: list[datetime], now: datetime, tolerance_s: float) -> set[int]:
+    on_time = {i for i, fire in enumerate(due) if (now - fire).total_seconds() <= tolerance_s}
     if schedule.misfire == MisfirePolicy.SKIP:
-        return {i for i, fire in enumerate(due) if (now - fire).total_seconds() <= tolerance_s}
+        return on_time
     if schedule.misfire == MisfirePolicy.RUN_ALL:
-        return set(range(max(len(due) - schedule.misfire_cap, 0), len(due)))
-    return {len(due) - 1} if due else set()
+        return on_time | set(range(max(len(due) - schedule.misfire_cap, 0), len(due)))
+    return on_time | ({len(due) - 1} if due else set())
 
 
 def plan_fires(schedule: Schedule, last_due: datetime | None, now: datetime, anchor: datetime,

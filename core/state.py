@@ -31,7 +31,9 @@ from jobstream.schemas import (
     JobSubmitted,
     JobUpdated,
     ReportRejected,
+    ScheduleEnded,
     ScheduleFired,
+    ScheduleRunFinished,
     ScheduleSkipped,
 )
 
@@ -74,6 +76,13 @@ class JobState:
     submitted_at: datetime | None = None
     updated_at: datetime | None = None
     recent_commands: tuple[str, ...] = ()
+    # Schedules: the pending fire, the last due time handled (run or skipped), runs fired so far,
+    # a recurring job's runs still going (for its overlap policy), and where intervals count from.
+    next_run_at: datetime | None = None
+    last_due: datetime | None = None
+    runs: int = 0
+    active_runs: tuple[str, ...] = ()
+    schedule_anchor: datetime | None = None
 
     @property
     def exists(self) -> bool:
@@ -117,13 +126,29 @@ def _remember(recent: tuple[str, ...], command_id: str | None) -> tuple[str, ...
     return (recent + (command_id,))[-REMEMBERED_COMMANDS:]
 
 
+def _fired(state: JobState, event: ScheduleFired) -> JobState:
+    """A fire runs the job itself (one-shot: a new run with its own retries) or submits a run."""
+    fired = replace(state, runs=event.run_number, last_due=_later(state.last_due, event.due_at))
+    if event.run_job_id is None:
+        return replace(fired, tries=0)
+    kept = tuple(run for run in state.active_runs if run not in event.replaces)
+    return replace(fired, active_runs=kept + (event.run_job_id,))
+
+
+def _later(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate > current else current
+
+
 def _apply(state: JobState, event: JobEvent) -> JobState:  # noqa: C901 - one arm per event type
     match event:
         case JobSubmitted(spec=spec):
-            return replace(state, status=Status.PENDING, spec=spec, submitted_at=event.envelope.occurred_at)
+            at = event.envelope.occurred_at
+            return replace(state, status=Status.PENDING, spec=spec, submitted_at=at, schedule_anchor=at)
         case JobPending():
             return replace(state, status=Status.PENDING)
-        case JobScheduled() | JobRetryScheduled():
+        case JobScheduled(next_run_at=next_run_at):
+            return replace(state, status=Status.SCHEDULED, worker_id=None, next_run_at=next_run_at)
+        case JobRetryScheduled():
             return replace(state, status=Status.SCHEDULED, worker_id=None)
         case JobQueued(attempt=attempt, execution_id=execution_id):
             # A run starts afresh after a terminal state (manual retry, redrive); otherwise
@@ -145,14 +170,22 @@ def _apply(state: JobState, event: JobEvent) -> JobState:  # noqa: C901 - one ar
             return replace(state, status=Status.CANCELLED)
         case JobPaused():
             return replace(state, status=Status.PAUSED)
-        case JobResumed():
-            return replace(state, status=Status.SCHEDULED)
+        case JobResumed(next_run_at=next_run_at):
+            return replace(state, status=Status.SCHEDULED, next_run_at=next_run_at)
         case JobUpdated(patch=patch) if state.spec is not None:
             from jobstream.core.patch import apply_patch
 
-            return replace(state, spec=apply_patch(state.spec, patch))
+            # A new schedule counts its intervals from the change, not from the submission.
+            anchor = event.envelope.occurred_at if patch.schedule is not None else state.schedule_anchor
+            return replace(state, spec=apply_patch(state.spec, patch), schedule_anchor=anchor)
         case ScheduleFired():
-            return replace(state, tries=0)  # each fire is a new run with its own retries
-        case JobProgressed() | CommandRejected() | ReportRejected() | ScheduleSkipped():
+            return _fired(state, event)
+        case ScheduleSkipped(due_at=due_at):
+            return replace(state, last_due=_later(state.last_due, due_at))
+        case ScheduleRunFinished(run_job_id=run_job_id):
+            return replace(state, active_runs=tuple(r for r in state.active_runs if r != run_job_id))
+        case ScheduleEnded():
+            return replace(state, status=Status.COMPLETED, next_run_at=None)
+        case JobProgressed() | CommandRejected() | ReportRejected():
             return state
     return state

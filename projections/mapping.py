@@ -32,6 +32,7 @@ from jobstream.schemas import (
     JobSubmitted,
     JobUpdated,
     ReportRejected,
+    ScheduleEnded,
     ScheduleFired,
     ShellTask,
     WorkerDeregistered,
@@ -96,7 +97,8 @@ def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per ev
         case JobSubmitted(spec=spec):
             return row._replace(status="pending", name=spec.name, queue=spec.queue, priority=spec.priority,
                            spec=record_json(spec), labels=dict(spec.labels),
-                           idempotency_key=spec.idempotency_key, submitted_at=at)
+                           idempotency_key=spec.idempotency_key, submitted_at=at,
+                           parent_job_id=spec.run_of.parent_job_id if spec.run_of else None)
         case JobPending():
             return row._replace(status="pending")
         case JobScheduled(next_run_at=next_run_at):
@@ -131,9 +133,13 @@ def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per ev
         case JobUpdated(patch=patch) if row.spec is not None:
             spec = patch_spec(row.spec, patch)
             return row._replace(spec=spec, queue=spec.get("queue"), priority=spec.get("priority"))
+        case ScheduleFired(run_job_id=None):
+            return row._replace(tries=0, runs=event.run_number)  # one-shot: a new run with its own retries
         case ScheduleFired():
-            return row._replace(tries=0)  # each fire is a new run with its own retries
-    return row  # JobProgressed, rejections, ScheduleSkipped: only seq and updated_at move
+            return row._replace(runs=event.run_number)
+        case ScheduleEnded():
+            return row._replace(status="completed", next_run_at=None, finished_at=at)
+    return row  # JobProgressed, rejections, ScheduleSkipped, ScheduleRunFinished: only seq and updated_at move
 
 
 def patch_spec(spec: dict[str, Any], patch: JobPatch) -> dict[str, Any]:

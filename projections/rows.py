@@ -36,6 +36,8 @@ class JobRow(NamedTuple):
     queued_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    parent_job_id: str | None = None  # a run of a recurring job names that job
+    runs: int = 0  # a recurring job's runs fired so far
 
 
 class ExecutionRow(NamedTuple):

@@ -8,6 +8,9 @@ from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
@@ -21,15 +24,38 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
+class _ReadCommittedThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # faust offers read_committed only with exactly_once; the fetcher is built at start()
+        # from this attribute, so setting it here is enough.
+        consumer._isolation_level = "read_committed"
+        return consumer
+
+
+class _ReadCommittedConsumer(AIOKafkaConsumer):
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return _ReadCommittedThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class ReadCommittedTransport(AIOKafkaTransport):
+    """faust's aiokafka transport, reading only committed messages: a batch of commands the API
+    sends in one Kafka transaction is seen whole once committed, and never if aborted."""
+
+    Consumer = _ReadCommittedConsumer
+
+
 def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
              commit_interval_s: float = 0.2) -> faust.App:
     """A faust App for one processor. ``instance_id`` enables static group membership, so that a
     restarted process takes its partitions back at once instead of after a session timeout."""
-    return faust.App(
+    datadir = settings.state_dir / "faust" / app_id  # not the working directory
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
-        datadir=str(settings.state_dir / "faust" / "{conf.id}"),  # not the working directory
+        datadir=str(datadir),
         processing_guarantee="at_least_once",  # duplicates are made harmless by seq checks
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -51,6 +77,8 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
         autodiscover=False,
         topic_disable_leader=True,  # no leader election needed; one topic fewer to create
     )
+    app.transport = ReadCommittedTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def ensure_all_topics(settings: Settings) -> None:

@@ -1,11 +1,12 @@
 """What the state processor tells others after a decision: ready work to the dispatcher of its
-queue, stop notices to workers, dead letters. Derived from (state before, events, state after),
+queue, stop notices to workers, dead letters, and commands to other jobs (``core/follow_ups.py``). Derived from (state before, events, state after),
 so a replayed decision sends the same messages again, and every receiver tolerates repeats."""
 
 from __future__ import annotations
 
 import faust
 
+from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import ACTIVE, JobState, Status
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
@@ -23,12 +24,14 @@ class SideEffects:
         self.dispatch = topics.dispatch
         self.assignments = topics.assignments
         self.dead_letters = topics.dead_letters
+        self.commands = topics.commands
 
     async def after(self, before: JobState, after: JobState, events: list[JobEvent]) -> None:
-        for event in events:
-            for topic, key, record in self._messages(before, after, event):
-                value = self.codec.encode(record, topic)
-                await produce(self.app, topic, key.encode(), value, partition_for(key, self.partitions))
+        messages = [message for event in events for message in self._messages(before, after, event)]
+        messages += [(self.commands, c.envelope.job_id, c) for c in follow_up_commands(before, after, events)]
+        for topic, key, record in messages:
+            value = self.codec.encode(record, topic)
+            await produce(self.app, topic, key.encode(), value, partition_for(key, self.partitions))
 
     def _messages(self, before: JobState, after: JobState, event: JobEvent) -> list[tuple[str, str, Record]]:
         match event:

@@ -1,7 +1,7 @@
 """The timer processor: a durable timing wheel per process that turns due timers into commands.
 
 It consumes the events topic (co-partitioned with commands, keyed by job_id). Events that ask
-for a timer (a retry's backoff, for now) put it in a table, whose changelog makes it durable,
+for a timer (a schedule's next fire, a retry's backoff) put it in a table, whose changelog makes it durable,
 and in the wheel; events that end the wait remove it. A loop advances the wheel with the clock
 and sends a FireTimer command for each due timer, with a deterministic command id, so a fire
 repeated after a crash is recognised by the state processor and decides nothing. After a
@@ -24,13 +24,13 @@ from datetime import UTC, datetime, timedelta
 import faust
 
 from jobstream.config import Settings
-from jobstream.core.decide import retry_timer_id, run_at_timer_id
+from jobstream.core.decide import retry_timer_id
+from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    FireTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobQueued, JobRetryScheduled,
-    JobScheduled,
-    TimerPurpose, make_codec,
+    FireTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobQueued,
+    JobResumed, JobRetryScheduled, JobScheduled, ScheduleEnded, TimerPurpose, make_codec,
 )
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
@@ -65,13 +65,16 @@ def timers_for(event: JobEvent) -> WheelChange:
     """Pure: the wheel change an event implies. Applying it twice changes nothing more."""
     job_id = event.envelope.job_id
     match event:
-        case JobScheduled(next_run_at=due):
-            return WheelChange(arm=(Timer(run_at_timer_id(job_id), job_id, due, TimerPurpose.RUN_AT),))
+        case JobScheduled(next_run_at=due) | JobResumed(next_run_at=due) if due is not None:
+            # The job waits for this fire only: an earlier one (before a PATCH) is disarmed.
+            return WheelChange(arm=(Timer(schedule_timer_id(job_id, due), job_id, due, TimerPurpose.SCHEDULE),),
+                               disarm_job=True)
         case JobRetryScheduled(next_attempt=attempt, retry_at=due):
             return WheelChange(arm=(Timer(retry_timer_id(job_id, attempt), job_id, due, TimerPurpose.RETRY),))
         case JobQueued(attempt=attempt):
             return WheelChange(disarm=(retry_timer_id(job_id, attempt),))
-        case JobCancelled() | JobCompleted() | JobDeadLettered() | JobFailed(final=True):
+        case JobCancelled() | JobCompleted() | JobDeadLettered() | JobFailed(final=True) | JobPaused() \
+                | ScheduleEnded():
             return WheelChange(disarm_job=True)
     return WheelChange()
 

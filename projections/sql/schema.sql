@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at     timestamptz,
     updated_at      timestamptz NOT NULL
 );
+-- Added with recurring schedules; ADD COLUMN IF NOT EXISTS upgrades an older read model in place.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS parent_job_id text;      -- set on the runs of a recurring job
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS runs int NOT NULL DEFAULT 0;  -- a recurring job's runs fired
+CREATE INDEX IF NOT EXISTS jobs_parent_idx ON jobs (parent_job_id, job_id) WHERE parent_job_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status_idx ON jobs (status, job_id);
 CREATE INDEX IF NOT EXISTS jobs_queue_idx ON jobs (queue, job_id);
 CREATE INDEX IF NOT EXISTS jobs_name_idx ON jobs (name, job_id);

@@ -156,7 +156,7 @@ def test_a_start_that_overtakes_the_assignment_assigns_and_the_late_assign_is_a_
 
 
 def test_a_one_shot_job_waits_for_its_time_then_runs_once() -> None:
-    from jobstream.core.decide import run_at_timer_id
+    from jobstream.core.scheduling import schedule_timer_id
     from jobstream.schemas import JobScheduled, Schedule, ScheduleFired
 
     at = T0 + timedelta(seconds=2)
@@ -164,20 +164,21 @@ def test_a_one_shot_job_waits_for_its_time_then_runs_once() -> None:
     assert [type(e) for e in events] == [JobSubmitted, JobScheduled] and events[1].next_run_at == at
     assert state.status == Status.SCHEDULED and state.attempt == 0
 
-    fire = command(FireTimer, timer_id=run_at_timer_id("job-1"), due_at=at, purpose=TimerPurpose.RUN_AT)
+    fire = command(FireTimer, timer_id=schedule_timer_id("job-1", at), due_at=at, purpose=TimerPurpose.SCHEDULE)
     state, events = run(state, fire, now=at)
     assert [type(e) for e in events] == [ScheduleFired, JobQueued] and events[1].attempt == 1
-    again = command(FireTimer, timer_id=run_at_timer_id("job-1"), due_at=at, purpose=TimerPurpose.RUN_AT)
+    again = command(FireTimer, timer_id=schedule_timer_id("job-1", at), due_at=at, purpose=TimerPurpose.SCHEDULE)
     assert decide(state, again, at) == []  # a repeated fire runs nothing twice
 
 
-def test_a_one_shot_in_the_past_runs_now_and_recurring_is_refused_for_now() -> None:
+def test_a_one_shot_in_the_past_runs_now_and_a_schedule_that_never_fires_is_refused() -> None:
     from jobstream.schemas import Schedule
 
     _, events = run(JobState("job-1"), command(SubmitJob, spec=spec(schedule=Schedule(at=T0 - timedelta(hours=1)))))
     assert [type(e) for e in events] == [JobSubmitted, JobQueued]
-    _, events = run(JobState("job-2"), command(SubmitJob, job_id="job-2", spec=spec(schedule=Schedule(cron="* * * * *"))))
-    assert isinstance(events[0], CommandRejected) and "not supported yet" in events[0].reason
+    over = Schedule(cron="* * * * *", end_at=T0 - timedelta(hours=1))
+    _, events = run(JobState("job-2"), command(SubmitJob, job_id="job-2", spec=spec(schedule=over)))
+    assert isinstance(events[0], CommandRejected) and "never fires" in events[0].reason
 
 
 def test_cancelling_a_scheduled_job() -> None:

@@ -8,11 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobstream.core.decide import decide, retry_timer_id, run_at_timer_id
+from jobstream.core.decide import decide, retry_timer_id
+from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, ExpireExecution, FireTimer, Outcome, ReportFinished, ReportProgress,
-    ReportStarted, RetryJob, Schedule, SubmitJob, TimerPurpose,
+    AssignJob, CancelJob, Command, ConcurrencyPolicy, ExpireExecution, FireTimer, NotifyUpstreamFinished, Outcome,
+    PauseJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, Schedule, SubmitJob, TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
@@ -20,7 +21,7 @@ S = Status
 ALLOWED: dict[Status | None, set[Status | None]] = {
     None: {None, S.PENDING},
     S.PENDING: {S.PENDING, S.QUEUED, S.SCHEDULED, S.CANCELLED},
-    S.SCHEDULED: {S.SCHEDULED, S.QUEUED, S.CANCELLED, S.PAUSED},
+    S.SCHEDULED: {S.SCHEDULED, S.QUEUED, S.CANCELLED, S.PAUSED, S.COMPLETED},  # completed: ScheduleEnded
     S.PAUSED: {S.PAUSED, S.SCHEDULED, S.CANCELLED},
     S.QUEUED: {S.QUEUED, S.ASSIGNED, S.CANCELLED},
     S.ASSIGNED: {S.ASSIGNED, S.RUNNING, S.COMPLETED, S.FAILED, S.SCHEDULED, S.QUEUED, S.CANCELLED},
@@ -30,8 +31,9 @@ ALLOWED: dict[Status | None, set[Status | None]] = {
     S.CANCELLED: {S.CANCELLED},
 }
 
-KINDS = ["submit", "submit_at", "assign", "start", "progress", "finish", "cancel", "expire", "fire", "fire_at",
-         "retry"]
+KINDS = ["submit", "submit_at", "submit_every", "assign", "start", "progress", "finish", "cancel", "expire", "fire",
+         "fire_at", "pause", "resume", "run_ended", "retry"]
+CONCURRENCY = list(ConcurrencyPolicy)
 recipes = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(-1, 1), st.sampled_from(list(Outcome)),
               st.sampled_from([0, 1, 3]), st.booleans()),
@@ -63,8 +65,19 @@ def build(kind: str, state: JobState, offset: int, outcome: Outcome, code: int, 
         case "fire":
             return command(FireTimer, timer_id=retry_timer_id(state.job_id, attempt + 1), due_at=T0,
                            purpose=TimerPurpose.RETRY)
+        case "submit_every":
+            return command(SubmitJob, spec=spec(schedule=Schedule(every_s=1 + offset % 3, concurrency=CONCURRENCY[code % 3])))
         case "fire_at":
-            return command(FireTimer, timer_id=run_at_timer_id(state.job_id), due_at=T0, purpose=TimerPurpose.RUN_AT)
+            due = state.next_run_at or T0
+            return command(FireTimer, timer_id=schedule_timer_id(state.job_id, due), due_at=due,
+                           purpose=TimerPurpose.SCHEDULE)
+        case "pause":
+            return command(PauseJob)
+        case "resume":
+            return command(ResumeJob)
+        case "run_ended":
+            return command(NotifyUpstreamFinished, upstream_job_id=f"{state.job_id}.r{max(state.runs, 1)}",
+                           upstream_status="completed")
         case _:
             return command(RetryJob)
 

@@ -37,3 +37,18 @@ def test_the_end_of_the_job_disarms_everything_and_other_events_nothing() -> Non
     not_final = JobFailed(envelope=envelope(), execution_id="j.1", attempt=1, outcome=Outcome.FAILED, final=False)
     assert timers_for(not_final) == WheelChange()
     assert timers_for(JobStarted(envelope=envelope(), execution_id="j.1", attempt=1, worker_id="w")) == WheelChange()
+
+
+def test_a_schedule_arms_its_next_fire_alone_and_a_pause_or_its_end_disarms_it() -> None:
+    from jobstream.core.scheduling import schedule_timer_id
+    from jobstream.schemas import JobPaused, JobResumed, JobScheduled, ScheduleEnded
+
+    due = T0 + timedelta(minutes=5)
+    for event in (JobScheduled(envelope=envelope(), next_run_at=due), JobResumed(envelope=envelope(), next_run_at=due)):
+        change = timers_for(event)
+        [timer] = change.arm
+        assert change.disarm_job, "an earlier fire (before a PATCH) must not stay armed"
+        assert (timer.timer_id, timer.due, timer.purpose) == (schedule_timer_id("j", due), due, TimerPurpose.SCHEDULE)
+    assert timers_for(JobResumed(envelope=envelope(), next_run_at=None)) == WheelChange()
+    for ending in (JobPaused(envelope=envelope()), ScheduleEnded(envelope=envelope(), reason="max_runs", runs=3)):
+        assert timers_for(ending) == WheelChange(disarm_job=True)

@@ -1,0 +1,51 @@
+"""Commands one job's decision sends to other jobs: a recurring job submits and cancels its runs,
+and a run tells its parent when it has ended. Pure, and deterministic in every field (ids and
+times come from the events), so a decision resent after a crash repeats the same commands and
+their receivers ignore the repeat (``decide`` drops a command id it has applied)."""
+
+from __future__ import annotations
+
+from jobstream.core.scheduling import run_spec
+from jobstream.core.state import TERMINAL, JobState
+from jobstream.schemas import (
+    CancelJob, Command, CommandEnvelope, Envelope, JobCancelled, JobEvent, NotifyUpstreamFinished, ScheduleFired,
+    SubmitJob,
+)
+
+SCHEDULER = "scheduler"
+
+
+def follow_up_commands(before: JobState, after: JobState, events: list[JobEvent]) -> list[Command]:
+    commands: list[Command] = []
+    for event in events:
+        match event:
+            case ScheduleFired(run_job_id=str(run_id)) if after.spec is not None:
+                spec = run_spec(after.spec, after.job_id, event.run_number, event.due_at)
+                commands.append(SubmitJob(envelope=_envelope(SubmitJob, run_id, f"submit:{run_id}", event), spec=spec))
+                commands += [_cancel(old, f"replaced by run {event.run_number}", event) for old in event.replaces]
+            case JobCancelled() if before.active_runs:
+                commands += [_cancel(run, f"its recurring job was cancelled: {event.reason}", event)
+                             for run in before.active_runs]
+    commands += _tell_parent(before, after, events)
+    return commands
+
+
+def _tell_parent(before: JobState, after: JobState, events: list[JobEvent]) -> list[Command]:
+    run_of = after.spec.run_of if after.spec is not None else None
+    if run_of is None or after.status not in TERMINAL or before.status in TERMINAL or not events:
+        return []
+    last = events[-1]
+    command_id = f"run-ended:{after.job_id}:{last.envelope.seq}"
+    return [NotifyUpstreamFinished(envelope=_envelope(NotifyUpstreamFinished, run_of.parent_job_id, command_id, last),
+                                   upstream_job_id=after.job_id, upstream_status=str(after.status))]
+
+
+def _cancel(job_id: str, reason: str, cause: JobEvent) -> CancelJob:
+    return CancelJob(envelope=_envelope(CancelJob, job_id, f"cancel:{job_id}:{cause.envelope.event_id}", cause),
+                     reason=reason)
+
+
+def _envelope(kind: type[Command], job_id: str, command_id: str, cause: JobEvent) -> CommandEnvelope:
+    origin: Envelope = cause.envelope
+    return CommandEnvelope(command_id=command_id, job_id=job_id, type=kind.short_name(), issued_at=origin.occurred_at,
+                           actor=SCHEDULER, correlation_id=origin.correlation_id or origin.job_id)
