@@ -10,15 +10,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.context import ApiContext
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
+from jobstream.api.routes_batch import batch_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
+from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
-from jobstream.api.routes_read import executions_router, workers_router
+from jobstream.api.routes_read import executions_router
+from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
+from jobstream.api.transactional import TransactionalPublisher
 from jobstream.config import Settings
 from jobstream.streams.kafka_io import Publisher
 
@@ -60,9 +65,11 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         notifier = JobNotifier(settings.database_url, channel_for(schema))
         producer = publisher or Publisher(settings)
         poller = ProducerPoller(producer)
+        transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
                                        commands=JobCommands(store, notifier, producer, options),
-                                       metrics=metrics, options=options)
+                                       metrics=metrics, options=options,
+                                       bulk=BulkCommands(store, transactions))
         await pool.open(wait=False)
         poller.start()
         await notifier.start(options.listener_start_s)
@@ -72,6 +79,7 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
             await notifier.stop()
             poller.stop()
             await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
+            await asyncio.to_thread(transactions.flush, FLUSH_TIMEOUT_S)
             await pool.close()
             del app.state.context  # lets the producer go with the app's lifetime, not the app object's
 
@@ -86,12 +94,15 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
                   lifespan=_lifespan(settings, schema, publisher, options, metrics))
     install_problem_handlers(app)
+    app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())
     app.include_router(dlq_router())
     app.include_router(executions_router())
+    app.include_router(logs_router())
     app.include_router(workers_router())
     app.include_router(ops_router())
-    app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
+                       path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -13,13 +13,25 @@ import psycopg
 from confluent_kafka import KafkaException
 from psycopg_pool import PoolTimeout
 
+from jobstream.api.models import spec_from_json
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import ReadModel, Row
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
 from jobstream.core.state import TERMINAL, Status
 from jobstream.core.validation import validate_spec
-from jobstream.schemas import CancelJob, Command, JobSpec, RedriveJob, RetryJob, SubmitJob
+from jobstream.schemas import (
+    CancelJob,
+    Command,
+    JobPatch,
+    JobSpec,
+    PauseJob,
+    RedriveJob,
+    ResumeJob,
+    RetryJob,
+    SubmitJob,
+    UpdateJob,
+)
 from jobstream.streams.kafka_io import Publisher, command_envelope
 
 ACTOR = "api"
@@ -35,6 +47,7 @@ class ApiOptions:
     recheck_s: float = 1.0  # re-check this often even without a notification (safety net)
     ack_timeout_s: float = 15.0  # longest wait for the broker's acknowledgement, then 503
     max_body_bytes: int = 1024 * 1024
+    max_batch_body_bytes: int = 32 * 1024 * 1024  # POST /v1/jobs:batch: up to 10,000 jobs
     listener_start_s: float = 5.0  # at startup, longest wait for the first LISTEN
     pool_timeout_s: float = 5.0  # longest wait for a database connection, then 503
 
@@ -116,6 +129,52 @@ class JobCommands:
             result = await subscription.wait_until(_tolerant(lambda: self._requeued(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
         return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+
+    async def update(self, job_id: str, patch: JobPatch) -> Result:
+        """Change a job before it runs; 409 with the state processor's reason if it may not change."""
+        return await self._change(job_id, lambda: UpdateJob(envelope=command_envelope(UpdateJob, job_id, ACTOR),
+                                                            patch=patch))
+
+    async def pause(self, job_id: str) -> Result:
+        return await self._change(job_id, lambda: PauseJob(envelope=command_envelope(PauseJob, job_id, ACTOR)))
+
+    async def resume(self, job_id: str) -> Result:
+        return await self._change(job_id, lambda: ResumeJob(envelope=command_envelope(ResumeJob, job_id, ACTOR)))
+
+    async def clone(self, job_id: str, overrides: Callable[[JobSpec], JobSpec]) -> Result:
+        """Submit a new job from this one's spec (as projected), changed by ``overrides``."""
+        job = await self._existing(job_id)
+        try:
+            spec = spec_from_json(job.get("spec") or {})
+        except ValueError as error:
+            raise ApiProblem(409, "conflict", f"job {job_id} has no readable spec to clone", job_id=job_id) from error
+        return await self.submit(overrides(spec))
+
+    async def _change(self, job_id: str, make: Callable[[], Command]) -> Result:
+        """Send a command about an existing job, then answer with its decision once projected:
+        the job (200), or 409 with the reason it was rejected; 202 past the wait bound."""
+        job = await self._existing(job_id)
+        command = make()
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._decided(job_id, command)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+
+    async def _decided(self, job_id: str, command: Command) -> Result | None:
+        command_id = command.envelope.command_id
+        events = await self.store.decided(job_id, command_id)
+        rejected = next((e for e in events if e["type"] == "CommandRejected"), None)
+        if rejected is not None:
+            raise ApiProblem(409, "conflict", rejected["reason"] or "rejected", job_id=job_id, command_id=command_id)
+        job = await self.store.job(job_id) if events else None
+        return None if job is None else Result(Outcome.DONE, job)
+
+    async def _existing(self, job_id: str) -> Row:
+        job = await self.store.job(job_id)
+        if job is None:
+            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
+        return job
 
     async def _requeued(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
         reason = await self.store.rejection(job_id, command.envelope.command_id)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
+from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.middleware import ApiMetrics
 from jobstream.api.notifier import JobNotifier
@@ -24,6 +25,7 @@ class ApiContext:
     commands: JobCommands
     metrics: ApiMetrics
     options: ApiOptions
+    bulk: BulkCommands  # batches and bulk cancels: one Kafka transaction each
 
 
 def _context(request: Request) -> ApiContext:

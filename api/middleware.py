@@ -54,17 +54,19 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answers 413 (problem+json) for bodies over ``max_bytes``, declared or streamed."""
+    """Answers 413 (problem+json) for bodies over ``max_bytes`` (or the path's own limit), declared
+    or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
+        self.app, self.max_bytes, self.path_limits = app, max_bytes, path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        if self._declared(scope) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        max_bytes = self.path_limits.get(scope.get("path", ""), self.max_bytes)
+        if self._declared(scope) > max_bytes:
+            await self._too_large(scope, receive, send, max_bytes)
             return
         chunks, total, disconnected = [], 0, False
         while True:
@@ -74,8 +76,8 @@ class BodyLimitMiddleware:
                 break
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if total > max_bytes:
+                await self._too_large(scope, receive, send, max_bytes)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -92,8 +94,8 @@ class BodyLimitMiddleware:
                     return 0
         return 0
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(None, 413, "too-large", f"request body exceeds {self.max_bytes} bytes",
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        response = problem_response(None, 413, "too-large", f"request body exceeds {max_bytes} bytes",
                                     instance=scope.get("path", ""))
         await response(scope, receive, send)
 

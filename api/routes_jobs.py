@@ -8,11 +8,12 @@ from fastapi import APIRouter, Body, Query, Response
 
 from jobstream.api.commands import Outcome, Result
 from jobstream.api.context import Context, Cursor, JobId, Limit, TextFilter
-from jobstream.api.models import CancelRequest, JobSubmission
+from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
 from jobstream.api.paging import decode_cursor, next_cursor
-from jobstream.api.problems import ApiProblem
+from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import Filter
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
+from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
 from jobstream.schemas import RedriveJob, RetryJob
 
@@ -77,17 +78,21 @@ def jobs_router() -> APIRouter:
     async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
                         queue: TextFilter = None, name: TextFilter = None,
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
+                        parent_job_id: TextFilter = None,
                         limit: Limit = 50, cursor: Cursor = None) -> JobPage:
-        """Jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        """Jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page.
+        ``parent_job_id`` lists the runs of a recurring job."""
         statuses = [s.value for s in status] if status else None
-        filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority})
+        filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority,
+                          "parent_job_id": parent_job_id})
         rows = await context.store.page("jobs", "job_id", filters, limit, decode_cursor(cursor), descending=True)
         items, following = next_cursor(rows, limit, "job_id")
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)
 
     @router.get("/{job_id}", response_model=JobView, responses={404: PROBLEM})
     async def get_job(job_id: JobId, context: Context) -> JobView:
-        return JobView.model_validate(await _known_job(context, job_id))
+        job = await _known_job(context, job_id)
+        return JobView.model_validate({**job, "waiting_reason": await waiting_reason(context.store, job)})
 
     @router.post("/{job_id}/cancel", response_model=JobView, responses={
         202: {"model": JobView, "description": "cancel sent, not yet visible in the read model"},
@@ -110,6 +115,41 @@ def jobs_router() -> APIRouter:
     async def retry_job(job_id: JobId, response: Response, context: Context) -> JobView:
         """Run a failed job again, as a new attempt."""
         return _answer(await context.commands.rerun(job_id, RetryJob), response)
+
+    @router.patch("/{job_id}", response_model=JobView, responses={
+        202: {"model": JobView, "description": "sent, the decision is not visible yet"},
+        404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+    async def patch_job(job_id: JobId, patch: JobPatchIn, response: Response, context: Context) -> JobView:
+        """Change a job before it runs (priority, queue, env, timeout_s, retry, schedule); a job that
+        runs or has finished is refused with 409 and the reason."""
+        problems = patch.problems()
+        if problems:
+            raise ApiProblem(422, "validation", "the patch is not valid; see errors",
+                             errors=[field_error(field, detail) for field, detail in problems])
+        return _answer(await context.commands.update(job_id, patch.to_patch()), response)
+
+    @router.post("/{job_id}/pause", response_model=JobView, responses={
+        202: {"model": JobView, "description": "sent, the decision is not visible yet"},
+        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def pause_job(job_id: JobId, response: Response, context: Context) -> JobView:
+        """Stop a job from running until resumed; 409 with the reason if it cannot be paused."""
+        return _answer(await context.commands.pause(job_id), response)
+
+    @router.post("/{job_id}/resume", response_model=JobView, responses={
+        202: {"model": JobView, "description": "sent, the decision is not visible yet"},
+        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def resume_job(job_id: JobId, response: Response, context: Context) -> JobView:
+        """Let a paused job run again; 409 with the reason if it is not paused."""
+        return _answer(await context.commands.resume(job_id), response)
+
+    @router.post("/{job_id}/clone", status_code=201, response_model=JobView, responses={
+        202: {"model": JobView, "description": "accepted, not yet visible in the read model"},
+        404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+    async def clone_job(job_id: JobId, response: Response, context: Context,
+                        overrides: Annotated[CloneRequest | None, Body()] = None) -> JobView:
+        """Submit a new job with this one's spec and the given changes; answers like a submit."""
+        changes = overrides or CloneRequest()
+        return _answer(await context.commands.clone(job_id, changes.apply), response)
 
     @router.get("/{job_id}/executions", response_model=ExecutionList, responses={404: PROBLEM})
     async def job_executions(job_id: JobId, context: Context) -> ExecutionList:

@@ -1,4 +1,4 @@
-"""``/v1/executions`` and ``/v1/workers``: read-only views of the read model."""
+"""``/v1/executions``: read-only views of the read model (workers: ``routes_workers.py``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jobstream.api.context import Context, Cursor, ExecutionId, Limit, TextFilter, WorkerId
+from jobstream.api.context import Context, Cursor, ExecutionId, Limit, TextFilter
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.store import Filter
-from jobstream.api.views import PROBLEM, ExecutionPage, ExecutionView, WorkerPage, WorkerView
+from jobstream.api.views import PROBLEM, ExecutionPage, ExecutionView
 
 
 class ExecutionStatus(StrEnum):
@@ -23,13 +23,6 @@ class ExecutionStatus(StrEnum):
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
     LOST = "lost"
-
-
-class WorkerStatus(StrEnum):
-    ACTIVE = "active"
-    DRAINING = "draining"
-    LOST = "lost"
-    DEREGISTERED = "deregistered"
 
 
 def executions_router() -> APIRouter:
@@ -53,28 +46,5 @@ def executions_router() -> APIRouter:
         if row is None:
             raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
         return ExecutionView.model_validate(row)
-
-    return router
-
-
-def workers_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/workers", tags=["workers"])
-
-    @router.get("", response_model=WorkerPage, responses={422: PROBLEM})
-    async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
-                           limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerPage:
-        """Workers by id; pass ``next_cursor`` back as ``cursor`` for the next page."""
-        statuses = [s.value for s in status] if status else None
-        rows = await context.store.page("workers", "worker_id", Filter({"status": statuses}), limit,
-                                        decode_cursor(cursor), descending=False)
-        items, following = next_cursor(rows, limit, "worker_id")
-        return WorkerPage(items=[WorkerView.model_validate(r) for r in items], next_cursor=following)
-
-    @router.get("/{worker_id}", response_model=WorkerView, responses={404: PROBLEM})
-    async def get_worker(worker_id: WorkerId, context: Context) -> WorkerView:
-        row = await context.store.worker(worker_id)
-        if row is None:
-            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
-        return WorkerView.model_validate(row)
 
     return router

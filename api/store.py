@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 Row = dict[str, Any]
@@ -121,6 +122,38 @@ class ReadModel:
             " AND causation_id IS DISTINCT FROM %s LIMIT 1"
         ).format(self.table("job_events"))
         return await self.fetch_one(query, [job_id, command_id]) is not None
+
+    async def decided(self, job_id: str, command_id: str) -> list[Row]:
+        """The projected events this command caused (type and rejection reason), in seq order."""
+        query = sql.SQL(
+            "SELECT type, payload->>'reason' AS reason FROM {} WHERE job_id = %s AND causation_id = %s ORDER BY seq"
+        ).format(self.table("job_events"))
+        return await self.fetch(query, [job_id, command_id])
+
+    async def existing(self, job_ids: list[str]) -> set[str]:
+        """Which of these jobs the read model knows."""
+        query = sql.SQL("SELECT job_id FROM {} WHERE job_id = ANY(%s)").format(self.table("jobs"))
+        return {row["job_id"] for row in await self.fetch(query, [job_ids])}
+
+    async def unfinished(self, queue: str | None, status: str | None, label: tuple[str, str] | None,
+                         name_prefix: str | None, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` ids of unfinished jobs matching every filter given, oldest first, and how
+        many match in all."""
+        query = sql.SQL(
+            "SELECT job_id, count(*) OVER () AS matched FROM {} WHERE status NOT IN ('completed', 'failed', 'cancelled')"
+            " AND (%(queue)s::text IS NULL OR queue = %(queue)s)"
+            " AND (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(label)s::jsonb IS NULL OR labels @> %(label)s::jsonb)"
+            " AND (%(prefix)s::text IS NULL OR starts_with(name, %(prefix)s))"
+            " ORDER BY job_id LIMIT %(limit)s"
+        ).format(self.table("jobs"))
+        params = {"queue": queue, "status": status, "label": Jsonb(dict([label])) if label else None,
+                  "prefix": name_prefix, "limit": limit}
+        async with self.pool.connection() as conn:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                rows = await cur.fetchall()
+        return [row["job_id"] for row in rows], int(rows[0]["matched"]) if rows else 0
 
     # ------------------------------------------------------------------ executions and workers
     async def execution(self, execution_id: str) -> Row | None:

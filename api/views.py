@@ -38,6 +38,9 @@ class JobView(_Row):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime | None = None
+    parent_job_id: str | None = None  # on a run of a recurring job: that job
+    runs: int | None = None  # on a recurring job: runs fired so far
+    waiting_reason: str | None = None  # on GET of a queued job that no live worker can take: why
 
 
 class ExecutionView(_Row):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
-from jobstream.core import scheduling
+from jobstream.core import dependencies, scheduling
 from jobstream.core.emit import Emitter, queue
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
@@ -38,6 +38,7 @@ from jobstream.schemas import (
     Outcome,
     PauseJob,
     RedriveJob,
+    RegisterDependent,
     ResumeJob,
     ReportFinished,
     ReportProgress,
@@ -56,14 +57,34 @@ MIN_TRIES_AFTER_LOSS = 3
 def decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     """The events that ``command`` causes for the job in ``state`` at time ``now``."""
     if state.has_applied(command.envelope.command_id):
-        return []
+        return _complete(state, command)
+    return _chained(_decide(state, command, now))
+
+
+def _decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     emit = Emitter(state, command, now)
-    if not state.exists and not isinstance(command, SubmitJob):
+    if not state.exists and not isinstance(command, SubmitJob | RegisterDependent):
         return emit.reject(f"job {state.job_id} does not exist")
     handler = _HANDLERS.get(type(command))
     if handler is None:
         return emit.reject(f"{command.envelope.type} is not supported yet")
     return handler(state, command, emit)
+
+
+def _complete(state: JobState, command: Command) -> list[JobEvent]:
+    """A redelivered command decides nothing, unless its decision was cut short by a crash: then
+    it is decided again from the state before it, at its time, and only the missing events
+    follow. Deterministic, so they are exactly the ones that were lost."""
+    cut = state.incomplete
+    if cut is None or cut.command_id != command.envelope.command_id:
+        return []
+    events = _chained(_decide(cut.before, command, cut.occurred_at))
+    return events[state.seq - cut.before.seq:]
+
+
+def _chained(events: list[JobEvent]) -> list[JobEvent]:
+    """Every event but the last of a decision says more follow."""
+    return [replace(e, envelope=replace(e.envelope, continues=True)) for e in events[:-1]] + events[-1:]
 
 
 def _submit(state: JobState, command: SubmitJob, emit: Emitter) -> list[JobEvent]:
@@ -74,11 +95,13 @@ def _submit(state: JobState, command: SubmitJob, emit: Emitter) -> list[JobEvent
         return emit.reject("; ".join(f"{field}: {problem}" for field, problem in problems))
     if problem := scheduling.schedule_problem(command.spec, emit.now):
         return emit.reject(problem)
-    if command.spec.depends_on:
-        return emit.reject("depends_on: dependencies are not supported yet")
+    if problem := dependencies.dependency_problem(state.job_id, command.spec):
+        return emit.reject(problem)
     emit(JobSubmitted, spec=command.spec)
     if command.spec.schedule is not None:
         return scheduling.submit_scheduled(state, command.spec.schedule, emit)
+    if command.spec.depends_on:
+        return dependencies.wait_for_upstreams(command.spec, emit)
     return queue(state, emit, attempt=state.attempt + 1)
 
 
@@ -197,8 +220,8 @@ def _fire(state: JobState, command: FireTimer, emit: Emitter) -> list[JobEvent]:
 
 
 def _expire(state: JobState, command: ExpireExecution, emit: Emitter) -> list[JobEvent]:
-    if command.attempt != state.attempt or state.status not in ACTIVE:
-        return []  # the lease already ended: nothing to expire
+    if command.attempt != state.attempt or state.status not in ACTIVE or command.worker_id != state.worker_id:
+        return []  # the lease already ended, or another worker holds it: nothing to expire
     return _fail(state, emit, Outcome.LOST, command.reason, None, {})
 
 
@@ -220,6 +243,13 @@ def _update(state: JobState, command: UpdateJob, emit: Emitter) -> list[JobEvent
     return emit.events
 
 
+def _upstream_finished(state: JobState, command: NotifyUpstreamFinished, emit: Emitter) -> list[JobEvent]:
+    """A job this one owns (a run of its schedule) or waits on (an upstream) has ended."""
+    if command.upstream_job_id in state.active_runs:
+        return scheduling.run_finished(state, command, emit)
+    return dependencies.settle(state, command, emit)
+
+
 _HANDLERS: dict[type[Command], Callable[[JobState, Any, Emitter], list[JobEvent]]] = {
     SubmitJob: _submit,
     CancelJob: _cancel,
@@ -234,5 +264,6 @@ _HANDLERS: dict[type[Command], Callable[[JobState, Any, Emitter], list[JobEvent]
     UpdateJob: _update,
     PauseJob: scheduling.pause,
     ResumeJob: scheduling.resume,
-    NotifyUpstreamFinished: scheduling.run_finished,
+    NotifyUpstreamFinished: _upstream_finished,
+    RegisterDependent: dependencies.register,
 }

@@ -1,31 +1,74 @@
 """The dispatch board: which ready execution goes to which worker. Pure; time passed in.
 
-Priority with aging: a job's effective priority improves by one level per ``aging_step_s`` of
-waiting. Comparing two jobs, ``a`` goes first when
+Ranking. Priorities run from 1 (most urgent) to 10. A job's effective priority improves by one
+level per ``aging_step_s`` of waiting: ``a`` goes before ``b`` when
 
     priority_a - wait_a / step < priority_b - wait_b / step
-    <=> priority_a * step + enqueued_a < priority_b * step + enqueued_b
+    <=> enqueued_a + (priority_a - 1) * step < enqueued_b + (priority_b - 1) * step
 
-so the order never changes with time and one static heap key does it. The bound: a job of
-priority p ranks with fresh priority-1 jobs after (p - 1) * step seconds; from then on only jobs
-with a smaller key (enqueued before it, adjusted for priority) run ahead of it.
+Both sides are fixed at enqueue time, so the order never changes with the clock: one static heap
+key, ``enqueued_at + (priority - 1) * step`` (the moment the job "becomes priority 1"), and no
+re-sorting. Ties go first come, first served.
 
-Workers pull: a worker's credit says how many slots it has free for a queue and how many
-assignments from that queue it has received; the board never sends more than the credit minus
-what is still in flight towards the worker.
+The aging bound. A job of priority p enqueued at t has key K = t + (p - 1) * step. A job with a
+larger key never goes before it while it fits a live worker with room, and every job enqueued
+after K has a larger key. So it waits at most (p - 1) * step plus D, where D is how long the
+queue takes to dispatch the jobs with a smaller key: under a flood of priority-1 jobs that the
+workers keep up with, D is the wait of those jobs themselves (one service time per slot).
+A priority-10 job under such a flood runs within 9 * step + D (90 s + D with the default step).
+
+Matching. Ready jobs are grouped by shape (queue, cpu, memory, labels): jobs of one shape are
+interchangeable for placement, so a shape that fits no worker with room is skipped once per
+match, whatever the number of its jobs. Each shape keeps a heap by key; a match merges the heads
+of the placeable shapes, best key first.
+
+Room. A worker's credit (per queue) says how many slots, how much cpu and memory it has free,
+net of what it runs, and how many assignments from that queue it has received. The board
+subtracts what it sent that the worker had not yet received (those are in the worker's
+partition, in order), so a worker never gets more than its slots, cpu or memory. A queue's
+concurrency limit counts its in-flight executions: what live workers report running for it
+plus what is on its way to them.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jobstream.core.placement import NO_NEEDS
 from jobstream.schemas import JobReady, WorkerCredit
 
 DEFAULT_AGING_STEP_S = 10.0
-DEFAULT_CREDIT_TTL_S = 15.0
+# Workers send credits every 2 s (and after each finish); one missed and the next still counts.
+# It must stay below the worker-loss window (6 s by default), so that work queued again after a
+# loss never goes back to the lost worker: its credits have expired by then, even when the loss
+# event reaches this dispatcher late.
+DEFAULT_CREDIT_TTL_S = 4.0
+ASSIGNED_MEMORY = 100_000  # recent assignments remembered, so that a redelivered JobReady is ignored
+
+Shape = tuple[str, float, int, tuple[tuple[str, str], ...]]  # queue, cpu, memory_mb, labels
+_Entry = tuple[float, int, str, JobReady]  # key, arrival order, job_id, the job as added
+
+
+def shape_of(job: JobReady) -> Shape:
+    needs = job.spec.requirements or NO_NEEDS
+    return job.queue, needs.cpu, needs.memory_mb, tuple(sorted(needs.labels.items()))
+
+
+def parse_queue_limits(text: str) -> dict[str, int]:
+    """``"default=100,gpu=2"`` -> ``{"default": 100, "gpu": 2}``; raises ValueError naming the entry."""
+    limits: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        queue, sep, value = item.partition("=")
+        if not sep or not queue.strip() or not value.strip().isdigit():
+            raise ValueError(f"queue limit {item!r} is not queue=N (N a whole number)")
+        limits[queue.strip()] = int(value)
+    return limits
 
 
 @dataclass
@@ -33,36 +76,44 @@ class _Credit:
     """What the board knows of one worker's room for one queue."""
 
     credit: WorkerCredit
-    sent: int = 0  # assignments sent to this worker from this queue
-    cpu_used: float = 0.0  # by assignments sent since the credit was issued
-    memory_used: int = 0
-    slots_used: int = 0
+    sent: int = 0  # assignments sent to this worker from this queue, ever
+    transit: deque[tuple[float, int]] = field(default_factory=deque)  # (cpu, memory) sent, not yet received
+    transit_cpu: float = 0.0
+    transit_memory: int = 0
+    issued_s: float = 0.0  # the credit's issued_at as a timestamp: compared on every match
 
     def refresh(self, credit: WorkerCredit) -> None:
         self.credit = credit
+        self.issued_s = credit.issued_at.timestamp()
         self.sent = max(self.sent, credit.received)  # a restarted board learns what was sent before
-        in_flight = self.sent - credit.received
-        self.slots_used, self.cpu_used, self.memory_used = in_flight, 0.0, 0
+        while len(self.transit) > self.in_transit():  # the oldest ones have arrived
+            cpu, memory = self.transit.popleft()
+            self.transit_cpu -= cpu
+            self.transit_memory -= memory
+
+    def in_transit(self) -> int:
+        return self.sent - self.credit.received
+
+    def in_flight(self) -> int:
+        """Executions of this queue on or towards the worker (running unknown counts as none)."""
+        return (self.credit.running or 0) + self.in_transit()
 
     def room(self) -> int:
-        return self.credit.free_slots - self.slots_used
+        return self.credit.free_slots - self.in_transit()
 
-    def fits(self, job: JobReady) -> bool:
-        needs = job.spec.requirements
-        if needs is None:
-            return True
+    def fits(self, shape: Shape) -> bool:
+        _, cpu, memory, labels = shape
         credit = self.credit
-        return (needs.cpu <= credit.cpu_free - self.cpu_used
-                and needs.memory_mb <= credit.memory_mb_free - self.memory_used
-                and all(credit.labels.get(key) == value for key, value in needs.labels.items()))
+        return (cpu <= credit.cpu_free - self.transit_cpu + 1e-9
+                and memory <= credit.memory_mb_free - self.transit_memory
+                and all(credit.labels.get(key) == value for key, value in labels))
 
     def take(self, job: JobReady) -> None:
-        needs = job.spec.requirements
+        needs = job.spec.requirements or NO_NEEDS
         self.sent += 1
-        self.slots_used += 1
-        if needs is not None:
-            self.cpu_used += needs.cpu
-            self.memory_used += needs.memory_mb
+        self.transit.append((needs.cpu, needs.memory_mb))
+        self.transit_cpu += needs.cpu
+        self.transit_memory += needs.memory_mb
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +126,35 @@ class Match:
 class DispatchBoard:
     aging_step_s: float = DEFAULT_AGING_STEP_S
     credit_ttl_s: float = DEFAULT_CREDIT_TTL_S
+    queue_limits: Mapping[str, int] = field(default_factory=dict)  # queue -> max in-flight; absent: none
     ready: dict[str, JobReady] = field(default_factory=dict)
     credits: dict[tuple[str, str], _Credit] = field(default_factory=dict)  # (worker_id, queue)
-    _heap: list[tuple[float, int, str, int]] = field(default_factory=list)
+    _shapes: dict[Shape, list[_Entry]] = field(default_factory=dict)
+    _gone: dict[str, datetime] = field(default_factory=dict)  # worker_id -> credits up to then are void
+    _assigned: OrderedDict[str, int] = field(default_factory=OrderedDict)  # job_id -> attempt, recent ones
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
-    def rank(self, job: JobReady) -> float:
-        return job.priority * self.aging_step_s + job.enqueued_at.timestamp()
+    def key(self, job: JobReady) -> float:
+        """When the job ranks as a fresh priority-1 job: the static heap key (see the module doc)."""
+        return job.enqueued_at.timestamp() + (job.priority - 1) * self.aging_step_s
 
     def add(self, job: JobReady) -> None:
         """Offer an execution. Idempotent; a newer attempt of the same job replaces an older one."""
         current = self.ready.get(job.job_id)
         if current is not None and current.attempt > job.attempt:
             return
-        if current == job:
-            return
-        self.ready[job.job_id] = job
-        heapq.heappush(self._heap, (self.rank(job), next(self._order), job.job_id, job.attempt))
+        if current == job or self._assigned.get(job.job_id, 0) >= job.attempt:
+            return  # a repeat, or a redelivery of what was already assigned
+        self.ready[job.job_id] = job  # an older entry of the job is dropped lazily
+        entry = (self.key(job), next(self._order), job.job_id, job)
+        heapq.heappush(self._shapes.setdefault(shape_of(job), []), entry)
+
+    def reset(self, jobs: Iterable[JobReady]) -> None:
+        """Start again from these ready jobs (after a rebalance) and no credits; departed workers stay
+        departed."""
+        self.ready, self.credits, self._shapes = {}, {}, {}
+        for job in jobs:
+            self.add(job)
 
     def withdraw(self, job_id: str, attempt: int) -> None:
         current = self.ready.get(job_id)
@@ -99,43 +162,83 @@ class DispatchBoard:
             del self.ready[job_id]  # its heap entry is dropped lazily
 
     def offer(self, credit: WorkerCredit) -> None:
+        gone = self._gone.get(credit.worker_id)
+        if gone is not None and credit.issued_at <= gone:
+            return  # a late credit of a worker we were told is gone
         key = (credit.worker_id, credit.queue)
         known = self.credits.get(key)
         if known is None:
             self.credits[key] = known = _Credit(credit)
         known.refresh(credit)
 
-    def match(self, now: datetime) -> list[Match]:
-        """Assign ready executions, best rank first, to workers with room. Removes what it assigns."""
-        live = self._live_credits(now)
-        matches: list[Match] = []
-        skipped: list[tuple[float, int, str, int]] = []
-        while self._heap and any(c.room() > 0 for c in live):
-            entry = heapq.heappop(self._heap)
-            job = self.ready.get(entry[2])
-            if job is None or job.attempt != entry[3]:
-                continue  # withdrawn or superseded
-            chosen = self._best_worker(job, live)
-            if chosen is None:
-                skipped.append(entry)
-                continue
-            chosen.take(job)
-            del self.ready[job.job_id]
-            matches.append(Match(job, chosen.credit.worker_id))
-        for entry in skipped:
-            heapq.heappush(self._heap, entry)
-        return matches
-
-    def _live_credits(self, now: datetime) -> list[_Credit]:
-        return [c for c in self.credits.values()
-                if (now - c.credit.issued_at).total_seconds() <= self.credit_ttl_s]
-
-    @staticmethod
-    def _best_worker(job: JobReady, live: list[_Credit]) -> _Credit | None:
-        """The fitting worker with the most room: spreads load across workers."""
-        fitting = [c for c in live if c.credit.queue == job.queue and c.room() > 0 and c.fits(job)]
-        return max(fitting, key=lambda c: (c.room(), c.credit.worker_id), default=None)
-
-    def forget_worker(self, worker_id: str) -> None:
+    def forget_worker(self, worker_id: str, at: datetime | None = None) -> None:
+        """Drop a worker's credits (it is lost, draining or gone); credits issued up to ``at`` stay void."""
         for key in [k for k in self.credits if k[0] == worker_id]:
             del self.credits[key]
+        if at is not None:
+            self._gone = {w: t for w, t in self._gone.items() if (at - t).total_seconds() <= self.credit_ttl_s}
+            self._gone[worker_id] = max(at, self._gone.get(worker_id, at))
+
+    def match(self, now: datetime) -> list[Match]:
+        """Assign ready executions, best key first, to workers with room. Removes what it assigns."""
+        by_queue: dict[str, list[_Credit]] = {}
+        oldest = now.timestamp() - self.credit_ttl_s
+        for credit in self.credits.values():
+            if credit.issued_s >= oldest:
+                by_queue.setdefault(credit.credit.queue, []).append(credit)
+        if not any(c.room() > 0 for credits in by_queue.values() for c in credits):
+            return []  # the common case under load: nobody has room, nothing to look at
+        budget = {q: self._queue_room(q, credits) for q, credits in by_queue.items()}
+        heads: list[tuple[float, int, Shape]] = []
+        for shape in list(self._shapes):
+            head = self._head(shape) if budget.get(shape[0], 0) > 0 else None
+            if head is not None:
+                heads.append((head[0], head[1], shape))
+        heapq.heapify(heads)
+        matches: list[Match] = []
+        while heads:
+            _, _, shape = heapq.heappop(heads)
+            queue = shape[0]
+            worker = self._best_worker(shape, by_queue[queue]) if budget[queue] > 0 else None
+            if worker is None:
+                continue  # this shape waits, all its jobs at once
+            job = heapq.heappop(self._shapes[shape])[3]
+            del self.ready[job.job_id]
+            self._remember(job)
+            worker.take(job)
+            budget[queue] -= 1
+            matches.append(Match(job, worker.credit.worker_id))
+            head = self._head(shape)
+            if head is not None:
+                heapq.heappush(heads, (head[0], head[1], shape))
+        return matches
+
+    def _remember(self, job: JobReady) -> None:
+        self._assigned[job.job_id] = job.attempt
+        self._assigned.move_to_end(job.job_id)
+        if len(self._assigned) > ASSIGNED_MEMORY:
+            self._assigned.popitem(last=False)
+
+    def _head(self, shape: Shape) -> _Entry | None:
+        """The shape's best current entry, dropping withdrawn and superseded ones on the way."""
+        heap = self._shapes[shape]
+        while heap and self.ready.get(heap[0][2]) is not heap[0][3]:
+            heapq.heappop(heap)
+        if not heap:
+            del self._shapes[shape]
+            return None
+        return heap[0]
+
+    def _queue_room(self, queue: str, credits: list[_Credit]) -> float:
+        limit = self.queue_limits.get(queue)
+        return math.inf if limit is None else limit - sum(c.in_flight() for c in credits)
+
+    @staticmethod
+    def _best_worker(shape: Shape, credits: list[_Credit]) -> _Credit | None:
+        """The fitting worker with the most room: spreads load across workers."""
+        fitting = [c for c in credits if c.room() > 0 and c.fits(shape)]
+        return max(fitting, key=lambda c: (c.room(), c.credit.worker_id), default=None)
+
+
+__all__ = ["DEFAULT_AGING_STEP_S", "DEFAULT_CREDIT_TTL_S", "DispatchBoard", "Match", "Shape",
+           "parse_queue_limits", "shape_of"]

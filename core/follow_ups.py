@@ -1,15 +1,17 @@
 """Commands one job's decision sends to other jobs: a recurring job submits and cancels its runs,
-and a run tells its parent when it has ended. Pure, and deterministic in every field (ids and
+a run tells its parent when it has ended, a dependent asks its upstreams to tell it when they
+end, and an upstream tells its dependents. Pure, and deterministic in every field (ids and
 times come from the events), so a decision resent after a crash repeats the same commands and
 their receivers ignore the repeat (``decide`` drops a command id it has applied)."""
 
 from __future__ import annotations
 
+from jobstream.core.dependencies import MISSING
 from jobstream.core.scheduling import run_spec
 from jobstream.core.state import TERMINAL, JobState
 from jobstream.schemas import (
-    CancelJob, Command, CommandEnvelope, Envelope, JobCancelled, JobEvent, NotifyUpstreamFinished, ScheduleFired,
-    SubmitJob,
+    CancelJob, Command, CommandEnvelope, CommandRejected, DependentRegistered, Envelope, JobCancelled, JobEvent,
+    JobPending, NotifyUpstreamFinished, RegisterDependent, ScheduleFired, SubmitJob,
 )
 
 SCHEDULER = "scheduler"
@@ -26,8 +28,32 @@ def follow_up_commands(before: JobState, after: JobState, events: list[JobEvent]
             case JobCancelled() if before.active_runs:
                 commands += [_cancel(run, f"its recurring job was cancelled: {event.reason}", event)
                              for run in before.active_runs]
+            case JobPending(waiting_on=upstreams):
+                commands += [_register(upstream, after.job_id, event) for upstream in upstreams]
+            case DependentRegistered(dependent_job_id=dependent) if before.status in TERMINAL:
+                commands.append(_notify(dependent, after, str(after.status), event))  # already final: answer now
+            case CommandRejected(reply_to=str(dependent), command_type="RegisterDependent"):
+                commands.append(_notify(dependent, after, MISSING, event))
     commands += _tell_parent(before, after, events)
+    commands += _tell_dependents(before, after, events)
     return commands
+
+
+def _tell_dependents(before: JobState, after: JobState, events: list[JobEvent]) -> list[Command]:
+    if not after.dependents or after.status not in TERMINAL or before.status in TERMINAL or not events:
+        return []
+    return [_notify(dependent, after, str(after.status), events[-1]) for dependent in after.dependents]
+
+
+def _register(upstream: str, dependent: str, cause: JobEvent) -> RegisterDependent:
+    return RegisterDependent(envelope=_envelope(RegisterDependent, upstream, f"depend:{dependent}:{upstream}", cause),
+                             dependent_job_id=dependent)
+
+
+def _notify(dependent: str, upstream: JobState, status: str, cause: JobEvent) -> NotifyUpstreamFinished:
+    command_id = f"upstream-ended:{upstream.job_id}:{dependent}:{cause.envelope.seq}"
+    return NotifyUpstreamFinished(envelope=_envelope(NotifyUpstreamFinished, dependent, command_id, cause),
+                                  upstream_job_id=upstream.job_id, upstream_status=status)
 
 
 def _tell_parent(before: JobState, after: JobState, events: list[JobEvent]) -> list[Command]:

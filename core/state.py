@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 from jobstream.schemas import (
     CommandRejected,
+    DependentRegistered,
+    Envelope,
     JobAssigned,
     JobCancelled,
     JobCompleted,
@@ -35,6 +37,7 @@ from jobstream.schemas import (
     ScheduleFired,
     ScheduleRunFinished,
     ScheduleSkipped,
+    UpstreamSettled,
 )
 
 # How many recent command ids a job remembers, so that a redelivered command changes nothing.
@@ -63,6 +66,15 @@ class SequenceError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Incomplete:
+    """A decision whose events stopped before its last: its command, its time, the state before it."""
+
+    command_id: str
+    occurred_at: datetime
+    before: JobState
+
+
+@dataclass(frozen=True, slots=True)
 class JobState:
     job_id: str
     seq: int = 0
@@ -83,6 +95,12 @@ class JobState:
     runs: int = 0
     active_runs: tuple[str, ...] = ()
     schedule_anchor: datetime | None = None
+    # Dependencies: upstreams this job still waits on, and the jobs waiting on this one.
+    waiting_on: tuple[str, ...] = ()
+    dependents: tuple[str, ...] = ()
+    # Set while the events of one decision are folded one by one; a state that still has it once
+    # folding stops is a decision cut short by a crash, which ``decide`` completes.
+    incomplete: Incomplete | None = None
 
     @property
     def exists(self) -> bool:
@@ -109,8 +127,17 @@ def evolve(state: JobState, event: JobEvent) -> JobState:
     if envelope.seq != state.seq + 1:
         raise SequenceError(f"job {state.job_id}: expected seq {state.seq + 1}, got {envelope.seq}")
     base = replace(state, seq=envelope.seq, updated_at=envelope.occurred_at,
-                   recent_commands=_remember(state.recent_commands, envelope.causation_id))
+                   recent_commands=_remember(state.recent_commands, envelope.causation_id),
+                   incomplete=_incomplete(state, envelope))
     return _apply(base, event)
+
+
+def _incomplete(state: JobState, envelope: Envelope) -> Incomplete | None:
+    if not envelope.continues or envelope.causation_id is None:
+        return None
+    if state.incomplete is not None and state.incomplete.command_id == envelope.causation_id:
+        return state.incomplete
+    return Incomplete(envelope.causation_id, envelope.occurred_at, state)
 
 
 def fold(job_id: str, events: Iterable[JobEvent]) -> JobState:
@@ -144,8 +171,12 @@ def _apply(state: JobState, event: JobEvent) -> JobState:  # noqa: C901 - one ar
         case JobSubmitted(spec=spec):
             at = event.envelope.occurred_at
             return replace(state, status=Status.PENDING, spec=spec, submitted_at=at, schedule_anchor=at)
-        case JobPending():
-            return replace(state, status=Status.PENDING)
+        case JobPending(waiting_on=waiting_on):
+            return replace(state, status=Status.PENDING, waiting_on=tuple(waiting_on))
+        case DependentRegistered(dependent_job_id=dependent) if dependent not in state.dependents:
+            return replace(state, dependents=state.dependents + (dependent,))
+        case UpstreamSettled(upstream_job_id=upstream):
+            return replace(state, waiting_on=tuple(u for u in state.waiting_on if u != upstream))
         case JobScheduled(next_run_at=next_run_at):
             return replace(state, status=Status.SCHEDULED, worker_id=None, next_run_at=next_run_at)
         case JobRetryScheduled():

@@ -3,6 +3,7 @@ naming the field, and the state processor turns them into a rejection with a rea
 
 from __future__ import annotations
 
+import json
 import re
 
 from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
@@ -38,16 +39,40 @@ def _validate_task(task: object) -> list[Problem]:
                 return [("task.argv", "must be a non-empty list of strings")]
             if shell and len(argv) != 1:
                 return [("task.argv", "with shell=true, must hold exactly one command string")]
+            return _validate_limits(task)
         case HttpTask(url=url, method=method):
             if not url.startswith(("http://", "https://")):
                 return [("task.url", "must be an http:// or https:// URL")]
             if method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
                 return [("task.method", "must be an HTTP method")]
+            if any(not 100 <= status <= 599 for status in task.expected_status):
+                return [("task.expected_status", "must hold HTTP statuses (100 to 599)")]
         case PythonTask(entrypoint=entrypoint):
             if not ENTRYPOINT.match(entrypoint):
                 return [("task.entrypoint", "must look like package.module:function")]
+            return _validate_python_arguments(task) + _validate_limits(task)
         case _:
             return [("task", "must be a shell, http or python task")]
+    return []
+
+
+def _validate_limits(task: ShellTask | PythonTask) -> list[Problem]:
+    problems = []
+    if task.memory_limit_mb is not None and task.memory_limit_mb < 1:
+        problems.append(("task.memory_limit_mb", "must be positive"))
+    if task.cpu_limit_s is not None and task.cpu_limit_s < 1:
+        problems.append(("task.cpu_limit_s", "must be positive"))
+    return problems
+
+
+def _validate_python_arguments(task: PythonTask) -> list[Problem]:
+    for field, text, kind in (("task.args_json", task.args_json, list), ("task.kwargs_json", task.kwargs_json, dict)):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return [(field, "must be JSON")]
+        if not isinstance(value, kind):
+            return [(field, f"must be a JSON {'array' if kind is list else 'object'}")]
     return []
 
 

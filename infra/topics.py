@@ -75,6 +75,10 @@ class Topics:
     def dispatcher_app(self) -> str:
         return f"{self.prefix}.dispatcher"
 
+    @property
+    def worker_monitor_app(self) -> str:
+        return f"{self.prefix}.worker-monitor"
+
     @staticmethod
     def changelog(app_id: str, table: str) -> str:
         """faust's name for a table's changelog topic."""
@@ -103,6 +107,8 @@ class Topics:
                       "the dispatcher's ready executions, keyed by job_id"),
             TopicSpec(self.changelog(self.timer_app, "timers"), partitions, {"cleanup.policy": "compact"},
                       "the timer processor's pending timers, keyed by timer_id"),
+            TopicSpec(self.changelog(self.worker_monitor_app, "liveness"), partitions, {"cleanup.policy": "compact"},
+                      "the worker monitor's liveness table, keyed by worker_id"),
             TopicSpec(self.poison, 1, kept_forever,
                       "messages no consumer could decode, with their origin topic, partition and offset"),
         ]

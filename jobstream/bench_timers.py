@@ -1,10 +1,12 @@
-"""`jobstream bench timers`: fire lateness and memory of the timer processor with N timers pending.
+"""`jobstream bench timers`: fire lateness and memory of the timer processor with N schedules active.
 
-It starts a state processor and a timer processor on a fresh topic prefix, submits N one-shot
-jobs whose due times are spread over a window that starts after the set-up (so every timer is
-armed well before it is due), and reads the FireTimer commands the timer processor sends:
-lateness = the command's issue time minus the timer's due time. Memory is the timer
-processor's resident set, before the timers arrive and with all of them pending.
+It starts a state processor and a timer processor on a fresh topic prefix and submits N jobs on
+a queue no worker serves. Recurring (the default): each runs every hour from a start_at spread
+over a window that begins after the set-up, so each fires once in the window, submits its run,
+and is armed again for an hour later: N schedules stay active throughout. ``--one-shot``: N
+``at`` jobs instead. It reads the FireTimer commands the timer processor sends: lateness = the
+command's issue time minus the timer's due time. Memory is the timer processor's resident set,
+before the schedules arrive and with all of them pending.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_timers(base: Settings, count: int, window_s: float, timeout_s: float) -> dict[str, Any]:
+RECURRING_EVERY_S = 3600.0  # longer than any window: each schedule fires once while measured
+
+
+def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
+               recurring: bool = True) -> dict[str, Any]:
     settings = base.with_(topic_prefix=f"bench-timers-{uuid.uuid4().hex[:8]}")
     topics = Topics(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
@@ -49,13 +55,14 @@ def run_timers(base: Settings, count: int, window_s: float, timeout_s: float) ->
         idle_rss = rss_mb(timer_pid)
         lead_s = 20 + count / 800  # submitting and arming must finish before the first is due
         first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
-        _submit(settings, count, first_due, window_s)
+        _submit(settings, count, first_due, window_s, recurring)
         reader.count_scheduled(count, timeout_s)
         time.sleep(max((first_due - datetime.now(UTC)).total_seconds() - 2, 0))  # let the timer processor catch up
         pending_rss = rss_mb(timer_pid)
         lateness = reader.collect_fires(count, timeout_s + window_s)
         return {
-            "timers": count, "window_s": window_s, "fired": len(lateness),
+            "schedules": count, "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
+            "fired": len(lateness),
             "fire_lateness_ms": percentiles(lateness),
             "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),
                                        "peak": round(max(pending_rss, rss_mb(timer_pid)), 1)},
@@ -80,12 +87,13 @@ def _start(settings: Settings) -> list[subprocess.Popen[bytes]]:
     return processes
 
 
-def _submit(settings: Settings, count: int, first_due: datetime, window_s: float) -> None:
+def _submit(settings: Settings, count: int, first_due: datetime, window_s: float, recurring: bool) -> None:
     publisher = Publisher(settings)
     rng = random.Random(7)
     for _ in range(count):
         due = first_due + timedelta(seconds=rng.uniform(0, window_s))
-        spec = JobSpec(name="timer", queue="bench-nobody", task=ShellTask(argv=["true"]), schedule=Schedule(at=due))
+        schedule = Schedule(every_s=RECURRING_EVERY_S, start_at=due) if recurring else Schedule(at=due)
+        spec = JobSpec(name="timer", queue="bench-nobody", task=ShellTask(argv=["true"]), schedule=schedule)
         publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, new_job_id(), "bench"), spec=spec))
         publisher.poll(0)
     publisher.flush(120)
@@ -121,7 +129,7 @@ class _Reader:
         next_submit = 0.0
         while not self.fires and time.monotonic() < deadline:
             if time.monotonic() >= next_submit:
-                _submit(settings, 1, datetime.now(UTC) + timedelta(seconds=2), 0.0)
+                _submit(settings, 1, datetime.now(UTC) + timedelta(seconds=2), 0.0, recurring=False)
                 next_submit = time.monotonic() + 3
             self._poll()
         if not self.fires:

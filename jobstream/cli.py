@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from jobstream.client import register as register_client_commands
+from jobstream.logs_client import register_logs
 from jobstream.config import Settings
 from jobstream.infra.process import InfraError
 
@@ -12,6 +13,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: e
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
 app.add_typer(infra_app, name="infra")
 register_client_commands(app)  # submit, get, ls, cancel, events: the HTTP API's client
+register_logs(app)  # logs [-f] EXECUTION_ID
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests.")
 app.add_typer(bench_app, name="bench")
 
@@ -85,6 +87,17 @@ def timer_processor(instance_id: str = typer.Option(None, help="static group mem
     run_timer_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
 
 
+@app.command("worker-monitor")
+def worker_monitor(instance_id: str = typer.Option(None, help="static group membership id"),
+                   metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+                   window_s: float = typer.Option(6.0, "--window-s", help="declare a worker lost after this long silent")
+                   ) -> None:
+    """Run the worker monitor (declares silent workers lost, so their executions run again)."""
+    from jobstream.streams.worker_monitor import run_worker_monitor
+
+    run_worker_monitor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port, window_s=window_s)
+
+
 @app.command("worker")
 def worker(
     queue: list[str] = typer.Option(["default"], "--queue", "-q", help="queue to serve (repeatable)"),
@@ -113,6 +126,18 @@ def projector(schema: str = typer.Option("jobstream", help="Postgres schema of t
 
     serve(metrics_port)
     run_projector(Settings.from_env(), schema)
+
+
+@app.command("logs-projector")
+def logs_projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
+                   metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+                   ) -> None:
+    """Run the logs projector: executions' output (the logs topic) into Postgres."""
+    from jobstream.projections.logs import run_logs_projector
+    from jobstream.streams.metrics import serve
+
+    serve(metrics_port)
+    run_logs_projector(Settings.from_env(), schema)
 
 
 @app.command("api")
@@ -160,16 +185,60 @@ def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
     typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate), indent=2))
 
 
+@bench_app.command("dispatch")
+def bench_dispatch(idle_jobs: int = typer.Option(200, help="jobs run one at a time on an idle system"),
+                   rate: list[float] = typer.Option([100.0, 200.0], help="offered jobs/s (repeatable)"),
+                   jobs: int = typer.Option(2000, help="jobs per offered rate"),
+                   workers: int = typer.Option(3, help="worker processes"),
+                   slots: int = typer.Option(8, help="slots per worker")) -> None:
+    """Queued-to-running latency (p50, p99) idle and at sustained rates; prints JSON."""
+    import json
+
+    from jobstream.bench_dispatch import run_dispatch_bench
+
+    typer.echo(json.dumps(run_dispatch_bench(Settings.from_env(), idle_jobs, rate, jobs, workers, slots), indent=2))
+
+
+@bench_app.command("dag")
+def bench_dag(nodes: int = typer.Option(1000, help="jobs in the DAG"),
+              layers: int = typer.Option(20, help="layers; each node depends on nodes of the layer before"),
+              fan_in: int = typer.Option(2, help="at most this many upstreams per node"),
+              workers: int = typer.Option(2, help="worker processes"),
+              slots: int = typer.Option(16, help="slots per worker"),
+              timeout_s: float = typer.Option(600, help="give up after this long")) -> None:
+    """A layered DAG from submit to last node done, beside its critical path; prints JSON."""
+    import json
+
+    from jobstream.bench_dag import run_dag_bench
+
+    result = run_dag_bench(Settings.from_env(), nodes, layers, fan_in, workers, slots, timeout_s)
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("timers")
-def bench_timers(schedules: int = typer.Option(100_000, help="one-shot timers pending at once"),
-                 window_s: float = typer.Option(60, help="their due times spread over this many seconds"),
+def bench_timers(schedules: int = typer.Option(100_000, help="schedules active at once"),
+                 window_s: float = typer.Option(120, help="their first fires spread over this many seconds"),
+                 one_shot: bool = typer.Option(False, "--one-shot", help="one-shot `at` jobs instead of recurring"),
                  timeout_s: float = typer.Option(900, help="give up after this long")) -> None:
-    """Fire lateness (p50/p99/max) and timer-processor memory with N timers pending; prints JSON."""
+    """Fire lateness (p50/p99/max) and timer-processor memory with N schedules active; prints JSON."""
     import json
 
     from jobstream.bench_timers import run_timers
 
-    typer.echo(json.dumps(run_timers(Settings.from_env(), schedules, window_s, timeout_s), indent=2))
+    result = run_timers(Settings.from_env(), schedules, window_s, timeout_s, recurring=not one_shot)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("failover")
+def bench_failover(jobs: int = typer.Option(8, help="jobs running on the worker that is killed"),
+                   trials: int = typer.Option(5, help="workers killed, one after the other"),
+                   timeout_s: float = typer.Option(120, help="give up on a trial after this long")) -> None:
+    """kill -9 a worker running N jobs: time to WorkerLost and to all its jobs queued again; prints JSON."""
+    import json
+
+    from jobstream.bench_failover import run_failover
+
+    typer.echo(json.dumps(run_failover(Settings.from_env(), jobs, trials, timeout_s), indent=2))
 
 
 def main() -> None:

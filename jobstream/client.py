@@ -1,4 +1,5 @@
-"""CLI commands that talk to the HTTP API: submit, get, ls, cancel, events.
+"""CLI commands that talk to the HTTP API: submit, get, ls, cancel, events, patch, pause, resume,
+clone, and cancel by filter.
 
 ``register(app)`` adds them to a Typer app; they reach ``JOBSTREAM_API_URL`` (or ``--api-url``)
 with httpx and print rich tables, or the API's JSON with ``--json``.
@@ -96,6 +97,16 @@ def submission_body(argv: list[str], *, name: str | None, queue: str, priority: 
     return body
 
 
+def change_body(*, timeout: float | None = None, env: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+    """The options given (None is "not given") as a JSON body."""
+    body = {k: v for k, v in fields.items() if v is not None}
+    if timeout is not None:
+        body["timeout_s"] = timeout
+    if env:
+        body["env"] = env
+    return body
+
+
 # ---------------------------------------------------------------- output
 def _cell(value: Any) -> str:
     if value is None:
@@ -185,11 +196,65 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
             print_jobs(page)
 
     @app.command("cancel")
-    def cancel(job_id: str, reason: Annotated[str | None, typer.Option(help="Why")] = None,
-               api_url: ApiUrl = None, as_json: AsJson = False) -> None:
-        """Cancel a job that has not finished."""
+    def cancel(
+        job_id: Annotated[str | None, typer.Argument(help="The job; or cancel by filter instead")] = None,
+        reason: Annotated[str | None, typer.Option(help="Why")] = None,
+        queue: Annotated[str | None, typer.Option(help="Every unfinished job of this queue")] = None,
+        status: Annotated[str | None, typer.Option(help="... in this (unfinished) status")] = None,
+        label: Annotated[str | None, typer.Option(help="... with this label, KEY=VALUE")] = None,
+        name_prefix: Annotated[str | None, typer.Option(help="... whose name starts with this")] = None,
+        api_url: ApiUrl = None, as_json: AsJson = False,
+    ) -> None:
+        """Cancel a job that has not finished, or every one matching all the filters (`--queue q`)."""
+        filters = change_body(queue=queue, status=status, label=label, name_prefix=name_prefix)
+        if (job_id is None) == (not filters):
+            raise typer.BadParameter("give a JOB_ID or filters (--queue, --status, --label, --name-prefix)")
+        if job_id is None:
+            print_json(_run(client(api_url), "POST", "/v1/jobs:cancel", json=change_body(reason=reason, **filters))[1])
+            return
         body = {"reason": reason} if reason else None
-        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/cancel", json=body)
+        status_code, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/cancel", json=body)
+        _show_job(job, as_json, accepted=status_code == 202)
+
+    @app.command("patch")
+    def patch(
+        job_id: str,
+        priority: Annotated[int | None, typer.Option(help="1 (most urgent) to 10")] = None,
+        queue: Annotated[str | None, typer.Option(help="Queue")] = None,
+        timeout: Annotated[float | None, typer.Option(help="Timeout in seconds")] = None,
+        env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE, repeatable")] = None,
+        api_url: ApiUrl = None, as_json: AsJson = False,
+    ) -> None:
+        """Change a job before it runs, e.g. `jobstream patch ID --priority 3`."""
+        body = change_body(priority=priority, queue=queue, timeout=timeout, env=parse_pairs(env, "--env"))
+        status, job = _run(client(api_url), "PATCH", f"/v1/jobs/{job_id}", json=body)
+        _show_job(job, as_json, accepted=status == 202)
+
+    @app.command("pause")
+    def pause(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+        """Pause a job until resumed."""
+        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/pause")
+        _show_job(job, as_json, accepted=status == 202)
+
+    @app.command("resume")
+    def resume(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+        """Resume a paused job."""
+        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/resume")
+        _show_job(job, as_json, accepted=status == 202)
+
+    @app.command("clone")
+    def clone(
+        job_id: str,
+        name: Annotated[str | None, typer.Option(help="Name of the copy")] = None,
+        priority: Annotated[int | None, typer.Option(help="1 (most urgent) to 10")] = None,
+        queue: Annotated[str | None, typer.Option(help="Queue")] = None,
+        label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable; replaces the labels")] = None,
+        api_url: ApiUrl = None, as_json: AsJson = False,
+    ) -> None:
+        """Submit a copy of a job, with changes."""
+        body = change_body(priority=priority, queue=queue, name=name,
+                           labels=parse_pairs(label, "--label") if label else None)
+        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/clone", json=body)
         _show_job(job, as_json, accepted=status == 202)
 
     @app.command("events")

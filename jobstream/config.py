@@ -22,6 +22,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things run and how topics are named. Immutable; derive variants with ``with_``."""
@@ -39,6 +47,8 @@ class Settings:
     partitions: int = 12
     schema_registry_url: str | None = None
     api_url: str = "http://127.0.0.1:8000"
+    aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
+    queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,6 +66,8 @@ class Settings:
             partitions=_env_int("JOBSTREAM_PARTITIONS", 12),
             schema_registry_url=os.environ.get("JOBSTREAM_SCHEMA_REGISTRY_URL") or None,
             api_url=_env("JOBSTREAM_API_URL", "http://127.0.0.1:8000"),
+            aging_step_s=_env_float("JOBSTREAM_AGING_STEP_S", 10.0),
+            queue_limits=_env("JOBSTREAM_QUEUE_LIMITS", ""),
         )
 
     @property
@@ -76,6 +88,8 @@ class Settings:
             "JOBSTREAM_TOPIC_PREFIX": self.topic_prefix,
             "JOBSTREAM_PARTITIONS": str(self.partitions),
             "JOBSTREAM_API_URL": self.api_url,
+            "JOBSTREAM_AGING_STEP_S": str(self.aging_step_s),
+            "JOBSTREAM_QUEUE_LIMITS": self.queue_limits,
         }
         if self.schema_registry_url:
             env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url

@@ -36,7 +36,9 @@ def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[s
         ("state-processor", ["state-processor", "--instance-id", "state-processor-1", "--metrics-port", "9101"]),
         ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1", "--metrics-port", "9102"]),
         ("timers", ["timer-processor", "--instance-id", "timers-1", "--metrics-port", "9103"]),
+        ("monitor", ["worker-monitor", "--instance-id", "worker-monitor-1", "--metrics-port", "9105"]),
         ("projector", ["projector", "--metrics-port", "9104"]),
+        ("logs", ["logs-projector", "--metrics-port", "9106"]),
         ("api", ["api"]),
     ]
     children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n)])

@@ -132,7 +132,8 @@ def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per ev
             return row._replace(status="scheduled", next_run_at=next_run_at)
         case JobUpdated(patch=patch) if row.spec is not None:
             spec = patch_spec(row.spec, patch)
-            return row._replace(spec=spec, queue=spec.get("queue"), priority=spec.get("priority"))
+            return row._replace(spec=spec, queue=spec.get("queue"), priority=spec.get("priority"),
+                                labels=dict(spec.get("labels") or {}))
         case ScheduleFired(run_job_id=None):
             return row._replace(tries=0, runs=event.run_number)  # one-shot: a new run with its own retries
         case ScheduleFired():

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from . import commands, common, dispatch, events, workers
+from . import commands, common, dispatch, events, logs, workers
 from .base import Record
 from .loader import AVRO_DIR, LoadedSchema, SchemaSet, load_schema_set
 
@@ -63,7 +63,7 @@ class Catalog:
 
 
 def _default_catalog() -> Catalog:
-    records = (*common.RECORDS, *commands.RECORDS, *events.RECORDS, *workers.RECORDS, *dispatch.RECORDS)
+    records = (*common.RECORDS, *commands.RECORDS, *events.RECORDS, *workers.RECORDS, *dispatch.RECORDS, *logs.RECORDS)
     enums = {**common.ENUMS, **commands.ENUMS, **events.ENUMS}
     return Catalog(load_schema_set(AVRO_DIR), records, enums)
 

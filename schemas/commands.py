@@ -176,8 +176,17 @@ class NotifyUpstreamFinished(Command):
     upstream_status: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterDependent(Command):
+    """Sent to an upstream job: tell this dependent when you reach a final state."""
+
+    avro_name: ClassVar[str] = "jobstream.commands.RegisterDependent"
+    envelope: CommandEnvelope
+    dependent_job_id: str
+
+
 RECORDS: tuple[type[Command], ...] = (
     SubmitJob, CancelJob, PauseJob, ResumeJob, UpdateJob, RetryJob, RedriveJob,
     AssignJob, ReportStarted, ReportProgress, ReportFinished, FireTimer,
-    ExpireExecution, NotifyUpstreamFinished,
+    ExpireExecution, NotifyUpstreamFinished, RegisterDependent,
 )

@@ -75,6 +75,7 @@ class Envelope(Record):
     actor: str
     causation_id: str | None = None
     correlation_id: str | None = None
+    continues: bool = False  # more events of the same decision follow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +115,8 @@ class ShellTask(Record):
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     shell: bool = False
+    memory_limit_mb: int | None = None
+    cpu_limit_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +140,8 @@ class PythonTask(Record):
     entrypoint: str
     args_json: str = "[]"
     kwargs_json: str = "{}"
+    memory_limit_mb: int | None = None
+    cpu_limit_s: int | None = None
 
 
 Task = ShellTask | HttpTask | PythonTask
@@ -233,6 +238,7 @@ class JobPatch(Record):
     timeout_s: float | None = None
     retry: RetryPolicy | None = None
     schedule: Schedule | None = None
+    labels: dict[str, str] | None = None
 
 
 RECORDS: tuple[type[Record], ...] = (

@@ -52,6 +52,7 @@ class WorkerCredit(DispatchRecord):
     memory_mb_free: int
     labels: dict[str, str] = field(default_factory=dict)
     issued_at: datetime
+    running: int | None = None  # executions of this queue running on the worker; None: not said
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,4 +86,14 @@ class DeadLetter(DispatchRecord):
     dead_lettered_at: datetime
 
 
-RECORDS: tuple[type[Record], ...] = (JobReady, JobWithdrawn, WorkerCredit, Assignment, CancelExecution, DeadLetter)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DrainWorker(DispatchRecord):
+    avro_name: ClassVar[str] = "jobstream.dispatch.DrainWorker"
+    worker_id: str
+    reason: str = ""
+    requested_by: str = ""
+    requested_at: datetime
+
+
+RECORDS: tuple[type[Record], ...] = (JobReady, JobWithdrawn, WorkerCredit, Assignment, CancelExecution, DeadLetter,
+                                     DrainWorker)

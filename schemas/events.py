@@ -235,6 +235,26 @@ class ScheduleEnded(JobEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DependentRegistered(JobEvent):
+    """A job waits on this one; it is told when this job reaches a final state."""
+
+    avro_name: ClassVar[str] = "jobstream.events.DependentRegistered"
+    envelope: Envelope
+    dependent_job_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamSettled(JobEvent):
+    """An upstream this job waits on reached a final state; ``satisfied``: its condition holds."""
+
+    avro_name: ClassVar[str] = "jobstream.events.UpstreamSettled"
+    envelope: Envelope
+    upstream_job_id: str
+    upstream_status: str
+    satisfied: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CommandRejected(JobEvent):
     """A command was not applied to the job."""
 
@@ -243,6 +263,7 @@ class CommandRejected(JobEvent):
     command_id: str
     command_type: str
     reason: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,5 +284,5 @@ RECORDS: tuple[type[JobEvent], ...] = (
     JobSubmitted, JobPending, JobScheduled, JobQueued, JobAssigned, JobStarted,
     JobProgressed, JobCompleted, JobFailed, JobRetryScheduled, JobDeadLettered,
     JobCancelled, JobPaused, JobResumed, JobUpdated, ScheduleFired, ScheduleSkipped,
-    ScheduleRunFinished, ScheduleEnded, CommandRejected, ReportRejected,
+    ScheduleRunFinished, ScheduleEnded, DependentRegistered, UpstreamSettled, CommandRejected, ReportRejected,
 )

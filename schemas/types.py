@@ -3,7 +3,7 @@
 from .base import Record
 from .commands import (
     AssignJob, CancelJob, Command, ExpireExecution, FireTimer, NotifyUpstreamFinished, PauseJob,
-    RedriveJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, SubmitJob,
+    RedriveJob, RegisterDependent, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, SubmitJob,
     TimerPurpose, UpdateJob,
 )
 from .common import (
@@ -12,14 +12,15 @@ from .common import (
     ScheduledRun, ShellTask, Task, WorkerEnvelope,
 )
 from .dispatch import (
-    Assignment, CancelExecution, DeadLetter, DispatchRecord, JobReady, JobWithdrawn, WorkerCredit,
+    Assignment, CancelExecution, DeadLetter, DispatchRecord, DrainWorker, JobReady, JobWithdrawn, WorkerCredit,
 )
 from .events import (
-    CommandRejected, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
+    CommandRejected, DependentRegistered, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
     JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobScheduled,
     JobStarted, JobSubmitted, JobUpdated, ReportRejected, ScheduleEnded, ScheduleFired, ScheduleRunFinished,
-    ScheduleSkipped, SkipReason,
+    ScheduleSkipped, SkipReason, UpstreamSettled,
 )
+from .logs import LogChunk
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
 )
@@ -34,13 +35,16 @@ __all__ = [
     # commands
     "SubmitJob", "CancelJob", "PauseJob", "ResumeJob", "UpdateJob", "RetryJob", "RedriveJob", "AssignJob",
     "ReportStarted", "ReportProgress", "ReportFinished", "FireTimer", "ExpireExecution", "NotifyUpstreamFinished",
+    "RegisterDependent",
     # job events
     "JobSubmitted", "JobPending", "JobScheduled", "JobQueued", "JobAssigned", "JobStarted", "JobProgressed",
     "JobCompleted", "JobFailed", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
     "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "ScheduleRunFinished",
-    "ScheduleEnded", "CommandRejected", "ReportRejected",
+    "ScheduleEnded", "DependentRegistered", "UpstreamSettled", "CommandRejected", "ReportRejected",
     # dispatch records
-    "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter",
+    "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter", "DrainWorker",
     # worker events
     "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",
+    # log records
+    "LogChunk",
 ]

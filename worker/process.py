@@ -3,7 +3,12 @@
 It reads only its own partition of the assignments topic (the one its worker_id hashes to), so
 workers scale with partitions, not with a topic each. Reports are commands with deterministic
 ids (``<execution_id>:started``), so a repeated report changes nothing. SIGTERM drains: finish
-what runs, take nothing new, deregister; a second SIGTERM cancels what runs.
+what runs, take nothing new, deregister; a second SIGTERM cancels what runs. A DrainWorker on
+its partition (``POST /v1/workers/{id}/drain``) drains it as SIGTERM does.
+
+It also reads its own key on the workers topic (same partition number: co-partitioned): when the
+worker monitor declared it lost (it was frozen, or cut off, past the heartbeat window), its
+executions already run again elsewhere, so it stops them and registers afresh.
 """
 
 from __future__ import annotations
@@ -17,24 +22,26 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
+from jobstream.core.liveness import HEARTBEAT_S
 from jobstream.schemas import (
-    Assignment, CancelExecution, Outcome, ReportFinished, ReportStarted, ShellTask,
+    Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted,
     WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
-    WorkerRegistered,
+    WorkerLost, WorkerRegistered,
 )
 from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, partition_for
 from jobstream.streams.kafka_io import (
     Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset,
 )
-from jobstream.worker.executor import ExecutionResult, run_shell
+from jobstream.worker.runs import run_assignment
 
 log = logging.getLogger(__name__)
-HEARTBEAT_S = 2.0
+Inbound: TypeAlias = Assignment | CancelExecution | DrainWorker | WorkerLost
 
 
 def utcnow() -> datetime:
@@ -78,21 +85,21 @@ class Worker:
         self.seq = 0
         self.turn = 0
         self.draining = False
+        self.losses: set[str] = set()  # WorkerLost event ids already acted on
         self.stopped = asyncio.Event()
 
     # -- life cycle -----------------------------------------------------------------------
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Assignment | CancelExecution] = asyncio.Queue()
+        inbox: asyncio.Queue[Inbound] = asyncio.Queue()
         feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
         feed.start()
         if not feed.ready.wait(60):
             raise RuntimeError(f"the assignments feed did not start: {feed.error or 'timed out'}")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
-        self._emit(WorkerRegistered, hostname=socket.gethostname(), pid=os.getpid(), queues=list(self.spec.queues),
-                   slots=self.spec.slots, cpu=self.spec.cpu, memory_mb=self.spec.memory_mb, labels=self.spec.labels)
+        self._register()
         log.info("worker %s serving %s with %d slots", self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots)
         beats = asyncio.create_task(self._heartbeats())
         try:
@@ -107,15 +114,41 @@ class Worker:
             self.publisher.flush(10)
             log.info("worker %s deregistered", self.spec.worker_id)
 
-    async def _take(self, inbox: asyncio.Queue[Assignment | CancelExecution]) -> None:
+    def _register(self) -> None:
+        self._emit(WorkerRegistered, hostname=socket.gethostname(), pid=os.getpid(), queues=list(self.spec.queues),
+                   slots=self.spec.slots, cpu=self.spec.cpu, memory_mb=self.spec.memory_mb, labels=self.spec.labels)
+
+    async def _take(self, inbox: asyncio.Queue[Inbound]) -> None:
         try:
             record = await asyncio.wait_for(inbox.get(), timeout=0.2)
         except asyncio.TimeoutError:
             return
-        if isinstance(record, Assignment):
-            self._start(record)
-        else:
-            self._cancel(record)
+        match record:
+            case Assignment():
+                self._start(record)
+            case CancelExecution():
+                self._cancel(record)
+            case DrainWorker():
+                if not self.draining:  # a repeated request must not escalate to a cancel
+                    log.info("drain requested by %s: %s", record.requested_by or "?", record.reason or "-")
+                    self._on_signal()
+            case WorkerLost():
+                self._on_lost(record)
+
+    def _on_lost(self, lost: WorkerLost) -> None:
+        """Declared lost: what runs here runs again elsewhere under a newer lease, so stop it (its
+        reports would be rejected anyway) and register afresh, above the monitor's seq."""
+        if lost.envelope.event_id in self.losses:
+            return
+        self.losses.add(lost.envelope.event_id)
+        log.warning("declared lost (%s): stopping %d executions, registering again", lost.reason, len(self.running))
+        for running in self.running.values():
+            running.cancelled.set()
+        self.seq = max(self.seq, lost.envelope.seq)
+        self._register()
+        if self.draining:
+            self._emit(WorkerDraining)
+        self._send_credits()
 
     def _on_signal(self) -> None:
         if self.draining:
@@ -146,12 +179,20 @@ class Worker:
     def _send_credits(self) -> None:
         self.turn += 1
         now = utcnow()
+        cpu_free, memory_mb_free = self._resources_free()
         for queue, free in split_slots(self._free(), self.spec.queues, self.turn).items():
+            running = sum(1 for r in self.running.values() if r.assignment.spec.queue == queue)
             credit = WorkerCredit(worker_id=self.spec.worker_id, queue=queue, free_slots=free,
-                                  received=self.received[queue], cpu_free=self.spec.cpu,
-                                  memory_mb_free=self.spec.memory_mb, labels=self.spec.labels, issued_at=now)
+                                  received=self.received[queue], cpu_free=cpu_free, memory_mb_free=memory_mb_free,
+                                  labels=self.spec.labels, issued_at=now, running=running)
             self.publisher.publish(self.topics.dispatch, queue, credit)
         self.publisher.poll(0)
+
+    def _resources_free(self) -> tuple[float, int]:
+        """Declared cpu and memory net of what runs here (the dispatcher subtracts what is on its way)."""
+        needs = [r.assignment.spec.requirements for r in self.running.values() if r.assignment.spec.requirements]
+        return (max(self.spec.cpu - sum(n.cpu for n in needs), 0.0),
+                max(self.spec.memory_mb - sum(n.memory_mb for n in needs), 0))
 
     def _emit(self, event_type: type[WorkerEvent], **fields: object) -> None:
         self.seq += 1
@@ -182,21 +223,11 @@ class Worker:
 
     async def _execute(self, running: Running) -> None:
         assignment = running.assignment
-        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        task = assignment.spec.task
-        if isinstance(task, ShellTask):
-            execution = asyncio.create_task(run_shell(task, assignment.spec.timeout_s, running.cancelled, started))
-            await asyncio.wait([started, execution], return_when=asyncio.FIRST_COMPLETED)
-            pid = started.result() if started.done() else None
-            self._report(ReportStarted, assignment, "started", pid=pid)
-            result = await execution
-        else:
-            self._report(ReportStarted, assignment, "started", pid=None)
-            result = ExecutionResult(Outcome.FAILED, None, "", "", 0, f"{type(task).__name__} is not supported yet")
+        result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled)
         outcome = Outcome.LOST if running.shutdown else result.outcome  # lost: it is queued again
         self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
-                     duration_ms=result.duration_ms)
+                     duration_ms=result.duration_ms, result_json=result.result_json)
         del self.running[assignment.execution_id]
         metrics.EXECUTIONS.labels(result.outcome.value).inc()
         self._send_credits()
@@ -214,7 +245,7 @@ class AssignmentFeed(threading.Thread):
     """Reads this worker's partition of the assignments topic, from its end, into the event loop."""
 
     def __init__(self, settings: Settings, worker_id: str, publisher: Publisher,
-                 loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Assignment | CancelExecution]) -> None:
+                 loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[Inbound]) -> None:
         super().__init__(name="assignments", daemon=True)
         self.settings, self.worker_id, self.publisher = settings, worker_id, publisher
         self.loop, self.inbox = loop, inbox
@@ -223,13 +254,13 @@ class AssignmentFeed(threading.Thread):
         self._stop = threading.Event()
 
     def run(self) -> None:
-        topic = self.publisher.topics.assignments
+        topics = (self.publisher.topics.assignments, self.publisher.topics.workers)
         partition = partition_for(self.worker_id, self.settings.partitions)
         consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
-            end = end_offset(consumer, TopicPartition(topic, partition), deadline_s=60)
-            consumer.assign([TopicPartition(topic, partition, end)])
+            ends = [end_offset(consumer, TopicPartition(topic, partition), deadline_s=60) for topic in topics]
+            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends)])
             self.ready.set()
             while not self._stop.is_set():
                 for message in consume_ready(consumer, 100, 0.1):
@@ -244,7 +275,7 @@ class AssignmentFeed(threading.Thread):
         if message.error() is not None or message.key() != self.worker_id.encode():
             return
         record = decode_or_poison(self.publisher.codec, message, self.publisher.producer, self.publisher.topics)
-        if isinstance(record, (Assignment, CancelExecution)):
+        if isinstance(record, (Assignment, CancelExecution, DrainWorker, WorkerLost)):
             self.loop.call_soon_threadsafe(self.inbox.put_nowait, record)
 
     def stop(self) -> None:

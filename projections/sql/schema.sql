@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     queued_at       timestamptz,
     started_at      timestamptz,
     finished_at     timestamptz,
-    updated_at      timestamptz NOT NULL
+    updated_at      timestamptz NOT NULL,
+    parent_job_id   text,                         -- set on the runs of a recurring job
+    runs            int NOT NULL DEFAULT 0        -- a recurring job's runs fired so far
 );
 -- Added with recurring schedules; ADD COLUMN IF NOT EXISTS upgrades an older read model in place.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS parent_job_id text;      -- set on the runs of a recurring job

@@ -60,6 +60,10 @@ class ServiceProcess:
             self.kill()
             return None
 
+    def restarted(self) -> ServiceProcess:
+        """The same command started again, logging to the same file."""
+        return ServiceProcess(self.name, self.args, self.settings, self.log_path.parent).start()
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

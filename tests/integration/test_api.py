@@ -25,7 +25,8 @@ from jobstream.api import ApiOptions, create_app
 from jobstream.config import Settings
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.schemas import CancelJob, Command, SubmitJob, make_codec
+from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
+from tests.integration.harness import end_offsets
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SHELL_JOB = {"name": "echo", "task": {"type": "shell", "argv": ["echo", "hi"]}}
@@ -99,7 +100,7 @@ def commands(test_settings: Settings, topics: Topics) -> Iterator[Callable[[], C
                 continue
             record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
                                   offset=message.offset())
-            assert isinstance(record, SubmitJob | CancelJob)
+            assert isinstance(record, SubmitJob | CancelJob | UpdateJob)
             return record
         raise AssertionError("no command arrived on the commands topic")
 
@@ -459,3 +460,93 @@ def _end_offsets(settings: Settings, topic: str) -> int:
                    for p in range(settings.partitions))
     finally:
         consumer.close()
+
+
+# ---------------------------------------------------------------- POST /v1/jobs:batch, PATCH, bulk cancel
+def test_a_batch_goes_out_whole_with_refs_resolved_to_job_ids(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any]) -> None:
+    upstream = new_job_id()
+    insert_job(db, upstream, status="completed")
+    jobs: list[dict[str, Any]] = [{**SHELL_JOB, "ref": "load", "depends_on": [{"ref": "extract"}, upstream]},
+            {**SHELL_JOB, "ref": "extract"}, SHELL_JOB]
+
+    response = client.post("/v1/jobs:batch", json={"jobs": jobs})
+
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    refs = answer["refs"]
+    assert [j["ref"] for j in answer["jobs"]] == ["load", "extract", None] and set(refs) == {"load", "extract"}
+    sent = {c.envelope.job_id: c for c in (commands(), commands(), commands())}
+    assert set(sent) == {j["job_id"] for j in answer["jobs"]}
+    load = sent[refs["load"]]
+    assert isinstance(load, SubmitJob)
+    assert [d.job_id for d in load.spec.depends_on] == [refs["extract"], upstream]
+    assert len({c.envelope.correlation_id for c in sent.values()}) == 1  # one batch
+
+
+def test_a_batch_naming_a_job_that_does_not_exist_is_422_and_sends_nothing(
+        client: TestClient, test_settings: Settings, topics: Topics) -> None:
+    before = end_offsets(test_settings, topics.commands)  # retries while a new topic elects leaders
+    jobs = [SHELL_JOB, {**SHELL_JOB, "depends_on": [{"job_id": "no-such-job", "condition": "completed"}]}]
+    body = assert_problem(client.post("/v1/jobs:batch", json={"jobs": jobs}), 422)
+    assert [e["field"] for e in body["errors"]] == ["jobs[1].depends_on[0].job_id"]
+    assert end_offsets(test_settings, topics.commands) == before
+
+
+def test_patch_answers_with_the_job_once_the_update_is_visible(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any], schema: str,
+        background: Callable[..., Future[Any]]) -> None:
+    job_id = new_job_id()
+    insert_job(db, job_id, seq=2, status="queued", priority=5)
+    pending = background(client.patch, f"/v1/jobs/{job_id}", json={"priority": 2})
+
+    command = commands()
+    assert isinstance(command, UpdateJob) and command.patch.priority == 2 and command.patch.queue is None
+    assert not pending.done()
+
+    def updated() -> None:
+        db.execute("UPDATE jobs SET seq = 3, priority = 2 WHERE job_id = %s", (job_id,))
+        insert_event(db, job_id, 3, "JobUpdated", {"patch": {"priority": 2}}, causation_id=command.envelope.command_id)
+
+    commit_and_notify(db, schema, job_id, updated)
+    response = pending.result(timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["priority"] == 2
+
+
+def test_patch_rejected_by_the_state_processor_is_409_with_its_reason(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any], schema: str,
+        background: Callable[..., Future[Any]]) -> None:
+    job_id = new_job_id()
+    insert_job(db, job_id, seq=4, status="running")
+    pending = background(client.patch, f"/v1/jobs/{job_id}", json={"queue": "other"})
+    command_id = commands().envelope.command_id
+
+    commit_and_notify(db, schema, job_id, lambda: insert_event(db, job_id, 5, "CommandRejected", {
+        "command_id": command_id, "command_type": "UpdateJob", "reason": "a job that is running cannot be changed"},
+        causation_id=command_id))
+
+    body = assert_problem(pending.result(timeout=10), 409)
+    assert body["detail"] == "a job that is running cannot be changed" and body["job_id"] == job_id
+
+
+def test_bulk_cancel_sends_one_cancel_per_matching_unfinished_job_with_repeatable_ids(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any]) -> None:
+    ids = [new_job_id(now_ms=1_700_000_000_000 + i) for i in range(5)]
+    insert_job(db, ids[0], labels={"team": "a"}, name="nightly-1")
+    insert_job(db, ids[1], labels={"team": "a", "x": "y"}, name="nightly-2", status="scheduled")
+    insert_job(db, ids[2], labels={"team": "a"}, name="nightly-3", status="completed")  # finished
+    insert_job(db, ids[3], labels={"team": "b"}, name="nightly-4")  # other label
+    insert_job(db, ids[4], labels={"team": "a"}, name="hourly-1")  # other name
+    body = {"label": "team=a", "name_prefix": "nightly-", "reason": "sweep"}
+
+    response = client.post("/v1/jobs:cancel", json=body, headers={"Idempotency-Key": "sweep-1"})
+
+    assert response.status_code == 202, response.text
+    assert response.json() == {"matched": 2, "cancelled_requested": 2, "request_id": "sweep-1"}
+    first = sorted(((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands())))
+    assert [job_id for job_id, _ in first] == ids[:2]
+    # A retry of the same request sends the same command ids, which the state processor ignores
+    assert client.post("/v1/jobs:cancel", json=body, headers={"Idempotency-Key": "sweep-1"}).status_code == 202
+    assert sorted(((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands()))) == first
+    assert client.post("/v1/jobs:cancel", json={"queue": "nothing-here"}).json()["matched"] == 0

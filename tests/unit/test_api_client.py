@@ -104,4 +104,19 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     app = typer.Typer()
     register(app)
     names = {command.name for command in app.registered_commands}
-    assert names == {"submit", "get", "ls", "cancel", "events"}
+    assert names == {"submit", "get", "ls", "cancel", "events", "patch", "pause", "resume", "clone"}
+
+
+def test_patch_clone_and_cancel_by_filter_send_only_the_options_given() -> None:
+    seen, handle = recorder(200, JOB)
+    assert run(handle, "patch", "0190-1", "--priority", "3", "--env", "A=1", "--json").exit_code == 0
+    assert run(handle, "clone", "0190-1", "--name", "copy", "--json").exit_code == 0
+    assert run(handle, "pause", "0190-1", "--json").exit_code == 0
+    assert run(handle, "cancel", "--queue", "q", "--label", "team=a").exit_code == 0
+    assert [(r.method, r.url.path, json.loads(r.content or b"null")) for r in seen] == [
+        ("PATCH", "/v1/jobs/0190-1", {"priority": 3, "env": {"A": "1"}}),
+        ("POST", "/v1/jobs/0190-1/clone", {"name": "copy"}),
+        ("POST", "/v1/jobs/0190-1/pause", None),
+        ("POST", "/v1/jobs:cancel", {"queue": "q", "label": "team=a"}),
+    ]
+    assert run(handle, "cancel").exit_code != 0  # neither a job nor a filter

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,25 +12,29 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from jobstream.api import ApiOptions, create_app
+from jobstream.api.bulk import BulkCommands, indexed_field
 from jobstream.api.commands import JobCommands
 from jobstream.api.context import ApiContext
 from jobstream.api.middleware import ApiMetrics
-from jobstream.api.models import JobSubmission
+from jobstream.api.models import CloneRequest, JobPatchIn, JobSubmission, spec_from_json
 from jobstream.api.paging import decode_cursor, encode_cursor
 from jobstream.api.problems import ApiProblem, loc_to_paths, validation_errors
 from jobstream.config import Settings
 from jobstream.schemas import (
     CommandEnvelope,
+    Dependency,
     HttpTask,
+    JobPatch,
     JobSpec,
     PythonTask,
     Requirements,
     RetryPolicy,
+    ScheduledRun,
     ShellTask,
     SubmitJob,
     make_codec,
 )
-from jobstream.schemas.common import Jitter
+from jobstream.schemas.common import DependencyCondition, Jitter
 
 SHELL = {"type": "shell", "argv": ["echo", "hi"]}
 
@@ -127,7 +133,12 @@ def test_mapped_specs_encode_and_decode_with_the_avro_codec(task: dict[str, Any]
     (submission(retry={"jitter": "some"}), "retry.jitter"),
     (submission(retry={"max_attempts": 0}), "retry.max_attempts"),
     (submission(requirements={"memory_mb": -1}), "requirements.memory_mb"),
-    (submission(schedule={"cron": "* * * * *"}), "schedule.cron"),  # recurring: not supported yet, refused
+    (submission(schedule={"cron": "61 * * * *"}), "schedule.cron"),
+    (submission(schedule={"every": "5 fortnights"}), "schedule.every"),
+    (submission(schedule={"every": 0.5}), "schedule.every"),
+    (submission(schedule={"every": "5m", "timezone": "Mars/Olympus"}), "schedule.timezone"),
+    (submission(schedule={"every": "5m", "cron": "* * * * *"}), "schedule"),
+    (submission(schedule={"every": "5m", "misfire": "sometimes"}), "schedule.misfire"),
     (submission(schedule={"at": "2026-01-01T00:00:00"}), "schedule.at"),  # a time without its offset
     ({"task": SHELL}, "name"),
 ])
@@ -161,8 +172,9 @@ def client() -> TestClient:
     app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048))
     options = ApiOptions()
     commands = JobCommands(None, None, None, options)  # type: ignore[arg-type]
+    bulk = BulkCommands(None, None)  # type: ignore[arg-type]
     app.state.context = ApiContext(store=None, notifier=None, publisher=None,  # type: ignore[arg-type]
-                                   commands=commands, metrics=ApiMetrics(), options=options)
+                                   commands=commands, metrics=ApiMetrics(), options=options, bulk=bulk)
     return TestClient(app)
 
 
@@ -213,3 +225,98 @@ def test_openapi_documents_the_v1_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel", "/v1/jobs/{job_id}/events",
             "/v1/executions", "/v1/workers/{worker_id}"} <= set(paths)
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ({"cron": "*/5 * * * *", "timezone": "Europe/Paris"}, dict(cron="*/5 * * * *", timezone="Europe/Paris")),
+    ({"every": "5m"}, dict(every_s=300.0)),
+    ({"every": "every 2 hours"}, dict(every_s=7200.0)),
+    ({"every": "PT1H30M", "max_runs": 3, "concurrency": "forbid"}, dict(every_s=5400.0, max_runs=3)),
+])
+def test_recurring_schedules_are_accepted(schedule: dict[str, Any], expected: dict[str, Any]) -> None:
+    from jobstream.api.schedule_in import ScheduleIn
+
+    converted = ScheduleIn.model_validate(schedule).to_avro()
+    assert {name: getattr(converted, name) for name in expected} == expected
+
+
+# ---------------------------------------------------------------- dependencies, patches, clones
+def test_depends_on_takes_bare_ids_and_conditions() -> None:
+    spec = JobSubmission.model_validate(submission(depends_on=["up-1", {"job_id": "up-2", "condition": "completed"}]
+                                                   )).to_spec()
+    assert spec.depends_on == [Dependency(job_id="up-1"),
+                               Dependency(job_id="up-2", condition=DependencyCondition.COMPLETED)]
+    assert fields_of(submission(depends_on=[{"ref": "a"}])) == {"depends_on.job_id", "depends_on.ref"}
+    assert fields_of(submission(depends_on=[{"job_id": "x", "condition": "maybe"}])) == {"depends_on.condition"}
+
+
+def test_a_patch_maps_onto_the_contract_and_checks_only_what_it_sets() -> None:
+    patch = JobPatchIn.model_validate({"priority": 2, "env": {"A": "1"}, "retry": {"max_attempts": 3}})
+    assert patch.problems() == []
+    assert patch.to_patch() == JobPatch(priority=2, env={"A": "1"}, retry=RetryPolicy(max_attempts=3))
+    assert JobPatchIn.model_validate({"queue": "no spaces"}).problems()[0][0] == "queue"
+    assert JobPatchIn.model_validate({}).problems() == [("body", "name at least one field to change")]
+    with pytest.raises(ValidationError):
+        JobPatchIn.model_validate({"name": "renamed"})  # a patch does not rename
+
+
+def test_a_clone_keeps_the_spec_but_the_idempotency_key_and_applies_overrides() -> None:
+    spec = JobSubmission.model_validate(submission(labels={"a": "1"}, idempotency_key="k", priority=7)).to_spec()
+    clone = CloneRequest.model_validate({"name": "copy", "priority": 1, "labels": {"b": "2"}}).apply(spec)
+    assert (clone.name, clone.priority, clone.labels, clone.idempotency_key) == ("copy", 1, {"b": "2"}, None)
+    assert clone.task == spec.task and CloneRequest().apply(spec).labels == {"a": "1"}
+
+
+def test_a_projected_spec_reads_back_as_the_same_spec() -> None:
+    from jobstream.projections.payload import record_json
+
+    spec = JobSubmission.model_validate(submission(
+        task={"type": "python", "entrypoint": "m.n:f", "args": [1]}, retry={"max_attempts": 2},
+        schedule={"at": "2030-01-01T01:00:00+01:00"}, depends_on=["u"], requirements={"cpu": 1})).to_spec()
+    assert spec_from_json(json.loads(json.dumps(record_json(spec)))) == spec
+    run = replace(spec, run_of=ScheduledRun(parent_job_id="p", run_number=2, due_at=datetime(2030, 1, 1, tzinfo=UTC)))
+    assert spec_from_json(json.loads(json.dumps(record_json(run)))) == run
+    assert CloneRequest().apply(run).run_of is None
+    with pytest.raises(ValueError):
+        spec_from_json({"name": "no task"})
+
+
+def test_batch_errors_name_the_job_index_and_path() -> None:
+    assert indexed_field("jobs[3]", ("task", "shell", "argv", 0)) == "jobs[3].task.argv[0]"
+    assert indexed_field("jobs[0]", ("depends_on", 2, "ref")) == "jobs[0].depends_on[2].ref"
+
+
+def batch_job(ref: str, *after: str, **fields: Any) -> dict[str, Any]:
+    return submission(ref=ref, name=ref, depends_on=[{"ref": r} for r in after], **fields)
+
+
+def test_a_batch_with_a_cycle_is_422_naming_it(client: TestClient) -> None:
+    jobs = [batch_job("a", "c"), batch_job("b", "a"), batch_job("c", "b")]
+    body = assert_problem(client.post("/v1/jobs:batch", json={"jobs": jobs}), 422)
+    assert body["errors"] == [{"field": "jobs[0].depends_on[0].ref", "pointer": "#/jobs/0/depends_on/0/ref",
+                               "detail": "dependency cycle: a -> c -> b -> a (each depends on the next)"}]
+
+
+def test_a_batch_names_invalid_jobs_and_unknown_refs_by_index(client: TestClient) -> None:
+    jobs = [batch_job("a"), batch_job("b", priority="high"), batch_job("c", queue="no spaces"),
+            {**batch_job("d"), "task": {"type": "shell", "argv": "echo"}}]
+    body = assert_problem(client.post("/v1/jobs:batch", json={"jobs": jobs}), 422)
+    assert [e["field"] for e in body["errors"]] == ["jobs[1].priority", "jobs[2].queue", "jobs[3].task.argv"]
+    body = assert_problem(client.post("/v1/jobs:batch", json={"jobs": [batch_job("a", "zz")]}), 422)
+    assert [e["field"] for e in body["errors"]] == ["jobs[0].depends_on[0].ref"]
+
+
+def test_a_batch_is_bounded(client: TestClient) -> None:
+    assert assert_problem(client.post("/v1/jobs:batch", json={"jobs": []}), 422)["errors"][0]["field"] == "jobs"
+    too_many: dict[str, Any] = {"jobs": [{}] * 10_001}
+    assert assert_problem(client.post("/v1/jobs:batch", json=too_many), 422)["errors"][0]["field"] == "jobs"
+
+
+def test_patch_and_bulk_cancel_are_checked_before_any_io(client: TestClient) -> None:
+    body = assert_problem(client.patch("/v1/jobs/j1", json={"queue": "no spaces"}), 422)
+    assert [e["field"] for e in body["errors"]] == ["queue"]
+    assert_problem(client.patch("/v1/jobs/j1", json={}), 422)
+    assert_problem(client.patch("/v1/jobs/j1", json={"priority": 11}), 422)
+    assert_problem(client.post("/v1/jobs:cancel", json={}), 422)
+    assert_problem(client.post("/v1/jobs:cancel", json={"label": "no-equals-sign"}), 422)
+    assert_problem(client.post("/v1/jobs:cancel", json={"status": "completed"}), 422)

@@ -94,6 +94,12 @@ def test_cancel_queued_then_late_assign_is_rejected() -> None:
     assert isinstance(events[0], CommandRejected)
 
 
+def test_an_expiry_naming_another_worker_ends_nothing() -> None:
+    state = running()
+    assert decide(state, command(ExpireExecution, execution_id="job-1.1", attempt=1, worker_id="w2",
+                                 reason="worker lost"), T0) == []
+
+
 def test_stale_report_is_rejected_and_never_overwrites_the_newer_attempt() -> None:
     state = running()
     state, events = run(state, command(ExpireExecution, execution_id="job-1.1", attempt=1, worker_id="w1",

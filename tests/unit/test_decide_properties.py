@@ -113,3 +113,28 @@ def test_folding_the_events_rebuilds_the_state_and_redelivery_is_a_no_op(steps: 
     assert fold("job-1", history) == state
     assert [e.envelope.seq for e in history] == list(range(1, len(history) + 1))
     assert len({e.envelope.event_id for e in history}) == len(history)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes, st.data())
+def test_a_decision_cut_short_by_a_crash_is_completed_by_its_redelivered_command(
+        steps: list[tuple[Any, ...]], data: st.DataObject) -> None:
+    """Fold only the first k events of a decision (the crash), then redeliver its command later:
+    exactly the lost events follow, identical to the originals; a complete decision leaves no mark."""
+    state = JobState("job-1")
+    now = T0
+    for kind, offset, outcome, code, with_retry in steps:
+        now += timedelta(seconds=1)
+        cmd = build(kind, state, offset, outcome, code, with_retry)
+        events = decide(state, cmd, now)
+        if len(events) > 1:
+            kept = data.draw(st.integers(1, len(events) - 1))
+            cut = state
+            for event in events[:kept]:
+                cut = evolve(cut, event)
+            assert cut.incomplete is not None
+            assert decide(cut, cmd, now + timedelta(minutes=5)) == events[kept:]
+        for event in events:
+            state = evolve(state, event)
+        assert state.incomplete is None
+        assert decide(state, cmd, now) == [], "a complete decision is not decided again"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobstream.core.dispatch import DispatchBoard
+from jobstream.core.dispatch import DispatchBoard, parse_queue_limits
 from jobstream.schemas import JobReady, Requirements, WorkerCredit
 from tests.unit.builders import T0, spec
 
@@ -89,6 +91,9 @@ def test_add_is_idempotent_and_a_newer_attempt_wins() -> None:
     board.add(ready("a", attempt=1))  # a late duplicate of the old attempt
     board.offer(credit("w", free=5))
     assert [(m.job.job_id, m.job.attempt) for m in board.match(T0)] == [("a", 2)]
+    board.add(ready("a", attempt=2))  # redelivered after it was assigned
+    board.offer(credit("w", free=5, received=1))
+    assert board.match(T0) == []
 
 
 @settings(max_examples=200, deadline=None)
@@ -109,3 +114,129 @@ def test_no_worker_gets_more_than_its_room_and_each_job_goes_once(jobs, offers) 
             received[match.worker_id] += 1
         assigned += [m.job.job_id for m in matches]
     assert len(assigned) == len(set(assigned))
+
+
+def needing(job_id: str, cpu: float = 0, memory_mb: int = 0, at_s: float = 0.0, queue: str = "default") -> JobReady:
+    job_spec = spec(queue=queue, requirements=Requirements(cpu=cpu, memory_mb=memory_mb))
+    return JobReady(job_id=job_id, execution_id=f"{job_id}.1", attempt=1, queue=queue, priority=5, spec=job_spec,
+                    enqueued_at=T0 + timedelta(seconds=at_s))
+
+
+def test_cpu_and_memory_on_their_way_to_a_worker_count_against_its_credit() -> None:
+    # Given a worker with 4 cores, 4096 MiB and 10 free slots
+    board = DispatchBoard()
+    for n in range(5):
+        board.add(needing(f"j{n}", cpu=1.5, memory_mb=1000, at_s=n))
+    board.offer(credit("w", free=10, cpu=4, memory=4096))
+    # Then only two 1.5-core jobs go (a third would need 4.5 cores)
+    assert [m.job.job_id for m in board.match(T0)] == ["j0", "j1"]
+    # When the worker has received one and runs it (its credit is net of what runs), nothing more fits
+    board.offer(credit("w", free=9, received=1, cpu=2.5, memory=3096, at_s=1))
+    assert board.match(T0 + timedelta(seconds=1)) == []
+    # When both finished, two more go
+    board.offer(credit("w", free=10, received=2, cpu=4, memory=4096, at_s=2))
+    assert [m.job.job_id for m in board.match(T0 + timedelta(seconds=2))] == ["j2", "j3"]
+
+
+def test_a_queue_limit_counts_running_and_in_transit_executions() -> None:
+    board = DispatchBoard(queue_limits={"gpu": 2})
+    for n in range(5):
+        board.add(ready(f"g{n}", queue="gpu", at_s=n))
+        board.add(ready(f"d{n}", queue="default", at_s=n))
+    board.offer(credit("w1", free=4, queue="gpu"))
+    board.offer(credit("w2", free=4, queue="gpu"))
+    board.offer(credit("w1", free=5, queue="default"))
+    matches = board.match(T0)
+    assert sorted(m.job.job_id for m in matches if m.job.queue == "gpu") == ["g0", "g1"]
+    assert len([m for m in matches if m.job.queue == "default"]) == 5  # no limit there
+    # Both received and running: still two in flight, nothing more
+    board.offer(WorkerCredit(worker_id="w1", queue="gpu", free_slots=3, received=1, cpu_free=8, memory_mb_free=8192,
+                             issued_at=T0 + timedelta(seconds=1), running=1))
+    board.offer(WorkerCredit(worker_id="w2", queue="gpu", free_slots=3, received=1, cpu_free=8, memory_mb_free=8192,
+                             issued_at=T0 + timedelta(seconds=1), running=1))
+    assert board.match(T0 + timedelta(seconds=1)) == []
+    # One finished: one more goes
+    board.offer(WorkerCredit(worker_id="w2", queue="gpu", free_slots=4, received=1, cpu_free=8, memory_mb_free=8192,
+                             issued_at=T0 + timedelta(seconds=2), running=0))
+    assert [m.job.job_id for m in board.match(T0 + timedelta(seconds=2))] == ["g2"]
+
+
+def test_unplaceable_jobs_do_not_hold_up_the_rest_and_are_skipped_as_one_shape() -> None:
+    board = DispatchBoard()
+    for n in range(10_000):  # more urgent, but too big for any worker
+        board.add(ready(f"big-{n}", priority=1, memory_mb=100_000, at_s=n / 1000))
+    board.add(ready("small", priority=9))
+    board.offer(credit("w", free=1))
+    assert [m.job.job_id for m in board.match(T0)] == ["small"]
+    assert len(board._shapes) == 1  # the big ones, one shape, untouched
+
+
+def test_a_forgotten_worker_gets_nothing_even_from_a_late_credit() -> None:
+    board = DispatchBoard()
+    board.add(ready("a"))
+    board.offer(credit("w", free=2, at_s=0))
+    board.forget_worker("w", at=T0 + timedelta(seconds=1))
+    board.offer(credit("w", free=2, at_s=0.5))  # issued before it was declared gone: void
+    assert board.match(T0 + timedelta(seconds=2)) == []
+    board.offer(credit("w", free=2, at_s=3))  # it is back (a paused worker woke up)
+    assert [m.worker_id for m in board.match(T0 + timedelta(seconds=3))] == ["w"]
+
+
+def test_an_updated_job_moves_to_its_new_shape() -> None:
+    board = DispatchBoard()
+    board.add(ready("a", memory_mb=100_000))
+    board.withdraw("a", attempt=1)
+    board.add(ready("a", memory_mb=10))
+    board.offer(credit("w", free=5))
+    assert [m.job.job_id for m in board.match(T0)] == ["a"]
+    board.offer(credit("w", free=5, received=1))
+    assert board.match(T0) == [] and board.ready == {}
+
+
+@pytest.mark.parametrize("text, expected", [("", {}), ("default=100, gpu=2", {"default": 100, "gpu": 2}),
+                                            ("a=0,", {"a": 0})])
+def test_queue_limits_parse(text: str, expected: dict[str, int]) -> None:
+    assert parse_queue_limits(text) == expected
+
+
+@pytest.mark.parametrize("text", ["gpu", "gpu=two", "=3", "gpu=-1"])
+def test_bad_queue_limits_name_the_entry(text: str) -> None:
+    with pytest.raises(ValueError, match=text.split(",")[0].replace("-", "\\-")):
+        parse_queue_limits(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(priority=st.integers(1, 10), step=st.floats(0.5, 20), service=st.floats(0.05, 2.0),
+       spacing=st.floats(1.0, 3.0), slow_at=st.floats(0, 60), slots=st.integers(1, 3))
+def test_no_starvation_beyond_the_aging_bound_under_a_flood(priority: int, step: float, service: float,
+                                                            spacing: float, slow_at: float, slots: int) -> None:
+    """A simulated flood of priority-1 jobs, one every ``spacing * service / slots`` seconds (the
+    workers keep up), and one job of ``priority``: it starts within (priority - 1) * step plus
+    the flood's own wait (at most a service time per job ahead of it)."""
+    board = DispatchBoard(aging_step_s=step)
+    interval = spacing * service / slots
+    horizon = slow_at + (priority - 1) * step + 10 * service + 5
+    arrivals = [(n * interval, f"u{n}", 1) for n in range(int(horizon / interval) + 1)] + [(slow_at, "slow", priority)]
+    arrivals.sort()
+    busy_until: list[float] = [0.0] * slots  # one worker, ``slots`` slots, each busy until then
+    received, started = 0, {}
+    clock, i = 0.0, 0
+    while "slow" not in started:
+        # next moment something happens: an arrival or a slot freeing up
+        next_free = min((t for t in busy_until if t > clock), default=math.inf)
+        next_arrival = arrivals[i][0] if i < len(arrivals) else math.inf
+        clock = min(next_free, next_arrival)
+        assert clock < math.inf
+        while i < len(arrivals) and arrivals[i][0] <= clock:
+            at, job_id, p = arrivals[i]
+            board.add(ready(job_id, p, at_s=at))
+            i += 1
+        free = [n for n, t in enumerate(busy_until) if t <= clock]
+        now = T0 + timedelta(seconds=clock)
+        board.offer(credit("w", free=len(free), received=received, at_s=clock))
+        for slot, match in zip(free, board.match(now)):
+            received += 1
+            started[match.job.job_id] = clock
+            busy_until[slot] = clock + service
+    flood_wait = max((started[j] - at for at, j, _ in arrivals if j in started and j != "slow"), default=0.0)
+    assert started["slow"] - slow_at <= (priority - 1) * step + flood_wait + 2 * service + 1e-6

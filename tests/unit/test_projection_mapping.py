@@ -98,7 +98,8 @@ def test_submit_creates_a_pending_row_then_queued_with_its_first_execution() -> 
     assert (row.status, row.seq, row.attempt, row.tries, row.execution_id) == ("queued", 2, 1, 1, "job-1.1")
     assert row.submitted_at == row.queued_at == row.updated_at == T0 + timedelta(seconds=1)
     assert row.spec is not None and row.spec["task"] == {"kind": "ShellTask", "argv": ["echo", "hi"], "env": {},
-                                                          "cwd": None, "shell": False}
+                                                          "cwd": None, "shell": False, "memory_limit_mb": None,
+                                                          "cpu_limit_s": None}
     execution = job.execution()
     assert (execution.status, execution.attempt, execution.job_id, execution.queued_at) == (
         "queued", 1, "job-1", T0 + timedelta(seconds=1))
@@ -202,7 +203,7 @@ def test_command_rejected_as_the_first_event_makes_an_event_row_and_no_job_row()
     event = job.batch.events["ghost:1"]
     assert (event.job_id, event.seq, event.type) == ("ghost", 1, "CommandRejected")
     assert event.payload == {"command_id": command_id, "command_type": "CancelJob",
-                             "reason": "job ghost does not exist"}
+                             "reason": "job ghost does not exist", "reply_to": None}
     assert list(job.batch.notify_job_ids) == ["ghost"]  # a waiting client still hears about it
 
     job.do(SubmitJob, spec=spec())  # a later submit of the same id starts at seq 2

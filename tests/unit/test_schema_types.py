@@ -99,7 +99,7 @@ def test_base_classes_follow_the_namespace() -> None:
         namespace = cls.avro_name.rpartition(".")[0]
         for ns, base in bases.items():
             assert issubclass(cls, base) == (ns == namespace), cls
-    assert len([c for c in CLASSES if issubclass(c, js.Command)]) == 14
+    assert len([c for c in CLASSES if issubclass(c, js.Command)]) == 15
 
 
 def test_registry_lookups_go_both_ways() -> None:
@@ -135,7 +135,8 @@ def _as_read(datum: Any) -> Any:
 
 def test_task_union_is_written_by_name() -> None:
     spec = js.JobSpec(name="n", task=js.PythonTask(entrypoint="m:f"))
-    task = ("jobstream.common.PythonTask", {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}"})
+    task = ("jobstream.common.PythonTask", {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}",
+                                            "memory_limit_mb": None, "cpu_limit_s": None})
     assert to_avro(spec)["task"] == task
 
 

@@ -1,0 +1,83 @@
+"""``GET /v1/executions/{id}/logs``: an execution's output in order, by cursor, while it runs and after.
+
+Chunks come from ``execution_logs`` (the logs projector's table). ``next_after_seq`` is the
+cursor for the next call; ``complete`` says the eof marker has been read (nothing follows);
+``finished`` says the execution itself has ended (its last chunks may still be on their way:
+followers stop on ``complete``, or on ``finished`` once no chunk came for a while, as a worker
+that died never writes its eof).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from psycopg import sql
+
+from jobstream.api.context import Context, ExecutionId
+from jobstream.api.problems import ApiProblem
+from jobstream.api.views import PROBLEM
+
+FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled", "lost"})
+
+
+class LogChunkView(BaseModel):
+    seq: int
+    stream: str
+    data: str
+    at: datetime
+    truncated: bool = False
+    eof: bool = False
+    dropped_bytes: int = 0
+
+
+class LogPage(BaseModel):
+    execution_id: str
+    items: list[LogChunkView]
+    next_after_seq: int
+    complete: bool
+    finished: bool
+    status: str | None = None
+
+
+async def _chunks(context: Context, execution_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    query = sql.SQL("SELECT seq, stream, data, at, truncated, eof, dropped_bytes FROM {} "
+                    "WHERE execution_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
+        context.store.table("execution_logs"))
+    try:
+        return await context.store.fetch(query, [execution_id, after_seq, limit])
+    except psycopg.errors.UndefinedTable:
+        return []  # the logs projector has not created its table yet: no logs so far
+
+
+async def _has_eof(context: Context, execution_id: str) -> bool:
+    query = sql.SQL("SELECT 1 AS found FROM {} WHERE execution_id = %s AND eof LIMIT 1").format(
+        context.store.table("execution_logs"))
+    try:
+        return await context.store.fetch_one(query, [execution_id]) is not None
+    except psycopg.errors.UndefinedTable:
+        return False
+
+
+def logs_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/executions", tags=["executions"])
+
+    @router.get("/{execution_id}/logs", response_model=LogPage, responses={404: PROBLEM, 422: PROBLEM})
+    async def execution_logs(execution_id: ExecutionId, context: Context,
+                             after_seq: Annotated[int, Query(ge=0, le=2**62, description="seq of the last chunk read")] = 0,
+                             limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LogPage:
+        """Chunks after ``after_seq``, in order; pass ``next_after_seq`` back to continue."""
+        rows = await _chunks(context, execution_id, after_seq, limit)
+        execution = await context.store.execution(execution_id)
+        if execution is None and not rows and after_seq == 0:
+            raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
+        status = execution["status"] if execution else None
+        items = [LogChunkView.model_validate(row) for row in rows]
+        complete = any(item.eof for item in items) or (not items and await _has_eof(context, execution_id))
+        return LogPage(execution_id=execution_id, items=items, next_after_seq=items[-1].seq if items else after_seq,
+                       complete=complete, finished=status in FINISHED, status=status)
+
+    return router

@@ -1,0 +1,210 @@
+"""``/v1/workers``: list and read workers, register one that is not our Python process, drain one.
+
+Reads come from the read model (the projector folds the workers topic into ``workers``). Writes
+are records on the topics, as everywhere: a registration is a ``WorkerRegistered`` on the workers
+topic, a drain request a ``DrainWorker`` on the worker's partition of the assignments topic,
+which the worker obeys as it obeys SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from confluent_kafka import KafkaError, Message
+from fastapi import APIRouter, Query
+from psycopg import sql
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from jobstream.api.context import Context, Cursor, WorkerId
+from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.problems import ApiProblem, field_error
+from jobstream.api.views import PROBLEM, WorkerView
+from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
+from jobstream.schemas import DrainWorker, Record, WorkerEnvelope, WorkerRegistered
+from jobstream.streams.app import partition_for
+from jobstream.streams.kafka_io import Publisher
+
+ACTOR = "api"
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"  # ids and queue names travel as Kafka keys and in URLs
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME)]
+Label = Annotated[str, AfterValidator(_no_nul), Field(min_length=1, max_length=200)]
+
+
+class WorkerStatus(StrEnum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    LOST = "lost"
+    DEREGISTERED = "deregistered"
+
+
+class WorkerDetail(WorkerView):
+    running_count: int = 0
+
+
+class WorkerList(BaseModel):
+    items: list[WorkerDetail]
+    next_cursor: str | None = None
+
+
+class RegisterIn(BaseModel):
+    """A worker announcing itself: what it serves and what it offers."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    worker_id: Name | None = None
+    hostname: Label
+    pid: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    queues: Annotated[list[Name], Field(min_length=1, max_length=100)]
+    slots: Annotated[int, Field(ge=1, le=100_000)]
+    cpu: Annotated[float, Field(gt=0, le=1_000_000)]
+    memory_mb: Annotated[int, Field(ge=0, le=2**40)]
+    labels: dict[Label, Label] = Field(default_factory=dict)
+
+
+class Registration(BaseModel):
+    """What a registered worker needs to know to take work and stay alive."""
+
+    worker_id: str
+    seq: int = Field(description="seq of the WorkerRegistered; continue the worker's records from seq + 1")
+    workers_topic: str
+    assignments_topic: str
+    assignments_partition: int = Field(description="read this partition, and only records keyed by worker_id")
+    dispatch_topic: str = Field(description="send WorkerCredit records here, keyed by queue")
+    heartbeat_s: float
+    lost_after_s: float = Field(description="a worker silent for this long is declared lost")
+
+
+class DrainOut(BaseModel):
+    worker_id: str
+    status: str
+    drain_requested: bool = True
+
+
+def _label_filters(labels: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in labels or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or "\x00" in item:
+            raise ApiProblem(422, "validation", "the request is not valid; see errors",
+                             errors=[field_error("label", f"{item!r} is not k=v")])
+        out[key] = value
+    return out
+
+
+def _detail(row: dict[str, Any]) -> WorkerDetail:
+    return WorkerDetail.model_validate({**row, "running_count": len(row.get("running") or [])})
+
+
+async def _publish_acked(publisher: Publisher, topic: str, key: str, record: Record) -> None:
+    """Produce and wait (bounded) for the broker's acknowledgement; a 503 if it does not come."""
+    loop = asyncio.get_running_loop()
+    acked: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: KafkaError | None) -> None:
+        if acked.done():
+            return
+        if error is None:
+            acked.set_result(None)
+        else:
+            acked.set_exception(RuntimeError(str(error)))
+
+    def delivered(error: KafkaError | None, _: Message) -> None:  # on the producer's polling thread
+        loop.call_soon_threadsafe(settle, error)
+
+    publisher.publish(topic, key, record, on_delivery=delivered)
+    publisher.poll(0)
+    try:
+        await asyncio.wait_for(acked, 15.0)
+    except (TimeoutError, RuntimeError) as error:
+        raise ApiProblem(503, "unavailable", f"the broker did not acknowledge: {error}",
+                         headers={"Retry-After": "1"}) from None
+
+
+def workers_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/workers", tags=["workers"])
+
+    @router.get("", response_model=WorkerList, responses={422: PROBLEM})
+    async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
+                           label: Annotated[list[str] | None, Query(max_length=50,
+                                                                   description="k=v, repeatable")] = None,
+                           limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerList:
+        """Workers by id, filtered by status and labels; pass ``next_cursor`` back as ``cursor``."""
+        clauses: list[sql.Composable] = [sql.SQL("TRUE")]
+        params: list[Any] = []
+        if status:
+            clauses.append(sql.SQL("status = ANY(%s)"))
+            params.append([s.value for s in status])
+        if labels := _label_filters(label):
+            clauses.append(sql.SQL("labels @> %s::jsonb"))
+            params.append(json.dumps(labels))
+        if (after := decode_cursor(cursor)) is not None:
+            clauses.append(sql.SQL("worker_id > %s"))
+            params.append(after)
+        query = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY worker_id LIMIT %s").format(
+            context.store.table("workers"), sql.SQL(" AND ").join(clauses))
+        rows = await context.store.fetch(query, [*params, limit + 1])
+        items, following = next_cursor(rows, limit, "worker_id")
+        return WorkerList(items=[_detail(r) for r in items], next_cursor=following)
+
+    @router.get("/{worker_id}", response_model=WorkerDetail, responses={404: PROBLEM})
+    async def get_worker(worker_id: WorkerId, context: Context) -> WorkerDetail:
+        row = await context.store.worker(worker_id)
+        if row is None:
+            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+        return _detail(row)
+
+    @router.post("/register", response_model=Registration, status_code=201, responses={422: PROBLEM, 503: PROBLEM})
+    async def register_worker(body: RegisterIn, context: Context) -> Registration:
+        """Register a worker that is not ``jobstream worker`` (another language, say). It must then
+        heartbeat on the workers topic every ``heartbeat_s``, continuing from ``seq``."""
+        worker_id = body.worker_id or f"{re.sub(r'[^A-Za-z0-9.-]', '-', body.hostname)[:60]}-{uuid.uuid4().hex[:8]}"
+        known = await context.store.worker(worker_id)
+        seq = int(known["seq"]) + 1 if known else 1  # a registration again goes above what was seen
+        topics = context.publisher.topics
+        envelope = WorkerEnvelope(event_id=f"{worker_id}:{seq}", worker_id=worker_id, seq=seq,
+                                  type=WorkerRegistered.short_name(), occurred_at=datetime.now(UTC),
+                                  actor=f"{ACTOR}:{socket.gethostname()}")
+        record = WorkerRegistered(envelope=envelope, hostname=body.hostname, pid=body.pid, queues=list(body.queues),
+                                  slots=body.slots, cpu=body.cpu, memory_mb=body.memory_mb, labels=dict(body.labels))
+        await _publish_acked(context.publisher, topics.workers, worker_id, record)
+        partitions = await _partitions(context.publisher, topics.assignments)
+        return Registration(worker_id=worker_id, seq=seq, workers_topic=topics.workers,
+                            assignments_topic=topics.assignments,
+                            assignments_partition=partition_for(worker_id, partitions),
+                            dispatch_topic=topics.dispatch, heartbeat_s=HEARTBEAT_S, lost_after_s=DEFAULT_WINDOW_S)
+
+    @router.post("/{worker_id}/drain", response_model=DrainOut, status_code=202,
+                 responses={404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+    async def drain_worker(worker_id: WorkerId, context: Context,
+                           reason: Annotated[str, Query(max_length=500, pattern=r"^[^\x00]*$")] = "") -> DrainOut:
+        """Ask a worker to drain: it finishes what runs, takes nothing new, then deregisters."""
+        row = await context.store.worker(worker_id)
+        if row is None:
+            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+        if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
+            raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
+        request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=ACTOR, requested_at=datetime.now(UTC))
+        await _publish_acked(context.publisher, context.publisher.topics.assignments, worker_id, request)
+        return DrainOut(worker_id=worker_id, status=str(row["status"]))
+
+    return router
+
+
+async def _partitions(publisher: Publisher, topic: str) -> int:
+    """The topic's partition count, from the producer's metadata."""
+    metadata = await asyncio.to_thread(publisher.producer.list_topics, topic, 10)
+    return len(metadata.topics[topic].partitions)

@@ -1,0 +1,44 @@
+"""Why a queued job waits: its requirements against the live workers of the read model.
+
+The dispatcher writes nothing for a job it cannot place (only the state processor writes job
+events); the reason is computed on read instead, from the ``workers`` table, by the pure
+``core.placement.explain``. A read model without that table yet answers no reason, not a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from jobstream.api.store import ReadModel
+from jobstream.core.placement import Capacity, explain
+from jobstream.schemas import Requirements
+
+log = logging.getLogger(__name__)
+
+
+def requirements_of(spec: dict[str, Any] | None) -> Requirements | None:
+    needs = (spec or {}).get("requirements")
+    if not needs:
+        return None
+    return Requirements(cpu=float(needs.get("cpu") or 0.0), memory_mb=int(needs.get("memory_mb") or 0),
+                        labels={str(k): str(v) for k, v in (needs.get("labels") or {}).items()})
+
+
+async def waiting_reason(store: ReadModel, job: dict[str, Any]) -> str | None:
+    """The reason no live worker can take this queued job, or None (it is not queued, or it fits)."""
+    if job.get("status") != "queued" or not job.get("queue"):
+        return None
+    query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} "
+                    "WHERE status = 'active' AND queues ? %s").format(store.table("workers"))
+    try:
+        rows = await store.fetch(query, [job["queue"]])
+    except psycopg.errors.UndefinedTable:
+        return None
+    except psycopg.Error as error:  # the job itself was read; an explanation is a bonus
+        log.warning("no waiting reason for %s: %s", job.get("job_id"), error)
+        return None
+    return explain(job["queue"], requirements_of(job.get("spec")), [Capacity.from_row(r) for r in rows])

@@ -1,0 +1,172 @@
+"""Worker liveness: who missed its heartbeats, and which executions it held. Pure; time passed in.
+
+Workers heartbeat every ``HEARTBEAT_S`` (2 s) with the executions they run. A worker not heard
+from for ``DEFAULT_WINDOW_S`` (6 s: three heartbeats) is overdue; a monitor then declares it
+lost and expires what it held, so each execution runs again as a new attempt (a new lease).
+
+What a worker holds: what its heartbeats list, plus what was assigned to it and not yet
+listed. An assignment may be sent just before a heartbeat that could not know it, so it is only
+taken as finished once ``UNLISTED_HEARTBEATS`` heartbeats after it have not listed it.
+
+"Heard from" is the monitor's clock when the record arrived, not the worker's: clocks of other
+machines are not trusted. After a monitor restart every known worker gets a fresh window
+(``resume``), so a monitor that was down declares nobody lost for its own absence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from jobstream.schemas import (
+    Assignment, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
+)
+
+HEARTBEAT_S = 2.0
+DEFAULT_WINDOW_S = 6.0
+UNLISTED_HEARTBEATS = 2
+
+
+class Liveness(StrEnum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One execution a worker holds (or was sent and may hold)."""
+
+    execution_id: str
+    job_id: str
+    attempt: int
+    listed: bool = False  # a heartbeat has listed it: the worker runs it
+    unlisted: int = 0  # heartbeats since it was sent that did not list it (while not listed yet)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLiveness:
+    worker_id: str
+    status: Liveness
+    last_seen: datetime  # the monitor's clock when its last registration or heartbeat arrived
+    last_heartbeat_at: datetime  # the worker's own time of that record (for the WorkerLost event)
+    last_seq: int = 0  # highest seq seen on the worker's key (its records and WorkerLost)
+    held: dict[str, Held] = field(default_factory=dict)  # never mutated: replaced
+
+
+@dataclass(frozen=True, slots=True)
+class Loss:
+    """A worker declared lost: what to announce and what to expire."""
+
+    worker_id: str
+    seq: int  # of the WorkerLost record: one above anything seen on the key
+    last_heartbeat_at: datetime
+    silent_s: float
+    executions: tuple[Held, ...]
+
+    @property
+    def event_id(self) -> str:
+        """Deterministic: a loss declared again after a crash has the same id."""
+        return f"{self.worker_id}:lost:{self.seq}"
+
+    @property
+    def reason(self) -> str:
+        return f"worker {self.worker_id} lost: no heartbeat for {self.silent_s:.1f}s"
+
+
+def parse_execution_id(execution_id: str) -> tuple[str, int] | None:
+    """(job_id, attempt) of an id made by ``core.state.execution_id_for`` (``<job_id>.<attempt>``)."""
+    job_id, _, attempt = execution_id.rpartition(".")
+    return (job_id, int(attempt)) if job_id and attempt.isdigit() else None
+
+
+def _after_heartbeat(held: dict[str, Held], running: list[str]) -> dict[str, Held]:
+    listed = set(running)
+    out: dict[str, Held] = {}
+    for execution_id, item in held.items():
+        if execution_id in listed:
+            out[execution_id] = replace(item, listed=True, unlisted=0)
+        elif not item.listed and item.unlisted + 1 < UNLISTED_HEARTBEATS:
+            out[execution_id] = replace(item, unlisted=item.unlisted + 1)
+        # else: it ran and is no longer listed, or never showed up: finished
+    for execution_id in listed - out.keys():
+        parsed = parse_execution_id(execution_id)  # known from a heartbeat only (monitor started late)
+        if parsed is not None:
+            out[execution_id] = Held(execution_id, parsed[0], parsed[1], listed=True)
+    return out
+
+
+@dataclass
+class LivenessTracker:
+    """Every known worker's liveness. ``observe`` records as they arrive, ask ``overdue``."""
+
+    window_s: float = DEFAULT_WINDOW_S
+    workers: dict[str, WorkerLiveness] = field(default_factory=dict)
+
+    def observe(self, record: WorkerEvent | Assignment, now: datetime) -> list[Held]:
+        """Fold one record in. Returns executions to expire at once: those assigned to a worker
+        already lost, or held by a previous incarnation of a worker that registers again."""
+        if isinstance(record, Assignment):
+            return self._assigned(record, now)
+        envelope = record.envelope
+        known = self.workers.get(envelope.worker_id)
+        seq = max(envelope.seq, known.last_seq if known else 0)
+        match record:
+            case WorkerRegistered():
+                orphans = list(known.held.values()) if known and known.status != Liveness.LOST else []
+                self.workers[envelope.worker_id] = WorkerLiveness(
+                    envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
+                return orphans
+            case WorkerDeregistered():
+                self.workers.pop(envelope.worker_id, None)
+            case WorkerLost():
+                base = known or WorkerLiveness(envelope.worker_id, Liveness.LOST, now, record.last_heartbeat_at)
+                self.workers[envelope.worker_id] = replace(base, status=Liveness.LOST, last_seq=seq, held={})
+            case _ if known is not None and known.status == Liveness.LOST:
+                # A lost worker stays lost until it registers again.
+                self.workers[envelope.worker_id] = replace(known, last_seq=seq)
+            case WorkerHeartbeat():
+                base = known or WorkerLiveness(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
+                self.workers[envelope.worker_id] = replace(
+                    base, last_seen=now, last_heartbeat_at=envelope.occurred_at, last_seq=seq,
+                    held=_after_heartbeat(base.held, record.running))
+            case WorkerDraining():
+                base = known or WorkerLiveness(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
+                self.workers[envelope.worker_id] = replace(base, status=Liveness.DRAINING, last_seq=seq)
+        return []
+
+    def _assigned(self, assignment: Assignment, now: datetime) -> list[Held]:
+        item = Held(assignment.execution_id, assignment.job_id, assignment.attempt)
+        known = self.workers.get(assignment.worker_id)
+        if known is not None and known.status == Liveness.LOST:
+            return [item]
+        if known is None:  # never heard of: it gets one window to show up
+            known = WorkerLiveness(assignment.worker_id, Liveness.ACTIVE, now, now)
+        if assignment.execution_id not in known.held:
+            known = replace(known, held={**known.held, assignment.execution_id: item})
+        self.workers[assignment.worker_id] = known
+        return []
+
+    def overdue(self, now: datetime) -> list[Loss]:
+        """Workers not heard from within the window, with what they held. Changes nothing:
+        call ``declare_lost`` for each once the loss is announced."""
+        losses = []
+        for worker in self.workers.values():
+            silent_s = (now - worker.last_seen).total_seconds()
+            if worker.status != Liveness.LOST and silent_s > self.window_s:
+                losses.append(Loss(worker.worker_id, worker.last_seq + 1, worker.last_heartbeat_at, silent_s,
+                                   tuple(worker.held.values())))
+        return sorted(losses, key=lambda loss: loss.worker_id)
+
+    def declare_lost(self, loss: Loss) -> None:
+        worker = self.workers.get(loss.worker_id)
+        if worker is not None:
+            self.workers[loss.worker_id] = replace(worker, status=Liveness.LOST, held={},
+                                                   last_seq=max(worker.last_seq, loss.seq))
+
+    def resume(self, now: datetime) -> None:
+        """After a restart: every worker not lost gets a fresh window from ``now``."""
+        for worker_id, worker in self.workers.items():
+            if worker.status != Liveness.LOST and worker.last_seen < now:
+                self.workers[worker_id] = replace(worker, last_seen=now)

@@ -1,0 +1,69 @@
+"""``jobstream logs [-f] EXECUTION_ID``: an execution's output through the HTTP API.
+
+Without ``-f`` it prints what is there and stops; with ``-f`` it keeps polling until the log is
+complete (its eof marker), or the execution has finished and no chunk came for ``grace`` seconds
+(a worker that died never writes its eof).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from jobstream.client import ApiClient, ApiUrl, ClientError
+from jobstream.config import Settings
+
+PAGE = 1000
+Write = Callable[[str, str], None]  # (stream, data)
+
+
+def echo(stream: str, data: str) -> None:
+    typer.echo(data, nl=False, err=stream == "stderr")
+
+
+def follow_done(page: dict[str, Any], idle_s: float, grace_s: float) -> bool:
+    """Whether a follower has read everything there will be."""
+    return bool(page.get("complete")) or (bool(page.get("finished")) and idle_s >= grace_s)
+
+
+def read_logs(api: ApiClient, execution_id: str, *, follow: bool, after_seq: int = 0, poll_s: float = 0.5,
+              grace_s: float = 5.0, write: Write = echo, sleep: Callable[[float], None] = time.sleep,
+              clock: Callable[[], float] = time.monotonic) -> int:
+    """Print the chunks after ``after_seq`` (and, following, those still to come); returns the last seq read."""
+    last_new = clock()
+    while True:
+        _, page = api.call("GET", f"/v1/executions/{execution_id}/logs", params={"after_seq": after_seq, "limit": PAGE})
+        items = page.get("items", [])
+        for item in items:
+            write(item["stream"], item["data"])
+        after_seq = int(page.get("next_after_seq", after_seq))
+        if items:
+            last_new = clock()
+        if len(items) == PAGE:
+            continue  # more is already there
+        if not follow or follow_done(page, clock() - last_new, grace_s):
+            return after_seq
+        sleep(poll_s)  # the polling interval of a follower
+
+
+def register_logs(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) -> None:
+    @app.command("logs")
+    def logs(execution_id: str,
+             follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the execution ends")] = False,
+             after_seq: Annotated[int, typer.Option(help="Start after this chunk")] = 0,
+             api_url: ApiUrl = None) -> None:
+        """Print an execution's stdout and stderr (and a large result), e.g. `jobstream logs -f EXECUTION_ID`."""
+        api = ApiClient(api_url or Settings.from_env().api_url, transport)
+        try:
+            read_logs(api, execution_id, follow=follow, after_seq=after_seq)
+        except ClientError as error:
+            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        finally:
+            api.close()

@@ -1,0 +1,48 @@
+"""Entrypoints for python jobs in tests: importable by the worker (its cwd is the repository root)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from jobstream.worker.progress import report
+
+
+def greet(name: str, punctuation: str = "!") -> dict[str, Any]:
+    print(f"greeting {name}")
+    return {"greeting": f"hello {name}{punctuation}", "execution_id": os.environ.get("JOBSTREAM_EXECUTION_ID")}
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def big(size: int) -> str:
+    return "x" * size
+
+
+def not_json() -> object:
+    return {1, 2}
+
+
+def with_progress(steps: int) -> int:
+    for step in range(1, steps + 1):
+        report(100 * step / steps, f"step {step} of {steps}")
+    return steps
+
+
+async def double(value: int) -> int:
+    return value * 2
+
+
+def wait_for_file(path: str, timeout_s: float = 60) -> str:
+    """Block until ``path`` exists (the test's signal), printing as it starts."""
+    print("waiting", flush=True)
+    deadline = time.monotonic() + timeout_s
+    while not Path(path).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(path)
+        time.sleep(0.02)  # the job's own polling interval
+    return "released"

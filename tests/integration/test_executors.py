@@ -1,0 +1,212 @@
+"""Executors end to end: an http job against a local server, a python job returning JSON, and the
+logs of a job printing 10,000 lines, followed while it runs and read afterwards. Every jobstream
+process is a real `python -m jobstream ...` process against the real broker and Postgres."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from jobstream.config import Settings
+from jobstream.infra.process import free_port, wait_until
+from jobstream.infra.topics import Topics
+from tests.integration.harness import ServiceProcess
+
+T = TypeVar("T")
+TERMINAL = {"completed", "failed", "cancelled"}
+LINES = 10_000
+
+
+@pytest.fixture
+def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
+          unique_name: str) -> Iterator[httpx.Client]:
+    port = free_port()
+    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
+    commands = {
+        "state-processor": ["state-processor"],
+        "dispatcher": ["dispatcher"],
+        "projector": ["projector", "--schema", unique_name],
+        "logs-projector": ["logs-projector", "--schema", unique_name],
+        "api": ["api", "--port", str(port), "--schema", unique_name],
+        "worker": ["worker", "--slots", "4"],
+    }
+    for name, args in commands.items():
+        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
+    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
+        wait_until(lambda: _ready(client), 60, "the API to be ready")
+        yield client
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    """A local HTTP server: GET /thing answers JSON, POST /echo answers 201 with the body it got."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self._answer(200, json.dumps({"thing": 42, "agent": self.headers.get("x-test", "")}).encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            self._answer(201, body)
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join(5)
+
+
+def _ready(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _poll(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)  # polling interval of a deadline-bounded wait
+    return result
+
+
+def _submit(client: httpx.Client, task: dict[str, Any], **fields: Any) -> str:
+    response = client.post("/v1/jobs", json={"name": fields.pop("name", "executors"), "task": task, **fields})
+    assert response.status_code == 201, response.text
+    return str(response.json()["job_id"])
+
+
+def _finished(client: httpx.Client, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    return _poll(lambda: (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in TERMINAL and j, timeout_s,
+                 f"job {job_id} to finish")
+
+
+def _logs(client: httpx.Client, execution_id: str, after_seq: int = 0) -> dict[str, Any]:
+    response = client.get(f"/v1/executions/{execution_id}/logs", params={"after_seq": after_seq, "limit": 1000})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _read_all(client: httpx.Client, execution_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """Every chunk projected so far, and whether the eof marker was among them."""
+    chunks: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = _logs(client, execution_id, after)
+        chunks += page["items"]
+        after = page["next_after_seq"]
+        if not page["items"]:
+            return chunks, page["complete"]
+
+
+def test_an_http_job_completes_with_status_and_body(stack: httpx.Client, web: str) -> None:
+    # Given a local server, when a GET and a POST job call it
+    get = _submit(stack, {"type": "http", "url": f"{web}/thing", "headers": {"x-test": "jobstream"}})
+    post = _submit(stack, {"type": "http", "method": "POST", "url": f"{web}/echo", "body": '{"sent": true}',
+                           "expected_status": [201]})
+    wrong = _submit(stack, {"type": "http", "url": f"{web}/thing", "expected_status": [204]})
+
+    # Then both complete, with the status and the body in their result
+    job = _finished(stack, get)
+    assert job["status"] == "completed" and job["exit_code"] == 200
+    result = json.loads(job["result_json"])
+    assert result["status"] == 200 and result["body"] == {"thing": 42, "agent": "jobstream"}
+    assert json.loads(_finished(stack, post)["result_json"])["body"] == {"sent": True}
+    # And the logs of an unknown execution are a 404, a bad cursor a 422 naming it
+    missing = stack.get("/v1/executions/no-such-execution/logs")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+    bad = stack.get(f"/v1/executions/{job['execution_id']}/logs", params={"after_seq": -1})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "after_seq"
+    # And an unexpected status fails, saying so
+    failed = _finished(stack, wrong)
+    assert failed["status"] == "failed" and failed["exit_code"] == 200 and "expected 204" in failed["last_error"]
+
+
+def test_a_python_job_returns_json_and_reports_progress(stack: httpx.Client) -> None:
+    job_id = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:greet",
+                             "args": ["ada"], "kwargs": {"punctuation": "?"}})
+    job = _finished(stack, job_id)
+    assert job["status"] == "completed", job
+    assert json.loads(job["result_json"]) == {"greeting": "hello ada?", "execution_id": job["execution_id"]}
+
+    progressing = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:with_progress",
+                                  "args": [4]})
+    done = _finished(stack, progressing)
+    assert done["status"] == "completed" and done["result_json"] == "4"
+    execution = _poll(lambda: (e := stack.get(f"/v1/executions/{done['execution_id']}").json())
+                      ["progress_percent"] == 100 and e, 30, "the last progress on the execution")
+    assert execution["progress_message"] == "step 4 of 4"
+
+    failing = _finished(stack, _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:fail",
+                                               "args": ["no luck"]}))
+    assert failing["status"] == "failed" and failing["last_error"].startswith("ValueError: no luck")
+
+
+def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
+        stack: httpx.Client, test_settings: Settings, tmp_path: Path) -> None:
+    # Given a job that prints half its lines, waits for our signal, then prints the rest
+    release = tmp_path / "release"
+    half = LINES // 2
+    script = (f'i=1; while [ $i -le {half} ]; do echo "line $i"; i=$((i+1)); done; '
+              f'while [ ! -e {release} ]; do sleep 0.05; done; '
+              f'while [ $i -le {LINES} ]; do echo "line $i"; i=$((i+1)); done')
+    job_id = _submit(stack, {"type": "shell", "argv": [script], "shell": True}, name="chatty")
+    running = _poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["execution_id"] and
+                    j["status"] in {"assigned", "running"} and j, 60, "the job to start")
+    execution_id = running["execution_id"]
+    follower = subprocess.Popen([sys.executable, "-m", "jobstream", "logs", "-f", execution_id,
+                                 "--api-url", str(stack.base_url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**test_settings.as_env(), "PATH": "/usr/bin:/bin"})
+    try:
+        # When the first half is printed, it is readable through the API while the job still runs
+        def first_half() -> list[dict[str, Any]] | None:
+            chunks, _ = _read_all(stack, execution_id)
+            return chunks if f"line {half}\n" in "".join(c["data"] for c in chunks) else None
+        chunks = _poll(first_half, 60, "the first half of the lines in the logs")
+        page = _logs(stack, execution_id, chunks[-1]["seq"])
+        assert not page["complete"] and not page["finished"] and page["status"] in {"assigned", "running"}
+        assert stack.get(f"/v1/jobs/{job_id}").json()["status"] in {"assigned", "running"}
+        release.touch()
+
+        # Then, once it is done, all 10,000 lines are there, in order, and the log is complete
+        assert _finished(stack, job_id)["status"] == "completed"
+        def to_eof() -> list[dict[str, Any]] | None:
+            read, complete = _read_all(stack, execution_id)
+            return read if complete else None
+        chunks = _poll(to_eof, 60, "the eof marker")
+        assert [c["seq"] for c in chunks] == list(range(1, len(chunks) + 1))
+        text = "".join(c["data"] for c in chunks if c["stream"] == "stdout")
+        assert text.splitlines() == [f"line {n}" for n in range(1, LINES + 1)]
+        assert len(chunks) > 2  # streamed in several chunks, not in one piece at the end
+
+        # And the follower that started while it ran printed every line and stopped by itself
+        out, err = follower.communicate(timeout=60)
+        assert follower.returncode == 0, err.decode()
+        assert out.decode().splitlines() == [f"line {n}" for n in range(1, LINES + 1)]
+    finally:
+        release.touch()
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait(5)

@@ -1,0 +1,189 @@
+"""Worker liveness with a fixed clock: who is overdue, and which executions it held."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobstream.core.liveness import DEFAULT_WINDOW_S, Liveness, LivenessTracker, parse_execution_id
+from jobstream.schemas import (
+    Assignment, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost,
+    WorkerRegistered,
+)
+from tests.unit.builders import T0, spec
+
+
+def at(seconds: float) -> Any:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Worker:
+    """Builds one worker's records with increasing seq, as the worker process does."""
+
+    def __init__(self, worker_id: str = "w1") -> None:
+        self.worker_id, self.seq = worker_id, 0
+
+    def _envelope(self, cls: type[WorkerEvent], t: float) -> WorkerEnvelope:
+        self.seq += 1
+        return WorkerEnvelope(event_id=f"{self.worker_id}:{self.seq}", worker_id=self.worker_id, seq=self.seq,
+                              type=cls.short_name(), occurred_at=at(t), actor="test")
+
+    def registered(self, t: float = 0) -> WorkerRegistered:
+        return WorkerRegistered(envelope=self._envelope(WorkerRegistered, t), hostname="h", pid=1, queues=["default"],
+                                slots=4, cpu=1.0, memory_mb=512)
+
+    def heartbeat(self, t: float, *running: str) -> WorkerHeartbeat:
+        return WorkerHeartbeat(envelope=self._envelope(WorkerHeartbeat, t), running=list(running), free_slots=1)
+
+    def draining(self, t: float) -> WorkerDraining:
+        return WorkerDraining(envelope=self._envelope(WorkerDraining, t))
+
+    def deregistered(self, t: float) -> WorkerDeregistered:
+        return WorkerDeregistered(envelope=self._envelope(WorkerDeregistered, t))
+
+    def assignment(self, job_id: str, attempt: int = 1) -> Assignment:
+        return Assignment(job_id=job_id, execution_id=f"{job_id}.{attempt}", attempt=attempt,
+                          worker_id=self.worker_id, spec=spec(), assigned_at=T0)
+
+
+def lost_record(worker_id: str, seq: int) -> WorkerLost:
+    envelope = WorkerEnvelope(event_id=f"{worker_id}:lost:{seq}", worker_id=worker_id, seq=seq, type="WorkerLost",
+                              occurred_at=T0, actor="worker-monitor")
+    return WorkerLost(envelope=envelope, last_heartbeat_at=T0, reason="test")
+
+
+def test_a_worker_that_keeps_heartbeating_is_never_overdue() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    for t in range(2, 60, 2):
+        tracker.observe(w.heartbeat(t), at(t))
+        assert tracker.overdue(at(t + DEFAULT_WINDOW_S)) == []
+
+
+def test_a_silent_worker_is_overdue_after_the_window_with_what_it_held() -> None:
+    # Given a worker that runs job a (listed) and was just sent job b (not listed yet)
+    tracker, w = LivenessTracker(window_s=6.0), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("a"), at(0.5))
+    tracker.observe(w.heartbeat(2, "a.1"), at(2))
+    tracker.observe(w.assignment("b"), at(3))
+    # When it goes silent: not overdue at the window's edge, overdue just after
+    assert tracker.overdue(at(8)) == []
+    [loss] = tracker.overdue(at(8.1))
+    # Then the loss names both executions, with their job ids and attempts
+    assert loss.worker_id == "w1" and loss.seq == w.seq + 1 and loss.last_heartbeat_at == at(2)
+    assert sorted((h.job_id, h.attempt) for h in loss.executions) == [("a", 1), ("b", 1)]
+    assert loss.event_id == f"w1:lost:{w.seq + 1}" and "6.1s" in loss.reason
+
+
+def test_a_loss_is_declared_once_and_later_assignments_are_expired_at_once() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    [loss] = tracker.overdue(at(7))
+    tracker.declare_lost(loss)
+    assert tracker.overdue(at(30)) == []
+    [orphan] = tracker.observe(w.assignment("late"), at(31))
+    assert orphan.execution_id == "late.1"
+    # Its own WorkerLost record read back changes nothing more
+    assert tracker.observe(lost_record("w1", loss.seq), at(32)) == []
+    assert tracker.workers["w1"].status == Liveness.LOST
+
+
+def test_a_lost_worker_that_wakes_stays_lost_until_it_registers_again() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.heartbeat(2, "a.1"), at(2))
+    [loss] = tracker.overdue(at(9))
+    tracker.declare_lost(loss)
+    tracker.observe(w.heartbeat(20, "a.1"), at(20))  # SIGCONT: a heartbeat before it learns
+    assert tracker.workers["w1"].status == Liveness.LOST and tracker.workers["w1"].held == {}
+    assert tracker.observe(w.registered(21), at(21)) == []  # what it held was expired already
+    assert tracker.workers["w1"].status == Liveness.ACTIVE
+    assert tracker.overdue(at(26)) == [] and len(tracker.overdue(at(27.5))) == 1
+
+
+def test_an_assignment_the_next_heartbeat_could_not_know_is_kept_until_the_second() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("quick"), at(1))
+    tracker.observe(w.heartbeat(1.0), at(1.1))  # sent before the worker received it
+    assert "quick.1" in tracker.workers["w1"].held
+    tracker.observe(w.heartbeat(3.0), at(3.1))  # it ran and finished between two heartbeats
+    assert tracker.workers["w1"].held == {}
+
+
+def test_a_listed_execution_is_finished_once_a_heartbeat_leaves_it_out() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("a"), at(0.1))
+    tracker.observe(w.heartbeat(2, "a.1"), at(2))
+    tracker.observe(w.heartbeat(4), at(4))
+    assert tracker.workers["w1"].held == {}
+
+
+def test_executions_known_only_from_a_heartbeat_are_held_too() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.heartbeat(0, "job.with.dots.3"), at(0))  # the monitor started after the assignment
+    [loss] = tracker.overdue(at(7))
+    assert [(h.job_id, h.attempt) for h in loss.executions] == [("job.with.dots", 3)]
+
+
+def test_draining_workers_are_watched_and_deregistered_ones_forgotten() -> None:
+    tracker, a, b = LivenessTracker(), Worker("a"), Worker("b")
+    for worker in (a, b):
+        tracker.observe(worker.registered(), at(0))
+    tracker.observe(a.draining(1), at(1))
+    tracker.observe(b.deregistered(1), at(1))
+    assert tracker.workers["a"].status == Liveness.DRAINING and "b" not in tracker.workers
+    assert [loss.worker_id for loss in tracker.overdue(at(7))] == ["a"]
+
+
+def test_a_worker_registering_again_without_a_loss_orphans_what_it_held() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("a"), at(0.1))
+    assert [h.execution_id for h in tracker.observe(w.registered(1), at(1))] == ["a.1"]
+
+
+def test_resume_gives_every_live_worker_a_fresh_window() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.resume(at(100))  # the monitor was down for 100 s
+    assert tracker.overdue(at(105)) == [] and len(tracker.overdue(at(106.5))) == 1
+
+
+def test_an_assignment_to_an_unknown_worker_gives_it_one_window() -> None:
+    tracker, w = LivenessTracker(), Worker("ghost")
+    tracker.observe(w.assignment("a"), at(10))
+    [loss] = tracker.overdue(at(16.1))
+    assert [h.execution_id for h in loss.executions] == ["a.1"]
+
+
+def test_parse_execution_id_inverts_the_deterministic_format() -> None:
+    assert parse_execution_id("j-1.12") == ("j-1", 12)
+    assert parse_execution_id("no-attempt") is None and parse_execution_id(".3") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(gaps=st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=1, max_size=30))
+def test_overdue_exactly_when_the_last_heartbeat_is_older_than_the_window(gaps: list[float]) -> None:
+    # Whatever the heartbeat spacing, a worker is overdue iff silent for longer than the window,
+    # and a lost worker is never reported twice.
+    tracker, w = LivenessTracker(window_s=6.0), Worker()
+    tracker.observe(w.registered(), at(0))
+    t, last, declared = 0.0, 0.0, 0
+    for gap in gaps:
+        t += gap
+        losses = tracker.overdue(at(t))
+        alive = tracker.workers["w1"].status != Liveness.LOST
+        assert bool(losses) == (alive and t - last > 6.0)
+        for loss in losses:
+            tracker.declare_lost(loss)
+            declared += 1
+        if alive and not losses:
+            tracker.observe(w.heartbeat(t), at(t))
+            last = t
+    assert declared <= 1

@@ -1,0 +1,66 @@
+"""What every executor takes and returns: options, the run context, the result."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jobstream.schemas import Outcome
+from jobstream.worker.executors.output import ExecutionOutput, OutputOptions
+
+MIB = 1024 * 1024
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Bounds and timings shared by the executors (one set per worker)."""
+
+    output: OutputOptions = field(default_factory=OutputOptions)
+    inline_result_bytes: int = 64 * 1024  # larger results go to the logs topic, referenced
+    max_result_bytes: int = 10 * MIB  # larger results fail the execution
+    http_body_bytes: int = 32 * 1024  # of a response body kept in the result
+    http_timeout_s: float = 60.0  # when neither the task nor the job sets one
+    kill_grace_s: float = 5.0  # SIGTERM to SIGKILL on timeout or cancel
+
+    @classmethod
+    def from_env(cls) -> ExecutorOptions:
+        """Defaults, with ``JOBSTREAM_LOG_MAX_BYTES`` bounding each execution's streamed output."""
+        output = OutputOptions(max_bytes=_env_int("JOBSTREAM_LOG_MAX_BYTES", OutputOptions.max_bytes))
+        return cls(output=output)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    outcome: Outcome
+    exit_code: int | None
+    stdout_tail: str
+    stderr_tail: str
+    duration_ms: int
+    error: str | None = None
+    result_json: str | None = None
+
+
+@dataclass
+class RunContext:
+    """One execution's surroundings: its limits in time, its stop signal, where its output goes."""
+
+    timeout_s: float | None
+    cancelled: asyncio.Event
+    output: ExecutionOutput
+    on_started: Callable[[int | None], None] = lambda pid: None  # pid of the child, None if there is none
+    env: dict[str, str] = field(default_factory=dict)  # added to every child's environment
+    options: ExecutorOptions = field(default_factory=ExecutorOptions)
+
+    def result(self, outcome: Outcome, exit_code: int | None, duration_ms: int, error: str | None = None,
+               result_json: str | None = None) -> ExecutionResult:
+        """A result carrying the tails of the output so far."""
+        tails = self.output.tails
+        return ExecutionResult(outcome, exit_code, tails["stdout"].text(), tails["stderr"].text(), duration_ms,
+                               error, result_json)

@@ -1,0 +1,69 @@
+"""Python tasks: ``package.module:function`` called in a child process (python_runner), its JSON result kept.
+
+The child gets the task in a file and writes its result (or its error) to another, so that its
+stdout and stderr stay free for the job's own output. It runs from the worker's working
+directory with the worker's interpreter: the entrypoint must be importable there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from jobstream.schemas import Outcome, PythonTask
+from jobstream.worker.executors.base import ExecutionResult, RunContext
+from jobstream.worker.executors.child import run_child
+
+ERROR_BYTES = 16 * 1024
+
+
+def runner_argv(workdir: Path, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "jobstream.worker.python_runner",
+            str(workdir / "task.json"), str(workdir / "result.json"), str(workdir / "error.json")]
+
+
+def task_document(task: PythonTask) -> dict[str, object]:
+    """What the runner reads; ValueError if the arguments are not a JSON array and object."""
+    args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ValueError("args_json must be a JSON array and kwargs_json a JSON object")
+    return {"entrypoint": task.entrypoint, "args": args, "kwargs": kwargs,
+            "memory_limit_mb": task.memory_limit_mb, "cpu_limit_s": task.cpu_limit_s}
+
+
+async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
+    with tempfile.TemporaryDirectory(prefix="jobstream-python-") as tmp:
+        workdir = Path(tmp)
+        try:
+            (workdir / "task.json").write_text(json.dumps(task_document(task)))
+        except ValueError as error:
+            ctx.on_started(None)
+            return ctx.result(Outcome.FAILED, None, 0, f"invalid task: {error}")
+        done = await run_child(runner_argv(workdir), {"PYTHONUNBUFFERED": "1"}, None, ctx)
+        if done.outcome != Outcome.SUCCEEDED:
+            return ctx.result(done.outcome, done.exit_code, done.duration_ms, _error(workdir) or done.error)
+        return _read_result(workdir / "result.json", done.exit_code, done.duration_ms, ctx)
+
+
+def _error(workdir: Path) -> str | None:
+    """The function's exception and the tail of its traceback, as the runner wrote them."""
+    path = workdir / "error.json"
+    if not path.exists():
+        return None
+    try:
+        described = json.loads(path.read_text()[:ERROR_BYTES * 4])
+        return f"{described['error']}\n{described['traceback'][-ERROR_BYTES:]}"
+    except (ValueError, KeyError, TypeError):
+        return "the function failed (its error report was unreadable)"
+
+
+def _read_result(path: Path, exit_code: int | None, duration_ms: int, ctx: RunContext) -> ExecutionResult:
+    if not path.exists():
+        return ctx.result(Outcome.FAILED, exit_code, duration_ms, "the process exited without a result")
+    size = path.stat().st_size
+    if size > ctx.options.max_result_bytes:
+        return ctx.result(Outcome.FAILED, exit_code, duration_ms,
+                          f"the result is {size} bytes, over the limit of {ctx.options.max_result_bytes}")
+    return ctx.result(Outcome.SUCCEEDED, exit_code, duration_ms, result_json=path.read_text())

@@ -1,0 +1,84 @@
+"""The child process of a python job: ``python -m jobstream.worker.python_runner TASK RESULT ERROR``.
+
+TASK is a JSON file (entrypoint, args, kwargs, limits). The runner sets the limits, imports
+``package.module:function``, calls it (awaiting it if it is a coroutine function) and writes
+what it returns, as JSON, to RESULT; exit code 0. An exception is written to ERROR (type,
+message and traceback tail) and printed to stderr; exit code 1. stdout and stderr stay the
+job's own: the worker streams them to the logs topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jobstream.worker.limits import apply_limits
+
+TRACEBACK_TAIL = 4000  # characters of traceback kept in the error
+
+
+def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
+    """The callable ``package.module:function`` names (attributes may be dotted: ``mod:Class.method``)."""
+    module_name, sep, attribute = entrypoint.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"entrypoint {entrypoint!r} must look like package.module:function")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{entrypoint} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """Call the entrypoint and return its result as JSON text (TypeError/ValueError if it is not JSON)."""
+    value = load_entrypoint(entrypoint)(*args, **kwargs)
+    if inspect.isawaitable(value):
+        value = asyncio.run(_awaited(value))
+    return json.dumps(value, allow_nan=False)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def describe(error: BaseException) -> dict[str, str]:
+    """The error as the worker reports it: one line, and the tail of the traceback."""
+    text = "".join(traceback.format_exception(error))
+    return {"error": f"{type(error).__name__}: {error}", "traceback": text[-TRACEBACK_TAIL:]}
+
+
+def run(task_path: Path, result_path: Path, error_path: Path) -> int:
+    task = json.loads(task_path.read_text())
+    apply_limits(task.get("memory_limit_mb"), task.get("cpu_limit_s"))
+    try:
+        args, kwargs = task.get("args", []), task.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise TypeError("args must be a JSON array and kwargs a JSON object")
+        result = call(task["entrypoint"], args, kwargs)
+    except Exception as error:  # noqa: BLE001 - the job's own failure, reported as its outcome
+        described = describe(error)
+        sys.stderr.write(described["traceback"])
+        sys.stderr.flush()
+        error_path.write_text(json.dumps(described))
+        return 1
+    result_path.write_text(result)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print("usage: python -m jobstream.worker.python_runner TASK RESULT ERROR", file=sys.stderr)
+        return 2
+    return run(*(Path(a) for a in argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""One assignment's run on this worker: the executor its task names, its log, its progress and start reports.
+
+The worker process (process.py) hands an assignment here and reports how it finished; everything
+between (output to the logs topic, progress lines to ReportProgress, the start report with the
+child's pid) happens here. Report command ids are deterministic (``<execution_id>:started``,
+``<execution_id>:progress:<n>``), so a repeated report changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from jobstream.schemas import Assignment, ReportFinished, ReportProgress, ReportStarted
+from jobstream.streams.kafka_io import Publisher, command_envelope
+from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
+from jobstream.worker.log_stream import ExecutionLog
+from jobstream.worker.progress import Progress
+
+Report = type[ReportStarted] | type[ReportProgress] | type[ReportFinished]
+
+
+def send_report(publisher: Publisher, worker_id: str, cls: Report, assignment: Assignment, what: str,
+                **fields: object) -> None:
+    envelope = command_envelope(cls, assignment.job_id, f"worker:{worker_id}",
+                                command_id=f"{assignment.execution_id}:{what}")
+    publisher.send_command(cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
+                               attempt=assignment.attempt, worker_id=worker_id, **fields))
+    publisher.poll(0)
+
+
+def job_env(assignment: Assignment) -> dict[str, str]:
+    """What every job can read about itself."""
+    return {"JOBSTREAM_JOB_ID": assignment.job_id, "JOBSTREAM_EXECUTION_ID": assignment.execution_id,
+            "JOBSTREAM_ATTEMPT": str(assignment.attempt)}
+
+
+async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: asyncio.Event,
+                         options: ExecutorOptions | None = None) -> ExecutionResult:
+    """Run the assignment's task to its end; ReportStarted and ReportProgress are sent on the way."""
+    options = options or ExecutorOptions.from_env()
+    numbers = itertools.count(1)
+    started = False
+
+    def on_started(pid: int | None) -> None:
+        nonlocal started  # sent at once, so that no progress report can overtake it
+        if not started:
+            started = True
+            send_report(publisher, worker_id, ReportStarted, assignment, "started", pid=pid)
+
+    def on_progress(progress: Progress) -> None:
+        send_report(publisher, worker_id, ReportProgress, assignment, f"progress:{next(numbers)}",
+                    percent=progress.percent, message=progress.message)
+
+    output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output)
+    ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started, env=job_env(assignment),
+                     options=options)
+    result = await run_task(assignment.spec.task, ctx, assignment.execution_id)
+    on_started(None)  # every executor starts before it ends; this only guards a new one that forgets
+    return result
