@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,7 +33,6 @@ from jobstream.schemas import (
     PythonTask,
     Requirements,
     RetryPolicy,
-    Schedule,
     ShellTask,
     from_avro,
 )

@@ -172,10 +172,15 @@ def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: floa
         await_completion(settings, result, timeout_s)
         return {"offered_rate_per_s": rate or "burst", **summarise(result, raw)}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        stop_all(processes)
+
+
+def stop_all(processes: list[Any]) -> None:
+    """SIGTERM every process, then wait for each: they stop in parallel."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(30)
 
 
 def _start(settings: Settings, workers: int, slots: int) -> list[Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import _start, _warm_up, percentiles, raw_produce_rate
+from jobstream.bench import _start, _warm_up, percentiles, raw_produce_rate, stop_all
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics, ensure_topics
@@ -73,10 +73,7 @@ def run_dag_bench(base: Settings, nodes: int, layers: int, fan_in: int, workers:
         _await(settings, run, timeout_s)
         return {"broker_raw_produce_msgs_per_s": raw["msgs_per_s"], **summarise(dag, run)}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        stop_all(processes)
 
 
 def _submit(publisher: Publisher, dag: list[list[tuple[str, list[str]]]]) -> DagRun:

@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from jobstream.bench import (
-    E2EResult, JobTimes, _record, _start, _warm_up, percentiles, raw_produce_rate, submit_jobs,
+    E2EResult, JobTimes, _record, _start, _warm_up, percentiles, raw_produce_rate, stop_all, submit_jobs,
 )
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
@@ -102,7 +102,4 @@ def run_dispatch_bench(base: Settings, idle_jobs: int, rates: list[float], jobs_
         return report
     finally:
         watch.close()
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        stop_all(processes)

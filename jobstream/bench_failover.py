@@ -21,7 +21,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import percentiles
+from jobstream.bench import stop_all, percentiles
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
@@ -59,7 +59,6 @@ class Feed:
 def run_failover(base: Settings, jobs: int, trials: int, timeout_s: float = 120.0) -> dict[str, Any]:
     settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
     ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
-    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-"))
     print(f"bench processes log to {log_dir}", file=sys.stderr)
     services = [_spawn(settings, log_dir, name) for name in ("state-processor", "dispatcher", "worker-monitor")]
@@ -70,10 +69,7 @@ def run_failover(base: Settings, jobs: int, trials: int, timeout_s: float = 120.
             results.append(_trial(settings, log_dir, publisher, feed, f"failover-{trial}", jobs, timeout_s))
     finally:
         feed.close()
-        for process in services:
-            process.terminate()
-        for process in services:
-            process.wait(30)
+        stop_all(services)
     return {
         "jobs_per_worker": jobs, "trials": len(results), "heartbeat_s": HEARTBEAT_S, "window_s": DEFAULT_WINDOW_S,
         "target_s": TARGET_S,

@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import percentiles
+from jobstream.bench import stop_all, percentiles
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics, ensure_topics
@@ -69,10 +69,7 @@ def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
             "bytes_per_pending_timer": round((pending_rss - idle_rss) * 1024 * 1024 / count),
         }
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        stop_all(processes)
 
 
 def _start(settings: Settings) -> list[subprocess.Popen[bytes]]:

@@ -26,7 +26,7 @@ from jobstream.schemas import LogChunk, PoisonMessage, make_codec
 from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, validate_schema
-from .store import UPSERT_OFFSETS, PartitionKey, load_offsets
+from .store import UPSERT_OFFSETS, PartitionKey, keep_projecting, load_offsets
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +89,7 @@ class LogsProjector:
 
     def run(self, stop: threading.Event) -> None:
         """Project until ``stop`` is set; a database failure waits, reconnects and rewinds to the stored offsets."""
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                self.poll_once()
-                backoff = 0.1
-            except psycopg.Error as error:
-                log.error("logs batch failed, retrying in %.1fs: %s", backoff, error)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-                self._recover()
+        keep_projecting(self.poll_once, self._recover, stop, "logs", MAX_BACKOFF_S)
 
     def poll_once(self) -> int:
         messages = consume_ready(self.consumer, BATCH_SIZE, POLL_TIMEOUT_S)

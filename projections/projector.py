@@ -31,7 +31,7 @@ from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or
 from . import metrics
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
 from .store import PartitionKey as Key
-from .store import load_batch, load_offsets, write_batch
+from .store import keep_projecting, load_batch, load_offsets, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +97,7 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         """Project until ``stop`` is set. A database failure rolls the batch back, waits, reconnects and
         resumes from the offsets stored in Postgres, so nothing is lost or applied twice."""
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                self.poll_once()
-                backoff = 0.1
-            except psycopg.Error as error:
-                log.error("projector batch failed, retrying in %.1fs: %s", backoff, error)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-                self._recover()
+        keep_projecting(self.poll_once, self._recover, stop, "projector", MAX_BACKOFF_S)
 
     def run_until_caught_up(self, timeout_s: float = 120.0) -> Counts:
         """Consume until every assigned partition reaches the high watermark it had when this was called."""

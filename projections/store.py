@@ -9,8 +9,10 @@ notifications at commit, so a listener that hears a job_id can read that job's r
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,6 +22,8 @@ from jobstream.schemas import Record
 
 from .batch import Batch, current_executions, wanted
 from .rows import EventRow, ExecutionRow, JobRow, Row, WorkerRow, columns
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Row)
 PartitionKey = tuple[str, int]  # (topic, partition)
@@ -127,3 +131,20 @@ def count_rows(conn: psycopg.Connection[Any]) -> dict[str, int]:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[arg-type]
         counts[table] = int(row[0]) if row else 0
     return counts
+
+
+def keep_projecting(poll_once: Callable[[], object], recover: Callable[[], None], stop: threading.Event,
+                    what: str, max_backoff_s: float = 5.0) -> None:
+    """Call ``poll_once`` until ``stop`` is set. A database failure rolls the batch back, waits
+    (doubling, up to ``max_backoff_s``), then ``recover`` reconnects and rewinds the consumer to
+    the offsets stored in Postgres, so nothing is lost or applied twice."""
+    backoff = 0.1
+    while not stop.is_set():
+        try:
+            poll_once()
+            backoff = 0.1
+        except psycopg.Error as error:
+            log.error("%s batch failed, retrying in %.1fs: %s", what, backoff, error)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
+            recover()

@@ -9,9 +9,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
@@ -112,3 +114,42 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         return {p: end_offset(consumer, TopicPartition(topic, p)) for p in metadata.partitions}
     finally:
         consumer.close()
+
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def api_ready(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def submit_job(client: httpx.Client, argv: list[str], **fields: object) -> dict:  # type: ignore[type-arg]
+    """POST a shell job; the API answers 201 once it is visible (read-your-writes)."""
+    response = client.post("/v1/jobs", json={"name": fields.pop("name", "e2e"), "task": {"type": "shell", "argv": argv},
+                                             **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_terminal(client: httpx.Client, job_ids: list[str], timeout_s: float) -> dict[str, dict]:  # type: ignore[type-arg]
+    """Each job's row once it is final; fails naming one that is not within ``timeout_s``."""
+    jobs: dict[str, dict] = {}  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    pending = list(job_ids)
+    while pending and time.monotonic() < deadline:
+        for job_id in list(pending):
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in TERMINAL:
+                jobs[job_id] = job
+                pending.remove(job_id)
+        if pending:
+            time.sleep(0.1)  # polling interval of a deadline-bounded wait, not synchronisation
+    assert not pending, f"{len(pending)} jobs not finished, e.g. {client.get(f'/v1/jobs/{pending[0]}').json()}"
+    return jobs
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

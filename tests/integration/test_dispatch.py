@@ -76,8 +76,6 @@ def aging_step_s() -> float:
 @pytest.fixture
 def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
           unique_name: str, aging_step_s: float) -> Iterator[Stack]:
-    # make_app puts faust's data under <state_dir>/faust but nothing creates that folder (yet)
-    (test_settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     port = free_port()
     settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}", aging_step_s=aging_step_s)
     for name, args in {"state-processor": ["state-processor"], "dispatcher": ["dispatcher"],
@@ -184,3 +182,21 @@ def test_labels_choose_the_worker_and_an_oversize_job_says_why_it_waits(stack: S
     reason = poll(lambda: stack.job(late)["waiting_reason"], 30, "the read model to see the worker gone")
     assert reason == "needs label gpu=true but no live worker of queue 'default' has it"
     assert stack.job(late)["status"] == "queued"
+
+
+@pytest.mark.parametrize("aging_step_s", [10.0])
+def test_patching_a_queued_jobs_priority_moves_it_in_the_queue(stack: Stack, tmp_path: Path,
+                                                               aging_step_s: float) -> None:
+    # Given five queued jobs of equal priority and no worker yet
+    ran = tmp_path / "order"
+    jobs = [stack.submit(["sh", "-c", f"echo {n} >> {ran}"], priority=5)["job_id"] for n in range(5)]
+
+    # When the last one's priority is raised to 1 before a worker with one slot starts
+    patched = stack.client.patch(f"/v1/jobs/{jobs[-1]}", json={"priority": 1})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["priority"] == 1 and patched.json()["status"] == "queued"
+    stack.start_worker("worker", "--slots", "1")
+    stack.wait_done(jobs, timeout_s=90)
+
+    # Then it ran first, and the others in the order they came
+    assert [int(line) for line in ran.read_text().split()] == [4, 0, 1, 2, 3]

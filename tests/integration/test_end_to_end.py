@@ -4,79 +4,24 @@ projector, HTTP reads. Every process is a real `python -m jobstream ...` process
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from jobstream.config import Settings
-from jobstream.infra.process import free_port, wait_until
-from jobstream.infra.topics import Topics
-from tests.integration.harness import ServiceProcess
+from tests.integration.harness import parse_time, submit_job, wait_terminal
 
 JOBS = 200
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-@pytest.fixture
-def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
-          unique_name: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
-    commands = {
-        "state-processor": ["state-processor"],
-        "dispatcher": ["dispatcher"],
-        "timers": ["timer-processor"],
-        "projector": ["projector", "--schema", unique_name],
-        "api": ["api", "--port", str(port), "--schema", unique_name],
-        "worker": ["worker", "--slots", "8"],
-    }
-    for name, args in commands.items():
-        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
-        wait_until(lambda: _ready(client), 60, "the API to be ready")
-        yield client
-
-
-def _ready(client: httpx.Client) -> bool:
-    try:
-        return client.get("/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _submit(client: httpx.Client, argv: list[str], **fields: object) -> dict:  # type: ignore[type-arg]
-    response = client.post("/v1/jobs", json={"name": fields.pop("name", "e2e"), "task": {"type": "shell", "argv": argv},
-                                             **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _wait_terminal(client: httpx.Client, job_ids: list[str], timeout_s: float) -> dict[str, dict]:  # type: ignore[type-arg]
-    jobs: dict[str, dict] = {}  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout_s
-    pending = list(job_ids)
-    while pending and time.monotonic() < deadline:
-        for job_id in list(pending):
-            job = client.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in TERMINAL:
-                jobs[job_id] = job
-                pending.remove(job_id)
-        if pending:
-            time.sleep(0.1)  # polling interval of a deadline-bounded wait, not synchronisation
-    assert not pending, f"{len(pending)} jobs not finished, e.g. {client.get(f'/v1/jobs/{pending[0]}').json()}"
-    return jobs
-
-
 def test_jobs_over_http_run_to_completion_with_an_exact_audit_trail(stack: httpx.Client) -> None:
     # Given the whole stack, when 200 jobs are submitted over HTTP, one of which exits 3
-    ok = [_submit(stack, ["echo", f"job {n}"])["job_id"] for n in range(JOBS - 1)]
-    failing = _submit(stack, ["sh", "-c", "echo doomed >&2; exit 3"], name="exits-3")
+    ok = [submit_job(stack, ["echo", f"job {n}"])["job_id"] for n in range(JOBS - 1)]
+    failing = submit_job(stack, ["sh", "-c", "echo doomed >&2; exit 3"], name="exits-3")
     assert failing["status"] in {"queued", "assigned", "running", "failed"}  # read-your-writes: it exists
 
     # Then every job finishes: the good ones completed, the bad one failed with its exit code
-    jobs = _wait_terminal(stack, ok + [failing["job_id"]], timeout_s=120)
+    jobs = wait_terminal(stack, ok + [failing["job_id"]], timeout_s=120)
     assert {jobs[j]["status"] for j in ok} == {"completed"}
     bad = jobs[failing["job_id"]]
     assert bad["status"] == "failed" and bad["exit_code"] == 3
@@ -93,7 +38,7 @@ def test_jobs_over_http_run_to_completion_with_an_exact_audit_trail(stack: httpx
 
 
 def test_cancelling_a_job_no_worker_serves(stack: httpx.Client) -> None:
-    job = _submit(stack, ["echo", "never"], queue="nobody-serves-this")
+    job = submit_job(stack, ["echo", "never"], queue="nobody-serves-this")
     assert job["status"] == "queued"
     cancelled = stack.post(f"/v1/jobs/{job['job_id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
@@ -113,7 +58,7 @@ def _poll(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
 
 
 def test_cancelling_a_running_job_stops_its_process(stack: httpx.Client) -> None:
-    job = _submit(stack, ["sleep", "120"], name="long")
+    job = submit_job(stack, ["sleep", "120"], name="long")
     job_id = job["job_id"]
     running = _poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["status"] == "running" and j, 60,
                     "the job to run")
@@ -134,14 +79,14 @@ def test_a_job_that_fails_twice_then_succeeds_retries_after_its_backoff(stack: h
     counter = tmp_path / "tries"
     script = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ $n -ge 3 ]"
     retry = {"max_attempts": 3, "initial_backoff_s": 1.0, "multiplier": 2.0, "max_backoff_s": 10, "jitter": "none"}
-    job = _submit(stack, ["sh", "-c", script], name="flaky", retry=retry)
+    job = submit_job(stack, ["sh", "-c", script], name="flaky", retry=retry)
 
-    done = _wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
+    done = wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
     assert done["status"] == "completed" and counter.read_text().strip() == "3"
     executions = sorted(stack.get(f"/v1/jobs/{job['job_id']}/executions").json()["items"], key=lambda e: e["attempt"])
     assert [e["status"] for e in executions] == ["failed", "failed", "succeeded"]
-    starts = [_parse(e["started_at"]) for e in executions]
-    ends = [_parse(e["finished_at"]) for e in executions]
+    starts = [parse_time(e["started_at"]) for e in executions]
+    ends = [parse_time(e["finished_at"]) for e in executions]
     assert (starts[1] - ends[0]).total_seconds() >= 1.0  # initial_backoff_s
     assert (starts[2] - ends[1]).total_seconds() >= 2.0  # times the multiplier
     types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
@@ -150,8 +95,8 @@ def test_a_job_that_fails_twice_then_succeeds_retries_after_its_backoff(stack: h
 
 def test_exhausted_retries_are_dead_lettered(stack: httpx.Client) -> None:
     retry = {"max_attempts": 2, "initial_backoff_s": 0.2, "jitter": "none"}
-    job = _submit(stack, ["sh", "-c", "exit 7"], name="doomed", retry=retry)
-    done = _wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
+    job = submit_job(stack, ["sh", "-c", "exit 7"], name="doomed", retry=retry)
+    done = wait_terminal(stack, [job["job_id"]], timeout_s=60)[job["job_id"]]
     assert done["status"] == "failed" and done["exit_code"] == 7
     types = [e["type"] for e in stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]]
     assert types[-2:] == ["JobFailed", "JobDeadLettered"] and types.count("JobQueued") == 2
@@ -170,28 +115,22 @@ def test_exhausted_retries_are_dead_lettered(stack: httpx.Client) -> None:
     assert stack.post("/v1/dlq/unknown-job/redrive").status_code == 404
 
 
-def _parse(value: str):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def test_a_one_shot_job_two_seconds_ahead_runs_once_on_time(stack: httpx.Client) -> None:
     from datetime import UTC, datetime, timedelta
 
     at = datetime.now(UTC) + timedelta(seconds=2)
-    job = _submit(stack, ["echo", "on time"], name="one-shot", schedule={"at": at.isoformat()})
+    job = submit_job(stack, ["echo", "on time"], name="one-shot", schedule={"at": at.isoformat()})
     assert job["status"] in {"scheduled", "queued", "assigned", "running", "completed"}  # read-your-writes
 
-    done = _wait_terminal(stack, [job["job_id"]], timeout_s=30)[job["job_id"]]
+    done = wait_terminal(stack, [job["job_id"]], timeout_s=30)[job["job_id"]]
     assert done["status"] == "completed"
     [execution] = stack.get(f"/v1/jobs/{job['job_id']}/executions").json()["items"]
-    started = _parse(execution["started_at"])
+    started = parse_time(execution["started_at"])
     assert at <= started, "ran early"
     print(f"one-shot started {(started - at).total_seconds() * 1000:.0f} ms after its time")
     assert (started - at).total_seconds() < 2.0  # a generous guard; lateness is benchmarked
     events = stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]
     assert [e["type"] for e in events] == ["JobSubmitted", "JobScheduled", "ScheduleFired", "JobQueued",
                                            "JobAssigned", "JobStarted", "JobCompleted"]
-    assert _parse(events[1]["payload"]["next_run_at"]) == at
-    assert _parse(events[2]["occurred_at"]) >= at, "fired early"
+    assert parse_time(events[1]["payload"]["next_run_at"]) == at
+    assert parse_time(events[2]["occurred_at"]) >= at, "fired early"

@@ -18,33 +18,10 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
-from jobstream.infra.process import free_port, wait_until
-from jobstream.infra.topics import Topics
-from tests.integration.harness import ServiceProcess
 
 T = TypeVar("T")
 TERMINAL = {"completed", "failed", "cancelled"}
 LINES = 10_000
-
-
-@pytest.fixture
-def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
-          unique_name: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
-    commands = {
-        "state-processor": ["state-processor"],
-        "dispatcher": ["dispatcher"],
-        "projector": ["projector", "--schema", unique_name],
-        "logs-projector": ["logs-projector", "--schema", unique_name],
-        "api": ["api", "--port", str(port), "--schema", unique_name],
-        "worker": ["worker", "--slots", "4"],
-    }
-    for name, args in commands.items():
-        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
-        wait_until(lambda: _ready(client), 60, "the API to be ready")
-        yield client
 
 
 @pytest.fixture
@@ -75,13 +52,6 @@ def web() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     thread.join(5)
-
-
-def _ready(client: httpx.Client) -> bool:
-    try:
-        return client.get("/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _poll(check: Callable[[], T | None], timeout_s: float, what: str) -> T:

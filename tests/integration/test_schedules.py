@@ -10,7 +10,7 @@ import httpx
 
 from jobstream.infra.process import wait_until
 from tests.integration.harness import ServiceProcess
-from tests.integration.test_end_to_end import _parse, _submit, _wait_terminal, stack  # noqa: F401 (fixture)
+from tests.integration.harness import parse_time, submit_job, wait_terminal
 
 
 def _events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
@@ -26,22 +26,22 @@ def _fired(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_an_every_second_schedule_makes_one_run_per_second(stack: httpx.Client) -> None:
-    job = _submit(stack, ["echo", "tick"], name="every-second", schedule={"every": "1s"})
+    job = submit_job(stack, ["echo", "tick"], name="every-second", schedule={"every": "1s"})
     job_id = job["job_id"]
     wait_until(lambda: len(_fired(_events(stack, job_id))) >= 6, 30, "six fires")
     cancelled = stack.post(f"/v1/jobs/{job_id}/cancel", json={"reason": "test over"})
     assert cancelled.status_code in (200, 202), cancelled.text
 
     fired = _fired(_events(stack, job_id))
-    dues = [_parse(e["payload"]["due_at"]) for e in fired]
+    dues = [parse_time(e["payload"]["due_at"]) for e in fired]
     assert [b - a for a, b in zip(dues, dues[1:])] == [timedelta(seconds=1)] * (len(dues) - 1), dues
-    assert all(_parse(e["occurred_at"]) >= due for e, due in zip(fired, dues)), "a fire came early"
+    assert all(parse_time(e["occurred_at"]) >= due for e, due in zip(fired, dues)), "a fire came early"
     over_five_seconds = [due for due in dues if due < dues[0] + timedelta(seconds=5)]
     assert len(over_five_seconds) == 5
     run_ids = [e["payload"]["run_job_id"] for e in fired]
     assert run_ids == [f"{job_id}.r{n}" for n in range(1, len(fired) + 1)]
 
-    finished = _wait_terminal(stack, run_ids[:5], timeout_s=30)
+    finished = wait_terminal(stack, run_ids[:5], timeout_s=30)
     for run_id in run_ids[:5]:
         assert finished[run_id]["status"] == "completed" and finished[run_id]["parent_job_id"] == job_id
         executions = stack.get(f"/v1/jobs/{run_id}/executions").json()["items"]
@@ -52,7 +52,7 @@ def test_an_every_second_schedule_makes_one_run_per_second(stack: httpx.Client) 
 
 
 def test_forbid_skips_fires_while_a_run_goes_on_and_says_so(stack: httpx.Client) -> None:
-    job = _submit(stack, ["sleep", "2.5"], name="forbid", schedule={"every": "1s", "concurrency": "forbid"})
+    job = submit_job(stack, ["sleep", "2.5"], name="forbid", schedule={"every": "1s", "concurrency": "forbid"})
     job_id = job["job_id"]
     wait_until(lambda: len(_fired(_events(stack, job_id))) >= 2, 40, "two runs")
     stack.post(f"/v1/jobs/{job_id}/cancel", json={"reason": "test over"})
@@ -61,24 +61,24 @@ def test_forbid_skips_fires_while_a_run_goes_on_and_says_so(stack: httpx.Client)
     skipped = [e for e in events if e["type"] == "ScheduleSkipped"]
     assert skipped and {e["payload"]["reason"] for e in skipped} == {"overlap"}
     first, second = [e["payload"]["run_job_id"] for e in _fired(events)][:2]
-    run_one = _wait_terminal(stack, [first], timeout_s=30)[first]
-    second_fired = _parse(_fired(events)[1]["occurred_at"])
-    assert _parse(run_one["finished_at"]) <= second_fired, "the second run started while the first still ran"
+    run_one = wait_terminal(stack, [first], timeout_s=30)[first]
+    second_fired = parse_time(_fired(events)[1]["occurred_at"])
+    assert parse_time(run_one["finished_at"]) <= second_fired, "the second run started while the first still ran"
     assert any(e["type"] == "ScheduleRunFinished" and e["payload"]["run_job_id"] == first for e in events)
 
 
 def test_a_cron_job_shows_its_next_run_in_utc(stack: httpx.Client) -> None:
-    job = _submit(stack, ["true"], name="nightly", schedule={"cron": "0 3 * * *", "timezone": "Europe/Paris"})
+    job = submit_job(stack, ["true"], name="nightly", schedule={"cron": "0 3 * * *", "timezone": "Europe/Paris"})
     wait_until(lambda: stack.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "scheduled", 15, "scheduled")
     job = stack.get(f"/v1/jobs/{job['job_id']}").json()
-    next_run = _parse(job["next_run_at"])
+    next_run = parse_time(job["next_run_at"])
     assert job["status"] == "scheduled" and next_run.utcoffset() == timedelta(0)
     assert next_run.hour in (1, 2) and next_run.minute == 0  # 03:00 in Paris is 01:00 or 02:00 UTC
 
 
 def test_fires_missed_while_the_timer_processor_was_down_are_skipped_then_it_runs_once(
         stack: httpx.Client, services: dict[str, ServiceProcess]) -> None:
-    job = _submit(stack, ["true"], name="misfire", schedule={"every": "1s", "misfire": "run_once"})
+    job = submit_job(stack, ["true"], name="misfire", schedule={"every": "1s", "misfire": "run_once"})
     job_id = job["job_id"]
     wait_until(lambda: len(_fired(_events(stack, job_id))) >= 2, 30, "two fires")
     services["timers"].kill()
@@ -96,5 +96,5 @@ def test_fires_missed_while_the_timer_processor_was_down_are_skipped_then_it_run
     after_outage = [e for e in events[first_skip:] if e["type"] in ("ScheduleSkipped", "ScheduleFired")]
     batch = after_outage[:len(skipped) + 1]
     assert [e["type"] for e in batch] == ["ScheduleSkipped"] * len(skipped) + ["ScheduleFired"], "runs once"
-    dues = [_parse(e["payload"]["due_at"]) for e in batch]
+    dues = [parse_time(e["payload"]["due_at"]) for e in batch]
     assert [b - a for a, b in zip(dues, dues[1:])] == [timedelta(seconds=1)] * (len(dues) - 1)

@@ -88,7 +88,6 @@ def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, Ser
           unique_name: str) -> Iterator[Stack]:
     port = free_port()
     settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
-    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     commands = {
         "state-processor": ["state-processor"],
         "dispatcher": ["dispatcher"],
