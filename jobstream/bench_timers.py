@@ -24,7 +24,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import stop_all, percentiles
+from jobstream.bench import percentiles, raw_produce_rate, stop_all
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics, ensure_topics
@@ -47,6 +47,7 @@ def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
     settings = base.with_(topic_prefix=f"bench-timers-{uuid.uuid4().hex[:8]}")
     topics = Topics(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
+    raw = raw_produce_rate(settings)
     processes = _start(settings)
     timer_pid = processes[1].pid
     try:
@@ -61,7 +62,7 @@ def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
         pending_rss = rss_mb(timer_pid)
         lateness = reader.collect_fires(count, timeout_s + window_s)
         return {
-            "schedules": count, "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
+            "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "schedules": count, "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
             "fired": len(lateness),
             "fire_lateness_ms": percentiles(lateness),
             "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),

@@ -98,3 +98,28 @@ def test_fires_missed_while_the_timer_processor_was_down_are_skipped_then_it_run
     assert [e["type"] for e in batch] == ["ScheduleSkipped"] * len(skipped) + ["ScheduleFired"], "runs once"
     dues = [parse_time(e["payload"]["due_at"]) for e in batch]
     assert [b - a for a, b in zip(dues, dues[1:])] == [timedelta(seconds=1)] * (len(dues) - 1)
+
+
+def test_pause_resume_and_a_schedule_change_over_http(stack: httpx.Client) -> None:
+    job_id = submit_job(stack, ["true"], name="pausable", schedule={"every": "1s"})["job_id"]
+    wait_until(lambda: len(_fired(_events(stack, job_id))) >= 1, 30, "a first fire")
+
+    paused = stack.post(f"/v1/jobs/{job_id}/pause")
+    assert paused.status_code == 200 and paused.json()["status"] == "paused", paused.text
+    paused_at = time.monotonic()
+    # Being paused for a few seconds is the scenario: fires come due meanwhile.
+    wait_until(lambda: time.monotonic() - paused_at >= 3, 10, "the pause", interval_s=0.5)
+    resumed = stack.post(f"/v1/jobs/{job_id}/resume")
+    assert resumed.status_code == 200 and resumed.json()["status"] == "scheduled", resumed.text
+
+    events = _events(stack, job_id)
+    after_resume = events[[e["type"] for e in events].index("JobResumed"):]
+    skipped = [e for e in after_resume if e["type"] == "ScheduleSkipped"]
+    assert skipped and {e["payload"]["reason"] for e in skipped} == {"paused"}, after_resume
+
+    changed = stack.patch(f"/v1/jobs/{job_id}", json={"schedule": {"every": "1h"}})
+    assert changed.status_code == 200, changed.text
+    next_run = parse_time(changed.json()["next_run_at"])
+    assert timedelta(minutes=59) < next_run - parse_time(changed.json()["updated_at"]) <= timedelta(hours=1)
+    refused = stack.patch(f"/v1/jobs/{job_id}", json={"schedule": {"at": "2030-01-01T00:00:00Z"}})
+    assert refused.status_code == 409 and "one-shot" in refused.text
