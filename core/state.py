@@ -58,6 +58,8 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+# Final for good: no command brings such a job back (a failed one can be retried or redriven).
+SETTLED = frozenset({Status.COMPLETED, Status.CANCELLED})
 ACTIVE = frozenset({Status.ASSIGNED, Status.RUNNING})
 
 
@@ -108,6 +110,17 @@ class JobState:
 
     def has_applied(self, command_id: str) -> bool:
         return command_id in self.recent_commands
+
+
+def tombstone(state: JobState) -> JobState:
+    """What a settled job keeps once it has been settled a while: enough to refuse or reject any
+    later command (it exists, its status, its lease) and to number the events that records, about
+    a tenth of the full state. Its spec, graph and schedule bookkeeping go."""
+    if state.status not in SETTLED:
+        raise ValueError(f"job {state.job_id} is {state.status}, not settled")
+    return JobState(state.job_id, seq=state.seq, status=state.status, attempt=state.attempt,
+                    execution_id=state.execution_id, worker_id=state.worker_id,
+                    submitted_at=state.submitted_at, updated_at=state.updated_at)
 
 
 def execution_id_for(job_id: str, attempt: int) -> str:

@@ -49,6 +49,7 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
     queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
+    state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             api_url=_env("JOBSTREAM_API_URL", "http://127.0.0.1:8000"),
             aging_step_s=_env_float("JOBSTREAM_AGING_STEP_S", 10.0),
             queue_limits=_env("JOBSTREAM_QUEUE_LIMITS", ""),
+            state_retention_s=_env_float("JOBSTREAM_STATE_RETENTION_S", 3600.0),
         )
 
     @property
@@ -90,6 +92,7 @@ class Settings:
             "JOBSTREAM_API_URL": self.api_url,
             "JOBSTREAM_AGING_STEP_S": str(self.aging_step_s),
             "JOBSTREAM_QUEUE_LIMITS": self.queue_limits,
+            "JOBSTREAM_STATE_RETENTION_S": str(self.state_retention_s),
         }
         if self.schema_registry_url:
             env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url

@@ -15,11 +15,12 @@ Exactly one effect per transition, without relying on faust's exactly_once mode:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import pickle
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -27,11 +28,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.core.decide import decide
-from jobstream.core.state import JobState, evolve
+from jobstream.core.state import SETTLED, JobState, evolve, tombstone
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
 from jobstream.streams import metrics
-from jobstream.streams.app import ensure_all_topics, make_app, produce, raw_topic
+from jobstream.streams.app import ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams.kafka_io import consumer_config, end_offset
 from jobstream.streams.recovery import RecoveredDecision, fold_recovered
 from jobstream.streams.side_effects import SideEffects
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MARKER_PREFIX = "\x00events-offset:"
 MARKER_EVERY_S = 0.5
+RETIRE_EVERY_S = 10.0
 
 
 def utcnow() -> datetime:
@@ -63,11 +65,15 @@ class StateProcessor:
         # The changelog holds pickled JobState snapshots; ``states`` caches them decoded.
         self.jobs = self.app.Table("jobs", default=None, partitions=partitions, key_type=str, value_type=bytes)
         self.jobs.on_recover(self._catch_up)
-        self.states: dict[str, JobState] = {}
+        self.states: dict[str, JobState] = {}  # jobs still going; settled ones are read back if needed
+        self.retention = timedelta(seconds=settings.state_retention_s)
+        self.settling: list[tuple[datetime, str]] = []  # heap of (settled at, job_id), to slim down
         self._resending: asyncio.Future[None] | None = None
+        self._finding: asyncio.Future[None] | None = None
         self.acked: dict[int, int] = {}
         self.marker_written_at: dict[int, float] = {}
         self.app.agent(self.commands, name="decide")(self._process)
+        self.app.timer(RETIRE_EVERY_S)(self._retire)
 
     # -- the agent ------------------------------------------------------------------------
 
@@ -123,8 +129,13 @@ class StateProcessor:
                 metrics.REJECTIONS.labels(job_event.envelope.type).inc()
         await self.side_effects.after(origin, state, decision)
         job_id = state.job_id
-        self.states[job_id] = state
         self.jobs[job_id] = pickle.dumps(state)  # after the events: the changelog is never ahead of them
+        if state.status in SETTLED:
+            self.states.pop(job_id, None)  # rarely asked about again: the table has it
+            if origin.status not in SETTLED and state.updated_at is not None:
+                heapq.heappush(self.settling, (state.updated_at, job_id))
+        else:
+            self.states[job_id] = state
 
     def _state(self, job_id: str) -> JobState:
         state = self.states.get(job_id)
@@ -150,6 +161,40 @@ class StateProcessor:
             self.jobs[f"{MARKER_PREFIX}{partition}"] = pickle.dumps(self.acked[partition])
             self.marker_written_at[partition] = now
 
+    # -- retirement -----------------------------------------------------------------------
+
+    async def _retire(self) -> None:
+        """Slim settled jobs down to their tombstone once settled for ``retention``: memory grows
+        with the jobs going on, not with every job ever run."""
+        ours = self._assigned()
+        cutoff = self.clock() - self.retention
+        while self.settling and self.settling[0][0] <= cutoff:
+            _, job_id = heapq.heappop(self.settling)
+            partition = partition_for(job_id, self.settings.partitions)
+            state = self._stored_state(job_id)
+            if partition not in ours or state.status not in SETTLED or state.spec is None:
+                continue  # moved to another instance, revived, or slim already
+            self.states.pop(job_id, None)
+            self.jobs.data[job_id] = pickle.dumps(tombstone(state))
+            self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
+            metrics.RETIRED.inc()
+
+    def _assigned(self) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.commands}
+
+    async def _find_settled(self) -> None:
+        """After recovery: queue the settled jobs of our partitions for retirement (in slices, so
+        that commands are not held up while a large table is read)."""
+        self.settling = []
+        for index, (job_id, value) in enumerate(list(self.jobs.data.items())):
+            if value and not job_id.startswith(MARKER_PREFIX):
+                state: JobState = pickle.loads(value)
+                if state.status in SETTLED and state.spec is not None and state.updated_at is not None:
+                    self.settling.append((state.updated_at, job_id))
+            if index % 5000 == 4999:
+                await asyncio.sleep(0)
+        heapq.heapify(self.settling)
+
     # -- recovery -------------------------------------------------------------------------
 
     async def _catch_up(self) -> None:
@@ -173,6 +218,7 @@ class StateProcessor:
                             partition, len(recovery.decisions))
         if resend:  # after the callback: faust's recovery must not wait on our produces
             self._resending = asyncio.ensure_future(self._resend(resend))
+        self._finding = asyncio.ensure_future(self._find_settled())
 
     async def _resend(self, decisions: list[RecoveredDecision]) -> None:
         for decision in decisions:

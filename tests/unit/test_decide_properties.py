@@ -138,3 +138,25 @@ def test_a_decision_cut_short_by_a_crash_is_completed_by_its_redelivered_command
             state = evolve(state, event)
         assert state.incomplete is None
         assert decide(state, cmd, now) == [], "a complete decision is not decided again"
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes, st.sampled_from(KINDS), st.sampled_from(list(Outcome)))
+def test_a_settled_jobs_tombstone_answers_every_later_command_as_the_full_state_does(
+        steps: list[tuple[Any, ...]], late: str, outcome: Outcome) -> None:
+    """Once completed or cancelled, a job can be slimmed to its tombstone: any later command (a new
+    id) decides the same events on it as on the full state, and it is a small part of the size."""
+    import pickle
+
+    from jobstream.core.state import SETTLED, tombstone
+
+    state = JobState("job-1")
+    for kind, offset, outcome_, code, with_retry in steps:
+        for event in decide(state, build(kind, state, offset, outcome_, code, with_retry), T0):
+            state = evolve(state, event)
+    if state.status not in SETTLED or state.active_runs:  # a cancelled parent still hears of its runs
+        return
+    slim = tombstone(state)
+    cmd = build(late, state, 0, outcome, 1, False)
+    assert decide(slim, cmd, T0) == decide(state, cmd, T0)
+    assert len(pickle.dumps(slim)) < len(pickle.dumps(state))
