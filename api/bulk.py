@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import ReadModel
 from jobstream.api.transactional import TransactionalPublisher, TransactionFailed
 from jobstream.core.dag import BatchJob, ResolvedBatch, ResolvedJob, resolve_batch
+from jobstream.core.dependencies import dependency_problem
+from jobstream.core.scheduling import schedule_problem
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
 from jobstream.core.validation import Problem, validate_spec
 from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
@@ -106,7 +109,22 @@ def _checked_batch(request: BatchRequest) -> tuple[list[BatchJob], ResolvedBatch
     resolved = resolve_batch(jobs, lambda i, spec: _job_id(i, spec, request.idempotency_key))
     if not isinstance(resolved, ResolvedBatch):
         raise _invalid(resolved, "the batch is not valid; see errors")
+    problems = _decision_problems(resolved, datetime.now(UTC))
+    if problems:
+        raise _invalid(problems, "jobs of the batch would be rejected; see errors")
     return jobs, resolved
+
+
+def _decision_problems(batch: ResolvedBatch, now: datetime) -> list[Problem]:
+    """The state processor's own rules beyond the spec's (a schedule that never fires, a schedule
+    with dependencies): checked here too, so that a batch is accepted whole or not at all."""
+    problems: list[Problem] = []
+    for job in batch.jobs:
+        problem = schedule_problem(job.spec, now) or dependency_problem(job.job_id, job.spec)
+        if problem:
+            field, _, detail = problem.partition(": ")
+            problems.append((f"jobs[{job.index}].{field}", detail))
+    return problems
 
 
 def _parse_jobs(raw: list[dict[str, Any]]) -> list[BatchJob]:

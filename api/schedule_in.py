@@ -31,7 +31,7 @@ class ScheduleIn(BaseModel):
     at: Time | None = None
     start_at: Time | None = None
     end_at: Time | None = None
-    max_runs: Annotated[int, Field(ge=1)] | None = None
+    max_runs: Annotated[int, Field(ge=1, le=2**62)] | None = None
     misfire: Literal["skip", "run_once", "run_all"] = "run_once"
     misfire_cap: Annotated[int, Field(ge=1, le=10_000)] = 100
     starting_deadline_s: Annotated[float, Field(gt=0)] | None = None
@@ -65,7 +65,8 @@ class ScheduleIn(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ScheduleIn:
         problems = [problem.replace("every_s", "every") for field, problem in validate_schedule(self.to_avro())
-                    if field in ("schedule", "schedule.end_at")]
+                    if field in ("schedule", "schedule.end_at", "schedule.at", "schedule.start_at",
+                                 "schedule.every_s")]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -50,13 +50,19 @@ class TransactionalPublisher:
             await asyncio.to_thread(self._send_all, commands)
 
     def _send_all(self, commands: Sequence[Command]) -> None:
+        # Encoded first: a value Avro refuses must fail the request before a transaction is open.
+        messages = [(c.envelope.job_id, self.codec.encode(c, self.topics.commands)) for c in commands]
         producer = self._ready_producer()
-        producer.begin_transaction()
         try:
-            for command in commands:
-                self._produce(producer, command)
+            producer.begin_transaction()
+        except KafkaException as error:
+            self._producer = None  # a producer that cannot begin is of no more use
+            raise TransactionFailed(str(error)) from error
+        try:
+            for key, value in messages:
+                self._produce(producer, key, value)
             producer.commit_transaction(self.timeout_s)
-        except (KafkaException, BufferError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever failed, the transaction must not stay open
             self._abort(producer, error)
             raise TransactionFailed(str(error)) from error
 
@@ -71,9 +77,7 @@ class TransactionalPublisher:
             self._producer = producer
         return self._producer
 
-    def _produce(self, producer: Producer, command: Command) -> None:
-        key = command.envelope.job_id
-        value = self.codec.encode(command, self.topics.commands)
+    def _produce(self, producer: Producer, key: str, value: bytes) -> None:
         partition = partition_for(key, self.partitions)
         while True:
             try:

@@ -83,6 +83,10 @@ class _Credit:
     issued_s: float = 0.0  # the credit's issued_at as a timestamp: compared on every match
 
     def refresh(self, credit: WorkerCredit) -> None:
+        if credit.received < self.credit.received:  # a new process under the same id counts from 0
+            self.sent = credit.received
+            self.transit.clear()
+            self.transit_cpu, self.transit_memory = 0.0, 0
         self.credit = credit
         self.issued_s = credit.issued_at.timestamp()
         self.sent = max(self.sent, credit.received)  # a restarted board learns what was sent before

@@ -119,7 +119,9 @@ class LivenessTracker:
                     envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
                 return orphans
             case WorkerDeregistered():
-                self.workers.pop(envelope.worker_id, None)
+                # Anything it still held (an assignment that crossed its goodbye) must run elsewhere.
+                gone = self.workers.pop(envelope.worker_id, None)
+                return list(gone.held.values()) if gone is not None else []
             case WorkerLost():
                 base = known or WorkerLiveness(envelope.worker_id, Liveness.LOST, now, record.last_heartbeat_at)
                 self.workers[envelope.worker_id] = replace(base, status=Liveness.LOST, last_seq=seq, held={})
@@ -159,11 +161,16 @@ class LivenessTracker:
                                    tuple(worker.held.values())))
         return sorted(losses, key=lambda loss: loss.worker_id)
 
-    def declare_lost(self, loss: Loss) -> None:
+    def declare_lost(self, loss: Loss) -> list[Held]:
+        """Mark the worker lost. Returns what it was given while the loss was being announced
+        (not in ``loss.executions``): those must be expired too."""
         worker = self.workers.get(loss.worker_id)
-        if worker is not None:
-            self.workers[loss.worker_id] = replace(worker, status=Liveness.LOST, held={},
-                                                   last_seq=max(worker.last_seq, loss.seq))
+        if worker is None:
+            return []
+        self.workers[loss.worker_id] = replace(worker, status=Liveness.LOST, held={},
+                                               last_seq=max(worker.last_seq, loss.seq))
+        announced = {held.execution_id for held in loss.executions}
+        return [held for held in worker.held.values() if held.execution_id not in announced]
 
     def resume(self, now: datetime) -> None:
         """After a restart: every worker not lost gets a fresh window from ``now``."""

@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 MIN_EVERY_S = 1.0  # shorter intervals would flood the events topic (cron's finest grain is 1 s too)
+MAX_EVERY_S = 10 * 366 * 86400.0  # ten years: longer is not a schedule, and overflows date maths
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # times past this overflow the date maths of a fire
 ON_TIME_S = 1.0  # a fire handled within this of its due time is on time, not a misfire
 MAX_LISTED = 1000  # missed fires listed one by one after an outage, at least (see due_fires)
 _MICRO = timedelta(microseconds=1)
@@ -53,10 +55,12 @@ def validate_schedule(schedule: Schedule) -> list[Problem]:
         problems.append(("schedule.timezone", "must be an IANA time zone, like 'Europe/Paris' or 'UTC'"))
     if schedule.every_s is not None and not (math.isfinite(schedule.every_s) and schedule.every_s >= MIN_EVERY_S):
         problems.append(("schedule.every_s", f"must be at least {MIN_EVERY_S:g} second"))
+    elif schedule.every_s is not None and schedule.every_s > MAX_EVERY_S:
+        problems.append(("schedule.every_s", "must be at most ten years"))
     problems.extend(_validate_times(schedule))
-    if schedule.max_runs is not None and schedule.max_runs < 1:
-        problems.append(("schedule.max_runs", "must be at least 1"))
-    if schedule.misfire_cap < 1:
+    if schedule.max_runs is not None and not 1 <= schedule.max_runs <= 2**62:
+        problems.append(("schedule.max_runs", "must be at least 1 (and below 2^62)"))
+    if not 1 <= schedule.misfire_cap <= 2**31 - 1:
         problems.append(("schedule.misfire_cap", "must be at least 1"))
     if schedule.starting_deadline_s is not None and not schedule.starting_deadline_s > 0:
         problems.append(("schedule.starting_deadline_s", "must be positive"))
@@ -67,6 +71,8 @@ def _validate_times(schedule: Schedule) -> list[Problem]:
     naive = [name for name in ("at", "start_at", "end_at")
              if (value := getattr(schedule, name)) is not None and value.utcoffset() is None]
     problems = [(f"schedule.{name}", "must include a time zone offset") for name in naive]
+    problems += [(f"schedule.{name}", "must be before the year 9000") for name in ("at", "start_at", "end_at")
+                 if name not in naive and (value := getattr(schedule, name)) is not None and value >= LATEST]
     start, end = schedule.start_at, schedule.end_at
     if start is not None and end is not None and not naive and end <= start:
         problems.append(("schedule.end_at", "must be after start_at"))
@@ -140,13 +146,14 @@ def _interval(schedule: Schedule, anchor: datetime) -> tuple[datetime, timedelta
 
 def due_fires(schedule: Schedule, last_due: datetime | None, now: datetime, anchor: datetime,
               limit: int | None = None) -> list[datetime]:
-    """Fires due in (last_due, now], oldest first; with no last_due, in (anchor, now].
+    """Fires due in (max(last_due, anchor), now], oldest first.
 
     After a long outage of a frequent schedule only the most recent ``limit`` are listed
     (default: the larger of MAX_LISTED and misfire_cap): every policy skips older ones anyway,
     and one skip event each would flood the events topic.
     """
-    floor = last_due if last_due is not None else anchor
+    # Nothing before the anchor: after a schedule change, due times of the old schedule are not missed.
+    floor = max(last_due, anchor) if last_due is not None else anchor
     most = limit if limit is not None else max(MAX_LISTED, schedule.misfire_cap)
     fires: list[datetime] = []
     fire = prev_fire(schedule, now, anchor)

@@ -91,8 +91,7 @@ def fire(state: JobState, command: FireTimer, emit: Emitter) -> list[JobEvent]:
     if not is_recurring(spec.schedule):
         if state.attempt != 0:
             return []
-        emit(ScheduleFired, due_at=command.due_at, run_number=1)
-        return queue(state, emit, attempt=1)
+        return _one_shot_due(state, state.next_run_at, emit, max(emit.now, command.due_at), None)
     # Never plan before the fire's own due time, even if this clock lags the timer processor's.
     return _fire_due(state, spec.schedule, emit, now=max(emit.now, command.due_at))
 
@@ -142,11 +141,19 @@ def _resume_one_shot(state: JobState, schedule: Schedule, emit: Emitter) -> list
     if schedule.at > emit.now:
         emit(JobScheduled, next_run_at=schedule.at.astimezone(UTC))
         return emit.events
-    (decision,) = misfire_decisions(schedule, [schedule.at.astimezone(UTC)], emit.now)
+    return _one_shot_due(state, schedule.at.astimezone(UTC), emit, emit.now, SkipReason.PAUSED)
+
+
+def _one_shot_due(state: JobState, due: datetime, emit: Emitter, now: datetime,
+                  skipped_while: SkipReason | None) -> list[JobEvent]:
+    """A one-shot's time has come (late, perhaps): it runs, or its misfire policy or starting
+    deadline skips it, and with it the job's only run."""
+    assert state.spec is not None and state.spec.schedule is not None
+    (decision,) = misfire_decisions(state.spec.schedule, [due], now)
     if decision.run:
         emit(ScheduleFired, due_at=decision.due, run_number=1)
         return queue(state, emit, attempt=1)
-    reason = SkipReason.PAUSED if decision.reason == SkipReason.MISFIRE else decision.reason
+    reason = skipped_while if skipped_while and decision.reason == SkipReason.MISFIRE else decision.reason
     emit(ScheduleSkipped, due_at=decision.due, reason=reason)
     emit(JobCancelled, reason=f"its one run, due at {decision.due.isoformat()}, was skipped ({reason})")
     return emit.events

@@ -114,13 +114,14 @@ class JobState:
 
 def tombstone(state: JobState) -> JobState:
     """What a settled job keeps once it has been settled a while: enough to refuse or reject any
-    later command (it exists, its status, its lease) and to number the events that records, about
-    a tenth of the full state. Its spec, graph and schedule bookkeeping go."""
+    later command (it exists, its status, its lease, the commands it applied) and to number the
+    events that records. Its spec, graph and schedule bookkeeping go."""
     if state.status not in SETTLED:
         raise ValueError(f"job {state.job_id} is {state.status}, not settled")
     return JobState(state.job_id, seq=state.seq, status=state.status, attempt=state.attempt,
                     execution_id=state.execution_id, worker_id=state.worker_id,
-                    submitted_at=state.submitted_at, updated_at=state.updated_at)
+                    submitted_at=state.submitted_at, updated_at=state.updated_at,
+                    recent_commands=state.recent_commands)
 
 
 def execution_id_for(job_id: str, attempt: int) -> str:

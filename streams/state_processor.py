@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.core.decide import decide
-from jobstream.core.state import SETTLED, JobState, evolve, tombstone
+from jobstream.core.state import SETTLED, TERMINAL, JobState, evolve, tombstone
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
 from jobstream.streams import metrics
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 MARKER_PREFIX = "\x00events-offset:"
 MARKER_EVERY_S = 0.5
 RETIRE_EVERY_S = 10.0
+RETIRE_AT_MOST = 20_000  # per tick: a large backlog (after an upgrade) is worked off over several
+
+
+class UndecidableCommand(Exception):
+    """``decide`` raised on a command: a bug, or an input no validation foresaw."""
 
 
 def utcnow() -> datetime:
@@ -82,7 +87,11 @@ class StateProcessor:
             message = event.message
             command = await self._decode(message)
             if command is not None:
-                await self._handle(command, message.partition)
+                try:
+                    await self._handle(command, message.partition)
+                except UndecidableCommand as error:  # set aside: it must not stall its partition
+                    log.error("%s", error, exc_info=error.__cause__)
+                    await self._set_aside(message, str(error))
             self._maybe_write_marker(message.partition)
             yield None
 
@@ -112,7 +121,11 @@ class StateProcessor:
         job_id = command.envelope.job_id
         metrics.COMMANDS.labels(command.envelope.type).inc()
         before = self._state(job_id)
-        events = decide(before, command, self.clock())
+        try:
+            events = decide(before, command, self.clock())
+        except Exception as error:  # decide never raises by design; if a bug makes it, nothing was written
+            raise UndecidableCommand(f"{command.envelope.type} {command.envelope.command_id} for job {job_id}: "
+                                     f"decide failed: {type(error).__name__}: {error}") from error
         if not events:
             return
         await self._commit(before, before, events, events, partition)
@@ -130,19 +143,19 @@ class StateProcessor:
         await self.side_effects.after(origin, state, decision)
         job_id = state.job_id
         self.jobs[job_id] = pickle.dumps(state)  # after the events: the changelog is never ahead of them
-        if state.status in SETTLED:
-            self.states.pop(job_id, None)  # rarely asked about again: the table has it
-            if origin.status not in SETTLED and state.updated_at is not None:
-                heapq.heappush(self.settling, (state.updated_at, job_id))
-        else:
+        if state.exists and state.status not in TERMINAL:
             self.states[job_id] = state
+        else:  # final (rarely asked about again) or never submitted: the table has it
+            self.states.pop(job_id, None)
+            if state.status in SETTLED and origin.status not in SETTLED and state.updated_at is not None:
+                heapq.heappush(self.settling, (state.updated_at, job_id))
 
     def _state(self, job_id: str) -> JobState:
+        """The job's state: decoded from the cache of jobs still going, else from the table."""
         state = self.states.get(job_id)
         if state is None:
             stored = self.jobs.get(job_id)
             state = pickle.loads(stored) if stored else JobState(job_id)
-            self.states[job_id] = state
         return state
 
     async def _append(self, job_event: JobEvent, partition: int) -> None:
@@ -168,16 +181,19 @@ class StateProcessor:
         with the jobs going on, not with every job ever run."""
         ours = self._assigned()
         cutoff = self.clock() - self.retention
-        while self.settling and self.settling[0][0] <= cutoff:
+        retired = 0
+        while self.settling and self.settling[0][0] <= cutoff and retired < RETIRE_AT_MOST:
             _, job_id = heapq.heappop(self.settling)
             partition = partition_for(job_id, self.settings.partitions)
             state = self._stored_state(job_id)
-            if partition not in ours or state.status not in SETTLED or state.spec is None:
-                continue  # moved to another instance, revived, or slim already
-            self.states.pop(job_id, None)
-            self.jobs.data[job_id] = pickle.dumps(tombstone(state))
+            if partition not in ours or state.status not in SETTLED or state.spec is None or state.active_runs:
+                continue  # moved to another instance, slim already, or still hearing from its runs
+            self.jobs.data[job_id] = pickle.dumps(tombstone(state))  # read and written without a pause
             self.jobs.send_changelog(partition, job_id, self.jobs.data[job_id])
             metrics.RETIRED.inc()
+            retired += 1
+            if retired % 500 == 0:
+                await asyncio.sleep(0)  # let commands through
 
     def _assigned(self) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.commands}

@@ -124,7 +124,11 @@ class TimerProcessor:
             return
         timer: Timer = pickle.loads(stored)
         self.wheel.cancel(timer_id)
-        self.by_job.get(timer.job_id, set()).discard(timer_id)
+        pending = self.by_job.get(timer.job_id)
+        if pending is not None:
+            pending.discard(timer_id)
+            if not pending:
+                del self.by_job[timer.job_id]  # one entry per job with a timer, not per job ever
         if in_stream:
             del self.table[timer_id]
         else:  # outside a stream faust cannot tell the partition: name it

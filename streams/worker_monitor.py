@@ -26,7 +26,9 @@ from prometheus_client import Counter
 from jobstream.config import Settings
 from jobstream.core.liveness import DEFAULT_WINDOW_S, Held, LivenessTracker, Loss, WorkerLiveness
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Assignment, ExpireExecution, WorkerEnvelope, WorkerEvent, WorkerLost, make_codec
+from jobstream.schemas import (
+    Assignment, ExpireExecution, WorkerEnvelope, WorkerEvent, WorkerLost, WorkerRegistered, make_codec,
+)
 from jobstream.streams import metrics
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce
 from jobstream.streams.kafka_io import command_envelope
@@ -79,8 +81,12 @@ class WorkerMonitor:
         worker_id = record.worker_id if isinstance(record, Assignment) else record.envelope.worker_id
         now = self.clock()
         orphans = self.tracker.observe(record, now)
-        reason = (f"worker {worker_id} registered again" if isinstance(record, WorkerEvent)
-                  else f"assigned to worker {worker_id}, which was lost")
+        if isinstance(record, WorkerRegistered):
+            reason = f"worker {worker_id} registered again"
+        elif isinstance(record, WorkerEvent):
+            reason = f"worker {worker_id} deregistered while holding it"
+        else:
+            reason = f"assigned to worker {worker_id}, which was lost"
         self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), worker_id, held, reason) for held in orphans]
         state = self.tracker.workers.get(worker_id)
         if state is not None:
@@ -118,10 +124,10 @@ class WorkerMonitor:
     async def sweep(self, now: datetime) -> None:
         for loss in self.tracker.overdue(now):
             await self._declare(loss, now)
-        due = [o for o in self.orphans if o[0] <= now]
-        self.orphans = [o for o in self.orphans if o[0] > now]
-        for _, worker_id, held, reason in due:
+        for orphan in [o for o in self.orphans if o[0] <= now]:
+            _, worker_id, held, reason = orphan
             await self._expire(held, worker_id, reason, "orphan")
+            self.orphans.remove(orphan)  # only once sent: a failed send is retried on the next sweep
 
     async def _declare(self, loss: Loss, now: datetime) -> None:
         log.warning("%s; expiring %d executions", loss.reason, len(loss.executions))
@@ -131,7 +137,8 @@ class WorkerMonitor:
                                   type=WorkerLost.short_name(), occurred_at=now, actor=ACTOR)
         lost = WorkerLost(envelope=envelope, last_heartbeat_at=loss.last_heartbeat_at, reason=loss.reason)
         await self._send(self.topics.workers, loss.worker_id, lost)
-        self.tracker.declare_lost(loss)
+        late = self.tracker.declare_lost(loss)
+        self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), loss.worker_id, held, loss.reason) for held in late]
         self.table.data[loss.worker_id] = value = pickle.dumps(self.tracker.workers[loss.worker_id])
         # Outside a stream faust cannot tell the partition: name it.
         self.table.send_changelog(partition_for(loss.worker_id, self.partitions), loss.worker_id, value)

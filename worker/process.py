@@ -38,6 +38,7 @@ from jobstream.streams.app import ensure_all_topics, partition_for
 from jobstream.streams.kafka_io import (
     Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset,
 )
+from jobstream.worker.executors.base import ExecutionResult
 from jobstream.worker.runs import run_assignment
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,12 @@ class Worker:
                 await self._take(inbox)
                 if not feed.is_alive():  # never run deaf: exit, and let the supervisor restart us
                     raise RuntimeError(f"the assignments feed stopped: {feed.error}")
+                if beats.done():  # nor silent: the monitor would declare us lost again and again
+                    raise RuntimeError(f"the heartbeats stopped: {beats.exception()}")
         finally:
             beats.cancel()
             feed.stop()
+            self.publisher.flush(10)  # every report before the goodbye: an expiry must not overtake one
             self._emit(WorkerDeregistered)
             self.publisher.flush(10)
             log.info("worker %s deregistered", self.spec.worker_id)
@@ -143,6 +147,7 @@ class Worker:
         self.losses.add(lost.envelope.event_id)
         log.warning("declared lost (%s): stopping %d executions, registering again", lost.reason, len(self.running))
         for running in self.running.values():
+            running.shutdown = True  # not cancelled by anyone: if its lease still holds, it is lost
             running.cancelled.set()
         self.seq = max(self.seq, lost.envelope.seq)
         self._register()
@@ -223,8 +228,15 @@ class Worker:
 
     async def _execute(self, running: Running) -> None:
         assignment = running.assignment
-        result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled)
-        outcome = Outcome.LOST if running.shutdown else result.outcome  # lost: it is queued again
+        try:
+            result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled)
+        except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
+            log.exception("execution %s could not run", assignment.execution_id)
+            self._report(ReportStarted, assignment, "started", pid=None)  # a repeat of a sent one changes nothing
+            result = ExecutionResult(Outcome.FAILED, None, "", "", 0,
+                                     error=f"the worker could not run this task: {type(error).__name__}: {error}"[:2000])
+        # Stopped because this worker goes away (not asked by anyone): lost, so it runs again elsewhere.
+        outcome = Outcome.LOST if running.shutdown and result.outcome == Outcome.CANCELLED else result.outcome
         self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
                      duration_ms=result.duration_ms, result_json=result.result_json)

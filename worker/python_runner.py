@@ -52,7 +52,7 @@ async def _awaited(awaitable: Any) -> Any:
 def describe(error: BaseException) -> dict[str, str]:
     """The error as the worker reports it: one line, and the tail of the traceback."""
     text = "".join(traceback.format_exception(error))
-    return {"error": f"{type(error).__name__}: {error}", "traceback": text[-TRACEBACK_TAIL:]}
+    return {"error": f"{type(error).__name__}: {error}"[:TRACEBACK_TAIL], "traceback": text[-TRACEBACK_TAIL:]}
 
 
 def run(task_path: Path, result_path: Path, error_path: Path) -> int:

@@ -240,3 +240,13 @@ def test_no_starvation_beyond_the_aging_bound_under_a_flood(priority: int, step:
             busy_until[slot] = clock + service
     flood_wait = max((started[j] - at for at, j, _ in arrivals if j in started and j != "slow"), default=0.0)
     assert started["slow"] - slow_at <= (priority - 1) * step + flood_wait + 2 * service + 1e-6
+
+
+def test_a_worker_restarted_under_the_same_id_gets_work_again() -> None:
+    board = DispatchBoard()
+    for n in range(10):
+        board.add(ready(f"j{n}", at_s=n))
+    board.offer(credit("w", free=3, received=5))
+    assert len(board.match(T0)) == 3  # sent 8 in all; the old process received 5
+    board.offer(credit("w", free=3, received=0, at_s=1))  # a new process counts from zero
+    assert len(board.match(T0 + timedelta(seconds=1))) == 3

@@ -184,3 +184,31 @@ def test_an_unreachable_http_endpoint_fails_with_the_reason() -> None:
     result, pieces, started = run(HttpTask(url="http://127.0.0.1:9/", timeout_s=5))
     assert result.outcome == Outcome.FAILED and "ConnectError" in (result.error or "") and started == [None]
     assert "ConnectError" in "".join(p.data for p in pieces if p.stream == "stderr")
+
+
+def test_a_job_ends_when_its_process_exits_even_if_a_leftover_keeps_its_output_open() -> None:
+    import time
+
+    # The job exits at once; a background child in its group keeps stdout open for 30 s.
+    started_at = time.monotonic()
+    result, pieces, _ = run(ShellTask(argv=["sh", "-c", "sleep 30 & echo done"]), timeout_s=20)
+    assert result.outcome == Outcome.SUCCEEDED and result.exit_code == 0
+    assert "done" in "".join(p.data for p in pieces if p.stream == "stdout")
+    assert time.monotonic() - started_at < 15, "the leftover held the job"
+
+
+def test_a_timeout_holds_even_when_an_escaped_descendant_keeps_the_output_open() -> None:
+    import time
+
+    # setsid: the descendant leaves the job's process group, so killing the group misses it.
+    started_at = time.monotonic()
+    result, _, _ = run(ShellTask(argv=["sh", "-c", "setsid sleep 30 & sleep 30"]), timeout_s=1,
+                       options=ExecutorOptions(kill_grace_s=0.5))
+    assert result.outcome == Outcome.TIMED_OUT
+    assert time.monotonic() - started_at < 10, "the escaped descendant held the timeout"
+
+
+def test_the_worker_s_own_settings_are_not_in_a_job_s_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSTREAM_DATABASE_URL", "postgresql://user:secret@db/jobstream")
+    result, pieces, _ = run(ShellTask(argv=["sh", "-c", "echo ${JOBSTREAM_DATABASE_URL:-none} $JOBSTREAM_EXECUTION_ID"]))
+    assert "".join(p.data for p in pieces if p.stream == "stdout") == "none e-1\n"

@@ -187,3 +187,22 @@ def test_overdue_exactly_when_the_last_heartbeat_is_older_than_the_window(gaps: 
             tracker.observe(w.heartbeat(t), at(t))
             last = t
     assert declared <= 1
+
+
+def test_what_a_worker_still_held_when_it_deregistered_is_orphaned() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("crossed"), at(1))  # sent as it said goodbye
+    assert [h.execution_id for h in tracker.observe(w.deregistered(1.1), at(1.1))] == ["crossed.1"]
+    assert "w1" not in tracker.workers
+
+
+def test_an_assignment_that_arrives_while_a_loss_is_announced_is_returned_by_declare_lost() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("a"), at(0.5))
+    [loss] = tracker.overdue(at(7))
+    tracker.observe(w.assignment("b"), at(7.1))  # the dispatcher had not heard of the loss yet
+    late = tracker.declare_lost(loss)
+    assert [h.execution_id for h in loss.executions] == ["a.1"] and [h.execution_id for h in late] == ["b.1"]
+    assert tracker.workers["w1"].held == {}

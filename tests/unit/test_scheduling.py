@@ -219,3 +219,24 @@ def _envelope(job_id: str, seq: int):  # type: ignore[no-untyped-def]
     from jobstream.schemas import Envelope
 
     return Envelope(event_id=f"{job_id}:{seq}", job_id=job_id, seq=seq, type="JobCompleted", occurred_at=T0, actor="w")
+
+
+def test_after_a_schedule_change_no_due_time_of_before_the_change_is_planned() -> None:
+    # An hourly cron fired at 13:00; at 13:30 it becomes "15 * * * *" with run_all
+    state = recurring(cron="0 * * * *", misfire=MisfirePolicy.RUN_ALL)  # T0 is 12:00
+    state, _ = fire(state, T0 + 3600 * S)
+    change = Schedule(cron="15 * * * *", misfire=MisfirePolicy.RUN_ALL)
+    state, _ = apply(state, command(UpdateJob, patch=JobPatch(schedule=change)), T0 + 5400 * S)
+    assert state.next_run_at == T0 + 8100 * S  # 14:15
+    state, events = fire(state, T0 + 8100 * S)
+    assert [e.due_at for e in events if isinstance(e, ScheduleFired)] == [T0 + 8100 * S]
+    assert not any(isinstance(e, ScheduleSkipped) for e in events), "13:15 was before the change"
+
+
+def test_a_one_shot_fired_late_follows_its_misfire_policy_and_deadline() -> None:
+    for schedule, expected in ((Schedule(at=T0 + S), ["ScheduleFired", "JobQueued"]),  # run_once: runs late
+                               (Schedule(at=T0 + S, misfire=MisfirePolicy.SKIP), ["ScheduleSkipped", "JobCancelled"]),
+                               (Schedule(at=T0 + S, starting_deadline_s=60), ["ScheduleSkipped", "JobCancelled"])):
+        state, _ = apply(JobState("job-1"), command(SubmitJob, spec=spec(schedule=schedule)))
+        _, events = fire(state, T0 + 3 * 3600 * S)  # three hours late
+        assert kinds(events) == expected, schedule

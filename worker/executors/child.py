@@ -7,10 +7,12 @@ The child runs in a new session, so that a timeout or a cancel can signal the wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from jobstream.schemas import Outcome
 from jobstream.worker.executors.base import RunContext
@@ -18,6 +20,7 @@ from jobstream.worker.executors.output import ExecutionOutput
 
 TICK_S = 0.1  # how often pending output and progress are flushed while the child runs
 READ_BYTES = 65536
+DRAIN_GRACE_S = 2.0  # how long output may trail the child's exit before its group is killed
 
 
 @dataclass(frozen=True)
@@ -28,12 +31,18 @@ class ChildExit:
     error: str | None = None
 
 
+def worker_environment() -> dict[str, str]:
+    """The worker's environment without its own settings (the database URL, with its password):
+    a job sees its machine's environment, not jobstream's."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("JOBSTREAM_")}
+
+
 async def run_child(argv: list[str], env: dict[str, str], cwd: str | None, ctx: RunContext) -> ChildExit:
     """Run ``argv`` to its end, its timeout, or ``ctx.cancelled``; never raises for the child's faults."""
     started = time.monotonic()
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd or None, env={**os.environ, **ctx.env, **env},
+            *argv, cwd=cwd or None, env={**worker_environment(), **ctx.env, **env},
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
@@ -44,7 +53,7 @@ async def run_child(argv: list[str], env: dict[str, str], cwd: str | None, ctx: 
     ticker = asyncio.create_task(_tick(ctx.output))
     try:
         outcome = await _wait(process, ctx)
-        await readers
+        await _drain(process, readers)
     except asyncio.CancelledError:  # the worker itself is going down: take the group with it
         await kill_group(process, grace_s=1.0)
         raise
@@ -69,15 +78,49 @@ def describe_exit(code: int | None) -> str | None:
     return f"killed by {name}{hint}"
 
 
+async def exit_code(process: asyncio.subprocess.Process) -> int:
+    """The child's exit code as soon as it has exited. ``process.wait()`` also waits for the
+    pipes to close, which a descendant that keeps stdout open can put off for ever."""
+    waiting = asyncio.ensure_future(process.wait())  # the quick path, when the pipes close with it
+    try:
+        delay = 0.002
+        while process.returncode is None and not waiting.done():
+            await asyncio.wait({waiting}, timeout=delay)
+            delay = min(delay * 2, 0.05)
+        assert process.returncode is not None
+        return process.returncode
+    finally:
+        waiting.cancel()
+
+
 async def _wait(process: asyncio.subprocess.Process, ctx: RunContext) -> Outcome:
-    exited = asyncio.ensure_future(process.wait())
+    exited = asyncio.ensure_future(exit_code(process))
     stop = asyncio.ensure_future(ctx.cancelled.wait())
     done, _ = await asyncio.wait({exited, stop}, timeout=ctx.timeout_s, return_when=asyncio.FIRST_COMPLETED)
     stop.cancel()
     if exited in done:
         return Outcome.SUCCEEDED
+    exited.cancel()
     await kill_group(process, ctx.options.kill_grace_s)
     return Outcome.CANCELLED if ctx.cancelled.is_set() else Outcome.TIMED_OUT
+
+
+async def _drain(process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> None:
+    """Read what the child wrote. If something it left behind keeps its output open, kill what is
+    left of its group; a descendant that escaped the group is no longer read."""
+    try:
+        await asyncio.wait_for(asyncio.shield(readers), DRAIN_GRACE_S)
+        return
+    except asyncio.TimeoutError:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        await asyncio.wait_for(readers, DRAIN_GRACE_S)
+    except asyncio.TimeoutError:  # wait_for cancelled the readers; close the pipes they read
+        transport = getattr(process, "_transport", None)  # asyncio has no public way to close them
+        if transport is not None:
+            transport.close()
 
 
 async def kill_group(process: asyncio.subprocess.Process, grace_s: float = 5.0) -> None:
@@ -88,7 +131,7 @@ async def kill_group(process: asyncio.subprocess.Process, grace_s: float = 5.0) 
         except ProcessLookupError:
             return
         try:
-            await asyncio.wait_for(process.wait(), wait_s)
+            await asyncio.wait_for(exit_code(process), wait_s)
             return
         except asyncio.TimeoutError:
             continue

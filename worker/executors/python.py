@@ -53,7 +53,8 @@ def _error(workdir: Path) -> str | None:
     if not path.exists():
         return None
     try:
-        described = json.loads(path.read_text()[:ERROR_BYTES * 4])
+        with path.open("rb") as report:  # bounded: the runner caps it, but the job owns the file
+            described = json.loads(report.read(ERROR_BYTES * 8))
         return f"{described['error']}\n{described['traceback'][-ERROR_BYTES:]}"
     except (ValueError, KeyError, TypeError):
         return "the function failed (its error report was unreadable)"
