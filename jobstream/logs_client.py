@@ -31,7 +31,7 @@ def follow_done(page: dict[str, Any], idle_s: float, grace_s: float) -> bool:
 
 
 def read_logs(api: ApiClient, execution_id: str, *, follow: bool, after_seq: int = 0, poll_s: float = 0.5,
-              grace_s: float = 5.0, write: Write = echo, sleep: Callable[[float], None] = time.sleep,
+              grace_s: float = 30.0, write: Write = echo, sleep: Callable[[float], None] = time.sleep,
               clock: Callable[[], float] = time.monotonic) -> int:
     """Print the chunks after ``after_seq`` (and, following, those still to come); returns the last seq read."""
     last_new = clock()

@@ -42,6 +42,7 @@ from jobstream.worker.executors.base import ExecutionResult
 from jobstream.worker.runs import run_assignment
 
 log = logging.getLogger(__name__)
+SEEN_AT_MOST = 100_000
 Inbound: TypeAlias = Assignment | CancelExecution | DrainWorker | WorkerLost
 
 
@@ -82,7 +83,7 @@ class Worker:
         self.topics = self.publisher.topics
         self.running: dict[str, Running] = {}
         self.received: dict[str, int] = {q: 0 for q in spec.queues}
-        self.seen: set[str] = set()
+        self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
         self.turn = 0
         self.draining = False
@@ -215,7 +216,9 @@ class Worker:
             self.received[assignment.spec.queue] += 1
         if assignment.execution_id in self.seen:
             return
-        self.seen.add(assignment.execution_id)
+        self.seen[assignment.execution_id] = None
+        if len(self.seen) > SEEN_AT_MOST:  # repeats follow within seconds: old ids can go
+            del self.seen[next(iter(self.seen))]
         running = Running(assignment, asyncio.Event())
         self.running[assignment.execution_id] = running
         running.task = asyncio.create_task(self._execute(running))
