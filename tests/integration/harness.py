@@ -78,7 +78,7 @@ class TopicReader:
         self.consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4().hex[:8]}"))
         self.consumer.subscribe(list(topics))
         self.records: list[Any] = []
-        self.raw: list[tuple[str, int, int]] = []
+        self.raw: list[tuple[str | None, int | None, int | None]] = []
 
     def poll(self, seconds: float = 0.2) -> None:
         for message in self.consumer.consume(1000, seconds):

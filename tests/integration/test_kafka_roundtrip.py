@@ -27,11 +27,14 @@ def _consume_all(bootstrap: str, topic: str, group: str, expected: int, timeout_
             message = consumer.poll(0.2)
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF and len(values) >= expected:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF and len(values) >= expected:
                     return values
                 continue
-            values.append(message.value())
+            value = message.value()
+            assert value is not None
+            values.append(value)
     finally:
         consumer.close()
     return values

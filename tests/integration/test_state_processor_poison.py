@@ -54,7 +54,8 @@ def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
             break
     consumer.close()
     assert message is not None and message.error() is None, "nothing on the poison topic"
-    headers = {k: v.decode() for k, v in message.headers()}
+    raw_headers: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
+    headers = {k: v.decode() for k, v in raw_headers}
     assert message.value() == b"\x00not avro at all"
     assert headers["origin.topic"] == topics_ready.commands
     assert (headers["origin.partition"], headers["origin.offset"]) == (str(partition), str(garbage_offset))
