@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
 from jobstream.schemas import JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec
-from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, producer_config
+from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config, producer_config
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -102,22 +104,37 @@ def _pace(due: float, publisher: Publisher) -> None:
         publisher.poll(min(left, 0.001))
 
 
-def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
-    codec = make_codec(settings.schema_registry_url)
-    consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
-    consumer.subscribe([Topics(settings.topic_prefix).events])
-    remaining = set(result.jobs)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while remaining and time.monotonic() < deadline:
-            for message in consumer.consume(2000, 0.2):
+class EventWatch:
+    """One consumer of the events topic for a whole bench run, from its start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.codec = make_codec(settings.schema_registry_url)
+        self.consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
+        self.consumer.subscribe([Topics(settings.topic_prefix).events])
+
+    def until_done(self, record: Callable[[Any, set[str]], None], remaining: set[str], timeout_s: float,
+                   what: str = "jobs") -> None:
+        """Fold events in with ``record(event, remaining)``, which removes what has finished,
+        until nothing remains; TimeoutError after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(remaining)} {what} unfinished after {timeout_s}s")
+            for message in consume_ready(self.consumer, 5000, 0.05):
                 if message.error() is None:
-                    _record(codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
-                                         offset=message.offset()), result, remaining)
+                    record(self.codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
+                                             offset=message.offset()), remaining)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
+    watch = EventWatch(settings)
+    try:
+        watch.until_done(lambda event, remaining: _record(event, result, remaining), set(result.jobs), timeout_s)
     finally:
-        consumer.close()
-    if remaining:
-        raise TimeoutError(f"{len(remaining)} of {len(result.jobs)} jobs unfinished after {timeout_s}s")
+        watch.close()
 
 
 def _record(event: Any, result: E2EResult, remaining: set[str]) -> None:
@@ -137,7 +154,7 @@ def _record(event: Any, result: E2EResult, remaining: set[str]) -> None:
         remaining.discard(event.envelope.job_id)
 
 
-def summarise(result: E2EResult, raw: dict[str, float]) -> dict[str, Any]:
+def summarise(result: E2EResult, raw_msgs_per_s: float) -> dict[str, Any]:
     jobs = list(result.jobs.values())
     first_sent = min(t.sent for t in jobs)
     last_done = max(t.finished for t in jobs)
@@ -145,7 +162,7 @@ def summarise(result: E2EResult, raw: dict[str, float]) -> dict[str, Any]:
     return {
         "jobs": len(jobs),
         "failed": result.failed,
-        "broker_raw_produce_msgs_per_s": raw["msgs_per_s"],
+        "broker_raw_produce_msgs_per_s": raw_msgs_per_s,
         "submit_rate_per_s": round(len(jobs) / result.submit_elapsed_s),
         "end_to_end_jobs_per_s": round(len(jobs) / (last_done - first_sent)),
         "latency_ms": {
@@ -157,22 +174,36 @@ def summarise(result: E2EResult, raw: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float,
-            rate: float | None = None) -> dict[str, Any]:
-    settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
-    topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
+@dataclass(frozen=True)
+class BenchStack:
+    settings: Settings
+    raw_produce_msgs_per_s: float
+    publisher: Publisher  # one producer for the run: the warm-up also initialises it (~0.5 s)
+
+
+@contextmanager
+def bench_stack(base: Settings, name: str, workers: int, slots: int) -> Iterator[BenchStack]:
+    """A fresh topic prefix, the broker's raw produce rate on it (the run's baseline), a state
+    processor, a dispatcher and workers, warmed up; every process stopped at the end."""
+    settings = base.with_(topic_prefix=f"{name}-{uuid.uuid4().hex[:8]}")
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
     raw = raw_produce_rate(settings)
     processes = _start(settings, workers, slots)
-    publisher = Publisher(settings)  # one producer: the warm-up also initialises it (~0.5 s)
     try:
+        publisher = Publisher(settings)
         _warm_up(settings, publisher)
-        result = E2EResult()
-        submit_jobs(publisher, jobs, "default", result, rate)
-        await_completion(settings, result, timeout_s)
-        return {"offered_rate_per_s": rate or "burst", **summarise(result, raw)}
+        yield BenchStack(settings, raw["msgs_per_s"], publisher)
     finally:
         stop_all(processes)
+
+
+def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float,
+            rate: float | None = None) -> dict[str, Any]:
+    with bench_stack(base, "bench", workers, slots) as stack:
+        result = E2EResult()
+        submit_jobs(stack.publisher, jobs, "default", result, rate)
+        await_completion(stack.settings, result, timeout_s)
+        return {"offered_rate_per_s": rate or "burst", **summarise(result, stack.raw_produce_msgs_per_s)}
 
 
 def stop_all(processes: list[Any]) -> None:

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import Consumer
 
-from jobstream.bench import _start, _warm_up, percentiles, raw_produce_rate, stop_all
+from jobstream.bench import EventWatch, bench_stack, percentiles
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
-from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import (
-    Dependency, JobCompleted, JobFailed, JobCancelled, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec,
+    Dependency, JobCompleted, JobFailed, JobCancelled, JobSpec, JobStarted, ShellTask, SubmitJob,
 )
-from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config
+from jobstream.streams.kafka_io import Publisher, command_envelope
 
 
 def layered_dag(nodes: int, layers: int, fan_in: int, seed: int = 7) -> list[list[tuple[str, list[str]]]]:
@@ -61,19 +58,16 @@ class DagRun:
 
 def run_dag_bench(base: Settings, nodes: int, layers: int, fan_in: int, workers: int, slots: int,
                   timeout_s: float) -> dict[str, Any]:
-    settings = base.with_(topic_prefix=f"bench-dag-{uuid.uuid4().hex[:8]}")
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
-    raw = raw_produce_rate(settings)
-    processes = _start(settings, workers, slots)
-    publisher = Publisher(settings)
-    try:
-        _warm_up(settings, publisher)
+    with bench_stack(base, "bench-dag", workers, slots) as stack:
         dag = layered_dag(nodes, layers, fan_in)
-        run = _submit(publisher, dag)
-        _await(settings, run, timeout_s)
-        return {"broker_raw_produce_msgs_per_s": raw["msgs_per_s"], **summarise(dag, run)}
-    finally:
-        stop_all(processes)
+        run = _submit(stack.publisher, dag)
+        watch = EventWatch(stack.settings)
+        try:
+            watch.until_done(lambda event, remaining: _record(event, run, remaining), set(run.nodes), timeout_s,
+                             what="DAG nodes")
+        finally:
+            watch.close()
+        return {"broker_raw_produce_msgs_per_s": stack.raw_produce_msgs_per_s, **summarise(dag, run)}
 
 
 def _submit(publisher: Publisher, dag: list[list[tuple[str, list[str]]]]) -> DagRun:
@@ -87,25 +81,6 @@ def _submit(publisher: Publisher, dag: list[list[tuple[str, list[str]]]]) -> Dag
             publisher.poll(0)
     publisher.flush(60)
     return run
-
-
-def _await(settings: Settings, run: DagRun, timeout_s: float) -> None:
-    codec = make_codec(settings.schema_registry_url)
-    consumer = Consumer(consumer_config(settings, f"bench-dag-{uuid.uuid4().hex[:8]}"))
-    consumer.subscribe([Topics(settings.topic_prefix).events])
-    remaining = set(run.nodes)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while remaining and time.monotonic() < deadline:
-            for message in consume_ready(consumer, 5000, 0.2):
-                if message.error() is None:
-                    event = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
-                                         offset=message.offset())
-                    _record(event, run, remaining)
-    finally:
-        consumer.close()
-    if remaining:
-        raise TimeoutError(f"{len(remaining)} of {len(run.nodes)} DAG nodes unfinished after {timeout_s}s")
 
 
 def _record(event: Any, run: DagRun, remaining: set[str]) -> None:
@@ -133,7 +108,8 @@ def summarise(dag: list[list[tuple[str, list[str]]]], run: DagRun) -> dict[str, 
     handoffs = [(n.started - max(nodes[u].finished for u in n.upstreams)).total_seconds() * 1000  # type: ignore
                 for n in nodes.values() if n.upstreams and n.started]
     return {
-        "nodes": len(nodes), "layers": len(dag), "not_completed": sum(n.status != "JobCompleted" for n in nodes.values()),
+        "nodes": len(nodes), "layers": len(dag),
+        "not_completed": sum(n.status != "JobCompleted" for n in nodes.values()),
         "wall_ms": round(wall_ms), "critical_path_own_ms": round(critical_ms),
         "scheduler_added_ms_per_layer": round((wall_ms - critical_ms) / len(dag), 1),
         "handoff_upstream_done_to_started_ms": percentiles(handoffs),

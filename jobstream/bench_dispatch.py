@@ -13,42 +13,14 @@ processor: one clock); queued-to-assigned is the dispatcher's share of it.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from confluent_kafka import Consumer
 
-from jobstream.bench import (
-    E2EResult, JobTimes, _record, _start, _warm_up, percentiles, raw_produce_rate, stop_all, submit_jobs,
-)
+from jobstream.bench import E2EResult, EventWatch, JobTimes, _record, bench_stack, percentiles, submit_jobs
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
-from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.schemas import JobSpec, ShellTask, SubmitJob, make_codec
-from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config
-
-
-class EventWatch:
-    """One consumer of the events topic for the whole run, folding job times into results."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.codec = make_codec(settings.schema_registry_url)
-        self.consumer = Consumer(consumer_config(settings, f"bench-dispatch-{uuid.uuid4().hex[:8]}"))
-        self.consumer.subscribe([Topics(settings.topic_prefix).events])
-
-    def until_done(self, result: E2EResult, remaining: set[str], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(remaining)} of {len(result.jobs)} jobs unfinished after {timeout_s}s")
-            for message in self.consumer.consume(2000, 0.05):
-                if message.error() is None:
-                    event = self.codec.decode(message.value(), topic=message.topic(),
-                                              partition=message.partition(), offset=message.offset())
-                    _record(event, result, remaining)
-
-    def close(self) -> None:
-        self.consumer.close()
+from jobstream.schemas import JobSpec, ShellTask, SubmitJob
+from jobstream.streams.kafka_io import Publisher, command_envelope
 
 
 def latencies(result: E2EResult) -> dict[str, Any]:
@@ -71,7 +43,7 @@ def idle(publisher: Publisher, watch: EventWatch, jobs: int) -> dict[str, Any]:
         result.jobs[job_id] = JobTimes(sent=time.time())
         publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "bench"), spec=spec))
         publisher.flush(30)
-        watch.until_done(result, {job_id}, 60)
+        watch.until_done(lambda event, remaining: _record(event, result, remaining), {job_id}, 60)
         time.sleep(0.02)  # let credits settle: the next job should meet an idle system
     return latencies(result)
 
@@ -79,7 +51,8 @@ def idle(publisher: Publisher, watch: EventWatch, jobs: int) -> dict[str, Any]:
 def sustained(publisher: Publisher, watch: EventWatch, jobs: int, rate: float) -> dict[str, Any]:
     result = E2EResult()
     submit_jobs(publisher, jobs, "default", result, rate)
-    watch.until_done(result, set(result.jobs), timeout_s=max(120.0, 5 * jobs / rate))
+    watch.until_done(lambda event, remaining: _record(event, result, remaining), set(result.jobs),
+                     timeout_s=max(120.0, 5 * jobs / rate))
     first_sent = min(t.sent for t in result.jobs.values())
     last_done = max(t.finished for t in result.jobs.values())
     return {"offered_rate_per_s": rate, "achieved_submit_rate_per_s": round(jobs / result.submit_elapsed_s),
@@ -88,18 +61,13 @@ def sustained(publisher: Publisher, watch: EventWatch, jobs: int, rate: float) -
 
 def run_dispatch_bench(base: Settings, idle_jobs: int, rates: list[float], jobs_per_rate: int, workers: int,
                        slots: int) -> dict[str, Any]:
-    settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
-    raw = raw_produce_rate(settings)
-    processes = _start(settings, workers, slots)
-    publisher = Publisher(settings)
-    watch = EventWatch(settings)
-    try:
-        _warm_up(settings, publisher)
-        report: dict[str, Any] = {"broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "workers": workers,
-                                  "slots_each": slots, "idle": idle(publisher, watch, idle_jobs)}
-        report["sustained"] = [sustained(publisher, watch, jobs_per_rate, rate) for rate in rates]
-        return report
-    finally:
-        watch.close()
-        stop_all(processes)
+    with bench_stack(base, "bench", workers, slots) as stack:
+        watch = EventWatch(stack.settings)
+        try:
+            report: dict[str, Any] = {"broker_raw_produce_msgs_per_s": stack.raw_produce_msgs_per_s,
+                                      "workers": workers, "slots_each": slots,
+                                      "idle": idle(stack.publisher, watch, idle_jobs)}
+            report["sustained"] = [sustained(stack.publisher, watch, jobs_per_rate, rate) for rate in rates]
+            return report
+        finally:
+            watch.close()

@@ -62,7 +62,8 @@ def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
         pending_rss = rss_mb(timer_pid)
         lateness = reader.collect_fires(count, timeout_s + window_s)
         return {
-            "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "schedules": count, "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
+            "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "schedules": count,
+            "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
             "fired": len(lateness),
             "fire_lateness_ms": percentiles(lateness),
             "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),

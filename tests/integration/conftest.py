@@ -8,8 +8,8 @@ import pytest
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.infra.process import free_port, wait_until
-from tests.integration.harness import ServiceProcess, api_ready
+from jobstream.infra.process import free_port
+from tests.integration.harness import ServiceProcess, api_stack
 
 
 @pytest.fixture
@@ -38,21 +38,9 @@ def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, Ser
           unique_name: str) -> Iterator[httpx.Client]:
     """Every jobstream process (one worker with 8 slots) on the test's topics and schema, and an
     HTTP client of its API once it is ready."""
-    port = free_port()
-    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
-    commands = {
-        "state-processor": ["state-processor"],
-        "dispatcher": ["dispatcher"],
-        "timers": ["timer-processor"],
-        "projector": ["projector", "--schema", unique_name],
-        "logs-projector": ["logs-projector", "--schema", unique_name],
-        "api": ["api", "--port", str(port), "--schema", unique_name],
-        "worker": ["worker", "--slots", "8"],
-    }
-    for name, args in commands.items():
-        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
-        wait_until(lambda: api_ready(client), 60, "the API to be ready")
+    settings = test_settings.with_(api_url=f"http://127.0.0.1:{free_port()}")
+    names = ["state-processor", "dispatcher", "timers", "projector", "logs-projector", "api", "worker"]
+    with api_stack(settings, services, tmp_path, unique_name, names) as client:
         yield client
 
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.config import Settings
+from jobstream.infra.process import wait_until
 from jobstream.schemas import make_codec
 from jobstream.streams.kafka_io import consumer_config, end_offset
 
@@ -117,6 +119,33 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
 
 
 TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def service_args(name: str, api_port: int, schema: str) -> list[str]:
+    """The command line of each named service of a test stack."""
+    return {
+        "state-processor": ["state-processor"],
+        "dispatcher": ["dispatcher"],
+        "timers": ["timer-processor"],
+        "monitor": ["worker-monitor"],
+        "projector": ["projector", "--schema", schema],
+        "logs-projector": ["logs-projector", "--schema", schema],
+        "api": ["api", "--port", str(api_port), "--schema", schema],
+        "worker": ["worker", "--slots", "8"],
+    }[name]
+
+
+@contextmanager
+def api_stack(settings: Settings, services: dict[str, ServiceProcess], log_dir: Path, schema: str,
+              names: Sequence[str]) -> Iterator[httpx.Client]:
+    """Start the named services (``services`` stops them at the end), then an HTTP client of the
+    API at ``settings.api_url`` once it is ready."""
+    port = int(settings.api_url.rsplit(":", 1)[1])
+    for name in names:
+        services[name] = ServiceProcess(name, service_args(name, port, schema), settings, log_dir).start()
+    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
+        wait_until(lambda: api_ready(client), 60, "the API to be ready")
+        yield client
 
 
 def api_ready(client: httpx.Client) -> bool:

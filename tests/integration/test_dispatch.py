@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
-from jobstream.infra.process import free_port, wait_until
+from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
-from tests.integration.harness import ServiceProcess
+from tests.integration.harness import ServiceProcess, api_stack
 
 Job = dict[str, Any]
 AGING_STEP_S = 0.5  # small, so that the aging test finishes in seconds
@@ -76,22 +76,10 @@ def aging_step_s() -> float:
 @pytest.fixture
 def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
           unique_name: str, aging_step_s: float) -> Iterator[Stack]:
-    port = free_port()
-    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}", aging_step_s=aging_step_s)
-    for name, args in {"state-processor": ["state-processor"], "dispatcher": ["dispatcher"],
-                       "projector": ["projector", "--schema", unique_name],
-                       "api": ["api", "--port", str(port), "--schema", unique_name]}.items():
-        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
-        wait_until(lambda: _ready(client), 60, "the API to be ready")
+    settings = test_settings.with_(api_url=f"http://127.0.0.1:{free_port()}", aging_step_s=aging_step_s)
+    names = ["state-processor", "dispatcher", "projector", "api"]
+    with api_stack(settings, services, tmp_path, unique_name, names) as client:
         yield Stack(settings, services, tmp_path, client)
-
-
-def _ready(client: httpx.Client) -> bool:
-    try:
-        return client.get("/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.parametrize("aging_step_s", [10.0])  # the default: 20 submissions take well under a step

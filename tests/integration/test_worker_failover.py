@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
-from jobstream.infra.process import free_port, wait_until
+from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import WorkerLost
-from tests.integration.harness import ServiceProcess, TopicReader
+from tests.integration.harness import ServiceProcess, TopicReader, api_stack
 
 Row = dict[str, Any]
 WHO_AM_I = "sleep {s}; echo $PPID"  # $PPID of the sh: the worker process
@@ -86,27 +86,10 @@ class Stack:
 @pytest.fixture
 def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
           unique_name: str) -> Iterator[Stack]:
-    port = free_port()
-    settings = test_settings.with_(api_url=f"http://127.0.0.1:{port}")
-    commands = {
-        "state-processor": ["state-processor"],
-        "dispatcher": ["dispatcher"],
-        "monitor": ["worker-monitor"],
-        "projector": ["projector", "--schema", unique_name],
-        "api": ["api", "--port", str(port), "--schema", unique_name],
-    }
-    for name, args in commands.items():
-        services[name] = ServiceProcess(name, args, settings, tmp_path).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
-        wait_until(lambda: _ready(client), 60, "the API to be ready")
+    settings = test_settings.with_(api_url=f"http://127.0.0.1:{free_port()}")
+    names = ["state-processor", "dispatcher", "monitor", "projector", "api"]
+    with api_stack(settings, services, tmp_path, unique_name, names) as client:
         yield Stack(settings, services, tmp_path, client)
-
-
-def _ready(client: httpx.Client) -> bool:
-    try:
-        return client.get("/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _two_workers_and_a_running_job(stack: Stack, script: str) -> tuple[str, ServiceProcess, Row, ServiceProcess, Row]:
