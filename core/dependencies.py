@@ -2,7 +2,8 @@
 
 A job with ``depends_on`` waits in pending. Its upstreams may live on other partitions, so the
 jobs talk through commands: the dependent sends each upstream a RegisterDependent, the upstream
-records it (DependentRegistered) and, once it is final (at once if it already is), answers with
+records it (DependentRegistered, even before it is submitted itself) and, once it is final (at
+once if it already is), answers with
 NotifyUpstreamFinished. The dependent records each answer (UpstreamSettled) and queues itself
 when the last upstream is satisfied, or is cancelled with reason ``upstream_failed`` when one can
 no longer be; that cancellation is final too, so it travels on down the graph.
@@ -18,7 +19,6 @@ from jobstream.schemas import (
 )
 
 UPSTREAM_FAILED = "upstream_failed"
-MISSING = "missing"  # the upstream status reported for a job that does not exist
 
 
 def dependency_problem(job_id: str, spec: JobSpec) -> str | None:
@@ -43,8 +43,8 @@ def wait_for_upstreams(spec: JobSpec, emit: Emitter) -> list[JobEvent]:
 
 
 def register(state: JobState, command: RegisterDependent, emit: Emitter) -> list[JobEvent]:
-    if not state.exists:
-        return emit.reject(f"job {state.job_id} does not exist", reply_to=command.dependent_job_id)
+    """Recorded even before the upstream exists: its submission may still be on its way (commands
+    of different partitions are not ordered), and it keeps its dependents when it arrives."""
     if command.dependent_job_id in state.dependents:
         return []
     emit(DependentRegistered, dependent_job_id=command.dependent_job_id)
@@ -67,7 +67,7 @@ def settle(state: JobState, command: NotifyUpstreamFinished, emit: Emitter) -> l
 
 def condition_holds(condition: DependencyCondition, upstream_status: str) -> bool:
     """``succeeded``: the upstream completed; ``completed``: it ran to an end, success or failure.
-    A cancelled or missing upstream never ran, so neither holds."""
+    A cancelled upstream never ran, so neither holds."""
     if condition == DependencyCondition.COMPLETED:
         return upstream_status in ("completed", "failed")
     return upstream_status == "completed"

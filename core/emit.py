@@ -34,10 +34,9 @@ class Emitter:
         self.events.append(event_type(envelope=envelope, **fields))
         return self
 
-    def reject(self, reason: str, reply_to: str | None = None) -> list[JobEvent]:
+    def reject(self, reason: str) -> list[JobEvent]:
         envelope = self.command.envelope
-        self(CommandRejected, command_id=envelope.command_id, command_type=envelope.type, reason=reason,
-             reply_to=reply_to)
+        self(CommandRejected, command_id=envelope.command_id, command_type=envelope.type, reason=reason)
         return self.events
 
     def spec(self, state: JobState) -> JobSpec:

@@ -6,11 +6,10 @@ their receivers ignore the repeat (``decide`` drops a command id it has applied)
 
 from __future__ import annotations
 
-from jobstream.core.dependencies import MISSING
 from jobstream.core.scheduling import run_spec
 from jobstream.core.state import TERMINAL, JobState
 from jobstream.schemas import (
-    CancelJob, Command, CommandEnvelope, CommandRejected, DependentRegistered, Envelope, JobCancelled, JobEvent,
+    CancelJob, Command, CommandEnvelope, DependentRegistered, Envelope, JobCancelled, JobEvent,
     JobPending, NotifyUpstreamFinished, RegisterDependent, ScheduleFired, SubmitJob,
 )
 
@@ -32,8 +31,6 @@ def follow_up_commands(before: JobState, after: JobState, events: list[JobEvent]
                 commands += [_register(upstream, after.job_id, event) for upstream in upstreams]
             case DependentRegistered(dependent_job_id=dependent) if before.status in TERMINAL:
                 commands.append(_notify(dependent, after, str(after.status), event))  # already final: answer now
-            case CommandRejected(reply_to=str(dependent), command_type="RegisterDependent"):
-                commands.append(_notify(dependent, after, MISSING, event))
     commands += _tell_parent(before, after, events)
     commands += _tell_dependents(before, after, events)
     return commands

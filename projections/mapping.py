@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobstream.schemas import (
-    CommandRejected,
     JobAssigned,
     JobCancelled,
     JobCompleted,
@@ -31,7 +30,6 @@ from jobstream.schemas import (
     JobStarted,
     JobSubmitted,
     JobUpdated,
-    ReportRejected,
     ScheduleEnded,
     ScheduleFired,
     ShellTask,
@@ -50,7 +48,6 @@ TERMINAL = frozenset({"completed", "failed", "cancelled"})  # core.state.TERMINA
 UNFINISHED_EXECUTION = frozenset({"queued", "assigned", "running"})
 # Events about an execution that name it; a cancel changes the job's current one instead.
 EXECUTION_EVENTS = (JobQueued, JobAssigned, JobStarted, JobProgressed, JobCompleted, JobFailed)
-REJECTIONS = (CommandRejected, ReportRejected)
 _ENVELOPE = frozenset({"envelope"})
 
 
@@ -78,8 +75,8 @@ def project_job_event(job: JobRow | None, execution: ExecutionRow | None, event:
     if job is not None and envelope.seq <= job.seq:
         return None
     row = event_row(event)
-    if job is None and isinstance(event, REJECTIONS):
-        return JobChange(None, None, row)  # e.g. a command for a job that was never submitted
+    if job is None and not isinstance(event, JobSubmitted):
+        return JobChange(None, None, row)  # before its submission: a rejected command, a dependent registered
     base = job or JobRow(job_id=envelope.job_id, seq=0, updated_at=envelope.occurred_at)
     base = base._replace(seq=envelope.seq, updated_at=envelope.occurred_at)
     return JobChange(_job(base, event), _execution(execution, event), row)

@@ -263,7 +263,7 @@ class CommandRejected(JobEvent):
     command_id: str
     command_type: str
     reason: str
-    reply_to: str | None = None
+    reply_to: str | None = None  # not set any more; old events may carry it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
