@@ -106,8 +106,13 @@ class JobCommands:
         if job.get("status") in TERMINAL:
             raise ApiProblem(409, "conflict", f"job is already {job['status']}", job_id=job_id,
                              job_status=job["status"])
+        seen_seq = int(job["seq"])
         command = CancelJob(envelope=command_envelope(CancelJob, job_id, ACTOR), reason=reason)
-        return await self._send_and_wait(job_id, job, command)
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
 
     async def rerun(self, job_id: str, command_type: type[RetryJob] | type[RedriveJob]) -> Result:
         """Run a failed (or dead-lettered) job again as a new attempt; answers once it is queued."""
@@ -117,8 +122,13 @@ class JobCommands:
         if job.get("status") != Status.FAILED:
             raise ApiProblem(409, "conflict", f"only a failed job can run again; this one is {job.get('status')}",
                              job_id=job_id, job_status=job.get("status"))
+        seen_seq = int(job["seq"])
         command = command_type(envelope=command_envelope(command_type, job_id, ACTOR))
-        return await self._send_and_wait(job_id, job, command)
+        async with self.notifier.subscribe(job_id) as subscription:
+            await self._send(command)
+            result = await subscription.wait_until(_tolerant(lambda: self._requeued(job_id, command, seen_seq)),
+                                                   self.options.wait_s, self.options.recheck_s)
+        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
 
     async def update(self, job_id: str, patch: JobPatch) -> Result:
         """Change a job before it runs; 409 with the state processor's reason if it may not change."""
@@ -143,10 +153,8 @@ class JobCommands:
     async def _change(self, job_id: str, make: Callable[[], Command]) -> Result:
         """Send a command about an existing job, then answer with its decision once projected:
         the job (200), or 409 with the reason it was rejected; 202 past the wait bound."""
-        return await self._send_and_wait(job_id, await self._existing(job_id), make())
-
-    async def _send_and_wait(self, job_id: str, job: Row, command: Command) -> Result:
-        """Send the command, then wait (bounded) until its decision is projected."""
+        job = await self._existing(job_id)
+        command = make()
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
             result = await subscription.wait_until(_tolerant(lambda: self._decided(job_id, command)),
@@ -167,6 +175,24 @@ class JobCommands:
         if job is None:
             raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
         return job
+
+    async def _requeued(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
+        reason = await self.store.rejection(job_id, command.envelope.command_id)
+        if reason is not None:
+            raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
+        job = await self.store.job(job_id)
+        if job is not None and int(job["seq"]) > seen_seq and job.get("status") != Status.FAILED:
+            return Result(Outcome.DONE, job)
+        return None
+
+    async def _cancelled(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
+        reason = await self.store.rejection(job_id, command.envelope.command_id)
+        if reason is not None:
+            raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
+        job = await self.store.job(job_id)
+        if job is not None and int(job["seq"]) > seen_seq and job.get("status") == Status.CANCELLED:
+            return Result(Outcome.DONE, job)
+        return None
 
     async def _send(self, command: Command) -> None:
         """Produce durably (acks=all) or answer 503; a timed-out command may still land later."""
