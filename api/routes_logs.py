@@ -21,7 +21,7 @@ from jobstream.api.context import Context, ExecutionId
 from jobstream.api.problems import ApiProblem
 from jobstream.api.views import PROBLEM
 
-FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled", "lost"})
+FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled", "lost", "returned"})
 
 
 class LogChunkView(BaseModel):

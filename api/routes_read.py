@@ -23,6 +23,7 @@ class ExecutionStatus(StrEnum):
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
     LOST = "lost"
+    RETURNED = "returned"  # handed back by a worker with no room; it never ran
 
 
 def executions_router() -> APIRouter:

@@ -31,6 +31,7 @@ from jobstream.schemas import (
     JobFailed,
     JobProgressed,
     JobRetryScheduled,
+    JobReturned,
     NotifyUpstreamFinished,
     JobStarted,
     JobSubmitted,
@@ -45,6 +46,7 @@ from jobstream.schemas import (
     ReportRejected,
     ReportStarted,
     RetryJob,
+    ReturnAssignment,
     SubmitJob,
     TimerPurpose,
     UpdateJob,
@@ -139,6 +141,20 @@ def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFini
          current_attempt=state.attempt, worker_id=command.worker_id,
          report_type=command.envelope.type, reason=reason)
     return True
+
+
+def _returned(state: JobState, command: ReturnAssignment, emit: Emitter) -> list[JobEvent]:
+    """A worker hands back an assignment it never started (no room): queue the next attempt, so
+    that a late copy of the returned one is fenced, without using up a try. A return of a lease
+    that has moved on, or that another worker holds, decides nothing: that worker never ran it."""
+    if command.attempt != state.attempt:
+        return []
+    held_by_it = state.status == Status.ASSIGNED and state.worker_id == command.worker_id
+    if not (held_by_it or state.status == Status.QUEUED):  # queued: the return overtook the AssignJob
+        return []
+    emit(JobReturned, execution_id=command.execution_id, attempt=command.attempt,
+         worker_id=command.worker_id, reason=command.reason)
+    return queue(state, emit, attempt=state.attempt + 1)
 
 
 def _started(state: JobState, command: ReportStarted, emit: Emitter) -> list[JobEvent]:
@@ -259,6 +275,7 @@ _HANDLERS: dict[type[Command], Callable[[JobState, Any, Emitter], list[JobEvent]
     ReportFinished: _finished,
     FireTimer: _fire,
     ExpireExecution: _expire,
+    ReturnAssignment: _returned,
     RetryJob: _retry,
     RedriveJob: _retry,
     UpdateJob: _update,

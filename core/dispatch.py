@@ -27,7 +27,11 @@ net of what it runs, and how many assignments from that queue it has received. T
 subtracts what it sent that the worker had not yet received (those are in the worker's
 partition, in order), so a worker never gets more than its slots, cpu or memory. A queue's
 concurrency limit counts its in-flight executions: what live workers report running for it
-plus what is on its way to them.
+plus what is on its way to them. Credits carry the worker's (incarnation, seq): only a later one
+replaces what the board holds, so repeats, reorderings and replays after a restart cannot
+inflate a worker's room. What a restarted board cannot know (assignments its predecessor sent
+that the worker had not received yet) the worker itself refuses and hands back
+(``core/admission.py``).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class _Credit:
     issued_s: float = 0.0  # the credit's issued_at as a timestamp: compared on every match
 
     def refresh(self, credit: WorkerCredit) -> None:
-        if credit.received < self.credit.received:  # a new process under the same id counts from 0
+        if _new_process(credit, self.credit):  # a new process under the same id counts from 0
             self.sent = credit.received
             self.transit.clear()
             self.transit_cpu, self.transit_memory = 0.0, 0
@@ -118,6 +122,21 @@ class _Credit:
         self.transit.append((needs.cpu, needs.memory_mb))
         self.transit_cpu += needs.cpu
         self.transit_memory += needs.memory_mb
+
+
+def _new_process(credit: WorkerCredit, known: WorkerCredit) -> bool:
+    if credit.incarnation is not None and known.incarnation is not None:
+        return credit.incarnation != known.incarnation
+    return credit.received < known.received  # workers that do not say: their count went back
+
+
+def is_later(credit: WorkerCredit, known: WorkerCredit) -> bool:
+    """Whether ``credit`` supersedes ``known`` (same worker and queue). Ordered by (incarnation,
+    seq) when both say, so a repeated, reordered or replayed credit changes nothing; credits of
+    workers that do not say are taken in arrival order."""
+    if None in (credit.incarnation, credit.seq, known.incarnation, known.seq):
+        return True
+    return (credit.incarnation, credit.seq) > (known.incarnation, known.seq)  # type: ignore[operator]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +192,8 @@ class DispatchBoard:
         known = self.credits.get(key)
         if known is None:
             self.credits[key] = known = _Credit(credit)
+        elif not is_later(credit, known.credit):
+            return  # a repeat, or older than what we hold: it would overstate the worker's room
         known.refresh(credit)
 
     def forget_worker(self, worker_id: str, at: datetime | None = None) -> None:
@@ -186,13 +207,17 @@ class DispatchBoard:
     def match(self, now: datetime) -> list[Match]:
         """Assign ready executions, best key first, to workers with room. Removes what it assigns."""
         by_queue: dict[str, list[_Credit]] = {}
+        known: dict[str, list[_Credit]] = {}
         oldest = now.timestamp() - self.credit_ttl_s
         for credit in self.credits.values():
+            known.setdefault(credit.credit.queue, []).append(credit)
             if credit.issued_s >= oldest:
                 by_queue.setdefault(credit.credit.queue, []).append(credit)
         if not any(c.room() > 0 for credits in by_queue.values() for c in credits):
             return []  # the common case under load: nobody has room, nothing to look at
-        budget = {q: self._queue_room(q, credits) for q, credits in by_queue.items()}
+        # A queue's limit counts what every known worker holds, also one whose credit is too old
+        # to place work on: its executions run until it sends a newer credit or departs.
+        budget = {q: self._queue_room(q, known[q]) for q in by_queue}
         heads: list[tuple[float, int, Shape]] = []
         for shape in list(self._shapes):
             head = self._head(shape) if budget.get(shape[0], 0) > 0 else None
@@ -244,5 +269,5 @@ class DispatchBoard:
         return max(fitting, key=lambda c: (c.room(), c.credit.worker_id), default=None)
 
 
-__all__ = ["DEFAULT_AGING_STEP_S", "DEFAULT_CREDIT_TTL_S", "DispatchBoard", "Match", "Shape",
+__all__ = ["DEFAULT_AGING_STEP_S", "DEFAULT_CREDIT_TTL_S", "DispatchBoard", "Match", "Shape", "is_later",
            "parse_queue_limits", "shape_of"]

@@ -27,6 +27,7 @@ from jobstream.schemas import (
     JobQueued,
     JobResumed,
     JobRetryScheduled,
+    JobReturned,
     JobScheduled,
     JobSpec,
     JobStarted,
@@ -201,6 +202,9 @@ def _apply(state: JobState, event: JobEvent) -> JobState:  # noqa: C901 - one ar
             tries = 1 if state.status in TERMINAL else state.tries + 1
             return replace(state, status=Status.QUEUED, attempt=attempt, execution_id=execution_id,
                            worker_id=None, tries=tries)
+        case JobReturned():
+            # The returned execution never ran: it gives its try back to the JobQueued that follows.
+            return replace(state, status=Status.QUEUED, worker_id=None, tries=max(state.tries - 1, 0))
         case JobAssigned(worker_id=worker_id):
             return replace(state, status=Status.ASSIGNED, worker_id=worker_id)
         case JobStarted(worker_id=worker_id):

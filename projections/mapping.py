@@ -26,6 +26,7 @@ from jobstream.schemas import (
     JobQueued,
     JobResumed,
     JobRetryScheduled,
+    JobReturned,
     JobScheduled,
     JobStarted,
     JobSubmitted,
@@ -47,7 +48,7 @@ from .rows import EventRow, ExecutionRow, JobRow, WorkerRow
 TERMINAL = frozenset({"completed", "failed", "cancelled"})  # core.state.TERMINAL, as stored
 UNFINISHED_EXECUTION = frozenset({"queued", "assigned", "running"})
 # Events about an execution that name it; a cancel changes the job's current one instead.
-EXECUTION_EVENTS = (JobQueued, JobAssigned, JobStarted, JobProgressed, JobCompleted, JobFailed)
+EXECUTION_EVENTS = (JobQueued, JobAssigned, JobStarted, JobProgressed, JobCompleted, JobFailed, JobReturned)
 _ENVELOPE = frozenset({"envelope"})
 
 
@@ -108,6 +109,8 @@ def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per ev
             return row._replace(status="queued", attempt=event.attempt, execution_id=event.execution_id,
                            worker_id=None, tries=tries, queue=event.queue, priority=event.priority,
                            queued_at=at, started_at=None, finished_at=None, next_run_at=None)
+        case JobReturned():  # same rule as evolve: the returned execution gives its try back
+            return row._replace(status="queued", worker_id=None, tries=max(row.tries - 1, 0))
         case JobAssigned(worker_id=worker_id):
             return row._replace(status="assigned", worker_id=worker_id)
         case JobStarted(worker_id=worker_id):
@@ -170,6 +173,9 @@ def _execution(current: ExecutionRow | None, event: JobEvent) -> ExecutionRow | 
             return _or_new(current, event)._replace(status=str(event.outcome), finished_at=at,
                            exit_code=event.exit_code, error=event.error, stdout_tail=event.stdout_tail,
                            stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
+        case JobReturned():
+            return _or_new(current, event)._replace(status="returned", worker_id=event.worker_id, finished_at=at,
+                                                    error=event.reason)
         case JobCancelled() if current is not None and current.status in UNFINISHED_EXECUTION:
             return current._replace(status="cancelled", finished_at=at)
     return None

@@ -185,8 +185,20 @@ class RegisterDependent(Command):
     dependent_job_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnAssignment(Command):
+    """A worker hands back an assignment it has no room for: queue the job again, no try used up."""
+
+    avro_name: ClassVar[str] = "jobstream.commands.ReturnAssignment"
+    envelope: CommandEnvelope
+    execution_id: str
+    attempt: int
+    worker_id: str
+    reason: str
+
+
 RECORDS: tuple[type[Command], ...] = (
     SubmitJob, CancelJob, PauseJob, ResumeJob, UpdateJob, RetryJob, RedriveJob,
     AssignJob, ReportStarted, ReportProgress, ReportFinished, FireTimer,
-    ExpireExecution, NotifyUpstreamFinished, RegisterDependent,
+    ExpireExecution, NotifyUpstreamFinished, RegisterDependent, ReturnAssignment,
 )

@@ -53,6 +53,8 @@ class WorkerCredit(DispatchRecord):
     labels: dict[str, str] = field(default_factory=dict)
     issued_at: datetime
     running: int | None = None  # executions of this queue running on the worker; None: not said
+    incarnation: int | None = None  # the worker process's start (µs); None: not said
+    seq: int | None = None  # grows with each credit of one incarnation; None: not said
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

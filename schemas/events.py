@@ -137,6 +137,18 @@ class JobFailed(JobEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JobReturned(JobEvent):
+    """A worker handed back an assignment it had no room for; the next attempt is queued."""
+
+    avro_name: ClassVar[str] = "jobstream.events.JobReturned"
+    envelope: Envelope
+    execution_id: str
+    attempt: int
+    worker_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobRetryScheduled(JobEvent):
     """A failed attempt will be retried after a backoff."""
 
@@ -282,7 +294,7 @@ class ReportRejected(JobEvent):
 
 RECORDS: tuple[type[JobEvent], ...] = (
     JobSubmitted, JobPending, JobScheduled, JobQueued, JobAssigned, JobStarted,
-    JobProgressed, JobCompleted, JobFailed, JobRetryScheduled, JobDeadLettered,
+    JobProgressed, JobCompleted, JobFailed, JobReturned, JobRetryScheduled, JobDeadLettered,
     JobCancelled, JobPaused, JobResumed, JobUpdated, ScheduleFired, ScheduleSkipped,
     ScheduleRunFinished, ScheduleEnded, DependentRegistered, UpstreamSettled, CommandRejected, ReportRejected,
 )

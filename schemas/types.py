@@ -3,8 +3,8 @@
 from .base import Record
 from .commands import (
     AssignJob, CancelJob, Command, ExpireExecution, FireTimer, NotifyUpstreamFinished, PauseJob,
-    RedriveJob, RegisterDependent, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, SubmitJob,
-    TimerPurpose, UpdateJob,
+    RedriveJob, RegisterDependent, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, ReturnAssignment,
+    SubmitJob, TimerPurpose, UpdateJob,
 )
 from .common import (
     CommandEnvelope, ConcurrencyPolicy, Dependency, DependencyCondition, Envelope, HttpTask, Jitter,
@@ -16,7 +16,7 @@ from .dispatch import (
 )
 from .events import (
     CommandRejected, DependentRegistered, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
-    JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobScheduled,
+    JobPaused, JobPending, JobProgressed, JobQueued, JobResumed, JobRetryScheduled, JobReturned, JobScheduled,
     JobStarted, JobSubmitted, JobUpdated, ReportRejected, ScheduleEnded, ScheduleFired, ScheduleRunFinished,
     ScheduleSkipped, SkipReason, UpstreamSettled,
 )
@@ -35,10 +35,10 @@ __all__ = [
     # commands
     "SubmitJob", "CancelJob", "PauseJob", "ResumeJob", "UpdateJob", "RetryJob", "RedriveJob", "AssignJob",
     "ReportStarted", "ReportProgress", "ReportFinished", "FireTimer", "ExpireExecution", "NotifyUpstreamFinished",
-    "RegisterDependent",
+    "RegisterDependent", "ReturnAssignment",
     # job events
     "JobSubmitted", "JobPending", "JobScheduled", "JobQueued", "JobAssigned", "JobStarted", "JobProgressed",
-    "JobCompleted", "JobFailed", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
+    "JobCompleted", "JobFailed", "JobReturned", "JobRetryScheduled", "JobDeadLettered", "JobCancelled", "JobPaused",
     "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "ScheduleRunFinished",
     "ScheduleEnded", "DependentRegistered", "UpstreamSettled", "CommandRejected", "ReportRejected",
     # dispatch records

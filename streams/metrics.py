@@ -13,6 +13,8 @@ POISON = Counter("jobstream_poison_total", "Messages set aside on the poison top
 DECIDE_SECONDS = Histogram("jobstream_decide_seconds", "Time to decide, fold and send one command.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
 ASSIGNMENTS = Counter("jobstream_assignments_total", "Executions assigned by the dispatcher.")
+ASSIGNMENTS_RETURNED = Counter("jobstream_worker_assignments_returned_total",
+                               "Assignments a worker handed back because they did not fit its slots, cpu or memory.")
 TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the timer processor, by purpose.", ["purpose"])
 TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))

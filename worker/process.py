@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,11 +28,12 @@ from typing import TypeAlias
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
+from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
 from jobstream.schemas import (
-    Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted,
+    Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted, ReturnAssignment,
     WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
-    WorkerLost, WorkerRegistered,
+    Requirements, WorkerLost, WorkerRegistered,
 )
 from jobstream.streams import metrics
 from jobstream.streams.app import ensure_all_topics, partition_for
@@ -59,12 +61,9 @@ class WorkerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
-
-def split_slots(free: int, queues: tuple[str, ...], turn: int) -> dict[str, int]:
-    """Free slots offered per queue, never more than ``free`` in all: a worker never overcommits.
-    The remainder rotates with ``turn`` so that every queue gets its chance."""
-    base, extra = divmod(free, len(queues))
-    return {q: base + (1 if (i - turn) % len(queues) < extra else 0) for i, q in enumerate(queues)}
+    def capacity(self) -> WorkerCapacity:
+        return WorkerCapacity(queues=self.queues, slots=self.slots, cpu=self.cpu, memory_mb=self.memory_mb,
+                              labels=self.labels)
 
 
 @dataclass
@@ -85,6 +84,11 @@ class Worker:
         self.received: dict[str, int] = {q: 0 for q in spec.queues}
         self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
+        self.capacity = spec.capacity()
+        # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
+        # stale credit from this process's latest, and an earlier process's under the same id.
+        self.incarnation = int(time.time() * 1_000_000)
+        self.credit_seq = 0
         self.turn = 0
         self.draining = False
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
@@ -179,26 +183,26 @@ class Worker:
 
     # -- credits and events ---------------------------------------------------------------
 
+    def _running_needs(self) -> list[Requirements | None]:
+        return [r.assignment.spec.requirements for r in self.running.values()]
+
     def _free(self) -> int:
-        return 0 if self.draining else max(self.spec.slots - len(self.running), 0)
+        return 0 if self.draining else free(self.capacity, self._running_needs()).slots
 
     def _send_credits(self) -> None:
+        """What this worker really has room for, per queue (the dispatcher subtracts what is on its way)."""
         self.turn += 1
         now = utcnow()
-        cpu_free, memory_mb_free = self._resources_free()
-        for queue, free in split_slots(self._free(), self.spec.queues, self.turn).items():
+        room = free(self.capacity, self._running_needs())
+        for queue, slots in split_slots(self._free(), self.spec.queues, self.turn).items():
             running = sum(1 for r in self.running.values() if r.assignment.spec.queue == queue)
-            credit = WorkerCredit(worker_id=self.spec.worker_id, queue=queue, free_slots=free,
-                                  received=self.received[queue], cpu_free=cpu_free, memory_mb_free=memory_mb_free,
-                                  labels=self.spec.labels, issued_at=now, running=running)
+            self.credit_seq += 1
+            credit = WorkerCredit(worker_id=self.spec.worker_id, queue=queue, free_slots=slots,
+                                  received=self.received[queue], cpu_free=room.cpu, memory_mb_free=room.memory_mb,
+                                  labels=self.spec.labels, issued_at=now, running=running,
+                                  incarnation=self.incarnation, seq=self.credit_seq)
             self.publisher.publish(self.topics.dispatch, queue, credit)
         self.publisher.poll(0)
-
-    def _resources_free(self) -> tuple[float, int]:
-        """Declared cpu and memory net of what runs here (the dispatcher subtracts what is on its way)."""
-        needs = [r.assignment.spec.requirements for r in self.running.values() if r.assignment.spec.requirements]
-        return (max(self.spec.cpu - sum(n.cpu for n in needs), 0.0),
-                max(self.spec.memory_mb - sum(n.memory_mb for n in needs), 0))
 
     def _emit(self, event_type: type[WorkerEvent], **fields: object) -> None:
         self.seq += 1
@@ -219,9 +223,25 @@ class Worker:
         self.seen[assignment.execution_id] = None
         if len(self.seen) > SEEN_AT_MOST:  # repeats follow within seconds: old ids can go
             del self.seen[next(iter(self.seen))]
+        reason = refusal(self.capacity, self._running_needs(), assignment.spec, self.draining)
+        if reason is not None:
+            self._hand_back(assignment, reason)
+            return
         running = Running(assignment, asyncio.Event())
         self.running[assignment.execution_id] = running
         running.task = asyncio.create_task(self._execute(running))
+
+    def _hand_back(self, assignment: Assignment, reason: str) -> None:
+        """No room for it: the state processor queues it again (no try used up), and our next
+        credit says what we really have. Logged once: a repeat of the assignment is not seen again."""
+        log.warning("handing back %s: %s", assignment.execution_id, reason)
+        metrics.ASSIGNMENTS_RETURNED.inc()
+        envelope = command_envelope(ReturnAssignment, assignment.job_id, f"worker:{self.spec.worker_id}",
+                                    command_id=f"{assignment.execution_id}:returned")
+        self.publisher.send_command(ReturnAssignment(envelope=envelope, execution_id=assignment.execution_id,
+                                                     attempt=assignment.attempt, worker_id=self.spec.worker_id,
+                                                     reason=reason))
+        self._send_credits()
 
     def _cancel(self, notice: CancelExecution) -> None:
         running = self.running.get(notice.execution_id)

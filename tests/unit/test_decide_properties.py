@@ -13,7 +13,8 @@ from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
     AssignJob, CancelJob, Command, ConcurrencyPolicy, ExpireExecution, FireTimer, NotifyUpstreamFinished, Outcome,
-    PauseJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, Schedule, SubmitJob, TimerPurpose,
+    PauseJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, ReturnAssignment, Schedule, SubmitJob,
+    TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
@@ -32,7 +33,7 @@ ALLOWED: dict[Status | None, set[Status | None]] = {
 }
 
 KINDS = ["submit", "submit_at", "submit_every", "assign", "start", "progress", "finish", "cancel", "expire", "fire",
-         "fire_at", "pause", "resume", "run_ended", "retry"]
+         "fire_at", "pause", "resume", "run_ended", "retry", "return"]
 CONCURRENCY = list(ConcurrencyPolicy)
 recipes = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(-1, 1), st.sampled_from(list(Outcome)),
@@ -60,6 +61,8 @@ def build(kind: str, state: JobState, offset: int, outcome: Outcome, code: int, 
             return command(CancelJob)
         case "expire":
             return command(ExpireExecution, reason="worker lost", **lease)
+        case "return":
+            return command(ReturnAssignment, reason="no free slot", **lease)
         case "submit_at":
             return command(SubmitJob, spec=spec(schedule=Schedule(at=T0 + timedelta(seconds=offset + 5))))
         case "fire":

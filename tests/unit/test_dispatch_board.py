@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import timedelta
 
@@ -250,3 +251,33 @@ def test_a_worker_restarted_under_the_same_id_gets_work_again() -> None:
     assert len(board.match(T0)) == 3  # sent 8 in all; the old process received 5
     board.offer(credit("w", free=3, received=0, at_s=1))  # a new process counts from zero
     assert len(board.match(T0 + timedelta(seconds=1))) == 3
+
+
+def sequenced(worker: str, free: int, received: int, seq: int, incarnation: int = 1, at_s: float = 0.0) -> WorkerCredit:
+    return dataclasses.replace(credit(worker, free, received, at_s), incarnation=incarnation, seq=seq)
+
+
+def test_a_stale_credit_overtaking_a_newer_one_changes_nothing() -> None:
+    board = DispatchBoard()
+    for n in range(3):
+        board.add(ready(f"j{n}", at_s=n))
+    first = sequenced("w", free=1, received=0, seq=1)
+    board.offer(first)
+    assert len(board.match(T0)) == 1
+    board.offer(sequenced("w", free=0, received=1, seq=2))  # it runs the one it got
+    board.offer(first)  # replayed after a restart, or reordered: it would say a slot is free
+    assert board.match(T0) == []
+    board.offer(sequenced("w", free=0, received=1, seq=2))  # a plain repeat
+    assert board.match(T0) == []
+
+
+def test_a_new_process_under_the_same_id_counts_from_its_own_received() -> None:
+    board = DispatchBoard()
+    for n in range(3):
+        board.add(ready(f"j{n}", at_s=n))
+    board.offer(sequenced("w", free=1, received=7, seq=40, incarnation=1))
+    assert len(board.match(T0)) == 1  # sent 8; the old process dies before receiving it
+    board.offer(sequenced("w", free=1, received=0, seq=1, incarnation=2))
+    assert len(board.match(T0)) == 1  # the new process's room is its own
+    board.offer(sequenced("w", free=1, received=7, seq=41, incarnation=1))  # the old one's last word, late
+    assert board.match(T0) == []

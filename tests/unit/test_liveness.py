@@ -168,24 +168,26 @@ def test_parse_execution_id_inverts_the_deterministic_format() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(gaps=st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=1, max_size=30))
-def test_overdue_exactly_when_the_last_heartbeat_is_older_than_the_window(gaps: list[float]) -> None:
+@given(gaps_us=st.lists(st.integers(min_value=0, max_value=10_000_000), min_size=1, max_size=30))
+def test_overdue_exactly_when_the_last_heartbeat_is_older_than_the_window(gaps_us: list[int]) -> None:
     # Whatever the heartbeat spacing, a worker is overdue iff silent for longer than the window,
-    # and a lost worker is never reported twice.
+    # and a lost worker is never reported twice. Gaps in whole microseconds, as times are kept:
+    # float sums would put "6.000000000000001 s silent" on the wrong side of the window.
     tracker, w = LivenessTracker(window_s=6.0), Worker()
     tracker.observe(w.registered(), at(0))
-    t, last, declared = 0.0, 0.0, 0
-    for gap in gaps:
-        t += gap
+    now_us, last_us, declared = 0, 0, 0
+    for gap_us in gaps_us:
+        now_us += gap_us
+        t = now_us / 1_000_000
         losses = tracker.overdue(at(t))
         alive = tracker.workers["w1"].status != Liveness.LOST
-        assert bool(losses) == (alive and t - last > 6.0)
+        assert bool(losses) == (alive and now_us - last_us > 6_000_000)
         for loss in losses:
             tracker.declare_lost(loss)
             declared += 1
         if alive and not losses:
             tracker.observe(w.heartbeat(t), at(t))
-            last = t
+            last_us = now_us
     assert declared <= 1
 
 

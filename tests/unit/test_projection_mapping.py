@@ -14,7 +14,7 @@ from jobstream.projections.batch import Batch, wanted
 from jobstream.projections.mapping import JobChange, project_job_event, project_worker_event
 from jobstream.projections.rows import ExecutionRow, JobRow, WorkerRow
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, CommandRejected, Envelope, ExpireExecution, FireTimer, JobEvent, JobPatch,
+    AssignJob, CancelJob, Command, CommandRejected, ReturnAssignment, Envelope, ExpireExecution, FireTimer, JobEvent, JobPatch,
     JobPaused, JobPending, JobResumed, JobScheduled, JobUpdated, Outcome, ReportFinished, ReportProgress,
     ReportStarted, RetryJob, ScheduleFired, ScheduleSkipped, SkipReason, SubmitJob, TimerPurpose, WorkerDeregistered,
     WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
@@ -243,7 +243,7 @@ def test_update_patches_the_spec_json_queue_priority_and_shell_env() -> None:
     assert row.spec["retry"]["max_attempts"] == 4 and row.spec["timeout_s"] is None  # null patch fields: unchanged
 
 
-@pytest.mark.parametrize("script", ["happy", "retry", "lost", "cancel", "rejections"])
+@pytest.mark.parametrize("script", ["happy", "retry", "lost", "cancel", "rejections", "returned"])
 def test_job_row_mirrors_the_core_state(script: str) -> None:
     job = Job()
     if script == "rejections":
@@ -257,6 +257,9 @@ def test_job_row_mirrors_the_core_state(script: str) -> None:
         job.do(AssignJob, **job.lease(worker_id="w2"))
     elif script == "cancel":
         job.do(CancelJob)
+    elif script == "returned":
+        job.do(ReturnAssignment, **job.lease(reason="no free slot"))
+        job.do(AssignJob, **job.lease(worker_id="w2"))
     else:
         job.finish(Outcome.SUCCEEDED)
     state, row = job.state, job.row
@@ -264,6 +267,16 @@ def test_job_row_mirrors_the_core_state(script: str) -> None:
             row.submitted_at, row.updated_at) == (
         state.seq, state.status, state.attempt, state.tries, state.execution_id, state.worker_id, state.last_error,
         state.submitted_at, state.updated_at)
+
+
+def test_a_returned_execution_ends_as_returned_and_the_next_attempt_is_queued() -> None:
+    job = Job().run_to_running()
+    job.do(ExpireExecution, **job.lease(reason="lost"))  # attempt 2 queued
+    job.do(AssignJob, **job.lease(worker_id="w2"))
+    job.do(ReturnAssignment, **job.lease(worker_id="w2", reason="no free slot (1 of 1 in use)"))
+    returned = job.execution(2)
+    assert (returned.status, returned.worker_id, returned.error) == ("returned", "w2", "no free slot (1 of 1 in use)")
+    assert (job.row.status, job.row.attempt, job.row.tries, job.execution().status) == ("queued", 3, 2, "queued")
 
 
 # ---------------------------------------------------------------- event rows
