@@ -85,8 +85,10 @@ class _Credit:
     transit_cpu: float = 0.0
     transit_memory: int = 0
     issued_s: float = 0.0  # the credit's issued_at as a timestamp: compared on every match
+    live: bool = True  # False while the latest credit is a replay: it counts, but places nothing
 
-    def refresh(self, credit: WorkerCredit) -> None:
+    def refresh(self, credit: WorkerCredit, live: bool = True) -> None:
+        self.live = live
         if _new_process(credit, self.credit):  # a new process under the same id counts from 0
             self.sent = credit.received
             self.transit.clear()
@@ -184,7 +186,10 @@ class DispatchBoard:
         if current is not None and current.attempt <= attempt:
             del self.ready[job_id]  # its heap entry is dropped lazily
 
-    def offer(self, credit: WorkerCredit) -> None:
+    def offer(self, credit: WorkerCredit, live: bool = True) -> None:
+        """Take a worker's credit. A replayed one (``live=False``: read again after a restart)
+        updates the accounting but places nothing: it may predate assignments the previous owner
+        of the queue sent, which this board never saw."""
         gone = self._gone.get(credit.worker_id)
         if gone is not None and credit.issued_at <= gone:
             return  # a late credit of a worker we were told is gone
@@ -194,7 +199,7 @@ class DispatchBoard:
             self.credits[key] = known = _Credit(credit)
         elif not is_later(credit, known.credit):
             return  # a repeat, or older than what we hold: it would overstate the worker's room
-        known.refresh(credit)
+        known.refresh(credit, live)
 
     def forget_worker(self, worker_id: str, at: datetime | None = None) -> None:
         """Drop a worker's credits (it is lost, draining or gone); credits issued up to ``at`` stay void."""
@@ -211,7 +216,7 @@ class DispatchBoard:
         oldest = now.timestamp() - self.credit_ttl_s
         for credit in self.credits.values():
             known.setdefault(credit.credit.queue, []).append(credit)
-            if credit.issued_s >= oldest:
+            if credit.issued_s >= oldest and credit.live:
                 by_queue.setdefault(credit.credit.queue, []).append(credit)
         if not any(c.room() > 0 for credits in by_queue.values() for c in credits):
             return []  # the common case under load: nobody has room, nothing to look at

@@ -8,7 +8,10 @@ processor fences anything that lost a race (a cancel, say) and tells the worker 
 
 Ready executions are kept in a table (changelog), so a restarted dispatcher knows them; credits
 are not: workers send fresh ones every few seconds, and one older than the credit TTL no longer
-counts.
+counts. After a restart or rebalance the credits read again from the topic (below the end offsets
+as they were then) update the accounting but place nothing: each looks consistent on its own,
+yet none knows what the previous owner sent since, and replaying a few seconds of a busy 1-slot
+worker's credits once sent it six executions at a time.
 
 Workers that go away (lost, draining, deregistered: the workers topic, keyed by worker_id) must
 lose their credits in whichever instance holds their queues, and the two topics are partitioned
@@ -40,7 +43,7 @@ from jobstream.schemas import (
 )
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
-from jobstream.streams.kafka_io import command_envelope, consume_ready, consumer_config
+from jobstream.streams.kafka_io import command_envelope, consume_ready, consumer_config, end_offset
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class Dispatcher:
         self.ready = self.app.Table("ready", default=None, partitions=self.partitions, key_type=str, value_type=bytes)
         self.ready.on_recover(self._rebuild)
         self.board = self._new_board()
+        self.settings = settings
+        self.replayed_below: dict[int, int] = {}  # dispatch partition -> end offset at the last recovery
         self.app.agent(self.dispatch, name="dispatch")(self._process)
         self.watch = WorkerWatch(settings, self.topics.workers, self.codec)
         self.app.task(self._watch_workers)
@@ -74,18 +79,19 @@ class Dispatcher:
     async def _rebuild(self) -> None:
         """After a rebalance: the board holds exactly the ready executions of our partitions."""
         self.board.reset(pickle.loads(value) for value in self.ready.data.values() if value)
+        self.replayed_below = await asyncio.to_thread(end_offsets, self.settings, self.topics.dispatch)
         log.info("dispatcher recovered %d ready executions", len(self.board.ready))
 
     async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
             record = decoded(self.codec, event.message, "the dispatch topic holds derived data only")
             if record is not None:
-                self._apply(record)
+                self._apply(record, live=event.message.offset >= self.replayed_below.get(event.message.partition, 0))
                 for match in self.board.match(self.clock()):
                     await self._send(match)
             yield None
 
-    def _apply(self, record: Any) -> None:
+    def _apply(self, record: Any, live: bool = True) -> None:
         match record:
             case JobReady():
                 self.board.add(record)
@@ -96,7 +102,7 @@ class Dispatcher:
                 if record.job_id not in self.board.ready and self.ready.get(record.job_id):
                     del self.ready[record.job_id]
             case WorkerCredit():
-                self.board.offer(record)
+                self.board.offer(record, live)
 
     async def _watch_workers(self) -> None:
         """Forget the credits of every worker that is lost, draining or gone, in all queues."""
@@ -131,6 +137,16 @@ def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_p
     dispatcher = Dispatcher(settings, instance_id=instance_id)
     ensure_all_topics(settings)
     faust.Worker(dispatcher.app, loglevel="INFO", quiet=True).execute_from_commandline()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's end offset now: what is below it was written before this moment."""
+    consumer = Consumer(consumer_config(settings, f"dispatcher-ends-{uuid.uuid4().hex[:8]}"))
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return {p: end_offset(consumer, TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close()
 
 
 class WorkerWatch:

@@ -281,3 +281,12 @@ def test_a_new_process_under_the_same_id_counts_from_its_own_received() -> None:
     assert len(board.match(T0)) == 1  # the new process's room is its own
     board.offer(sequenced("w", free=1, received=7, seq=41, incarnation=1))  # the old one's last word, late
     assert board.match(T0) == []
+
+
+def test_a_replayed_credit_counts_but_places_nothing_until_a_live_one_comes() -> None:
+    board = DispatchBoard()
+    board.add(ready("j0"))
+    board.offer(sequenced("w", free=1, received=3, seq=9), live=False)  # read again after a restart
+    assert board.match(T0) == []
+    board.offer(sequenced("w", free=1, received=4, seq=10))
+    assert [m.job.job_id for m in board.match(T0)] == ["j0"]

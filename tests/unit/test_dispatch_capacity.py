@@ -198,6 +198,8 @@ class World:
         readies = [self.ready(job_id) for job_id, job in self.jobs.items() if not job.done
                    and (job.holder is None or pick % 3 == 0)]
         board.reset(readies)
+        for credit in self.history[-1 - pick:]:  # read again from the dispatch topic: counted, not placed
+            board.offer(credit, live=False)
         self.board = board
 
     def advance(self, pick: int) -> None:
