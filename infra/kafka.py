@@ -1,13 +1,16 @@
 """A local Apache Kafka broker in KRaft mode (broker and controller in one JVM), run from Maven jars.
 
-The jars are fetched by Maven from ``infra/kafka/pom.xml`` into a cache outside git, once per
-Kafka version. Storage is formatted with ``kafka.tools.StorageTool`` and the broker is started
-with ``kafka.Kafka``, detached, listening on loopback only, logging to a file.
+The jars (the broker's and Kafka's operator tools', one classpath as in Kafka's own distribution)
+are fetched by Maven from ``infra/kafka/pom.xml`` into a cache outside git, once per Kafka version
+and pom. Storage is formatted with ``kafka.tools.StorageTool`` and the broker is started with
+``kafka.Kafka``, detached, listening on loopback only, logging to a file.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import shutil
 import subprocess
 import uuid
@@ -47,7 +50,9 @@ class LocalKafka:
 
     @property
     def libs(self) -> Path:
-        return self.cache_dir / f"kafka-{self.version}" / "libs"
+        """One directory per pom: a pom that gains a dependency (the tools did) is fetched anew
+        beside the old jars, which a running broker may still be reading."""
+        return self.cache_dir / f"kafka-{self.version}" / f"libs-{pom_digest()}"
 
     @property
     def pid_file(self) -> Path:
@@ -64,25 +69,44 @@ class LocalKafka:
     # -- set-up ---------------------------------------------------------------------------
 
     def ensure_jars(self) -> None:
-        """Fetch the broker jars with Maven unless this version is already cached."""
-        marker = self.libs / ".complete"
-        if marker.exists():
+        """Fetch the broker and tools jars with Maven unless this version and pom are cached."""
+        if (self.libs / ".complete").exists():
             return
         if shutil.which("mvn") is None:
             raise InfraError("Maven (mvn) is not on PATH; it fetches the Kafka broker jars")
-        self.libs.mkdir(parents=True, exist_ok=True)
+        # Fetched aside and renamed into place: a concurrent fetch or reader never sees half a classpath.
+        partial = self.libs.with_name(f"{self.libs.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         command = [
             "mvn", "-q", "-B", "-f", str(POM),
             f"-Dmaven.repo.local={self.cache_dir / 'm2'}",
             f"-Dkafka.version={self.version}",
             "dependency:copy-dependencies",
-            f"-DoutputDirectory={self.libs}",
+            f"-DoutputDirectory={partial}",
             "-DincludeScope=runtime",
         ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
+            shutil.rmtree(partial, ignore_errors=True)
             raise InfraError(f"fetching Kafka {self.version} jars failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-        marker.touch()
+        (partial / ".complete").touch()
+        try:
+            partial.rename(self.libs)
+        except OSError:  # another process fetched the same jars first
+            shutil.rmtree(partial, ignore_errors=True)
+        self._remove_stale_libs()
+
+    def _remove_stale_libs(self) -> None:
+        """Jars of older poms of this version unless a running process has them on its classpath,
+        and fetches that died half-way."""
+        for stale in self.libs.parent.glob("libs*"):
+            if stale == self.libs:
+                continue
+            pid = stale.name.partition(".partial-")[2]
+            in_use = pid_alive(int(pid)) if pid.isdigit() else find_process(f"{stale}{os.sep}") is not None
+            if not in_use:
+                shutil.rmtree(stale, ignore_errors=True)
 
     def _write_config(self) -> Path:
         data_dir = self.home / "data"
@@ -230,6 +254,11 @@ class LocalKafka:
             return "kafka: stopped"
         state = "ready" if broker_answers(self.bootstrap) else "starting"
         return f"kafka: {state} (pid {pid}) bootstrap={self.bootstrap} log={self.log_file}"
+
+
+def pom_digest() -> str:
+    """A short digest of the pom: its jars' directory name."""
+    return hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
 
 
 def new_cluster_id() -> str:

@@ -79,6 +79,12 @@ class Topics:
     def worker_monitor_app(self) -> str:
         return f"{self.prefix}.worker-monitor"
 
+    @property
+    def state_processor_engine_changelog(self) -> str:
+        """The state processor's job states on the exactly-once engine: written in the same
+        transactions as its events, so never behind or ahead of them (faust's is at-least-once)."""
+        return self.changelog(self.state_processor_app, "job-states")
+
     @staticmethod
     def changelog(app_id: str, table: str) -> str:
         """faust's name for a table's changelog topic."""
@@ -103,6 +109,8 @@ class Topics:
             # Processor state tables: the latest value per key, co-partitioned with their source.
             TopicSpec(self.changelog(self.state_processor_app, "jobs"), partitions, {"cleanup.policy": "compact"},
                       "the state processor's job table, keyed by job_id"),
+            TopicSpec(self.state_processor_engine_changelog, partitions, {"cleanup.policy": "compact"},
+                      "the state processor's job states on the engine runtime, keyed by job_id"),
             TopicSpec(self.changelog(self.dispatcher_app, "ready"), partitions, {"cleanup.policy": "compact"},
                       "the dispatcher's ready executions, keyed by job_id"),
             TopicSpec(self.changelog(self.timer_app, "timers"), partitions, {"cleanup.policy": "compact"},

@@ -1,7 +1,7 @@
 """`jobstream bench e2e`: throughput and latency of the job path, beside the broker's own rate.
 
 It starts its own state processor, dispatcher and workers on a fresh topic prefix (so nothing else
-interferes and nothing is left in the way), submits N no-op shell jobs through the commands topic
+interferes), removed when the run ends (``jobstream.bench_run``), submits N no-op shell jobs through the commands topic
 (what other services do), and reads the events topic until every job has finished. Latencies
 come from the events' own timestamps (one machine, one clock) and the client's send times.
 """
@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
+from jobstream.bench_run import bench_run, reader_group
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
@@ -109,7 +106,7 @@ class EventWatch:
 
     def __init__(self, settings: Settings) -> None:
         self.codec = make_codec(settings.schema_registry_url)
-        self.consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
+        self.consumer = Consumer(consumer_config(settings, reader_group(settings, "events-reader")))
         self.consumer.subscribe([Topics(settings.topic_prefix).events])
 
     def until_done(self, record: Callable[[Any, set[str]], None], remaining: set[str], timeout_s: float,
@@ -182,51 +179,26 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(base: Settings, name: str, workers: int, slots: int) -> Iterator[BenchStack]:
+def bench_stack(base: Settings, kind: str, workers: int, slots: int, keep: bool = False) -> Iterator[BenchStack]:
     """A fresh topic prefix, the broker's raw produce rate on it (the run's baseline), a state
-    processor, a dispatcher and workers, warmed up; every process stopped at the end."""
-    settings = base.with_(topic_prefix=f"{name}-{uuid.uuid4().hex[:8]}")
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
-    raw = raw_produce_rate(settings)
-    processes = _start(settings, workers, slots)
-    try:
-        publisher = Publisher(settings)
-        _warm_up(settings, publisher)
-        yield BenchStack(settings, raw["msgs_per_s"], publisher)
-    finally:
-        stop_all(processes)
+    processor, a dispatcher and workers, warmed up; every process stopped and the prefix's topics
+    and groups deleted at the end, unless ``keep``."""
+    with bench_run(base, kind, keep) as run:
+        raw = raw_produce_rate(run.settings)
+        for args in [["state-processor"], ["dispatcher"]] + [["worker", "--slots", str(slots)]] * workers:
+            run.spawn(*args)
+        publisher = Publisher(run.settings)
+        _warm_up(run.settings, publisher)
+        yield BenchStack(run.settings, raw["msgs_per_s"], publisher)
 
 
 def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float,
-            rate: float | None = None) -> dict[str, Any]:
-    with bench_stack(base, "bench", workers, slots) as stack:
+            rate: float | None = None, keep: bool = False) -> dict[str, Any]:
+    with bench_stack(base, "e2e", workers, slots, keep) as stack:
         result = E2EResult()
         submit_jobs(stack.publisher, jobs, "default", result, rate)
         await_completion(stack.settings, result, timeout_s)
         return {"offered_rate_per_s": rate or "burst", **summarise(result, stack.raw_produce_msgs_per_s)}
-
-
-def stop_all(processes: list[Any]) -> None:
-    """SIGTERM every process, then wait for each: they stop in parallel."""
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(30)
-
-
-def _start(settings: Settings, workers: int, slots: int) -> list[Any]:
-    import subprocess
-
-    env = {**os.environ, **settings.as_env()}
-    log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-"))
-    commands = [["state-processor"], ["dispatcher"]] + [["worker", "--slots", str(slots)]] * workers
-    processes = []
-    for n, args in enumerate(commands):
-        log = (log_dir / f"{n}-{args[0]}.log").open("wb")
-        processes.append(subprocess.Popen([sys.executable, "-m", "jobstream", *args], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-    print(f"bench processes log to {log_dir}", file=sys.stderr)
-    return processes
 
 
 def _warm_up(settings: Settings, publisher: Publisher) -> None:

@@ -57,8 +57,8 @@ class DagRun:
 
 
 def run_dag_bench(base: Settings, nodes: int, layers: int, fan_in: int, workers: int, slots: int,
-                  timeout_s: float) -> dict[str, Any]:
-    with bench_stack(base, "bench-dag", workers, slots) as stack:
+                  timeout_s: float, keep: bool = False) -> dict[str, Any]:
+    with bench_stack(base, "dag", workers, slots, keep) as stack:
         dag = layered_dag(nodes, layers, fan_in)
         run = _submit(stack.publisher, dag)
         watch = EventWatch(stack.settings)

@@ -1,7 +1,8 @@
 """`jobstream bench dispatch`: queued-to-running latency, on an idle system and at sustained rates.
 
 Like `bench e2e`, it starts its own state processor, dispatcher and workers on a fresh topic
-prefix and measures the broker's raw produce rate first, as the baseline of the same run. Then:
+prefix (removed at the end) and measures the broker's raw produce rate first, as the baseline of
+the same run. Then:
 
 - idle: one no-op job (`true`) at a time, the next submitted once the previous completed;
 - sustained: for each offered rate, N jobs paced at that rate, over several workers.
@@ -60,8 +61,8 @@ def sustained(publisher: Publisher, watch: EventWatch, jobs: int, rate: float) -
 
 
 def run_dispatch_bench(base: Settings, idle_jobs: int, rates: list[float], jobs_per_rate: int, workers: int,
-                       slots: int) -> dict[str, Any]:
-    with bench_stack(base, "bench", workers, slots) as stack:
+                       slots: int, keep: bool = False) -> dict[str, Any]:
+    with bench_stack(base, "dispatch", workers, slots, keep) as stack:
         watch = EventWatch(stack.settings)
         try:
             report: dict[str, Any] = {"broker_raw_produce_msgs_per_s": stack.raw_produce_msgs_per_s,

@@ -4,28 +4,25 @@ On a fresh topic prefix it starts a state processor, a dispatcher and a worker m
 trial: a worker with N slots, N long jobs on a queue of that trial, kill -9 of the worker once all
 run, and two figures from the topics (one machine, one clock): kill to WorkerLost, and kill to the
 last of its jobs queued again (JobQueued of attempt 2). The target: at most 10 s. Where in the
-heartbeat cycle the kill lands varies, so several trials show the spread.
+heartbeat cycle the kill lands varies, so several trials show the spread. The prefix's topics and
+groups are removed at the end (``jobstream.bench_run``).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import stop_all, percentiles
+from jobstream.bench import percentiles
+from jobstream.bench_run import BenchRun, bench_run, reader_group
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, WorkerLost, make_codec
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config
 
@@ -38,7 +35,7 @@ class Feed:
     def __init__(self, settings: Settings) -> None:
         topics = Topics(settings.topic_prefix)
         self.codec = make_codec(settings.schema_registry_url)
-        self.consumer = Consumer(consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
+        self.consumer = Consumer(consumer_config(settings, reader_group(settings, "feed")))
         self.consumer.subscribe([topics.events, topics.workers])
 
     def until(self, done: Any, timeout_s: float, what: str) -> None:
@@ -56,20 +53,16 @@ class Feed:
         self.consumer.close()
 
 
-def run_failover(base: Settings, jobs: int, trials: int, timeout_s: float = 120.0) -> dict[str, Any]:
-    settings = base.with_(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}")
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
-    log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-"))
-    print(f"bench processes log to {log_dir}", file=sys.stderr)
-    services = [_spawn(settings, log_dir, name) for name in ("state-processor", "dispatcher", "worker-monitor")]
-    publisher, feed = Publisher(settings), Feed(settings)
-    results = []
-    try:
-        for trial in range(trials):
-            results.append(_trial(settings, log_dir, publisher, feed, f"failover-{trial}", jobs, timeout_s))
-    finally:
-        feed.close()
-        stop_all(services)
+def run_failover(base: Settings, jobs: int, trials: int, timeout_s: float = 120.0,
+                 keep: bool = False) -> dict[str, Any]:
+    with bench_run(base, "failover", keep) as run:
+        for name in ("state-processor", "dispatcher", "worker-monitor"):
+            run.spawn(name)
+        publisher, feed = Publisher(run.settings), Feed(run.settings)
+        try:
+            results = [_trial(run, publisher, feed, f"failover-{trial}", jobs, timeout_s) for trial in range(trials)]
+        finally:
+            feed.close()
     return {
         "jobs_per_worker": jobs, "trials": len(results), "heartbeat_s": HEARTBEAT_S, "window_s": DEFAULT_WINDOW_S,
         "target_s": TARGET_S,
@@ -79,25 +72,25 @@ def run_failover(base: Settings, jobs: int, trials: int, timeout_s: float = 120.
     }
 
 
-def _trial(settings: Settings, log_dir: Path, publisher: Publisher, feed: Feed, queue: str, jobs: int,
+def _trial(run: BenchRun, publisher: Publisher, feed: Feed, queue: str, jobs: int,
            timeout_s: float) -> dict[str, float]:
-    worker = _spawn(settings, log_dir, "worker", "--queue", queue, "--slots", str(jobs))
+    worker = run.spawn("worker", "--queue", queue, "--slots", str(jobs))
     spec = JobSpec(name="long", queue=queue, task=ShellTask(argv=["sleep", "600"]))
     job_ids = {new_job_id() for _ in range(jobs)}
     for job_id in job_ids:
         publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "bench"), spec=spec))
     publisher.flush(30)
     children: dict[str, int] = {}  # job_id -> pid of its process group, to clean up after
-    feed.until(lambda r: _started(r, job_ids, children), timeout_s, f"{jobs} jobs to start")
-    killed_at = time.time()
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
     lost_at: list[float] = []
     requeued: dict[str, float] = {}
     try:
+        feed.until(lambda r: _started(r, job_ids, children), timeout_s, f"{jobs} jobs to start")
+        killed_at = time.time()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
         feed.until(lambda r: _after_kill(r, job_ids, lost_at, requeued), timeout_s, "the jobs to be queued again")
     finally:
-        for pid in children.values():
+        for pid in children.values():  # the killed worker's jobs run on in sessions of their own
             _kill_group(pid)
     return {"lost_s": lost_at[0] - killed_at, "requeued_s": max(requeued.values()) - killed_at}
 
@@ -114,12 +107,6 @@ def _after_kill(record: Any, job_ids: set[str], lost_at: list[float], requeued: 
     if isinstance(record, JobQueued) and record.envelope.job_id in job_ids and record.attempt == 2:
         requeued[record.envelope.job_id] = record.envelope.occurred_at.timestamp()
     return bool(lost_at) and len(requeued) == len(job_ids)
-
-
-def _spawn(settings: Settings, log_dir: Path, *args: str) -> subprocess.Popen[bytes]:
-    log = (log_dir / f"{args[0]}-{uuid.uuid4().hex[:4]}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "jobstream", *args], env={**os.environ, **settings.as_env()},
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def _kill_group(pid: int) -> None:

@@ -6,28 +6,25 @@ over a window that begins after the set-up, so each fires once in the window, su
 and is armed again for an hour later: N schedules stay active throughout. ``--one-shot``: N
 ``at`` jobs instead. It reads the FireTimer commands the timer processor sends: lateness = the
 command's issue time minus the timer's due time. Memory is the timer processor's resident set,
-before the schedules arrive and with all of them pending.
+before the schedules arrive and with all of them pending. The prefix's topics and groups are
+removed at the end (``jobstream.bench_run``).
 """
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
 
-from jobstream.bench import percentiles, raw_produce_rate, stop_all
+from jobstream.bench import percentiles, raw_produce_rate
+from jobstream.bench_run import bench_run, reader_group
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import FireTimer, JobScheduled, JobSpec, Schedule, ShellTask, SubmitJob, make_codec
 from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config
 
@@ -43,47 +40,35 @@ RECURRING_EVERY_S = 3600.0  # longer than any window: each schedule fires once w
 
 
 def run_timers(base: Settings, count: int, window_s: float, timeout_s: float,
-               recurring: bool = True) -> dict[str, Any]:
-    settings = base.with_(topic_prefix=f"bench-timers-{uuid.uuid4().hex[:8]}")
-    topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions))
-    raw = raw_produce_rate(settings)
-    processes = _start(settings)
-    timer_pid = processes[1].pid
-    try:
-        reader = _Reader(settings, topics)
-        reader.warm_up(settings)
-        idle_rss = rss_mb(timer_pid)
-        lead_s = 20 + count / 800  # submitting and arming must finish before the first is due
-        first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
-        _submit(settings, count, first_due, window_s, recurring)
-        reader.count_scheduled(count, timeout_s)
-        time.sleep(max((first_due - datetime.now(UTC)).total_seconds() - 2, 0))  # let the timer processor catch up
-        pending_rss = rss_mb(timer_pid)
-        lateness = reader.collect_fires(count, timeout_s + window_s)
-        return {
-            "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "schedules": count,
-            "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
-            "fired": len(lateness),
-            "fire_lateness_ms": percentiles(lateness),
-            "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),
-                                       "peak": round(max(pending_rss, rss_mb(timer_pid)), 1)},
-            "bytes_per_pending_timer": round((pending_rss - idle_rss) * 1024 * 1024 / count),
-        }
-    finally:
-        stop_all(processes)
-
-
-def _start(settings: Settings) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, **settings.as_env()}
-    log_dir = Path(tempfile.mkdtemp(prefix="jobstream-bench-timers-"))
-    processes = []
-    for name in ("state-processor", "timer-processor"):
-        log = (log_dir / f"{name}.log").open("wb")
-        processes.append(subprocess.Popen([sys.executable, "-m", "jobstream", name], env=env, stdout=log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-    print(f"bench processes log to {log_dir}", file=sys.stderr)
-    return processes
+               recurring: bool = True, keep: bool = False) -> dict[str, Any]:
+    with bench_run(base, "timers", keep) as run:
+        settings = run.settings
+        raw = raw_produce_rate(settings)
+        run.spawn("state-processor")
+        timer_pid = run.spawn("timer-processor").pid
+        reader = _Reader(settings, Topics(settings.topic_prefix))
+        try:
+            reader.warm_up(settings)
+            idle_rss = rss_mb(timer_pid)
+            lead_s = 20 + count / 800  # submitting and arming must finish before the first is due
+            first_due = datetime.now(UTC) + timedelta(seconds=lead_s)
+            _submit(settings, count, first_due, window_s, recurring)
+            reader.count_scheduled(count, timeout_s)
+            time.sleep(max((first_due - datetime.now(UTC)).total_seconds() - 2, 0))  # let the timer processor catch up
+            pending_rss = rss_mb(timer_pid)
+            lateness = reader.collect_fires(count, timeout_s + window_s)
+            peak_rss = max(pending_rss, rss_mb(timer_pid))
+        finally:
+            reader.close()
+    return {
+        "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "schedules": count,
+        "kind": "recurring" if recurring else "one-shot", "window_s": window_s,
+        "fired": len(lateness),
+        "fire_lateness_ms": percentiles(lateness),
+        "timer_processor_rss_mb": {"idle": round(idle_rss, 1), "with_all_pending": round(pending_rss, 1),
+                                   "peak": round(peak_rss, 1)},
+        "bytes_per_pending_timer": round((pending_rss - idle_rss) * 1024 * 1024 / count),
+    }
 
 
 def _submit(settings: Settings, count: int, first_due: datetime, window_s: float, recurring: bool) -> None:
@@ -104,7 +89,7 @@ class _Reader:
     def __init__(self, settings: Settings, topics: Topics) -> None:
         self.codec = make_codec(settings.schema_registry_url)
         self.topics = topics
-        self.consumer = Consumer(consumer_config(settings, f"bench-timers-{uuid.uuid4().hex[:8]}"))
+        self.consumer = Consumer(consumer_config(settings, reader_group(settings)))
         self.consumer.subscribe([topics.events, topics.commands])
         self.scheduled = 0
         self.fires: dict[str, float] = {}
@@ -146,3 +131,6 @@ class _Reader:
         while len(self.fires) < count and time.monotonic() < deadline:
             self._poll()
         return list(self.fires.values())
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from jobstream.client import register as register_client_commands
+from jobstream.kafka_cli import register_kafka_tools
 from jobstream.logs_client import register_logs
 from jobstream.config import Settings
 from jobstream.infra.process import InfraError
@@ -14,8 +15,15 @@ infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the 
 app.add_typer(infra_app, name="infra")
 register_client_commands(app)  # submit, get, ls, cancel, events: the HTTP API's client
 register_logs(app)  # logs [-f] EXECUTION_ID
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests. Each runs on topics "
+                                                   "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")
+register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
+
+
+def _keep_option() -> bool:
+    return typer.Option(False, "--keep", help="leave the run's topics and consumer groups for inspection; "
+                                              "their prefix is printed")
 
 
 def _infra():  # type: ignore[no-untyped-def]
@@ -63,10 +71,16 @@ def infra_status() -> None:
 @app.command("state-processor")
 def state_processor(instance_id: str = typer.Option(None, help="static group membership id"),
                     metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
-    """Run the job state processor (the only writer of job events)."""
+    """Run the job state processor (the only writer of job events) on JOBSTREAM_STATE_RUNTIME."""
+    settings = Settings.from_env()
+    if settings.state_runtime == "engine":
+        from jobstream.streams.state_processor_engine import run_state_processor_engine
+
+        run_state_processor_engine(settings, instance_id=instance_id, metrics_port=metrics_port)
+        return
     from jobstream.streams.state_processor import run_state_processor
 
-    run_state_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
+    run_state_processor(settings, instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("dispatcher")
@@ -106,13 +120,15 @@ def worker(
     memory_mb: int = typer.Option(4096, "--memory-mb", help="memory offered, MiB"),
     label: list[str] = typer.Option([], "--label", "-l", help="k=v label (repeatable)"),
     metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+    worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
 
     labels = dict(item.split("=", 1) for item in label if "=" in item)
+    optional = {"cpu": cpu, "worker_id": worker_id}
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
-                      **({"cpu": cpu} if cpu is not None else {}))
+                      **{name: value for name, value in optional.items() if value is not None})
     run_worker(Settings.from_env(), spec, metrics_port)
 
 
@@ -176,13 +192,14 @@ def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
               timeout_s: float = typer.Option(600, help="give up after this long"),
-              rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)")) -> None:
+              rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)"),
+              keep: bool = _keep_option()) -> None:
     """Submit N no-op jobs, wait for all, print JSON: rates and latency percentiles."""
     import json
 
     from jobstream.bench import run_e2e
 
-    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate), indent=2))
+    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate, keep), indent=2))
 
 
 @bench_app.command("dispatch")
@@ -190,13 +207,15 @@ def bench_dispatch(idle_jobs: int = typer.Option(200, help="jobs run one at a ti
                    rate: list[float] = typer.Option([100.0, 200.0], help="offered jobs/s (repeatable)"),
                    jobs: int = typer.Option(2000, help="jobs per offered rate"),
                    workers: int = typer.Option(3, help="worker processes"),
-                   slots: int = typer.Option(8, help="slots per worker")) -> None:
+                   slots: int = typer.Option(8, help="slots per worker"),
+                   keep: bool = _keep_option()) -> None:
     """Queued-to-running latency (p50, p99) idle and at sustained rates; prints JSON."""
     import json
 
     from jobstream.bench_dispatch import run_dispatch_bench
 
-    typer.echo(json.dumps(run_dispatch_bench(Settings.from_env(), idle_jobs, rate, jobs, workers, slots), indent=2))
+    result = run_dispatch_bench(Settings.from_env(), idle_jobs, rate, jobs, workers, slots, keep)
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("dag")
@@ -205,13 +224,14 @@ def bench_dag(nodes: int = typer.Option(1000, help="jobs in the DAG"),
               fan_in: int = typer.Option(2, help="at most this many upstreams per node"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
-              timeout_s: float = typer.Option(600, help="give up after this long")) -> None:
+              timeout_s: float = typer.Option(600, help="give up after this long"),
+              keep: bool = _keep_option()) -> None:
     """A layered DAG from submit to last node done, beside its critical path; prints JSON."""
     import json
 
     from jobstream.bench_dag import run_dag_bench
 
-    result = run_dag_bench(Settings.from_env(), nodes, layers, fan_in, workers, slots, timeout_s)
+    result = run_dag_bench(Settings.from_env(), nodes, layers, fan_in, workers, slots, timeout_s, keep)
     typer.echo(json.dumps(result, indent=2))
 
 
@@ -219,26 +239,69 @@ def bench_dag(nodes: int = typer.Option(1000, help="jobs in the DAG"),
 def bench_timers(schedules: int = typer.Option(100_000, help="schedules active at once"),
                  window_s: float = typer.Option(120, help="their first fires spread over this many seconds"),
                  one_shot: bool = typer.Option(False, "--one-shot", help="one-shot `at` jobs instead of recurring"),
-                 timeout_s: float = typer.Option(900, help="give up after this long")) -> None:
+                 timeout_s: float = typer.Option(900, help="give up after this long"),
+                 keep: bool = _keep_option()) -> None:
     """Fire lateness (p50/p99/max) and timer-processor memory with N schedules active; prints JSON."""
     import json
 
     from jobstream.bench_timers import run_timers
 
-    result = run_timers(Settings.from_env(), schedules, window_s, timeout_s, recurring=not one_shot)
+    result = run_timers(Settings.from_env(), schedules, window_s, timeout_s, recurring=not one_shot, keep=keep)
     typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("failover")
 def bench_failover(jobs: int = typer.Option(8, help="jobs running on the worker that is killed"),
                    trials: int = typer.Option(5, help="workers killed, one after the other"),
-                   timeout_s: float = typer.Option(120, help="give up on a trial after this long")) -> None:
+                   timeout_s: float = typer.Option(120, help="give up on a trial after this long"),
+                   keep: bool = _keep_option()) -> None:
     """kill -9 a worker running N jobs: time to WorkerLost and to all its jobs queued again; prints JSON."""
     import json
 
     from jobstream.bench_failover import run_failover
 
-    typer.echo(json.dumps(run_failover(Settings.from_env(), jobs, trials, timeout_s), indent=2))
+    typer.echo(json.dumps(run_failover(Settings.from_env(), jobs, trials, timeout_s, keep), indent=2))
+
+
+@bench_app.command("clean")
+def bench_clean(prefix: str = typer.Option(None, help="only this run's topics and groups (as --keep printed it)")) -> None:
+    """Delete the topics and consumer groups earlier bench runs left (by their bench-... prefixes)."""
+    from jobstream.bench_cleanup import clean
+
+    removal, running = clean(Settings.from_env().kafka_bootstrap, prefix)
+    for name in removal.removed.topics + removal.removed.groups:
+        typer.echo(f"deleted {name}")
+    for run in running:
+        typer.echo(f"skipped {run}: its consumer groups have members (a bench still running?)")
+    for name in removal.left.topics + removal.left.groups:
+        typer.echo(f"not deleted: {name}")
+    typer.echo(f"{len(removal.removed.topics)} topics and {len(removal.removed.groups)} consumer groups deleted")
+    if removal.left:
+        raise SystemExit(1)
+
+
+@bench_app.command("projector")
+def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 events each) to replay"),
+                    profile: str = typer.Option(None, help="write the replay's cProfile stats to this file")) -> None:
+    """Replay N jobs' events into a fresh schema: projector events/s beside the broker's raw rate; prints JSON."""
+    import json
+
+    from jobstream.projections.bench import bench_projector as run_projector_bench
+
+    typer.echo(json.dumps(run_projector_bench(Settings.from_env(), jobs, profile), indent=2))
+
+
+@bench_app.command("state-processor")
+def bench_state_processor(commands: int = typer.Option(200_000, help="SubmitJob commands to decide"),
+                          runtime: list[str] = typer.Option([], help="also time this runtime (faust), same run"),
+                          timeout_s: float = typer.Option(1800, help="give up on a runtime after this long")) -> None:
+    """One state processor on N queued commands: commands/s, events/s and CPU per runtime; prints JSON."""
+    import json
+
+    from jobstream.bench_state import run_state_bench
+
+    runtimes = ["engine", *(r for r in runtime if r != "engine")]
+    typer.echo(json.dumps(run_state_bench(Settings.from_env(), commands, runtimes, timeout_s), indent=2))
 
 
 def main() -> None:
