@@ -105,6 +105,9 @@ class PythonTaskIn(_Strict):
     kwargs: dict[ShortText, Any] = Field(default_factory=dict)
     memory_limit_mb: MemoryLimit | None = None
     cpu_limit_s: CpuLimit | None = None
+    isolation: Literal["process", "inline"] = Field(
+        "process", description="'inline' runs the function in the worker's own process (no process start; no "
+                               "memory or cpu limit; C code is interrupted only when it returns to Python)")
 
     @field_validator("args", "kwargs")
     @classmethod
@@ -115,7 +118,8 @@ class PythonTaskIn(_Strict):
     def to_avro(self) -> PythonTask:
         return PythonTask(entrypoint=self.entrypoint, args_json=json.dumps(self.args, allow_nan=False),
                           kwargs_json=json.dumps(self.kwargs, allow_nan=False),
-                          memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s)
+                          memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s,
+                          isolation=self.isolation)
 
 
 TaskIn = Annotated[ShellTaskIn | HttpTaskIn | PythonTaskIn, Field(discriminator="type")]

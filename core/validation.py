@@ -50,10 +50,13 @@ def _validate_task(task: object) -> list[Problem]:
         case PythonTask(entrypoint=entrypoint):
             if not ENTRYPOINT.match(entrypoint):
                 return [("task.entrypoint", "must look like package.module:function")]
-            return _validate_python_arguments(task) + _validate_limits(task)
+            return _validate_python_arguments(task) + _validate_limits(task) + _validate_isolation(task)
         case _:
             return [("task", "must be a shell, http or python task")]
     return []
+
+
+ISOLATIONS = ("process", "inline")
 
 
 def _validate_limits(task: ShellTask | PythonTask) -> list[Problem]:
@@ -63,6 +66,15 @@ def _validate_limits(task: ShellTask | PythonTask) -> list[Problem]:
     if task.cpu_limit_s is not None and task.cpu_limit_s < 1:
         problems.append(("task.cpu_limit_s", "must be positive"))
     return problems
+
+
+def _validate_isolation(task: PythonTask) -> list[Problem]:
+    if task.isolation not in ISOLATIONS:
+        return [("task.isolation", "must be 'process' or 'inline'")]
+    if task.isolation == "inline" and (task.memory_limit_mb is not None or task.cpu_limit_s is not None):
+        return [("task.isolation", "an inline task runs in the worker's process, where memory_limit_mb and "
+                                   "cpu_limit_s cannot be enforced: use isolation 'process'")]
+    return []
 
 
 def _validate_python_arguments(task: PythonTask) -> list[Problem]:

@@ -142,6 +142,7 @@ class PythonTask(Record):
     kwargs_json: str = "{}"
     memory_limit_mb: int | None = None
     cpu_limit_s: int | None = None
+    isolation: str = "process"  # or "inline": in the worker's own process
 
 
 Task = ShellTask | HttpTask | PythonTask

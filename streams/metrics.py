@@ -19,6 +19,8 @@ TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the time
 TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))
 RETIRED = Counter("jobstream_jobs_retired_total", "Settled jobs slimmed down to a tombstone by the state processor.")
+INLINE_ORPHANS = Counter("jobstream_worker_inline_orphans_total",
+                         "Inline Python tasks that did not stop when timed out or cancelled (blocked in C code).")
 EXECUTIONS = Counter("jobstream_worker_executions_total", "Executions a worker finished, by outcome.", ["outcome"])
 
 

@@ -46,3 +46,37 @@ def wait_for_file(path: str, timeout_s: float = 60) -> str:
             raise TimeoutError(path)
         time.sleep(0.02)  # the job's own polling interval
     return "released"
+
+
+def noop() -> None:
+    """The cheapest job: what an end-to-end benchmark runs."""
+
+
+def spin(seconds: float) -> int:
+    """Busy in Python bytecode until ``seconds`` pass: interruptible between bytecodes."""
+    deadline, turns = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        turns += 1
+    return turns
+
+
+def nap(seconds: float) -> str:
+    """Blocked in C (time.sleep) for ``seconds``."""
+    time.sleep(seconds)
+    return "rested"
+
+
+async def snooze(seconds: float) -> str:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return "rested"
+
+
+def shout(text: str, copies: int = 3) -> str:
+    import sys
+
+    for n in range(copies):
+        print(f"{text} {n}")
+    print(f"{text} on stderr", file=sys.stderr)
+    return text.upper()

@@ -134,6 +134,23 @@ def test_a_python_job_returns_json_and_reports_progress(stack: httpx.Client) -> 
     assert failing["status"] == "failed" and failing["last_error"].startswith("ValueError: no luck")
 
 
+def test_an_inline_python_job_runs_in_the_worker_with_its_output_logged_and_its_timeout_honoured(
+        stack: httpx.Client) -> None:
+    task = {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:shout", "args": ["inline"],
+            "isolation": "inline"}
+    job = _finished(stack, _submit(stack, task))
+    assert job["status"] == "completed" and job["result_json"] == '"INLINE"', job
+    chunks = _poll(lambda: (c := _read_all(stack, job["execution_id"]))[1] and c[0], 30, "the eof marker")
+    assert "".join(c["data"] for c in chunks if c["stream"] == "stdout") == "inline 0\ninline 1\ninline 2\n"
+    # a Python loop past its timeout is stopped; limits are refused at submission, naming the field
+    spinning = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:spin",
+                               "args": [120], "isolation": "inline"}, timeout_s=1)
+    stopped = _finished(stack, spinning)
+    assert stopped["status"] == "failed" and stopped["last_error"] == "timed out after 1.0s", stopped
+    refused = stack.post("/v1/jobs", json={"name": "x", "task": {**task, "memory_limit_mb": 64}})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "task.isolation"
+
+
 def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
         stack: httpx.Client, test_settings: Settings, tmp_path: Path) -> None:
     # Given a job that prints half its lines, waits for our signal, then prints the rest

@@ -1,4 +1,5 @@
-"""The executors, chosen by the task's type: shell (shell.py), http (http.py), python (python.py).
+"""The executors, chosen by the task's type: shell (shell.py), http (http.py), python (python.py, or
+inline.py for `"isolation": "inline"`).
 
 ``run_task`` never raises for the task's faults: every way a task can end is an ExecutionResult.
 It closes the execution's output (the eof marker), and moves a large result to the logs topic.
@@ -11,6 +12,7 @@ from dataclasses import replace
 from jobstream.schemas import HttpTask, Outcome, PythonTask, ShellTask, Task
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions, RunContext
 from jobstream.worker.executors.http import run_http_task
+from jobstream.worker.executors.inline import run_inline_task
 from jobstream.worker.executors.output import ExecutionOutput, OutputOptions, Piece
 from jobstream.worker.executors.python import run_python_task
 from jobstream.worker.executors.results import place_result
@@ -27,6 +29,8 @@ async def execute(task: Task, ctx: RunContext) -> ExecutionResult:
             return await run_shell_task(task, ctx)
         case HttpTask():
             return await run_http_task(task, ctx)
+        case PythonTask(isolation="inline"):
+            return await run_inline_task(task, ctx)
         case PythonTask():
             return await run_python_task(task, ctx)
     ctx.on_started(None)

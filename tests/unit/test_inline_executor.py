@@ -1,0 +1,86 @@
+"""Inline Python tasks: the function in the worker's own process, its output routed to its log,
+timeouts and cancels honoured as far as Python allows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from jobstream.core.validation import validate_spec
+from jobstream.schemas import JobSpec, Outcome, PythonTask
+from jobstream.streams import metrics
+from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
+from tests.unit.test_executors import JOBS, run
+
+
+def inline(entrypoint: str, *args: object) -> PythonTask:
+    return PythonTask(entrypoint=f"{JOBS}:{entrypoint}", args_json=json.dumps(list(args)), isolation="inline")
+
+
+def text(pieces: list[Piece], stream: str) -> str:
+    return "".join(p.data for p in pieces if p.stream == stream)
+
+
+def test_an_inline_function_returns_its_json_result_and_its_output_goes_to_its_log() -> None:
+    result, pieces, started = run(inline("shout", "hey"))
+    assert result.outcome == Outcome.SUCCEEDED and json.loads(result.result_json or "") == "HEY"
+    assert text(pieces, "stdout") == "hey 0\nhey 1\nhey 2\n" and text(pieces, "stderr") == "hey on stderr\n"
+    assert started == [None] and pieces[-1].eof
+
+
+def test_a_coroutine_function_runs_on_the_loop() -> None:
+    result, _, _ = run(inline("double", 21))
+    assert result.outcome == Outcome.SUCCEEDED and result.result_json == "42"
+
+
+def test_an_inline_exception_fails_with_its_traceback() -> None:
+    result, pieces, _ = run(inline("fail", "boom"))
+    assert result.outcome == Outcome.FAILED and (result.error or "").startswith("ValueError: boom\nTraceback")
+    assert "ValueError: boom" in text(pieces, "stderr")
+    result, _, _ = run(PythonTask(entrypoint="no_such_module:f", isolation="inline"))
+    assert result.outcome == Outcome.FAILED and "ModuleNotFoundError" in (result.error or "")
+
+
+def test_a_python_loop_is_stopped_at_its_timeout() -> None:
+    started = time.monotonic()
+    result, _, _ = run(inline("spin", 60), timeout_s=0.3)
+    assert result.outcome == Outcome.TIMED_OUT and result.error == "timed out after 0.3s"
+    assert time.monotonic() - started < 10  # stopped by the exception raised in its thread, not after 60 s
+
+
+def test_a_coroutine_is_cancelled() -> None:
+    result, _, _ = run(inline("snooze", 60), cancel_after_s=0.2)
+    assert result.outcome == Outcome.CANCELLED
+
+
+def test_a_function_blocked_in_c_is_reported_stopped_after_the_grace_and_counted() -> None:
+    orphans = metrics.INLINE_ORPHANS._value.get()
+    result, _, _ = run(inline("nap", 3), ExecutorOptions(kill_grace_s=0.2), timeout_s=0.2)
+    assert result.outcome == Outcome.TIMED_OUT
+    assert metrics.INLINE_ORPHANS._value.get() == orphans + 1
+
+
+def test_inline_executions_side_by_side_keep_their_output_apart() -> None:
+    logs: dict[str, list[Piece]] = {"a": [], "b": []}
+
+    async def both() -> list[ExecutionResult]:
+        async def one(name: str) -> ExecutionResult:
+            options = ExecutorOptions()
+            ctx = RunContext(None, asyncio.Event(), ExecutionOutput(logs[name].append, options=options.output),
+                             options=options)
+            return await run_task(inline("shout", name, 200), ctx, f"e-{name}")
+        return await asyncio.gather(one("a"), one("b"))
+
+    results = asyncio.run(both())
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 2
+    for name, pieces in logs.items():
+        lines = text(pieces, "stdout").splitlines()
+        assert lines == [f"{name} {n}" for n in range(200)]
+
+
+def test_limits_cannot_be_asked_of_an_inline_task() -> None:
+    task = PythonTask(entrypoint="m:f", isolation="inline", memory_limit_mb=100)
+    assert [field for field, _ in validate_spec(JobSpec(name="n", task=task))] == ["task.isolation"]
+    task = PythonTask(entrypoint="m:f", isolation="elsewhere")
+    assert [field for field, _ in validate_spec(JobSpec(name="n", task=task))] == ["task.isolation"]

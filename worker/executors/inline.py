@@ -1,0 +1,195 @@
+"""Python tasks with ``"isolation": "inline"``: the function runs in the worker's own process.
+
+No process starts, which is most of what a short process job costs, so an inline no-op is many
+times cheaper. The price, said plainly:
+- no memory or cpu limit (refused at submission), and the function shares the worker's memory;
+- a coroutine function runs on the worker's event loop: timeout and cancel cancel it (it sees
+  ``CancelledError`` at its next ``await``); one that blocks the loop blocks the worker;
+- a plain function runs in a thread of its own: timeout and cancel raise ``InlineStopped`` in that
+  thread, which Python delivers at its next bytecode. A function blocked in C (``time.sleep``, a
+  socket read, a long numpy call) is interrupted only when that call returns. If it has not ended
+  ``kill_grace_s`` after the stop, the execution is reported as stopped all the same and the
+  thread is left to finish (logged; counted in ``jobstream_worker_inline_orphans_total``).
+Output: ``print`` and writes to ``sys.stdout``/``sys.stderr`` from the function go to the
+execution's log, as a child's output does (routed by a context variable, so several inline
+executions at once keep their output apart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ctypes
+import inspect
+import io
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from jobstream.schemas import Outcome, PythonTask
+from jobstream.streams import metrics
+from jobstream.worker.executors.base import ExecutionResult, RunContext
+from jobstream.worker.executors.output import ExecutionOutput
+from jobstream.worker.python_runner import describe, load_entrypoint
+
+log = logging.getLogger(__name__)
+TICK_S = 0.1
+
+_output: contextvars.ContextVar[tuple[asyncio.AbstractEventLoop, ExecutionOutput] | None] = \
+    contextvars.ContextVar("jobstream_inline_output", default=None)
+
+
+class InlineStopped(Exception):
+    """Raised inside an inline function's thread when its execution times out or is cancelled."""
+
+
+class _Routed(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while inline functions run: a write goes to the log of the
+    execution whose context it happens in, anything else to the stream it replaced."""
+
+    def __init__(self, name: str, fallback: TextIO) -> None:
+        super().__init__()
+        self.name_, self.fallback = name, fallback
+
+    def write(self, text: str) -> int:
+        target = _output.get()
+        if target is None:
+            return self.fallback.write(text)
+        loop, output = target  # ExecutionOutput belongs to the event loop: hand the bytes over
+        loop.call_soon_threadsafe(output.feed, self.name_, text.encode(errors="replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        if _output.get() is None:
+            self.fallback.flush()
+
+    def fileno(self) -> int:
+        return self.fallback.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+
+def route_standard_streams() -> None:
+    """Install the routing streams once per process."""
+    if not isinstance(sys.stdout, _Routed):
+        sys.stdout = _Routed("stdout", sys.stdout)
+    if not isinstance(sys.stderr, _Routed):
+        sys.stderr = _Routed("stderr", sys.stderr)
+
+
+class _Run:
+    """The function's call, on the loop (a coroutine function) or in a thread of its own."""
+
+    def __init__(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.finished = asyncio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.task: asyncio.Task[Any] | None = None
+        if inspect.iscoroutinefunction(function):
+            self.task = asyncio.create_task(function(*args, **kwargs))  # copies our context: output routed
+            self.task.add_done_callback(self._task_done)
+        else:
+            context = contextvars.copy_context()
+            self.thread = threading.Thread(target=context.run, args=(self._call, function, args, kwargs),
+                                           name="inline-task", daemon=True)
+            self.thread.start()
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self.error = asyncio.CancelledError()
+        elif task.exception() is not None:
+            self.error = task.exception()
+        else:
+            self.value = task.result()
+        self.finished.set()
+
+    def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+        try:
+            value = function(*args, **kwargs)
+            self.value = asyncio.run(value) if inspect.isawaitable(value) else value
+        except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
+            self.error = error
+        finally:
+            self.loop.call_soon_threadsafe(self.finished.set)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        elif self.thread is not None and self.thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
+                                                       ctypes.py_object(InlineStopped))
+
+
+async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
+    started = time.monotonic()
+    try:
+        args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
+        function = load_entrypoint(task.entrypoint)
+    except Exception as error:  # noqa: BLE001 - a bad entrypoint fails the execution, not the worker
+        ctx.on_started(None)
+        return ctx.result(Outcome.FAILED, None, 0, describe(error)["error"])
+    ctx.on_started(None)
+    route_standard_streams()
+    token = _output.set((asyncio.get_running_loop(), ctx.output))
+    ticker = asyncio.create_task(_tick(ctx.output))
+    try:
+        run = _Run(function, args, kwargs)
+        outcome = await _wait(run, ctx, task.entrypoint)
+    finally:
+        _output.reset(token)
+        ticker.cancel()
+    await asyncio.sleep(0)  # output handed over from the thread is fed before the tails are read
+    return _result(run, outcome, ctx, _ms_since(started))
+
+
+async def _wait(run: _Run, ctx: RunContext, entrypoint: str) -> Outcome:
+    stop = asyncio.ensure_future(ctx.cancelled.wait())
+    finished = asyncio.ensure_future(run.finished.wait())
+    done, _ = await asyncio.wait({finished, stop}, timeout=ctx.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if finished in done:
+        return Outcome.SUCCEEDED
+    run.stop()
+    try:
+        await asyncio.wait_for(finished, ctx.options.kill_grace_s)
+    except asyncio.TimeoutError:
+        metrics.INLINE_ORPHANS.inc()
+        log.warning("inline task %s did not stop within %.0f s (blocked in C code?); it keeps running in the "
+                    "worker until it returns", entrypoint, ctx.options.kill_grace_s)
+    return Outcome.CANCELLED if ctx.cancelled.is_set() else Outcome.TIMED_OUT
+
+
+def _result(run: _Run, outcome: Outcome, ctx: RunContext, duration_ms: int) -> ExecutionResult:
+    if outcome == Outcome.TIMED_OUT:
+        return ctx.result(outcome, None, duration_ms, f"timed out after {ctx.timeout_s}s")
+    if outcome == Outcome.CANCELLED:
+        return ctx.result(outcome, None, duration_ms, "cancelled")
+    if run.error is not None:
+        described = describe(run.error)
+        ctx.output.feed("stderr", described["traceback"].encode(errors="replace"))
+        return ctx.result(Outcome.FAILED, None, duration_ms, f"{described['error']}\n{described['traceback']}")
+    try:
+        text = json.dumps(run.value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return ctx.result(Outcome.FAILED, None, duration_ms, f"the result is not JSON: {error}")
+    if len(text) > ctx.options.max_result_bytes:
+        return ctx.result(Outcome.FAILED, None, duration_ms,
+                          f"the result is {len(text)} bytes, over the limit of {ctx.options.max_result_bytes}")
+    return ctx.result(Outcome.SUCCEEDED, 0, duration_ms, result_json=text)
+
+
+async def _tick(output: ExecutionOutput) -> None:
+    while True:
+        await asyncio.sleep(TICK_S)  # the output's flush interval, as for a child's
+        output.tick()
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
