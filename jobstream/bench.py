@@ -1,9 +1,8 @@
-"""`jobstream bench e2e`: throughput and latency of the job path, beside the broker's own rate.
-
-It starts its own state processor, dispatcher and workers on a fresh topic prefix (so nothing else
-interferes), removed when the run ends (``jobstream.bench_run``), submits N no-op shell jobs through the commands topic
-(what other services do), and reads the events topic until every job has finished. Latencies
-come from the events' own timestamps (one machine, one clock) and the client's send times.
+"""What the job-path benches share: a minimal stack (state processor, dispatcher, workers) on a fresh
+topic prefix, removed when the run ends (``jobstream.bench_run``); submitting no-op jobs through the
+commands topic (what other services do); reading the events topic until every job has finished.
+Latencies come from the events' own timestamps (one machine, one clock) and the client's send times.
+The full-stack `bench e2e` is ``bench_e2e.py``.
 """
 
 from __future__ import annotations
@@ -22,8 +21,13 @@ from jobstream.bench_run import bench_run, reader_group
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
-from jobstream.schemas import JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, make_codec
+from jobstream.schemas import (
+    JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, Task, make_codec,
+)
 from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config, producer_config
+
+
+NOOP = ShellTask(argv=["true"])
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -72,9 +76,10 @@ class E2EResult:
     failed: int = 0
 
 
-def submit_jobs(publisher: Publisher, count: int, queue: str, result: E2EResult, rate: float | None = None) -> None:
+def submit_jobs(publisher: Publisher, count: int, queue: str, result: E2EResult, rate: float | None = None,
+                task: Task = NOOP) -> None:
     """Submit ``count`` jobs as fast as possible, or paced at ``rate`` jobs/s."""
-    spec = JobSpec(name="noop", queue=queue, task=ShellTask(argv=["true"]))
+    spec = JobSpec(name="noop", queue=queue, task=task)
 
     def acked(job_id: str):  # type: ignore[no-untyped-def]
         def callback(error: KafkaError | None, _message: Message) -> None:
@@ -190,15 +195,6 @@ def bench_stack(base: Settings, kind: str, workers: int, slots: int, keep: bool 
         publisher = Publisher(run.settings)
         _warm_up(run.settings, publisher)
         yield BenchStack(run.settings, raw["msgs_per_s"], publisher)
-
-
-def run_e2e(base: Settings, jobs: int, workers: int, slots: int, timeout_s: float,
-            rate: float | None = None, keep: bool = False) -> dict[str, Any]:
-    with bench_stack(base, "e2e", workers, slots, keep) as stack:
-        result = E2EResult()
-        submit_jobs(stack.publisher, jobs, "default", result, rate)
-        await_completion(stack.settings, result, timeout_s)
-        return {"offered_rate_per_s": rate or "burst", **summarise(result, stack.raw_produce_msgs_per_s)}
 
 
 def _warm_up(settings: Settings, publisher: Publisher) -> None:

@@ -188,18 +188,21 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
 
 
 @bench_app.command("e2e")
-def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run"),
+def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run, per kind"),
+              kind: list[str] = typer.Option(["inline", "python", "shell"], "--kind",
+                                             help="job kind: inline, python or shell (repeatable)"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
               timeout_s: float = typer.Option(600, help="give up after this long"),
               rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)"),
               keep: bool = _keep_option()) -> None:
-    """Submit N no-op jobs, wait for all, print JSON: rates and latency percentiles."""
+    """The whole stack; N no-op jobs of each kind: jobs/s, latencies, messages and CPU per job; prints JSON."""
     import json
 
-    from jobstream.bench import run_e2e
+    from jobstream.bench_e2e import run_full_e2e
 
-    typer.echo(json.dumps(run_e2e(Settings.from_env(), jobs, workers, slots, timeout_s, rate, keep), indent=2))
+    result = run_full_e2e(Settings.from_env(), jobs, kind, workers, slots, timeout_s, rate, keep)
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("dispatch")

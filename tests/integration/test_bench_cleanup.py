@@ -22,8 +22,8 @@ from jobstream.infra.process import pid_alive
 PREFIX_LINE = re.compile(r"bench topic prefix: (\S+);")
 START_TIMEOUT_S = 120.0  # processes of a fresh prefix joining their groups, on a busy 2-core machine
 EXIT_TIMEOUT_S = 180.0  # a bench's own clean-up waits up to 60 s for members to leave; then topics go
-SMALLEST_E2E = ["e2e", "--jobs", "1", "--workers", "1", "--slots", "1"]
-ENDLESS_E2E = ["e2e", "--jobs", "100000", "--rate", "20", "--workers", "1", "--slots", "2"]
+SMALLEST_E2E = ["e2e", "--jobs", "1", "--kind", "shell", "--workers", "1", "--slots", "1"]
+ENDLESS_E2E = ["e2e", "--jobs", "100000", "--kind", "shell", "--rate", "20", "--workers", "1", "--slots", "2"]
 
 
 class Bench:
@@ -104,7 +104,7 @@ def test_a_finished_bench_deletes_its_topics_and_groups(test_settings: Settings,
     finally:
         bench.stop()
     # Then its figures are printed and nothing of its prefix is left
-    assert json.loads(bench.stdout.read_text())["jobs"] == 1
+    assert json.loads(bench.stdout.read_text())["kinds"]["shell"]["jobs"] == 1
     assert len(seen.topics) >= 12
     assert _left(admin, prefix) == ([], [])
     assert bench.session_processes() == []
