@@ -20,12 +20,13 @@ Time = Annotated[AwareDatetime, Field(strict=False, description="RFC 3339, with 
 
 
 class ScheduleIn(BaseModel):
-    """Exactly one of ``cron`` (5 or 6 fields, or @hourly/@daily...), ``every`` ("5m", "every 2
-    hours", "PT5M") and ``at`` (one run); the others bound and tune a recurring schedule."""
+    """Exactly one of ``cron`` (5 fields, 6 with seconds first, or @hourly/@daily...), ``every`` ("5m",
+    "every 2 hours", "PT5M") and ``at`` (one run); the others bound and tune a recurring schedule."""
 
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
-    cron: Annotated[str, Field(max_length=200)] | None = None
+    cron: Annotated[str, Field(max_length=200, description="minute hour day month weekday; with 6 fields "
+                                                           "seconds come first (Quartz, Spring)")] | None = None
     timezone: Annotated[str, Field(max_length=64)] = "UTC"
     every: Annotated[str | float, Field(union_mode="left_to_right")] | None = None
     at: Time | None = None

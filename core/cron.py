@@ -12,8 +12,10 @@ UTC here:
   runs every hour (hour field ``*``): that kind follows elapsed time, so it fires at both
   occurrences and keeps its spacing through the repeated hour (as Vixie cron does).
 
-Expressions have 5 fields (minute hour day month weekday), 6 with seconds as the last field
-(croniter's convention), or are one of the macros below.
+Expressions have 5 fields (minute hour day month weekday), 6 with seconds as the FIRST field
+(second minute hour day month weekday, as Quartz and Spring read them, which is what most users
+know; croniter puts seconds last, so the field moves before croniter sees it), or are one of the
+macros below.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ MACROS = {
 # reorder is looked up this far around the time asked about.
 _SHIFT_WINDOW = timedelta(hours=3)
 _ONE_SECOND = timedelta(seconds=1)
-_FORMAT = "5 fields (minute hour day month weekday), 6 with seconds last, or @hourly/@daily/@weekly/@monthly/@yearly"
+_FORMAT = ("5 fields (minute hour day month weekday), 6 with seconds first (second minute hour day month "
+           "weekday), or @hourly/@daily/@weekly/@monthly/@yearly")
 _PROBE_FROM = datetime(2000, 1, 1)
 
 
@@ -46,10 +49,10 @@ def cron_problem(expr: str) -> str | None:
     text = expr.strip()
     if text.startswith("@"):
         return None if text.lower() in MACROS else f"unknown macro {text!r}: must be {_FORMAT}"
-    if len(text.split()) not in (5, 6) or not croniter.is_valid(text):
+    if len(text.split()) not in (5, 6) or not croniter.is_valid(_croniter_form(text)):
         return f"must be a cron expression of {_FORMAT}"
     try:
-        croniter(text, _PROBE_FROM).get_next(datetime)
+        croniter(_croniter_form(text), _PROBE_FROM).get_next(datetime)
     except (CroniterBadDateError, CroniterBadCronError):
         return "never matches a date (e.g. February 30th)"
     return None
@@ -93,8 +96,14 @@ def cron_prev(expr: str, zone: str, at_or_before: datetime) -> datetime | None:
 def _parsed(expr: str) -> tuple[str, bool]:
     """The expression with macros expanded, and whether it fires every hour (hour field ``*``)."""
     text = expr.strip()
-    text = MACROS.get(text.lower(), text)
+    text = _croniter_form(MACROS.get(text.lower(), text))
     return text, croniter(text, _PROBE_FROM).expanded[1] == ["*"]
+
+
+def _croniter_form(text: str) -> str:
+    """croniter reads a 6th field as seconds; ours come first."""
+    fields = text.split()
+    return " ".join(fields[1:] + fields[:1]) if len(fields) == 6 else text
 
 
 def _instants(wall: datetime, tz: ZoneInfo, both_folds: bool) -> tuple[datetime, ...]:
