@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
@@ -16,6 +16,7 @@ from jobstream.api.context import ApiContext
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
+from jobstream.api.query import known_query_only
 from jobstream.api.routes_batch import batch_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
@@ -92,7 +93,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     options = options or ApiOptions()
     metrics = ApiMetrics()
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
-                  lifespan=_lifespan(settings, schema, publisher, options, metrics))
+                  lifespan=_lifespan(settings, schema, publisher, options, metrics),
+                  dependencies=[Depends(known_query_only)])
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())

@@ -320,3 +320,11 @@ def test_patch_and_bulk_cancel_are_checked_before_any_io(client: TestClient) -> 
     assert_problem(client.post("/v1/jobs:cancel", json={}), 422)
     assert_problem(client.post("/v1/jobs:cancel", json={"label": "no-equals-sign"}), 422)
     assert_problem(client.post("/v1/jobs:cancel", json={"status": "completed"}), 422)
+
+
+def test_an_unknown_query_parameter_is_400_naming_it(client: TestClient) -> None:
+    body = assert_problem(client.get("/v1/jobs", params={"labels": "team=ml", "statuss": "queued"}), 400)
+    assert [e["field"] for e in body["errors"]] == ["labels", "statuss"]
+    assert "unknown query parameter(s): labels, statuss" in body["detail"] and "status" in body["detail"]
+    body = assert_problem(client.post("/v1/jobs?dry_run=1", json=submission()), 400)
+    assert [e["field"] for e in body["errors"]] == ["dry_run"]
