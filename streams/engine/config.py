@@ -1,0 +1,66 @@
+"""What one engine process is, and the client configurations that follow from it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from jobstream.config import Settings
+from jobstream.streams.kafka_io import consumer_config, producer_config
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    app_id: str  # the consumer group, and the prefix of the transactional id
+    input_topic: str
+    changelog_topic: str  # compacted, co-partitioned with the input
+    instance_id: str | None = None  # static membership and a stable transactional id
+    max_batch: int = 2000  # messages per poll, hence per transaction at most
+    poll_timeout_s: float = 0.1  # waiting for the first message; a lone one is taken at once
+    punctuate_every_s: float = 1.0
+    transaction_timeout_ms: int = 10_000  # bounds how long a crashed owner's transaction holds readers
+    session_timeout_ms: int = 10_000
+    liveness_s: float = 60.0  # > the longest transaction of any producer of the input (API: 30 s)
+    restore_timeout_s: float = 600.0
+
+    @property
+    def transactional_id(self) -> str:
+        """Stable with an instance id, so that a restarted process fences its predecessor's
+        transaction at once instead of waiting for it to time out."""
+        return f"{self.app_id}-{self.instance_id or uuid.uuid4().hex}"
+
+
+def engine_consumer_config(settings: Settings, config: EngineConfig) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "partition.assignment.strategy": "cooperative-sticky",  # partitions that stay keep flowing
+        "session.timeout.ms": config.session_timeout_ms,
+        "heartbeat.interval.ms": 1000,
+        "max.poll.interval.ms": int(config.restore_timeout_s * 1000) + 60_000,  # restores run inside poll
+    }
+    if config.instance_id:
+        overrides["group.instance.id"] = config.instance_id
+    return consumer_config(settings, config.app_id, **overrides)
+
+
+def engine_producer_config(settings: Settings, config: EngineConfig, transactional_id: str) -> dict[str, Any]:
+    return producer_config(settings, **{
+        "transactional.id": transactional_id,
+        "transaction.timeout.ms": config.transaction_timeout_ms,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 1,  # commit flushes at once; this only batches records produced together
+    })
+
+
+def restore_consumer_config(settings: Settings, config: EngineConfig) -> dict[str, Any]:
+    """A plain reader (assign, never subscribe or commit) of committed changelog records."""
+    return consumer_config(settings, f"{config.app_id}.restore", **{
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 50,
+    })

@@ -1,0 +1,247 @@
+"""The engine's loop: poll a batch, process it in one transaction, commit, again."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.streams.engine.config import (
+    EngineConfig, engine_consumer_config, engine_producer_config, restore_consumer_config,
+)
+from jobstream.streams.engine.liveness import STALLED_EXIT_CODE, Liveness
+from jobstream.streams.engine.processor import Batch, Processor
+from jobstream.streams.engine.restore import restore
+from jobstream.streams.engine.store import Overlay, Serde, Stores
+from jobstream.streams.engine.transaction import Fatal, Outcome, abort, classify, commit, error_of
+
+log = logging.getLogger(__name__)
+V = TypeVar("V")
+FATAL_EXIT_CODE = 2
+CALL_TIMEOUT_S = 30.0
+LAG_CHECK_EVERY_S = 5.0  # an idle process asks the broker for its lag at most this often
+
+
+class Engine(Generic[V]):
+    """One process of an exactly-once partitioned processor. No transaction is open while the
+    consumer is polled, so rebalance callbacks (which run inside poll) never give up a partition
+    with work in flight; a new partition's store is restored inside its assignment callback,
+    before any of its input is handled."""
+
+    def __init__(self, settings: Settings, config: EngineConfig, processor: Processor[V], serde: Serde[V]) -> None:
+        self.config = config
+        self.processor = processor
+        self.serde = serde
+        self.transactional_id = config.transactional_id
+        self.consumer = Consumer(engine_consumer_config(settings, config))
+        self.producer = Producer(engine_producer_config(settings, config, self.transactional_id))
+        self.restorer = Consumer(restore_consumer_config(settings, config))
+        self.stores: Stores[V] = Stores()
+        self.liveness = Liveness(config.liveness_s)
+        self.rebalances = 0  # counts assignment changes, to spot a poll that straddled one
+        self.in_transaction = False
+        self.stopping = False
+        self.next_punctuate = time.monotonic() + config.punctuate_every_s
+        self.lag_checked_at = 0.0
+
+    def stop(self, *_: Any) -> None:
+        """Finish the batch in hand, then leave (a signal handler)."""
+        self.stopping = True
+
+    def run(self) -> int:
+        """Process until stopped; the exit code: 0, FATAL_EXIT_CODE (fenced or fatal) or STALLED_EXIT_CODE."""
+        self.producer.init_transactions(self.config.transaction_timeout_ms / 1000 + CALL_TIMEOUT_S)
+        self.consumer.subscribe([self.config.input_topic], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self.liveness.start()
+        log.info("engine %s started: transactional id %s", self.config.app_id, self.transactional_id)
+        code = 0
+        try:
+            while not self.stopping and code == 0:
+                code = self._turn()
+        except Fatal as error:
+            log.critical("%s: %s; exiting (another instance owns this work now, or the client failed)",
+                         self.transactional_id, error)
+            return FATAL_EXIT_CODE
+        self._close()
+        return code
+
+    # -- one turn -------------------------------------------------------------------------
+
+    def _turn(self) -> int:
+        rebalances = self.rebalances
+        messages = self._poll()
+        self.liveness.turned(consumed=bool(messages))
+        if self.rebalances != rebalances and messages:
+            self._rewind(messages)  # fetched around an assignment change: take them again
+            messages = []
+        now = time.monotonic()
+        punctuate = now >= self.next_punctuate and bool(self.stores.tables)
+        if punctuate:
+            self.next_punctuate = now + self.config.punctuate_every_s
+        if messages or punctuate:
+            self._transact(messages, punctuate)
+        elif self.liveness.stalled(self._lagging()):
+            log.critical("liveness: lag on assigned partitions of %s but nothing consumed for %.0fs; exiting",
+                         self.config.input_topic, self.config.liveness_s)
+            return STALLED_EXIT_CODE
+        return 0
+
+    def _poll(self) -> list[Message]:
+        """What is there: waits for the first message only, so a lone command goes at once."""
+        try:
+            first = self.consumer.poll(self.config.poll_timeout_s)
+            if first is None:
+                return []
+            polled = [first, *self.consumer.consume(self.config.max_batch - 1, 0)]
+        except KafkaException as exception:
+            raise Fatal(f"consumer failed: {error_of(exception)}") from exception
+        owns = self.stores.owns
+        messages = []
+        for message in polled:
+            error = message.error()
+            if error is None:
+                if owns(message.partition()):  # type: ignore[arg-type]
+                    messages.append(message)
+            elif error.fatal():
+                raise Fatal(f"consumer failed: {error}")
+            else:
+                log.warning("consumer: %s", error)
+        return messages
+
+    def _transact(self, messages: list[Message], punctuate: bool) -> None:
+        overlay: Overlay[V] = Overlay(self.stores)
+        batch = Batch(self.producer, overlay)
+        firsts: dict[int, int] = {}
+        handle = self.processor.handle
+        self.producer.begin_transaction()
+        self.in_transaction = True
+        try:
+            for message in messages:
+                partition = message.partition()
+                if partition not in firsts:
+                    firsts[partition] = message.offset()  # type: ignore[index,assignment]
+                handle(message, batch)
+            if punctuate:
+                self.processor.punctuate(batch, frozenset(self.stores.tables))
+            batch.write_changelog(self.config.changelog_topic, self.serde)
+            if firsts:
+                # The consumer's position, not last offset + 1: it steps over transaction markers.
+                positions = self.consumer.position([TopicPartition(self.config.input_topic, p) for p in firsts])
+                self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(),
+                                                          CALL_TIMEOUT_S)
+            commit(self.producer, CALL_TIMEOUT_S)
+        except KafkaException as exception:
+            self._aborted(error_of(exception), overlay, firsts)
+            return
+        except BaseException:  # a bug: commit nothing of it, and let the process end
+            self._abort_quietly()
+            raise
+        finally:
+            self.in_transaction = False
+        overlay.apply()
+        self.processor.committed()
+
+    def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[int, int]) -> None:
+        if classify(error) is Outcome.FATAL:
+            raise Fatal(f"transaction failed: {error}")
+        log.warning("transaction aborted (%s); its %d partitions are consumed again", error, len(firsts))
+        abort(self.producer, CALL_TIMEOUT_S)
+        overlay.drop()
+        self.processor.aborted()
+        self._seek(firsts)
+
+    def _abort_quietly(self) -> None:
+        try:
+            abort(self.producer, CALL_TIMEOUT_S)
+        except Fatal as error:
+            log.error("%s", error)
+
+    def _rewind(self, messages: list[Message]) -> None:
+        firsts: dict[int, int] = {}
+        for message in messages:
+            firsts.setdefault(message.partition(), message.offset())  # type: ignore[arg-type]
+        self._seek(firsts)
+
+    def _seek(self, firsts: dict[int, int]) -> None:
+        for partition, offset in firsts.items():
+            if self.stores.owns(partition):
+                try:
+                    self.consumer.seek(TopicPartition(self.config.input_topic, partition, offset))
+                except KafkaException as exception:
+                    raise Fatal(f"seek of partition {partition} failed: {error_of(exception)}") from exception
+
+    def _lagging(self) -> bool:
+        """Committed input beyond our position on an owned partition (asked only once nothing was
+        consumed for the liveness limit: it costs a round trip per partition)."""
+        now = time.monotonic()
+        if (now - self.liveness.consumed_at <= self.config.liveness_s or not self.stores.tables
+                or now - self.lag_checked_at < LAG_CHECK_EVERY_S):
+            return False
+        self.lag_checked_at = now
+        partitions = [TopicPartition(self.config.input_topic, p) for p in self.stores.tables]
+        for position in self.consumer.position(partitions):
+            # read_committed: the high end the broker reports is the last stable offset
+            stable = self.consumer.get_watermark_offsets(position, timeout=5)[1]
+            if position.offset >= 0 and stable > position.offset:
+                return True
+            if position.offset < 0 and stable > self._committed(position):
+                return True  # never fetched from, yet there is work
+        return False
+
+    def _committed(self, partition: TopicPartition) -> int:
+        committed = self.consumer.committed([partition], timeout=5)[0].offset
+        return max(committed, 0)
+
+    # -- rebalances: no transaction is open while they run ---------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert not self.in_transaction
+        self.rebalances += 1
+        numbers = [tp.partition for tp in partitions]
+        if numbers:
+            # Offsets first: with read_committed they are "stable", i.e. this waits until no
+            # transaction of a former owner holding offsets is open, so the changelog read next
+            # includes whatever that transaction committed.
+            consumer.committed(partitions, timeout=self.config.transaction_timeout_ms / 1000 + CALL_TIMEOUT_S)
+            tables = restore(self.restorer, self.config.changelog_topic, numbers, self.serde,
+                             self.config.restore_timeout_s, beat=lambda: self.liveness.turned(consumed=False))
+            for partition, table in tables.items():
+                self.stores.install(partition, table)
+                self.processor.assigned(partition, table)
+        consumer.incremental_assign(partitions)
+        self.liveness.reset()
+        log.info("assigned %s partitions %s", self.config.input_topic, sorted(numbers))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert not self.in_transaction  # what we processed is committed: the next owner starts there
+        self._give_up(partitions)
+        consumer.incremental_unassign(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("lost %s partitions %s (the group moved on without us)", self.config.input_topic,
+                    sorted(tp.partition for tp in partitions))
+        self._on_revoke(consumer, partitions)
+
+    def _give_up(self, partitions: list[TopicPartition]) -> None:
+        self.rebalances += 1
+        for tp in partitions:
+            self.stores.drop(tp.partition)
+            self.processor.revoked(tp.partition)
+        log.info("revoked %s partitions %s", self.config.input_topic, sorted(tp.partition for tp in partitions))
+
+    def _close(self) -> None:
+        for close in (self.consumer.close, self.restorer.close):
+            _quietly(close)
+        _quietly(lambda: self.producer.flush(5))
+
+
+def _quietly(action: Callable[[], Any]) -> None:
+    try:
+        action()
+    except Exception as error:  # noqa: BLE001 - closing: report and go on
+        log.warning("closing: %s", error)

@@ -1,0 +1,69 @@
+"""What an application gives the engine (``Processor``) and what it gets per transaction (``Batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Generic, Protocol, TypeVar
+
+from confluent_kafka import Message, Producer
+
+from jobstream.streams.engine.store import Overlay, Serde
+
+V = TypeVar("V")
+Headers = list[tuple[str, str | bytes | None]]
+
+
+class Batch(Generic[V]):
+    """One transaction seen from the application: state reads and puts (staged in the overlay)
+    and outputs, handed to the transactional producer at once."""
+
+    def __init__(self, producer: Producer, overlay: Overlay[V]) -> None:
+        self._produce = producer.produce
+        self._poll = producer.poll
+        self.overlay = overlay
+        self.get = overlay.get
+        self.put = overlay.put
+        self.sent = 0
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int,
+             headers: Headers | None = None) -> None:
+        while True:
+            try:
+                if headers is None:
+                    self._produce(topic, value, key, partition)
+                else:
+                    self._produce(topic, value, key, partition, headers=headers)
+                self.sent += 1
+                return
+            except BufferError:  # the local queue is full: let the broker catch up
+                self._poll(0.01)
+
+    def write_changelog(self, topic: str, serde: Serde[V]) -> None:
+        """One record per key the transaction changed: its last value, or a tombstone."""
+        encode = serde.encode
+        for partition, key, value in self.overlay.changes():
+            self.send(topic, key.encode(), None if value is None else encode(value), partition)
+
+
+class Processor(Protocol[V]):
+    """An application on the engine. Every call but ``assigned``/``revoked`` runs inside a
+    transaction; what it buffers for after the commit (metrics, say) it publishes in
+    ``committed`` and forgets in ``aborted``."""
+
+    def handle(self, message: Message, batch: Batch[V]) -> None:
+        """One input message: read and put state, send outputs."""
+        ...
+
+    def punctuate(self, batch: Batch[V], owned: frozenset[int]) -> None:
+        """Periodic work (every ``punctuate_every_s``), in the transaction of a batch."""
+        ...
+
+    def committed(self) -> None: ...
+
+    def aborted(self) -> None: ...
+
+    def assigned(self, partition: int, table: Mapping[str, V]) -> None:
+        """A partition's store is restored; its input follows."""
+        ...
+
+    def revoked(self, partition: int) -> None: ...

@@ -1,0 +1,85 @@
+"""Committed state per partition, and the overlay a transaction stages its changes in.
+
+The overlay is applied to the stores only once the transaction committed; an aborted one is
+dropped, so memory never holds state that the changelog does not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Generic, Protocol, TypeVar
+
+V = TypeVar("V")
+
+
+class Serde(Protocol[V]):
+    """How store values travel on the changelog."""
+
+    def encode(self, value: V) -> bytes: ...
+
+    def decode(self, data: bytes) -> V: ...
+
+
+class Stores(Generic[V]):
+    """The committed state of the partitions this instance owns: key -> value, per partition."""
+
+    def __init__(self) -> None:
+        self.tables: dict[int, dict[str, V]] = {}
+
+    def install(self, partition: int, table: dict[str, V]) -> None:
+        self.tables[partition] = table
+
+    def drop(self, partition: int) -> None:
+        self.tables.pop(partition, None)
+
+    def owns(self, partition: int) -> bool:
+        return partition in self.tables
+
+
+_DELETED = object()
+
+
+class Overlay(Generic[V]):
+    """One transaction's puts; reads see them first, then the committed stores."""
+
+    def __init__(self, stores: Stores[V]) -> None:
+        self.stores = stores
+        self.staged: dict[int, dict[str, object]] = {}
+
+    def get(self, partition: int, key: str) -> V | None:
+        staged = self.staged.get(partition)
+        if staged is not None and key in staged:
+            value = staged[key]
+            return None if value is _DELETED else value  # type: ignore[return-value]
+        table = self.stores.tables.get(partition)
+        if table is None:
+            raise KeyError(f"partition {partition} is not owned")
+        return table.get(key)
+
+    def put(self, partition: int, key: str, value: V | None) -> None:
+        """Stage a value (None deletes the key)."""
+        staged = self.staged.get(partition)
+        if staged is None:
+            staged = self.staged[partition] = {}
+        staged[key] = _DELETED if value is None else value
+
+    def changes(self) -> Iterator[tuple[int, str, V | None]]:
+        """Each staged key once, with its last value (None: deleted)."""
+        for partition, staged in self.staged.items():
+            for key, value in staged.items():
+                yield partition, key, None if value is _DELETED else value  # type: ignore[misc]
+
+    def apply(self) -> None:
+        """The transaction committed: its changes become the committed state."""
+        for partition, staged in self.staged.items():
+            table = self.stores.tables.get(partition)
+            if table is None:
+                continue  # cannot happen between commit and apply (no poll in between); be safe
+            for key, value in staged.items():
+                if value is _DELETED:
+                    table.pop(key, None)
+                else:
+                    table[key] = value  # type: ignore[assignment]
+        self.staged = {}
+
+    def drop(self) -> None:
+        self.staged = {}

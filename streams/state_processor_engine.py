@@ -1,0 +1,230 @@
+"""The job state processor on the exactly-once engine (``streams/engine``).
+
+Per command it does what ``streams/state_processor.py`` does: decode, ``decide``, fold the events
+into the job's state, append them to the same partition of the events topic, send the decision's
+side effects, set undecodable or undecidable commands aside on the poison topic. The difference
+is the guarantee: a batch's events, side effects, state (the changelog) and input offsets commit
+in one Kafka transaction, so the changelog is exactly as far as the events topic and no
+catch-up is needed after a crash. Settled jobs are slimmed to tombstones after the retention."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from aiokafka.partitioner import murmur2
+from confluent_kafka import Message
+
+from jobstream.config import Settings
+from jobstream.core.decide import decide
+from jobstream.core.state import SETTLED, JobState, evolve, tombstone
+from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
+from jobstream.streams import metrics
+from jobstream.streams.engine import Batch, Engine, EngineConfig
+from jobstream.streams.side_effects import messages as side_effect_messages
+from jobstream.streams.state_serde import StateSerde
+
+log = logging.getLogger(__name__)
+
+RETIRE_EVERY_S = 10.0
+RETIRE_AT_MOST = 20_000  # per punctuation: a large backlog is worked off over several
+
+
+class UndecidableCommand(Exception):
+    """``decide`` (or folding its events) raised: a bug, or an input no validation foresaw."""
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """``streams.app.partition_for`` (Java's murmur2), without importing faust at start-up."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tally:
+    """Metrics of a transaction, published once it committed (an aborted batch is redone)."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+        self.rejections: Counter[str] = Counter()
+        self.decide_seconds: list[float] = []
+        self.poison = 0
+        self.retired = 0
+
+    def publish(self) -> None:
+        for kind, n in self.commands.items():
+            metrics.COMMANDS.labels(kind).inc(n)
+        for kind, n in self.events.items():
+            metrics.EVENTS.labels(kind).inc(n)
+        for kind, n in self.rejections.items():
+            metrics.REJECTIONS.labels(kind).inc(n)
+        for seconds in self.decide_seconds:
+            metrics.DECIDE_SECONDS.observe(seconds)
+        if self.poison:
+            metrics.POISON.labels("state-processor").inc(self.poison)
+        if self.retired:
+            metrics.RETIRED.inc(self.retired)
+
+
+class StateHandler:
+    """The state processor as an engine ``Processor[JobState]``."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.topics = Topics(settings.topic_prefix)
+        self.codec = make_codec(settings.schema_registry_url)
+        self.clock = clock
+        self.retention = timedelta(seconds=settings.state_retention_s)
+        self.partitions = settings.partitions
+        self.tally = Tally()
+        # Heap of (settled at, partition, job_id) to slim down; entries of this batch wait for its commit.
+        self.settling: list[tuple[datetime, int, str]] = []
+        self.settled_now: list[tuple[datetime, int, str]] = []
+        self.popped: list[tuple[datetime, int, str]] = []
+        self.next_retire = time.monotonic()
+        self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, self.partitions))  # queues repeat
+
+    # -- per command ------------------------------------------------------------------------
+
+    def handle(self, message: Message, batch: Batch[JobState]) -> None:
+        partition: int = message.partition()  # type: ignore[assignment]
+        command = self._decode(message, batch)
+        if command is None:
+            return
+        job_id = command.envelope.job_id
+        self.tally.commands[command.envelope.type] += 1
+        started = time.perf_counter()
+        before = batch.get(partition, job_id) or JobState(job_id)
+        try:
+            events, after = self._decide(before, command)
+        except UndecidableCommand as error:  # set aside: it must not stall its partition
+            log.error("%s", error, exc_info=error.__cause__)
+            self._set_aside(message, str(error), batch)
+            return
+        if not events:
+            return
+        self._send(before, after, events, partition, batch)
+        batch.put(partition, job_id, after)
+        if after.status in SETTLED and before.status not in SETTLED and after.updated_at is not None:
+            self.settled_now.append((after.updated_at, partition, job_id))
+        self.tally.decide_seconds.append(time.perf_counter() - started)
+
+    def _decode(self, message: Message, batch: Batch[JobState]) -> Command | None:
+        try:
+            record = self.codec.decode(message.value() or b"", topic=message.topic(),  # type: ignore[arg-type]
+                                       partition=message.partition(), offset=message.offset())  # type: ignore[arg-type]
+        except MessageDecodeError as error:
+            self._set_aside(message, error.reason, batch)
+            return None
+        if not isinstance(record, Command):
+            self._set_aside(message, f"{type(record).__name__} is not a command", batch)
+            return None
+        return record
+
+    def _decide(self, before: JobState, command: Command) -> tuple[list[JobEvent], JobState]:
+        """The decision and the state after it, before anything is sent: a raise leaves nothing half-sent."""
+        try:
+            events = decide(before, command, self.clock())
+            after = before
+            for event in events:
+                after = evolve(after, event)
+            return events, after
+        except Exception as error:  # decide never raises by design
+            raise UndecidableCommand(f"{command.envelope.type} {command.envelope.command_id} for job "
+                                     f"{command.envelope.job_id}: decide failed: {type(error).__name__}: {error}"
+                                     ) from error
+
+    def _send(self, before: JobState, after: JobState, events: list[JobEvent], partition: int,
+              batch: Batch[JobState]) -> None:
+        encode, key, topic = self.codec.encode, after.job_id.encode(), self.topics.events
+        for event in events:  # co-partitioned: the events of a job go where its commands are
+            batch.send(topic, key, encode(event, topic), partition)
+            kind = event.envelope.type
+            self.tally.events[kind] += 1
+            if isinstance(event, (CommandRejected, ReportRejected)):
+                self.tally.rejections[kind] += 1
+        for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events):
+            batch.send(out_topic, out_key.encode(), encode(record, out_topic), self.partition_of(out_key))
+
+    def _set_aside(self, message: Message, reason: str, batch: Batch[JobState]) -> None:
+        self.tally.poison += 1
+        log.error("poison command set aside: topic=%s partition=%d offset=%d: %s",
+                  message.topic(), message.partition(), message.offset(), reason)
+        headers = {"origin.topic": message.topic(), "origin.partition": str(message.partition()),
+                   "origin.offset": str(message.offset()), "reason": reason}
+        batch.send(self.topics.poison, message.key(), message.value(), 0,
+                   [(k, str(v).encode()) for k, v in headers.items()])
+
+    # -- retirement ---------------------------------------------------------------------------
+
+    def punctuate(self, batch: Batch[JobState], owned: frozenset[int]) -> None:
+        """Slim settled jobs down to their tombstone once settled for the retention: memory grows
+        with the jobs going on, not with every job ever run."""
+        if time.monotonic() < self.next_retire:
+            return
+        self.next_retire = time.monotonic() + RETIRE_EVERY_S
+        cutoff = self.clock() - self.retention
+        while self.settling and self.settling[0][0] <= cutoff and self.tally.retired < RETIRE_AT_MOST:
+            entry = heapq.heappop(self.settling)
+            self.popped.append(entry)
+            _, partition, job_id = entry
+            if partition not in owned:
+                continue  # moved to another instance, which found it on restore
+            state = batch.get(partition, job_id)
+            if state is None or state.status not in SETTLED or state.spec is None or state.active_runs:
+                continue  # slim already, or still hearing from its runs
+            batch.put(partition, job_id, tombstone(state))
+            self.tally.retired += 1
+
+    # -- the transaction's end ----------------------------------------------------------------
+
+    def committed(self) -> None:
+        self.tally.publish()
+        self.tally = Tally()
+        for entry in self.settled_now:
+            heapq.heappush(self.settling, entry)
+        self.settled_now, self.popped = [], []
+
+    def aborted(self) -> None:
+        self.tally = Tally()
+        for entry in self.popped:
+            heapq.heappush(self.settling, entry)
+        self.settled_now, self.popped = [], []
+        self.next_retire = time.monotonic()
+
+    # -- partitions ---------------------------------------------------------------------------
+
+    def assigned(self, partition: int, table: Mapping[str, JobState]) -> None:
+        """Queue the restored partition's settled jobs for retirement."""
+        for job_id, state in table.items():
+            if state.status in SETTLED and state.spec is not None and state.updated_at is not None:
+                heapq.heappush(self.settling, (state.updated_at, partition, job_id))
+
+    def revoked(self, partition: int) -> None:
+        pass  # its entries in ``settling`` are skipped when they come up
+
+
+def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
+    topics = Topics(settings.topic_prefix)
+    return EngineConfig(app_id=topics.state_processor_app, input_topic=topics.commands,
+                        changelog_topic=topics.state_processor_engine_changelog, instance_id=instance_id)
+
+
+def run_state_processor_engine(settings: Settings, instance_id: str | None = None,
+                               metrics_port: int | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    metrics.serve(metrics_port)
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())
+    signal.signal(signal.SIGTERM, engine.stop)
+    signal.signal(signal.SIGINT, engine.stop)
+    raise SystemExit(engine.run())
