@@ -40,5 +40,7 @@ JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
 ExecutionId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 WorkerId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 TextFilter = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
+LabelFilter = Annotated[list[str] | None, Query(max_length=50, description="k=v: a label the item must have; "
+                                                                           "repeatable (all must match)")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")]

@@ -30,3 +30,15 @@ def _query_names(dependant: Any) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def label_pairs(labels: list[str] | None) -> dict[str, str]:
+    """``["team=ml", "tier=gold"]`` -> ``{"team": "ml", "tier": "gold"}``; a 422 naming ``label`` otherwise."""
+    pairs: dict[str, str] = {}
+    for item in labels or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or "\x00" in item:
+            raise ApiProblem(422, "validation", "the request is not valid; see errors",
+                             errors=[field_error("label", f"{item!r} is not k=v")])
+        pairs[key] = value
+    return pairs

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from jobstream.api.commands import Outcome, Result
-from jobstream.api.context import Context, Cursor, JobId, Limit, TextFilter
+from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
 from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
-from jobstream.api.store import Filter
+from jobstream.api.query import label_pairs
+from jobstream.api.store import Contains, Filter
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
@@ -78,13 +79,13 @@ def jobs_router() -> APIRouter:
     async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
                         queue: TextFilter = None, name: TextFilter = None,
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
-                        parent_job_id: TextFilter = None,
+                        parent_job_id: TextFilter = None, label: LabelFilter = None,
                         limit: Limit = 50, cursor: Cursor = None) -> JobPage:
         """Jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page.
-        ``parent_job_id`` lists the runs of a recurring job."""
+        ``parent_job_id`` lists the runs of a recurring job; ``label=k=v`` (repeatable) the jobs with those labels."""
         statuses = [s.value for s in status] if status else None
         filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority,
-                          "parent_job_id": parent_job_id})
+                          "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label))})
         rows = await context.store.page("jobs", "job_id", filters, limit, decode_cursor(cursor), descending=True)
         items, following = next_cursor(rows, limit, "job_id")
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)

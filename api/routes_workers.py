@@ -22,8 +22,9 @@ from fastapi import APIRouter, Query
 from psycopg import sql
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from jobstream.api.context import Context, Cursor, WorkerId
+from jobstream.api.context import Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.query import label_pairs
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
@@ -94,17 +95,6 @@ class DrainOut(BaseModel):
     drain_requested: bool = True
 
 
-def _label_filters(labels: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in labels or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or "\x00" in item:
-            raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                             errors=[field_error("label", f"{item!r} is not k=v")])
-        out[key] = value
-    return out
-
-
 def _detail(row: dict[str, Any]) -> WorkerDetail:
     return WorkerDetail.model_validate({**row, "running_count": len(row.get("running") or [])})
 
@@ -139,8 +129,7 @@ def workers_router() -> APIRouter:
 
     @router.get("", response_model=WorkerList, responses={422: PROBLEM})
     async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
-                           label: Annotated[list[str] | None, Query(max_length=50,
-                                                                   description="k=v, repeatable")] = None,
+                           label: LabelFilter = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerList:
         """Workers by id, filtered by status and labels; pass ``next_cursor`` back as ``cursor``."""
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
@@ -148,7 +137,7 @@ def workers_router() -> APIRouter:
         if status:
             clauses.append(sql.SQL("status = ANY(%s)"))
             params.append([s.value for s in status])
-        if labels := _label_filters(label):
+        if labels := label_pairs(label):
             clauses.append(sql.SQL("labels @> %s::jsonb"))
             params.append(json.dumps(labels))
         if (after := decode_cursor(cursor)) is not None:

@@ -19,8 +19,15 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Contains:
+    """A JSON object column holds at least these keys and values (``labels @> {...}``)."""
+
+    pairs: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Filter:
-    """Equality filters on columns; None means "any"."""
+    """Equality filters on columns (or containment, for ``Contains``); None means "any"."""
 
     values: dict[str, Any]
 
@@ -28,9 +35,12 @@ class Filter:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
-            if value is None:
+            if value is None or value == Contains({}):
                 continue
-            if isinstance(value, list | tuple):
+            if isinstance(value, Contains):
+                clauses.append(sql.SQL("{} @> %s").format(sql.Identifier(column)))
+                params.append(Jsonb(value.pairs))
+            elif isinstance(value, list | tuple):
                 clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
                 params.append(list(value))
             else:

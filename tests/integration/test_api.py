@@ -352,6 +352,23 @@ def test_list_jobs_pages_newest_first_with_an_opaque_cursor(client: TestClient, 
     assert client.get("/v1/jobs", params={"name": "nothing"}).json() == {"items": [], "next_cursor": None}
 
 
+def test_label_filters_select_jobs_having_every_label_and_a_mistyped_filter_is_400(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    ml, ml_gold, web = (new_job_id(now_ms=1_700_000_100_000 + i) for i in range(3))
+    insert_job(db, ml, labels={"team": "ml"})
+    insert_job(db, ml_gold, labels={"team": "ml", "tier": "gold"})
+    insert_job(db, web, labels={"team": "web"})
+    listed = lambda *labels: [j["job_id"] for j in client.get(  # noqa: E731
+        "/v1/jobs", params=[("label", label) for label in labels]).json()["items"]]
+    assert listed("team=ml") == [ml_gold, ml]
+    assert listed("team=ml", "tier=gold") == [ml_gold]
+    assert listed("team=nobody") == []
+    assert [e["field"] for e in assert_problem(client.get("/v1/jobs", params={"label": "team"}), 422)["errors"]] == [
+        "label"]
+    assert [e["field"] for e in assert_problem(client.get("/v1/jobs", params={"labels": "team=ml"}), 400)["errors"]] \
+        == ["labels"]
+
+
 @pytest.mark.parametrize(("params", "field"), [
     ({"status": "exploded"}, "status"),
     ({"priority": "high"}, "priority"),
