@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from jobstream.api.store import ReadModel, Row
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
 from jobstream.core.state import TERMINAL, Status
 from jobstream.core.validation import validate_spec
+from jobstream.projections.payload import record_json
 from jobstream.schemas import (
     CancelJob,
     Command,
@@ -77,6 +79,7 @@ class JobCommands:
         key = spec.idempotency_key
         job_id = job_id_for_idempotency_key(key) if key else new_job_id()
         if key and (existing := await self.store.job(job_id)) is not None:
+            await self._same_submission(job_id, key, spec)
             return Result(Outcome.EXISTING, existing)
         command = SubmitJob(envelope=command_envelope(SubmitJob, job_id, ACTOR), spec=spec)
         async with self.notifier.subscribe(job_id) as subscription:
@@ -84,6 +87,16 @@ class JobCommands:
             result = await subscription.wait_until(_tolerant(lambda: self._submitted(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
         return result or Result(Outcome.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
+
+    async def _same_submission(self, job_id: str, key: str, spec: JobSpec) -> None:
+        """A reused idempotency key must come with the same job (as Stripe has it): a different body
+        is a client bug that would otherwise be answered with a job it did not ask for."""
+        events = await self.store.job_events(job_id, 0, 1)
+        submitted = events[0]["payload"].get("spec") if events and events[0]["type"] == "JobSubmitted" else None
+        if submitted is not None and submitted != json.loads(json.dumps(record_json(spec))):
+            raise ApiProblem(409, "idempotency-conflict",
+                             f"idempotency key {key!r} was first used for a different job ({job_id}); use a new key "
+                             "for a new job", job_id=job_id)
 
     async def _submitted(self, job_id: str, command: Command) -> Result | None:
         command_id = command.envelope.command_id

@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 from jobstream.api import ApiOptions, create_app
 from jobstream.config import Settings
 from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
+from jobstream.projections.payload import record_json
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
 from tests.integration.harness import end_offsets
@@ -195,6 +196,30 @@ def test_same_idempotency_key_answers_200_with_the_same_job_and_sends_nothing(
     assert again.json()["job_id"] == job_id and again.json()["status"] == "queued"
     assert again.headers["location"] == f"/v1/jobs/{job_id}"
     assert _end_offsets(test_settings, topics.commands) == sent_before  # no second command
+
+
+def test_a_reused_idempotency_key_with_another_body_is_409_and_sends_nothing(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any], schema: str,
+        background: Callable[..., Future[Any]], test_settings: Settings, topics: Topics) -> None:
+    body = {**SHELL_JOB, "idempotency_key": "report-7"}
+    pending = background(client.post, "/v1/jobs", json=body)
+    command = commands()
+    assert isinstance(command, SubmitJob)
+    job_id = command.envelope.job_id
+
+    def projected() -> None:  # the job and its JobSubmitted, as the projector writes them
+        insert_job(db, job_id, idempotency_key="report-7")
+        insert_event(db, job_id, 1, "JobSubmitted", {"spec": record_json(command.spec)},
+                     causation_id=command.envelope.command_id)
+
+    commit_and_notify(db, schema, job_id, projected)
+    assert pending.result(timeout=10).status_code == 201
+    sent_before = _end_offsets(test_settings, topics.commands)
+
+    assert client.post("/v1/jobs", json=body).status_code == 200  # the same body: the same job
+    conflict = assert_problem(client.post("/v1/jobs", json={**body, "priority": 1}), 409)
+    assert conflict["type"] == "urn:jobstream:problem:idempotency-conflict" and conflict["job_id"] == job_id
+    assert _end_offsets(test_settings, topics.commands) == sent_before
 
 
 def test_a_racing_submit_rejected_as_existing_answers_with_the_existing_job(
