@@ -71,11 +71,13 @@ class JobCommands:
     def __init__(self, store: ReadModel, notifier: JobNotifier, publisher: Publisher, options: ApiOptions) -> None:
         self.store, self.notifier, self.publisher, self.options = store, notifier, publisher, options
 
-    async def submit(self, spec: JobSpec) -> Result:
+    async def submit(self, spec: JobSpec, upstreams_may_come_later: bool = False) -> Result:
         problems = validate_spec(spec)
         if problems:
             raise ApiProblem(422, "validation", "the job spec is not valid; see errors",
                              errors=[field_error(field, problem) for field, problem in problems])
+        if spec.depends_on and not upstreams_may_come_later:
+            await self._upstreams_exist(spec)
         key = spec.idempotency_key
         job_id = job_id_for_idempotency_key(key) if key else new_job_id()
         if key and (existing := await self.store.job(job_id)) is not None:
@@ -87,6 +89,15 @@ class JobCommands:
             result = await subscription.wait_until(_tolerant(lambda: self._submitted(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
         return result or Result(Outcome.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
+
+    async def _upstreams_exist(self, spec: JobSpec) -> None:
+        """A job waiting on a job that does not exist would wait for ever, saying nothing."""
+        known = await self.store.existing([d.job_id for d in spec.depends_on])
+        missing = [field_error(f"depends_on[{k}].job_id", f"job {d.job_id} does not exist (if it will be "
+                               "submitted later, say upstreams_may_come_later: true)")
+                   for k, d in enumerate(spec.depends_on) if d.job_id not in known]
+        if missing:
+            raise ApiProblem(422, "validation", "depends_on names jobs that do not exist; see errors", errors=missing)
 
     async def _same_submission(self, job_id: str, key: str, spec: JobSpec) -> None:
         """A reused idempotency key must come with the same job (as Stripe has it): a different body

@@ -216,6 +216,9 @@ class JobSubmission(_JobFields):
     """``POST /v1/jobs``: a job to run once, as soon as a worker is free (and its upstreams allow)."""
 
     depends_on: Dependencies = Field(default_factory=list)
+    upstreams_may_come_later: bool = Field(
+        False, description="accept depends_on naming jobs not submitted yet (they will come later); the job "
+                           "waits in pending and its waiting_reason names them. Without it, such a job is a 422.")
 
     def to_spec(self) -> JobSpec:
         return self._spec([Dependency(job_id=d.job_id, condition=DependencyCondition(d.condition))

@@ -68,7 +68,7 @@ def jobs_router() -> APIRouter:
     async def submit_job(submission: JobSubmission, response: Response, context: Context) -> JobView:
         """Submit a job; answers once it is visible (read-your-writes), or 202 past the wait bound."""
         try:
-            result = await context.commands.submit(submission.to_spec())
+            result = await context.commands.submit(submission.to_spec(), submission.upstreams_may_come_later)
         except ApiProblem as problem:
             context.metrics.submits.labels(problem.slug).inc()
             raise

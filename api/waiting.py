@@ -1,4 +1,4 @@
-"""Why a queued job waits: its requirements against the live workers of the read model.
+"""Why a job waits: upstreams not submitted yet, or its requirements against the live workers.
 
 The dispatcher writes nothing for a job it cannot place (only the state processor writes job
 events); the reason is computed on read instead, from the ``workers`` table, by the pure
@@ -29,7 +29,10 @@ def requirements_of(spec: dict[str, Any] | None) -> Requirements | None:
 
 
 async def waiting_reason(store: ReadModel, job: dict[str, Any]) -> str | None:
-    """The reason no live worker can take this queued job, or None (it is not queued, or it fits)."""
+    """Why the job waits: upstreams not submitted yet (pending), or no live worker able to take it
+    (queued); None when it is not waiting, or waits only its turn."""
+    if job.get("status") == "pending":
+        return await _missing_upstreams(store, job)
     if job.get("status") != "queued" or not job.get("queue"):
         return None
     query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} "
@@ -42,3 +45,19 @@ async def waiting_reason(store: ReadModel, job: dict[str, Any]) -> str | None:
         log.warning("no waiting reason for %s: %s", job.get("job_id"), error)
         return None
     return explain(job["queue"], requirements_of(job.get("spec")), [Capacity.from_row(r) for r in rows])
+
+
+async def _missing_upstreams(store: ReadModel, job: dict[str, Any]) -> str | None:
+    upstreams = [str(d.get("job_id")) for d in (job.get("spec") or {}).get("depends_on") or []]
+    if not upstreams:
+        return None
+    try:
+        known = await store.existing(upstreams)
+    except psycopg.Error as error:
+        log.warning("no waiting reason for %s: %s", job.get("job_id"), error)
+        return None
+    missing = [u for u in upstreams if u not in known]
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return f"waiting for upstream jobs that have not been submitted: {shown}"

@@ -257,6 +257,26 @@ def test_a_submit_the_state_processor_rejects_is_422_with_its_reason(
     assert body["job_id"] == job_id
 
 
+def test_depends_on_an_unknown_job_is_422_unless_it_may_come_later_and_then_the_wait_says_why(
+        client: TestClient, commands: Callable[[], Command], db: psycopg.Connection[Any], schema: str,
+        background: Callable[..., Future[Any]]) -> None:
+    known, missing = new_job_id(), new_job_id()
+    insert_job(db, known)
+    body = assert_problem(client.post("/v1/jobs", json={**SHELL_JOB, "depends_on": [known, missing]}), 422)
+    assert [e["field"] for e in body["errors"]] == ["depends_on[1].job_id"] and missing in body["errors"][0]["detail"]
+
+    pending = background(client.post, "/v1/jobs", json={**SHELL_JOB, "depends_on": [known, missing],
+                                                          "upstreams_may_come_later": True})
+    command = commands()
+    assert isinstance(command, SubmitJob) and [d.job_id for d in command.spec.depends_on] == [known, missing]
+    job_id = command.envelope.job_id
+    spec = {"name": "echo", "task": {"argv": ["true"]}, "depends_on": [{"job_id": known}, {"job_id": missing}]}
+    commit_and_notify(db, schema, job_id, lambda: insert_job(db, job_id, status="pending", spec=spec))
+    assert pending.result(timeout=10).status_code == 201
+    reason = client.get(f"/v1/jobs/{job_id}").json()["waiting_reason"]
+    assert reason == f"waiting for upstream jobs that have not been submitted: {missing}"
+
+
 def test_submit_answers_202_pending_when_the_projection_lags_past_the_bound(
         make_client: Client, commands: Callable[[], Command]) -> None:
     response = make_client(wait_s=0.3).post("/v1/jobs", json=SHELL_JOB)
