@@ -36,6 +36,10 @@ class Topics:
         return f"{self.prefix}.commands"
 
     @property
+    def timer_requests(self) -> str:
+        return f"{self.prefix}.timer-requests"
+
+    @property
     def events(self) -> str:
         return f"{self.prefix}.events"
 
@@ -97,6 +101,8 @@ class Topics:
                       "commands keyed by job_id; the job state processor consumes them"),
             TopicSpec(self.events, partitions, kept_forever,
                       "job events keyed by job_id: the source of truth, replayable"),
+            TopicSpec(self.timer_requests, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+                      "timers to arm and disarm, keyed by job_id, derived from events by the state processor"),
             TopicSpec(self.workers, partitions, kept_forever, "worker events keyed by worker_id"),
             TopicSpec(self.dispatch, partitions, {"retention.ms": str(DAY_MS), "cleanup.policy": "delete"},
                       "ready work and worker credits, keyed by queue: the dispatcher's input"),

@@ -97,5 +97,23 @@ class DrainWorker(DispatchRecord):
     requested_at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmedTimer(Record):
+    avro_name: ClassVar[str] = "jobstream.dispatch.ArmedTimer"
+    timer_id: str
+    due_at: datetime
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerChange(DispatchRecord):
+    avro_name: ClassVar[str] = "jobstream.dispatch.TimerChange"
+    job_id: str
+    arm: list[ArmedTimer] = field(default_factory=list)
+    disarm: list[str] = field(default_factory=list)
+    disarm_job: bool = False
+    caused_by: str = ""
+
+
 RECORDS: tuple[type[Record], ...] = (JobReady, JobWithdrawn, WorkerCredit, Assignment, CancelExecution, DeadLetter,
-                                     DrainWorker)
+                                     DrainWorker, ArmedTimer, TimerChange)

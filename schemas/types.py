@@ -12,7 +12,8 @@ from .common import (
     ScheduledRun, ShellTask, Task, WorkerEnvelope,
 )
 from .dispatch import (
-    Assignment, CancelExecution, DeadLetter, DispatchRecord, DrainWorker, JobReady, JobWithdrawn, WorkerCredit,
+    ArmedTimer, Assignment, CancelExecution, DeadLetter, DispatchRecord, DrainWorker, JobReady, JobWithdrawn,
+    TimerChange, WorkerCredit,
 )
 from .events import (
     CommandRejected, DependentRegistered, JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed,
@@ -43,6 +44,7 @@ __all__ = [
     "ScheduleEnded", "DependentRegistered", "UpstreamSettled", "CommandRejected", "ReportRejected",
     # dispatch records
     "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter", "DrainWorker",
+    "ArmedTimer", "TimerChange",
     # worker events
     "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",
     # log records

@@ -1,5 +1,6 @@
 """What the state processor tells others after a decision: ready work to the dispatcher of its
-queue, stop notices to workers, dead letters, and commands to other jobs (``core/follow_ups.py``). Derived from (state before, events, state after),
+queue, stop notices to workers, dead letters, commands to other jobs (``core/follow_ups.py``) and timer
+changes to the timer processor (``core/timers.py``). Derived from (state before, events, state after),
 so a replayed decision sends the same messages again, and every receiver tolerates repeats.
 
 ``messages`` is the pure part, shared by both runtimes; ``SideEffects`` sends them through faust."""
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import ACTIVE, JobState, Status
+from jobstream.core.timers import timer_changes
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     CancelExecution, Codec, DeadLetter, JobCancelled, JobDeadLettered, JobEvent, JobQueued, JobReady,
@@ -26,6 +28,7 @@ def messages(topics: Topics, before: JobState, after: JobState, events: list[Job
     """Every message a decision (``before`` -> ``events`` -> ``after``) sends to others. Pure."""
     out = [message for event in events for message in _messages(topics, before, after, event)]
     out += [(topics.commands, c.envelope.job_id, c) for c in follow_up_commands(before, after, events)]
+    out += [(topics.timer_requests, change.job_id, change) for change in timer_changes(before, events)]
     return out
 
 

@@ -1,8 +1,10 @@
 """The timer processor: a durable timing wheel per process that turns due timers into commands.
 
-It consumes the events topic (co-partitioned with commands, keyed by job_id). Events that ask
-for a timer (a schedule's next fire, a retry's backoff) put it in a table, whose changelog makes it durable,
-and in the wheel; events that end the wait remove it. A loop advances the wheel with the clock
+It consumes the timer-requests topic (co-partitioned with commands, keyed by job_id): the
+``TimerChange`` records the state processor derives from the events that arm a timer (a
+schedule's next fire, a retry's backoff) or end a wait (``core/timers.py``), a few per scheduled
+or retried job rather than every event of every job. Armed timers go in a table, whose changelog
+makes them durable, and in the wheel; disarmed ones leave both. A loop advances the wheel with the clock
 and sends a FireTimer command for each due timer, with a deterministic command id, so a fire
 repeated after a crash is recognised by the state processor and decides nothing. After a
 restart or rebalance the wheel is rebuilt from the table: timers fire late, never early, never
@@ -24,14 +26,9 @@ from datetime import UTC, datetime, timedelta
 import faust
 
 from jobstream.config import Settings
-from jobstream.core.decide import retry_timer_id
-from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
-from jobstream.schemas import (
-    FireTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobQueued,
-    JobResumed, JobRetryScheduled, JobScheduled, ScheduleEnded, TimerPurpose, make_codec,
-)
+from jobstream.schemas import FireTimer, TimerChange, TimerPurpose, make_codec
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
@@ -52,33 +49,6 @@ class Timer:
     purpose: TimerPurpose
 
 
-@dataclass(frozen=True, slots=True)
-class WheelChange:
-    """What one event asks of the wheel."""
-
-    arm: tuple[Timer, ...] = ()
-    disarm: tuple[str, ...] = ()
-    disarm_job: bool = False  # the job's wait is over: every timer of it goes
-
-
-def timers_for(event: JobEvent) -> WheelChange:
-    """Pure: the wheel change an event implies. Applying it twice changes nothing more."""
-    job_id = event.envelope.job_id
-    match event:
-        case JobScheduled(next_run_at=due) | JobResumed(next_run_at=due) if due is not None:
-            # The job waits for this fire only: an earlier one (before a PATCH) is disarmed.
-            return WheelChange(arm=(Timer(schedule_timer_id(job_id, due), job_id, due, TimerPurpose.SCHEDULE),),
-                               disarm_job=True)
-        case JobRetryScheduled(next_attempt=attempt, retry_at=due):
-            return WheelChange(arm=(Timer(retry_timer_id(job_id, attempt), job_id, due, TimerPurpose.RETRY),))
-        case JobQueued(attempt=attempt):
-            return WheelChange(disarm=(retry_timer_id(job_id, attempt),))
-        case JobCancelled() | JobCompleted() | JobDeadLettered() | JobFailed(final=True) | JobPaused() \
-                | ScheduleEnded():
-            return WheelChange(disarm_job=True)
-    return WheelChange()
-
-
 class TimerProcessor:
     def __init__(self, settings: Settings, *, instance_id: str | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -87,30 +57,30 @@ class TimerProcessor:
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
         self.app = make_app(settings, self.topics.timer_app, instance_id=instance_id)
-        self.events = raw_topic(self.app, self.topics.events, self.partitions)
+        self.requests = raw_topic(self.app, self.topics.timer_requests, self.partitions)
         self.table = self.app.Table("timers", default=None, partitions=self.partitions, key_type=str,
                                     value_type=bytes)
         self.table.on_recover(self._rebuild)
         self.wheel = TimerWheel(start=clock())
         self.by_job: dict[str, set[str]] = {}
-        self.app.agent(self.events, name="timers")(self._process)
+        self.app.agent(self.requests, name="timers")(self._process)
         self.app.task(self._fire_loop)
 
-    # -- events in ------------------------------------------------------------------------
+    # -- changes in -----------------------------------------------------------------------
 
     async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
-            record = decoded(self.codec, event.message, "the projector sets poison aside")
-            if isinstance(record, JobEvent):
+            record = decoded(self.codec, event.message, "derived from events: a replay of them sends it again")
+            if isinstance(record, TimerChange):
                 self._apply(record)
             yield None
 
-    def _apply(self, event: JobEvent) -> None:
-        change = timers_for(event)
-        disarm = sorted(self.by_job.get(event.envelope.job_id, ())) if change.disarm_job else change.disarm
+    def _apply(self, change: TimerChange) -> None:
+        disarm = sorted(self.by_job.get(change.job_id, ())) if change.disarm_job else change.disarm
         for timer_id in disarm:
             self._forget(timer_id, in_stream=True)
-        for timer in change.arm:
+        for armed in change.arm:
+            timer = Timer(armed.timer_id, change.job_id, armed.due_at, TimerPurpose(armed.purpose))
             self.table[timer.timer_id] = pickle.dumps(timer)
             self._arm(timer)
 

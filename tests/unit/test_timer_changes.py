@@ -1,15 +1,19 @@
-"""Which events arm and disarm timers (the timer processor's pure part)."""
+"""Which events arm and disarm timers, and which of those changes a decision sends (``core/timers.py``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from jobstream.core.decide import retry_timer_id
+from jobstream.core.decide import decide, retry_timer_id
+from jobstream.core.scheduling import schedule_timer_id
+from jobstream.core.state import JobState, evolve
+from jobstream.core.timers import timer_change, timer_changes
 from jobstream.schemas import (
-    Envelope, JobCancelled, JobCompleted, JobFailed, JobQueued, JobRetryScheduled, JobStarted, Outcome, TimerPurpose,
+    AssignJob, CancelJob, Envelope, FireTimer, JobCancelled, JobCompleted, JobFailed, JobPaused, JobQueued,
+    JobResumed, JobRetryScheduled, JobScheduled, JobStarted, Outcome, ReportFinished, ReportStarted, Schedule,
+    ScheduleEnded, SubmitJob, TimerChange, TimerPurpose,
 )
-from jobstream.streams.timer_processor import WheelChange, timers_for
-from tests.unit.builders import T0
+from tests.unit.builders import T0, command, retrying, spec
 
 
 def envelope(seq: int = 1) -> Envelope:
@@ -18,37 +22,74 @@ def envelope(seq: int = 1) -> Envelope:
 
 def test_a_retry_arms_a_timer_named_after_its_attempt() -> None:
     due = T0 + timedelta(seconds=4)
-    change = timers_for(JobRetryScheduled(envelope=envelope(), next_attempt=3, retry_at=due, backoff_ms=4000))
+    change = timer_change(JobRetryScheduled(envelope=envelope(), next_attempt=3, retry_at=due, backoff_ms=4000))
+    assert change is not None
     [timer] = change.arm
-    assert (timer.timer_id, timer.job_id, timer.due, timer.purpose) == (retry_timer_id("j", 3), "j", due,
-                                                                         TimerPurpose.RETRY)
+    assert (change.job_id, timer.timer_id, timer.due_at, timer.purpose) == ("j", retry_timer_id("j", 3), due,
+                                                                          TimerPurpose.RETRY)
+    assert change.caused_by == "j:1" and not change.disarm_job
 
 
 def test_the_queued_attempt_disarms_its_retry_timer() -> None:
-    change = timers_for(JobQueued(envelope=envelope(), queue="q", priority=5, attempt=3, execution_id="j.3"))
-    assert change == WheelChange(disarm=(retry_timer_id("j", 3),))
+    change = timer_change(JobQueued(envelope=envelope(), queue="q", priority=5, attempt=3, execution_id="j.3"))
+    assert change == TimerChange(job_id="j", disarm=[retry_timer_id("j", 3)], caused_by="j:1")
 
 
 def test_the_end_of_the_job_disarms_everything_and_other_events_nothing() -> None:
     for event in (JobCancelled(envelope=envelope(), reason="x"), JobCompleted(envelope=envelope(), execution_id="j.1",
                   attempt=1), JobFailed(envelope=envelope(), execution_id="j.1", attempt=1, outcome=Outcome.FAILED,
                                          final=True)):
-        assert timers_for(event) == WheelChange(disarm_job=True)
+        assert timer_change(event) == TimerChange(job_id="j", disarm_job=True, caused_by="j:1")
     not_final = JobFailed(envelope=envelope(), execution_id="j.1", attempt=1, outcome=Outcome.FAILED, final=False)
-    assert timers_for(not_final) == WheelChange()
-    assert timers_for(JobStarted(envelope=envelope(), execution_id="j.1", attempt=1, worker_id="w")) == WheelChange()
+    assert timer_change(not_final) is None
+    assert timer_change(JobStarted(envelope=envelope(), execution_id="j.1", attempt=1, worker_id="w")) is None
 
 
 def test_a_schedule_arms_its_next_fire_alone_and_a_pause_or_its_end_disarms_it() -> None:
-    from jobstream.core.scheduling import schedule_timer_id
-    from jobstream.schemas import JobPaused, JobResumed, JobScheduled, ScheduleEnded
-
     due = T0 + timedelta(minutes=5)
     for event in (JobScheduled(envelope=envelope(), next_run_at=due), JobResumed(envelope=envelope(), next_run_at=due)):
-        change = timers_for(event)
+        change = timer_change(event)
+        assert change is not None
         [timer] = change.arm
         assert change.disarm_job, "an earlier fire (before a PATCH) must not stay armed"
-        assert (timer.timer_id, timer.due, timer.purpose) == (schedule_timer_id("j", due), due, TimerPurpose.SCHEDULE)
-    assert timers_for(JobResumed(envelope=envelope(), next_run_at=None)) == WheelChange()
+        assert (timer.timer_id, timer.due_at, timer.purpose) == (schedule_timer_id("j", due), due,
+                                                                 TimerPurpose.SCHEDULE)
+    assert timer_change(JobResumed(envelope=envelope(), next_run_at=None)) is None
     for ending in (JobPaused(envelope=envelope()), ScheduleEnded(envelope=envelope(), reason="max_runs", runs=3)):
-        assert timers_for(ending) == WheelChange(disarm_job=True)
+        assert timer_change(ending) == TimerChange(job_id="j", disarm_job=True, caused_by="j:1")
+
+
+def run(state: JobState, cmd, now=T0) -> tuple[JobState, list[TimerChange]]:  # type: ignore[no-untyped-def]
+    events = decide(state, cmd, now)
+    changes = timer_changes(state, events)
+    for event in events:
+        state = evolve(state, event)
+    return state, changes
+
+
+def test_a_plain_job_sends_no_timer_change_at_all() -> None:
+    state, sent = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec()))
+    lease = dict(execution_id="j.1", attempt=1, worker_id="w1")
+    for cmd in (command(AssignJob, job_id="j", **lease), command(ReportStarted, job_id="j", **lease),
+                command(ReportFinished, job_id="j", outcome=Outcome.SUCCEEDED, exit_code=0, **lease)):
+        state, more = run(state, cmd)
+        sent += more
+    assert sent == []
+
+
+def test_a_retry_arms_then_its_fire_disarms_and_a_cancel_while_scheduled_disarms_everything() -> None:
+    state, _ = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec(retry=retrying(3))))
+    lease = dict(execution_id="j.1", attempt=1, worker_id="w1")
+    state, _ = run(state, command(ReportStarted, job_id="j", **lease))
+    state, armed = run(state, command(ReportFinished, job_id="j", outcome=Outcome.FAILED, exit_code=1, **lease))
+    assert [len(c.arm) for c in armed] == [1]
+    _, fired = run(state, command(FireTimer, job_id="j", timer_id=retry_timer_id("j", 2), due_at=T0,
+                                  purpose=TimerPurpose.RETRY))
+    assert fired == [TimerChange(job_id="j", disarm=[retry_timer_id("j", 2)], caused_by=fired[0].caused_by)]
+    _, cancelled = run(state, command(CancelJob, job_id="j"))
+    assert [c.disarm_job for c in cancelled] == [True]
+
+
+def test_a_scheduled_job_arms_at_submission() -> None:
+    _, sent = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec(schedule=Schedule(every_s=60))))
+    assert [len(c.arm) for c in sent] == [1] and sent[0].arm[0].purpose == TimerPurpose.SCHEDULE

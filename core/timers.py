@@ -1,0 +1,55 @@
+"""What a decision's events ask of the timer processor: timers to arm and to disarm. Pure.
+
+The state processor sends these as ``TimerChange`` records on a topic of their own, so that the
+timer processor reads a few records per scheduled or retried job instead of every event of every
+job. A change that only disarms is sent only when the job may have a timer pending: every armed
+timer leaves its job ``scheduled`` until it fires or is disarmed (a retry's backoff, a schedule's
+next fire), so a job that was not scheduled has nothing to disarm, and a plain job sends none.
+"""
+
+from __future__ import annotations
+
+from jobstream.core.decide import retry_timer_id
+from jobstream.core.scheduling import schedule_timer_id
+from jobstream.core.state import JobState, Status, evolve
+from jobstream.schemas import (
+    ArmedTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobQueued, JobResumed,
+    JobRetryScheduled, JobScheduled, ScheduleEnded, TimerChange, TimerPurpose,
+)
+
+
+def timer_change(event: JobEvent) -> TimerChange | None:
+    """The change one event implies, or None. Applying a change twice changes nothing more."""
+    job_id, cause = event.envelope.job_id, event.envelope.event_id
+    match event:
+        case JobScheduled(next_run_at=due) | JobResumed(next_run_at=due) if due is not None:
+            # The job waits for this fire only: an earlier one (before a PATCH) is disarmed.
+            timer = ArmedTimer(timer_id=schedule_timer_id(job_id, due), due_at=due, purpose=TimerPurpose.SCHEDULE)
+            return TimerChange(job_id=job_id, arm=[timer], disarm_job=True, caused_by=cause)
+        case JobRetryScheduled(next_attempt=attempt, retry_at=due):
+            timer = ArmedTimer(timer_id=retry_timer_id(job_id, attempt), due_at=due, purpose=TimerPurpose.RETRY)
+            return TimerChange(job_id=job_id, arm=[timer], caused_by=cause)
+        case JobQueued(attempt=attempt):
+            return TimerChange(job_id=job_id, disarm=[retry_timer_id(job_id, attempt)], caused_by=cause)
+        case JobCancelled() | JobCompleted() | JobDeadLettered() | JobFailed(final=True) | JobPaused() \
+                | ScheduleEnded():
+            return TimerChange(job_id=job_id, disarm_job=True, caused_by=cause)
+    return None
+
+
+def timer_changes(before: JobState, events: list[JobEvent]) -> list[TimerChange]:
+    """The changes worth sending for a decision (``before`` then ``events``), in order."""
+    changes = [timer_change(event) for event in events]
+    if not any(changes):
+        return []
+    out: list[TimerChange] = []
+    state = before
+    for event, change in zip(events, changes):
+        if change is not None and (change.arm or state.status == Status.SCHEDULED):
+            out.append(change)
+        if event is not events[-1]:
+            state = evolve(state, event)  # the status before the next event, by the one state machine
+    return out
+
+
+__all__ = ["timer_change", "timer_changes"]
