@@ -85,8 +85,16 @@ def _complete(state: JobState, command: Command) -> list[JobEvent]:
 
 
 def _chained(events: list[JobEvent]) -> list[JobEvent]:
-    """Every event but the last of a decision says more follow."""
-    return [replace(e, envelope=replace(e.envelope, continues=True)) for e in events[:-1]] + events[-1:]
+    """Every event but the last of a decision says more follow, the last does not.
+
+    The Emitter builds them so; a handler returning other than its ``emit.events`` (a part of
+    them, say) gets the flags put right here, as before."""
+    last = len(events) - 1
+    return [e if e.envelope.continues == (i < last) else _continuing(e, i < last) for i, e in enumerate(events)]
+
+
+def _continuing(event: JobEvent, continues: bool) -> JobEvent:
+    return replace(event, envelope=replace(event.envelope, continues=continues))
 
 
 def _submit(state: JobState, command: SubmitJob, emit: Emitter) -> list[JobEvent]:

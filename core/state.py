@@ -6,10 +6,12 @@ State is derived: folding a job's events from seq 1 rebuilds it exactly. Every e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from collections.abc import Iterable
+from operator import attrgetter
+from typing import Any
 
 from jobstream.schemas import (
     CommandRejected,
@@ -141,10 +143,27 @@ def evolve(state: JobState, event: JobEvent) -> JobState:
         raise SequenceError(f"event {envelope.event_id} belongs to job {envelope.job_id}, not {state.job_id}")
     if envelope.seq != state.seq + 1:
         raise SequenceError(f"job {state.job_id}: expected seq {state.seq + 1}, got {envelope.seq}")
-    base = replace(state, seq=envelope.seq, updated_at=envelope.occurred_at,
+    changes = _changes(state, event)
+    if changes is None:  # an event that records without changing the job: only the bookkeeping moves
+        changes = {}
+    changes.update(seq=envelope.seq, updated_at=envelope.occurred_at,
                    recent_commands=_remember(state.recent_commands, envelope.causation_id),
                    incomplete=_incomplete(state, envelope))
-    return _apply(base, event)
+    return _with(state, changes)
+
+
+_FIELDS = tuple(f.name for f in fields(JobState))
+_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+_VALUES = attrgetter(*_FIELDS)
+
+
+def _with(state: JobState, changes: dict[str, Any]) -> JobState:
+    """``dataclasses.replace(state, **changes)``, built positionally: a JobState is built once per
+    event folded, and replace's generic per-field loop cost as much as the construction itself."""
+    values = list(_VALUES(state))
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return JobState(*values)
 
 
 def _incomplete(state: JobState, envelope: Envelope) -> Incomplete | None:
@@ -168,73 +187,74 @@ def _remember(recent: tuple[str, ...], command_id: str | None) -> tuple[str, ...
     return (recent + (command_id,))[-REMEMBERED_COMMANDS:]
 
 
-def _fired(state: JobState, event: ScheduleFired) -> JobState:
+def _fired(state: JobState, event: ScheduleFired) -> dict[str, Any]:
     """A fire runs the job itself (one-shot: a new run with its own retries) or submits a run."""
-    fired = replace(state, runs=event.run_number, last_due=_later(state.last_due, event.due_at))
+    fired: dict[str, Any] = {"runs": event.run_number, "last_due": _later(state.last_due, event.due_at)}
     if event.run_job_id is None:
-        return replace(fired, tries=0)
-    kept = tuple(run for run in state.active_runs if run not in event.replaces)
-    return replace(fired, active_runs=kept + (event.run_job_id,))
+        fired["tries"] = 0
+    else:
+        kept = tuple(run for run in state.active_runs if run not in event.replaces)
+        fired["active_runs"] = kept + (event.run_job_id,)
+    return fired
 
 
 def _later(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
-def _apply(state: JobState, event: JobEvent) -> JobState:  # noqa: C901 - one arm per event type
+def _changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # noqa: C901 - one arm per event type
+    """The fields ``event`` changes in ``state`` (None: none); ``evolve`` applies them at once."""
     match event:
         case JobSubmitted(spec=spec):
             at = event.envelope.occurred_at
-            return replace(state, status=Status.PENDING, spec=spec, submitted_at=at, schedule_anchor=at)
+            return {"status": Status.PENDING, "spec": spec, "submitted_at": at, "schedule_anchor": at}
         case JobPending(waiting_on=waiting_on):
-            return replace(state, status=Status.PENDING, waiting_on=tuple(waiting_on))
+            return {"status": Status.PENDING, "waiting_on": tuple(waiting_on)}
         case DependentRegistered(dependent_job_id=dependent) if dependent not in state.dependents:
-            return replace(state, dependents=state.dependents + (dependent,))
+            return {"dependents": state.dependents + (dependent,)}
         case UpstreamSettled(upstream_job_id=upstream):
-            return replace(state, waiting_on=tuple(u for u in state.waiting_on if u != upstream))
+            return {"waiting_on": tuple(u for u in state.waiting_on if u != upstream)}
         case JobScheduled(next_run_at=next_run_at):
-            return replace(state, status=Status.SCHEDULED, worker_id=None, next_run_at=next_run_at)
+            return {"status": Status.SCHEDULED, "worker_id": None, "next_run_at": next_run_at}
         case JobRetryScheduled():
-            return replace(state, status=Status.SCHEDULED, worker_id=None)
+            return {"status": Status.SCHEDULED, "worker_id": None}
         case JobQueued(attempt=attempt, execution_id=execution_id):
             # A run starts afresh after a terminal state (manual retry, redrive); otherwise
             # this is the next try of the current run (a retry, or a lost worker's job).
             tries = 1 if state.status in TERMINAL else state.tries + 1
-            return replace(state, status=Status.QUEUED, attempt=attempt, execution_id=execution_id,
-                           worker_id=None, tries=tries)
+            return {"status": Status.QUEUED, "attempt": attempt, "execution_id": execution_id,
+                    "worker_id": None, "tries": tries}
         case JobReturned():
             # The returned execution never ran: it gives its try back to the JobQueued that follows.
-            return replace(state, status=Status.QUEUED, worker_id=None, tries=max(state.tries - 1, 0))
+            return {"status": Status.QUEUED, "worker_id": None, "tries": max(state.tries - 1, 0)}
         case JobAssigned(worker_id=worker_id):
-            return replace(state, status=Status.ASSIGNED, worker_id=worker_id)
+            return {"status": Status.ASSIGNED, "worker_id": worker_id}
         case JobStarted(worker_id=worker_id):
-            return replace(state, status=Status.RUNNING, worker_id=worker_id)
+            return {"status": Status.RUNNING, "worker_id": worker_id}
         case JobCompleted():
-            return replace(state, status=Status.COMPLETED, last_error=None)
+            return {"status": Status.COMPLETED, "last_error": None}
         case JobFailed(final=final, error=error):
-            return replace(state, status=Status.FAILED if final else state.status, last_error=error)
+            return {"status": Status.FAILED if final else state.status, "last_error": error}
         case JobDeadLettered():
-            return replace(state, status=Status.FAILED)
+            return {"status": Status.FAILED}
         case JobCancelled():
-            return replace(state, status=Status.CANCELLED)
+            return {"status": Status.CANCELLED}
         case JobPaused():
-            return replace(state, status=Status.PAUSED)
+            return {"status": Status.PAUSED}
         case JobResumed(next_run_at=next_run_at):
-            return replace(state, status=Status.SCHEDULED, next_run_at=next_run_at)
+            return {"status": Status.SCHEDULED, "next_run_at": next_run_at}
         case JobUpdated(patch=patch) if state.spec is not None:
             from jobstream.core.patch import apply_patch
 
             # A new schedule counts its intervals from the change, not from the submission.
             anchor = event.envelope.occurred_at if patch.schedule is not None else state.schedule_anchor
-            return replace(state, spec=apply_patch(state.spec, patch), schedule_anchor=anchor)
+            return {"spec": apply_patch(state.spec, patch), "schedule_anchor": anchor}
         case ScheduleFired():
             return _fired(state, event)
         case ScheduleSkipped(due_at=due_at):
-            return replace(state, last_due=_later(state.last_due, due_at))
+            return {"last_due": _later(state.last_due, due_at)}
         case ScheduleRunFinished(run_job_id=run_job_id):
-            return replace(state, active_runs=tuple(r for r in state.active_runs if r != run_job_id))
+            return {"active_runs": tuple(r for r in state.active_runs if r != run_job_id)}
         case ScheduleEnded():
-            return replace(state, status=Status.COMPLETED, next_run_at=None)
-        case JobProgressed() | CommandRejected() | ReportRejected():
-            return state
-    return state
+            return {"status": Status.COMPLETED, "next_run_at": None}
+    return None  # JobProgressed, CommandRejected, ReportRejected, and arms whose guard failed

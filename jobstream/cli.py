@@ -285,13 +285,14 @@ def bench_clean(prefix: str = typer.Option(None, help="only this run's topics an
 
 @bench_app.command("projector")
 def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 events each) to replay"),
-                    profile: str = typer.Option(None, help="write the replay's cProfile stats to this file")) -> None:
+                    profile: str = typer.Option(None, help="write the replay's cProfile stats to this file"),
+                    keep: bool = _keep_option()) -> None:
     """Replay N jobs' events into a fresh schema: projector events/s beside the broker's raw rate; prints JSON."""
     import json
 
     from jobstream.projections.bench import bench_projector as run_projector_bench
 
-    typer.echo(json.dumps(run_projector_bench(Settings.from_env(), jobs, profile), indent=2))
+    typer.echo(json.dumps(run_projector_bench(Settings.from_env(), jobs, profile, keep), indent=2))
 
 
 @bench_app.command("state-processor")
@@ -305,6 +306,18 @@ def bench_state_processor(commands: int = typer.Option(200_000, help="SubmitJob 
 
     runtimes = ["engine", *(r for r in runtime if r != "engine")]
     typer.echo(json.dumps(run_state_bench(Settings.from_env(), commands, runtimes, timeout_s), indent=2))
+
+
+@bench_app.command("codec")
+def bench_codec(commands: int = typer.Option(5_000, help="SubmitJob commands per round"),
+                rounds: int = typer.Option(5, help="rounds per step; the best is reported"),
+                profile: str = typer.Option(None, help="write a cProfile of the whole pipeline to this file")) -> None:
+    """CPU µs per command of the state processor's pure steps (decode, decide, encode, state), no Kafka; prints JSON."""
+    import json
+
+    from jobstream.bench_codec import run_codec_bench
+
+    typer.echo(json.dumps(run_codec_bench(commands, rounds, profile), indent=2))
 
 
 def main() -> None:

@@ -6,6 +6,9 @@ With a schema registry configured: Confluent wire format (see confluent.py):
     00 | 4-byte big-endian schema id | body
 
 Decoding failures always raise MessageDecodeError naming topic/partition/offset.
+
+Bodies of the current schemas are written and read by functions generated per record class
+(binary.py); bodies of other writer schemas are resolved by fastavro.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 
 from .base import Record
+from .binary import BinaryCompiler, Reader, Writer
 from .catalog import CATALOG, Catalog
 from .convert import CONVERTER, Converter
 from .errors import MessageDecodeError
@@ -26,6 +30,8 @@ from .loader import BASELINE_DIR, LoadedSchema, load_schema_set
 
 MARKER = b"\xc3\x01"
 HEADER_LEN = len(MARKER) + 8
+# The JobSpec of a decision is written twice (JobSubmitted, JobReady): once is enough.
+MEMOIZED = frozenset({"jobstream.common.JobSpec"})
 
 
 class Codec(Protocol):
@@ -87,8 +93,13 @@ class SingleObjectCodec:
     def __init__(self, catalog: Catalog = CATALOG, converter: Converter = CONVERTER) -> None:
         self._catalog = catalog
         self._converter = converter
+        self._compiler = BinaryCompiler(catalog, MEMOIZED)
         self._headers: dict[type[Record], tuple[bytes, Any]] = {}
         self._writers: dict[bytes, WriterEntry] = {}
+        # Compiled on first use: (header, generated writer or None for the generic path) per class,
+        # and the generated reader of each current schema's fingerprint (None: the generic path).
+        self._encoders: dict[type[Record], tuple[bytes, Writer | None]] = {}
+        self._readers: dict[bytes, Reader | None] = {}
         for cls in catalog.record_classes:
             loaded = catalog.schema(cls)
             self._headers[cls] = (MARKER + loaded.fingerprint, loaded.parsed)
@@ -101,23 +112,50 @@ class SingleObjectCodec:
                 self._writers.setdefault(loaded.fingerprint, writer_entry(loaded, self._catalog))
 
     def encode(self, record: Record, topic: str | None = None) -> bytes:
+        encoder = self._encoders.get(type(record)) or self._encoder(type(record))
+        header, write = encoder
+        if write is None:
+            buf = BytesIO()
+            buf.write(header)
+            return write_body(buf, self._headers[type(record)][1], self._converter.to_avro(record))
+        out = bytearray(header)
+        write(out, record)
+        return bytes(out)
+
+    def _encoder(self, cls: type[Record]) -> tuple[bytes, Writer | None]:
         try:
-            header, schema = self._headers[type(record)]
+            header, _ = self._headers[cls]
         except KeyError:
-            raise TypeError(f"{type(record).__name__} is not a registered record type") from None
-        buf = BytesIO()
-        buf.write(header)
-        return write_body(buf, schema, self._converter.to_avro(record))
+            raise TypeError(f"{cls.__name__} is not a registered record type") from None
+        self._encoders[cls] = encoder = (header, self._compiler.compile_writer(cls))
+        return encoder
 
     def decode(self, data: bytes, *, topic: str, partition: int, offset: int) -> Record:
         if len(data) < HEADER_LEN or data[:2] != MARKER:
             reason = "empty message" if not data else f"not Avro single-object encoded (starts {bytes(data[:2]).hex()})"
             raise MessageDecodeError(topic, partition, offset, reason)
-        entry = self._writers.get(bytes(data[2:HEADER_LEN]))
+        fingerprint = bytes(data[2:HEADER_LEN])
+        entry = self._writers.get(fingerprint)
         if entry is None:
-            reason = f"unknown schema fingerprint {bytes(data[2:HEADER_LEN]).hex()}"
+            reason = f"unknown schema fingerprint {fingerprint.hex()}"
             raise MessageDecodeError(topic, partition, offset, reason)
-        return read_body(data, HEADER_LEN, entry, self._converter, topic=topic, partition=partition, offset=offset)
+        read = self._readers[fingerprint] if fingerprint in self._readers else self._reader(fingerprint, entry)
+        if read is None:
+            return read_body(data, HEADER_LEN, entry, self._converter, topic=topic, partition=partition, offset=offset)
+        try:
+            record, end = read(data if type(data) is bytes else bytes(data), HEADER_LEN)
+            if end != len(data):
+                raise ValueError(f"{len(data) - end} trailing bytes after the {entry.cls.avro_name} body")
+        except Exception as exc:  # IndexError (truncated), ValueError, UnicodeDecodeError, struct.error, ...
+            reason = f"bad {entry.cls.avro_name} body: {type(exc).__name__}: {exc}"
+            raise MessageDecodeError(topic, partition, offset, reason) from exc
+        return record  # type: ignore[no-any-return]
+
+    def _reader(self, fingerprint: bytes, entry: WriterEntry) -> Reader | None:
+        """The generated reader if the writer schema is the current one (nothing to resolve)."""
+        read = self._compiler.compile_reader(entry.cls) if entry.reader is None else None
+        self._readers[fingerprint] = read
+        return read
 
 
 def make_codec(registry_url: str | None, *, baseline_dir: Path | None = BASELINE_DIR) -> Codec:
