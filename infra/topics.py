@@ -84,9 +84,9 @@ class Topics:
         return f"{self.prefix}.worker-monitor"
 
     @property
-    def state_processor_engine_changelog(self) -> str:
-        """The state processor's job states on the exactly-once engine: written in the same
-        transactions as its events, so never behind or ahead of them (faust's is at-least-once)."""
+    def state_processor_changelog(self) -> str:
+        """The state processor's job states: written in the same transactions as its events, so
+        never behind or ahead of them."""
         return self.changelog(self.state_processor_app, "job-states")
 
     @staticmethod
@@ -113,10 +113,8 @@ class Topics:
             TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},
                       "dead-lettered jobs keyed by job_id, latest state per job"),
             # Processor state tables: the latest value per key, co-partitioned with their source.
-            TopicSpec(self.changelog(self.state_processor_app, "jobs"), partitions, {"cleanup.policy": "compact"},
-                      "the state processor's job table, keyed by job_id"),
-            TopicSpec(self.state_processor_engine_changelog, partitions, {"cleanup.policy": "compact"},
-                      "the state processor's job states on the engine runtime, keyed by job_id"),
+            TopicSpec(self.state_processor_changelog, partitions, {"cleanup.policy": "compact"},
+                      "the state processor's job states, keyed by job_id, written with its events"),
             TopicSpec(self.changelog(self.dispatcher_app, "ready"), partitions, {"cleanup.policy": "compact"},
                       "the dispatcher's ready executions, keyed by job_id"),
             TopicSpec(self.changelog(self.timer_app, "timers"), partitions, {"cleanup.policy": "compact"},

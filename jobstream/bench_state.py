@@ -1,10 +1,10 @@
-"""`jobstream bench state-processor`: commands/s of ONE state-processor process, per runtime.
+"""`jobstream bench state-processor`: commands/s of ONE state-processor process.
 
 N SubmitJob commands (varied, realistic specs, keyed and partitioned by job_id) are written to a
 fresh prefix's commands topic first, beside the broker's raw produce rate measured in the same
 run. Then one state processor starts on them, and the run is timed until the processor's group
-has committed the end of every commands partition: every decision is then committed (the engine
-commits offsets in the transaction of their events; faust after sending them). The rate counts
+has committed the end of every commands partition: every decision is then committed (offsets
+commit in the transaction of their events). The rate counts
 from the first committed offset, so start-up is reported apart.
 """
 
@@ -134,13 +134,13 @@ def count_events(settings: Settings) -> int:
         consumer.close()
 
 
-def bench_runtime(base: Settings, runtime: str, commands: int, timeout_s: float) -> dict[str, Any]:
-    with bench_run(base.with_(state_runtime=runtime), f"state-{runtime}") as run:
+def run_state_bench(base: Settings, commands: int, timeout_s: float, keep: bool = False) -> dict[str, Any]:
+    with bench_run(base, "state", keep) as run:
         raw = raw_produce_rate(run.settings)
-        say(f"{runtime}: writing {commands} SubmitJob commands")
+        say(f"writing {commands} SubmitJob commands")
         submit_rate = submit(run.settings, commands)
         watch = CommittedWatch(run.settings)
-        say(f"{runtime}: timing one state processor")
+        say("timing one state processor")
         try:
             timing = time_processing(run, watch, timeout_s)
         finally:
@@ -150,7 +150,6 @@ def bench_runtime(base: Settings, runtime: str, commands: int, timeout_s: float)
     steady_commands = commands - timing.first_done
     cpu_s = timing.done_cpu_s - timing.first_cpu_s
     return {
-        "runtime": runtime,
         "commands": commands,
         "events": events,
         "broker_raw_produce_msgs_per_s": raw["msgs_per_s"],
@@ -164,6 +163,3 @@ def bench_runtime(base: Settings, runtime: str, commands: int, timeout_s: float)
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
-
-def run_state_bench(base: Settings, commands: int, runtimes: list[str], timeout_s: float) -> dict[str, Any]:
-    return {runtime: bench_runtime(base, runtime, commands, timeout_s) for runtime in runtimes}

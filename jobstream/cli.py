@@ -71,16 +71,10 @@ def infra_status() -> None:
 @app.command("state-processor")
 def state_processor(instance_id: str = typer.Option(None, help="static group membership id"),
                     metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
-    """Run the job state processor (the only writer of job events) on JOBSTREAM_STATE_RUNTIME."""
-    settings = Settings.from_env()
-    if settings.state_runtime == "engine":
-        from jobstream.streams.state_processor_engine import run_state_processor_engine
-
-        run_state_processor_engine(settings, instance_id=instance_id, metrics_port=metrics_port)
-        return
+    """Run the job state processor (the only writer of job events), exactly-once on streams/engine."""
     from jobstream.streams.state_processor import run_state_processor
 
-    run_state_processor(settings, instance_id=instance_id, metrics_port=metrics_port)
+    run_state_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("dispatcher")
@@ -297,15 +291,14 @@ def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 eve
 
 @bench_app.command("state-processor")
 def bench_state_processor(commands: int = typer.Option(200_000, help="SubmitJob commands to decide"),
-                          runtime: list[str] = typer.Option([], help="also time this runtime (faust), same run"),
-                          timeout_s: float = typer.Option(1800, help="give up on a runtime after this long")) -> None:
-    """One state processor on N queued commands: commands/s, events/s and CPU per runtime; prints JSON."""
+                          timeout_s: float = typer.Option(1800, help="give up after this long"),
+                          keep: bool = _keep_option()) -> None:
+    """One state processor on N queued commands: commands/s, events/s and CPU per command; prints JSON."""
     import json
 
     from jobstream.bench_state import run_state_bench
 
-    runtimes = ["engine", *(r for r in runtime if r != "engine")]
-    typer.echo(json.dumps(run_state_bench(Settings.from_env(), commands, runtimes, timeout_s), indent=2))
+    typer.echo(json.dumps(run_state_bench(Settings.from_env(), commands, timeout_s, keep), indent=2))
 
 
 @bench_app.command("codec")

@@ -30,16 +30,6 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _env(name, default)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-STATE_RUNTIMES = ("engine", "faust")
-
-
 @dataclass(frozen=True)
 class Settings:
     """Where things run and how topics are named. Immutable; derive variants with ``with_``."""
@@ -60,7 +50,6 @@ class Settings:
     aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
     queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
     state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
-    state_runtime: str = "faust"  # state processor: "engine" (exactly-once, streams/engine) or "faust"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,7 +70,6 @@ class Settings:
             aging_step_s=_env_float("JOBSTREAM_AGING_STEP_S", 10.0),
             queue_limits=_env("JOBSTREAM_QUEUE_LIMITS", ""),
             state_retention_s=_env_float("JOBSTREAM_STATE_RETENTION_S", 3600.0),
-            state_runtime=_env_choice("JOBSTREAM_STATE_RUNTIME", "faust", STATE_RUNTIMES),
         )
 
     @property
@@ -105,7 +93,6 @@ class Settings:
             "JOBSTREAM_AGING_STEP_S": str(self.aging_step_s),
             "JOBSTREAM_QUEUE_LIMITS": self.queue_limits,
             "JOBSTREAM_STATE_RETENTION_S": str(self.state_retention_s),
-            "JOBSTREAM_STATE_RUNTIME": self.state_runtime,
         }
         if self.schema_registry_url:
             env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url

@@ -3,23 +3,18 @@ queue, stop notices to workers, dead letters, commands to other jobs (``core/fol
 changes to the timer processor (``core/timers.py``). Derived from (state before, events, state after),
 so a replayed decision sends the same messages again, and every receiver tolerates repeats.
 
-``messages`` is the pure part, shared by both runtimes; ``SideEffects`` sends them through faust."""
+``messages`` is pure; the state processor sends what it returns in the decision's transaction."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import ACTIVE, JobState, Status
 from jobstream.core.timers import timer_changes
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    CancelExecution, Codec, DeadLetter, JobCancelled, JobDeadLettered, JobEvent, JobQueued, JobReady,
+    CancelExecution, DeadLetter, JobCancelled, JobDeadLettered, JobEvent, JobQueued, JobReady,
     JobUpdated, JobWithdrawn, Record, ReportRejected,
 )
-
-if TYPE_CHECKING:  # the engine runtime imports ``messages`` without faust
-    import faust
 
 Message = tuple[str, str, Record]  # (topic, key, record)
 
@@ -30,23 +25,6 @@ def messages(topics: Topics, before: JobState, after: JobState, events: list[Job
     out += [(topics.commands, c.envelope.job_id, c) for c in follow_up_commands(before, after, events)]
     out += [(topics.timer_requests, change.job_id, change) for change in timer_changes(before, events)]
     return out
-
-
-class SideEffects:
-    """Sends the messages of a decision with a faust app's producer."""
-
-    def __init__(self, app: faust.App, topics: Topics, codec: Codec, partitions: int) -> None:
-        self.app = app
-        self.topics = topics
-        self.codec = codec
-        self.partitions = partitions
-
-    async def after(self, before: JobState, after: JobState, events: list[JobEvent]) -> None:
-        from jobstream.streams.app import partition_for, produce  # faust's edge; loaded already by its app
-
-        for topic, key, record in messages(self.topics, before, after, events):
-            value = self.codec.encode(record, topic)
-            await produce(self.app, topic, key.encode(), value, partition_for(key, self.partitions))
 
 
 def _messages(topics: Topics, before: JobState, after: JobState, event: JobEvent) -> list[Message]:

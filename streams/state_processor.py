@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -29,12 +29,14 @@ from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeE
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.side_effects import messages as side_effect_messages
+from jobstream.streams.state_bootstrap import fold_events
 from jobstream.streams.state_serde import StateSerde
 
 log = logging.getLogger(__name__)
 
 RETIRE_EVERY_S = 10.0
 RETIRE_AT_MOST = 20_000  # per punctuation: a large backlog is worked off over several
+BOOTSTRAP_TIMEOUT_S = 600.0
 
 
 class UndecidableCommand(Exception):
@@ -91,6 +93,9 @@ class StateHandler:
         self.settled_now: list[tuple[datetime, int, str]] = []
         self.popped: list[tuple[datetime, int, str]] = []
         self.next_retire = time.monotonic()
+        self.settings = settings
+        self.unsaved: dict[int, list[str]] = {}  # partition -> jobs rebuilt from events, not in the changelog yet
+        self.saving: dict[int, list[str]] = {}  # those of the transaction in hand
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, self.partitions))  # queues repeat
 
     # -- per command ------------------------------------------------------------------------
@@ -167,8 +172,10 @@ class StateHandler:
     # -- retirement ---------------------------------------------------------------------------
 
     def punctuate(self, batch: Batch[JobState], owned: frozenset[int]) -> None:
-        """Slim settled jobs down to their tombstone once settled for the retention: memory grows
-        with the jobs going on, not with every job ever run."""
+        """Save states rebuilt from the events to the changelog; slim settled jobs down to their
+        tombstone once settled for the retention: memory grows with the jobs going on, not with
+        every job ever run."""
+        self._save_rebuilt(batch, owned)
         if time.monotonic() < self.next_retire:
             return
         self.next_retire = time.monotonic() + RETIRE_EVERY_S
@@ -185,6 +192,20 @@ class StateHandler:
             batch.put(partition, job_id, tombstone(state))
             self.tally.retired += 1
 
+    def _save_rebuilt(self, batch: Batch[JobState], owned: frozenset[int]) -> None:
+        """One partition's rebuilt states per transaction, all of them: a crash leaves its
+        changelog either empty (rebuilt again) or whole, never half."""
+        for partition in [p for p in self.unsaved if p not in owned]:
+            del self.unsaved[partition]  # moved away: its new owner rebuilds it
+        if not self.unsaved:
+            return
+        partition, job_ids = next(iter(self.unsaved.items()))
+        self.saving = {partition: self.unsaved.pop(partition)}
+        for job_id in job_ids:
+            state = batch.get(partition, job_id)
+            if state is not None:
+                batch.put(partition, job_id, state)  # the store has it already; the changelog not yet
+
     # -- the transaction's end ----------------------------------------------------------------
 
     def committed(self) -> None:
@@ -193,8 +214,11 @@ class StateHandler:
         for entry in self.settled_now:
             heapq.heappush(self.settling, entry)
         self.settled_now, self.popped = [], []
+        self.saving = {}
 
     def aborted(self) -> None:
+        self.unsaved |= self.saving
+        self.saving = {}
         self.tally = Tally()
         for entry in self.popped:
             heapq.heappush(self.settling, entry)
@@ -203,8 +227,14 @@ class StateHandler:
 
     # -- partitions ---------------------------------------------------------------------------
 
-    def assigned(self, partition: int, table: Mapping[str, JobState]) -> None:
-        """Queue the restored partition's settled jobs for retirement."""
+    def assigned(self, partition: int, table: MutableMapping[str, JobState]) -> None:
+        """Rebuild an empty store from the events (``state_bootstrap``), then queue the partition's
+        settled jobs for retirement."""
+        if not table:
+            rebuilt = fold_events(self.settings, self.codec, self.topics.events, partition, BOOTSTRAP_TIMEOUT_S)
+            table.update(rebuilt)
+            if rebuilt:
+                self.unsaved[partition] = list(rebuilt)
         for job_id, state in table.items():
             if state.status in SETTLED and state.spec is not None and state.updated_at is not None:
                 heapq.heappush(self.settling, (state.updated_at, partition, job_id))
@@ -216,10 +246,10 @@ class StateHandler:
 def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
     topics = Topics(settings.topic_prefix)
     return EngineConfig(app_id=topics.state_processor_app, input_topic=topics.commands,
-                        changelog_topic=topics.state_processor_engine_changelog, instance_id=instance_id)
+                        changelog_topic=topics.state_processor_changelog, instance_id=instance_id)
 
 
-def run_state_processor_engine(settings: Settings, instance_id: str | None = None,
+def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics.serve(metrics_port)

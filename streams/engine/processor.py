@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from typing import Generic, Protocol, TypeVar
 
 from confluent_kafka import Message, Producer
@@ -62,8 +62,8 @@ class Processor(Protocol[V]):
 
     def aborted(self) -> None: ...
 
-    def assigned(self, partition: int, table: Mapping[str, V]) -> None:
-        """A partition's store is restored; its input follows."""
+    def assigned(self, partition: int, table: MutableMapping[str, V]) -> None:
+        """A partition's store is restored (the application may fill an empty one); its input follows."""
         ...
 
     def revoked(self, partition: int) -> None: ...

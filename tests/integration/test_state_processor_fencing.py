@@ -1,5 +1,5 @@
-"""The state processor's integration scenarios on the exactly-once engine runtime, and what only
-the engine promises: a fenced owner writes nothing."""
+"""What exactly-once buys the state processor: an owner fenced by its successor writes nothing;
+and a store rebuilt from the events when its changelog is empty."""
 
 from __future__ import annotations
 
@@ -8,42 +8,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.process import wait_until
-from jobstream.infra.topics import Topics
-from jobstream.schemas import JobQueued, JobSpec, ShellTask, SubmitJob
+from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.schemas import CancelJob, CommandRejected, JobCancelled, JobQueued, JobSpec, ShellTask, SubmitJob
 from jobstream.streams.kafka_io import Publisher, command_envelope
-from tests.integration import (
-    test_state_processor_poison as poison,
-    test_state_processor_recovery as recovery,
-    test_state_processor_retirement as retirement,
-)
 from tests.integration.harness import ServiceProcess, TopicReader
-
-
-@pytest.fixture
-def engine_settings(test_settings: Settings) -> Settings:
-    return test_settings.with_(state_runtime="engine")
-
-
-def test_poison_on_engine(engine_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess],
-                          tmp_path: Path) -> None:
-    poison.test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
-        engine_settings, topics_ready, services, tmp_path)
-
-
-def test_kill_9_mid_burst_on_engine(engine_settings: Settings, topics_ready: Topics,
-                                    services: dict[str, ServiceProcess], tmp_path: Path) -> None:
-    """Strict here: the engine has no catch-up to stall in (the faust runtime's test is xfail)."""
-    recovery.test_kill_9_mid_burst(engine_settings, topics_ready, services, tmp_path)
-
-
-def test_retirement_on_engine(engine_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess],
-                              tmp_path: Path) -> None:
-    retirement.test_settled_jobs_are_retired_and_still_refuse_late_commands(
-        engine_settings, topics_ready, services, tmp_path)
 
 
 def _submit(publisher: Publisher, count: int, name: str) -> list[str]:
@@ -62,14 +35,14 @@ def _queued(records: list[object], jobs: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("b_instance", ["sp-a", "sp-b"], ids=["same-instance-id", "other-instance-id"])
-def test_a_fenced_owner_writes_nothing(engine_settings: Settings, topics_ready: Topics,
+def test_a_fenced_owner_writes_nothing(test_settings: Settings, topics_ready: Topics,
                                        services: dict[str, ServiceProcess], tmp_path: Path, b_instance: str) -> None:
     """Same instance id: B's transactional id fences A's producer. Another id: A's partitions go
     to B once A's session times out, and A's stale group generation fences its offsets."""
-    publisher = Publisher(engine_settings)
-    reader = TopicReader(engine_settings, topics_ready.events)
+    publisher = Publisher(test_settings)
+    reader = TopicReader(test_settings, topics_ready.events)
     # Given instance A deciding a burst of commands
-    services["a"] = ServiceProcess("sp-a", ["state-processor", "--instance-id", "sp-a"], engine_settings,
+    services["a"] = ServiceProcess("sp-a", ["state-processor", "--instance-id", "sp-a"], test_settings,
                                    tmp_path).start()
     warmup = _submit(publisher, 1, "warm-up")
     reader.wait_for(lambda records: _queued(records, warmup) == set(warmup), 60, "A to start")
@@ -78,7 +51,7 @@ def test_a_fenced_owner_writes_nothing(engine_settings: Settings, topics_ready: 
 
     # When A is stopped mid-burst (commands fetched, a transaction likely open) and B takes over
     services["a"].signal(signal.SIGSTOP)
-    services["b"] = ServiceProcess("sp-b", ["state-processor", "--instance-id", b_instance], engine_settings,
+    services["b"] = ServiceProcess("sp-b", ["state-processor", "--instance-id", b_instance], test_settings,
                                    tmp_path).start()
     after = _submit(publisher, 200, "after-takeover")
     reader.wait_for(lambda records: _queued(records, burst + after) == set(burst + after), 120,
@@ -102,3 +75,39 @@ def test_a_fenced_owner_writes_nothing(engine_settings: Settings, topics_ready: 
     for job_id in warmup + burst + after + late:
         assert counts[(job_id, 1)] == 1 and counts[(job_id, 2)] == 1, job_id
     reader.close()
+
+
+def test_a_store_whose_changelog_is_lost_is_rebuilt_from_the_events(
+        test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path) -> None:
+    # Given jobs decided by a state processor that then stops
+    publisher = Publisher(test_settings)
+    reader = TopicReader(test_settings, topics_ready.events)
+    services["first"] = ServiceProcess("sp-first", ["state-processor"], test_settings, tmp_path).start()
+    jobs = _submit(publisher, 20, "before")
+    reader.wait_for(lambda records: _queued(records, jobs) == set(jobs), 60, "the jobs to be queued")
+    assert services["first"].stop() == 0
+
+    # When its changelog is lost (deleted, created again empty) and it starts again
+    _recreate_empty(test_settings, topics_ready.state_processor_changelog)
+    services["second"] = ServiceProcess("sp-second", ["state-processor"], test_settings, tmp_path).start()
+    resubmitted = SubmitJob(envelope=command_envelope(SubmitJob, jobs[0], "test"),
+                            spec=JobSpec(name="again", task=ShellTask(argv=["true"])))
+    publisher.send_command(resubmitted)
+    publisher.send_command(CancelJob(envelope=command_envelope(CancelJob, jobs[1], "test")))
+    publisher.flush()
+
+    # Then it knows every job as before: the same id is refused, a cancel decided, seqs go on
+    reader.wait_for(lambda records: {(r.envelope.job_id, r.envelope.seq) for r in records} >= {
+        (jobs[0], 3), (jobs[1], 3)}, 90, "the two commands to be decided")
+    third = {r.envelope.job_id: r for r in reader.records if r.envelope.seq == 3}
+    assert isinstance(third[jobs[0]], CommandRejected) and "already exists" in third[jobs[0]].reason
+    assert isinstance(third[jobs[1]], JobCancelled)
+    assert "rebuilt" in services["second"].log_path.read_text()
+    reader.close()
+
+
+def _recreate_empty(settings: Settings, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin.delete_topics([topic])[topic].result(30)
+    wait_until(lambda: topic not in admin.list_topics(timeout=10).topics, 60, f"{topic} to be deleted")
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))

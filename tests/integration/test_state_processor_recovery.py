@@ -6,8 +6,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from jobstream.config import Settings
 from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics
@@ -42,10 +40,6 @@ def _finished(plan: dict[str, bool]):  # type: ignore[no-untyped-def]
     return lambda records: _done(plan, records) >= plan.keys()
 
 
-# A known bug, not a slow test: the restarted processor sometimes recovers, works for about a
-# second, then takes no more commands (faust's commit after recovery is the lead; see the
-# architecture doc). Kept running so that it shows (XPASS/XFAIL) until it is fixed.
-@pytest.mark.xfail(strict=False, reason="intermittent stall of the restarted state processor (known bug)")
 def test_kill_9_mid_burst(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess],
                           tmp_path: Path) -> None:
     # Given a running state processor with static group membership
@@ -84,7 +78,6 @@ def test_kill_9_mid_burst(test_settings: Settings, topics_ready: Topics, service
     for job_id, cancelled in plan.items():
         expected = [1, 2, 3] if cancelled else [1, 2]
         assert by_job[job_id] == expected, f"job {job_id}: seqs {by_job[job_id]}"
-    caught_up = "folded" in services["second"].log_path.read_text()
-    print(f"processing resumed {resumed_after_s:.1f}s after the restart; catch-up folded events: {caught_up}")
+    print(f"processing resumed {resumed_after_s:.1f}s after the restart")
     assert resumed_after_s < 60  # a guard; the figure itself is reported, and benchmarked elsewhere
     reader.close()
