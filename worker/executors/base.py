@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobstream.schemas import Outcome
 from jobstream.worker.executors.output import ExecutionOutput, OutputOptions
@@ -34,6 +35,19 @@ class ExecutorOptions:
         """Defaults, with ``JOBSTREAM_LOG_MAX_BYTES`` bounding each execution's streamed output."""
         output = OutputOptions(max_bytes=_env_int("JOBSTREAM_LOG_MAX_BYTES", OutputOptions.max_bytes))
         return cls(output=output)
+
+
+async def ended_in_time(ending: asyncio.Future[Any], ctx: RunContext) -> bool:
+    """Whether ``ending`` completed before the run's timeout or its cancel (the caller then stops
+    what runs, and reports ``stopped_outcome``)."""
+    stop = asyncio.ensure_future(ctx.cancelled.wait())
+    done, _ = await asyncio.wait({ending, stop}, timeout=ctx.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    return ending in done
+
+
+def stopped_outcome(ctx: RunContext) -> Outcome:
+    return Outcome.CANCELLED if ctx.cancelled.is_set() else Outcome.TIMED_OUT
 
 
 @dataclass(frozen=True)

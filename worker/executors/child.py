@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobstream.schemas import Outcome
-from jobstream.worker.executors.base import RunContext
+from jobstream.worker.executors.base import RunContext, ended_in_time, stopped_outcome
 from jobstream.worker.executors.output import ExecutionOutput
 
 TICK_S = 0.1  # how often pending output and progress are flushed while the child runs
@@ -95,14 +95,11 @@ async def exit_code(process: asyncio.subprocess.Process) -> int:
 
 async def _wait(process: asyncio.subprocess.Process, ctx: RunContext) -> Outcome:
     exited = asyncio.ensure_future(exit_code(process))
-    stop = asyncio.ensure_future(ctx.cancelled.wait())
-    done, _ = await asyncio.wait({exited, stop}, timeout=ctx.timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
-    if exited in done:
+    if await ended_in_time(exited, ctx):
         return Outcome.SUCCEEDED
     exited.cancel()
     await kill_group(process, ctx.options.kill_grace_s)
-    return Outcome.CANCELLED if ctx.cancelled.is_set() else Outcome.TIMED_OUT
+    return stopped_outcome(ctx)
 
 
 async def _drain(process: asyncio.subprocess.Process, readers: asyncio.Future[Any]) -> None:

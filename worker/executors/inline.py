@@ -32,7 +32,7 @@ from typing import Any, TextIO
 
 from jobstream.schemas import Outcome, PythonTask
 from jobstream.streams import metrics
-from jobstream.worker.executors.base import ExecutionResult, RunContext
+from jobstream.worker.executors.base import ExecutionResult, RunContext, ended_in_time, stopped_outcome
 from jobstream.worker.executors.output import ExecutionOutput
 from jobstream.worker.python_runner import describe, load_entrypoint
 
@@ -150,11 +150,8 @@ async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
 
 
 async def _wait(run: _Run, ctx: RunContext, entrypoint: str) -> Outcome:
-    stop = asyncio.ensure_future(ctx.cancelled.wait())
     finished = asyncio.ensure_future(run.finished.wait())
-    done, _ = await asyncio.wait({finished, stop}, timeout=ctx.timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    stop.cancel()
-    if finished in done:
+    if await ended_in_time(finished, ctx):
         return Outcome.SUCCEEDED
     run.stop()
     try:
@@ -163,7 +160,7 @@ async def _wait(run: _Run, ctx: RunContext, entrypoint: str) -> Outcome:
         metrics.INLINE_ORPHANS.inc()
         log.warning("inline task %s did not stop within %.0f s (blocked in C code?); it keeps running in the "
                     "worker until it returns", entrypoint, ctx.options.kill_grace_s)
-    return Outcome.CANCELLED if ctx.cancelled.is_set() else Outcome.TIMED_OUT
+    return stopped_outcome(ctx)
 
 
 def _result(run: _Run, outcome: Outcome, ctx: RunContext, duration_ms: int) -> ExecutionResult:
