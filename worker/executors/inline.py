@@ -113,7 +113,7 @@ class _Run:
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         try:
             value = function(*args, **kwargs)
-            self.value = asyncio.run(value) if inspect.isawaitable(value) else value
+            self.value = asyncio.run(value) if inspect.iscoroutine(value) else value
         except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
             self.error = error
         finally:
