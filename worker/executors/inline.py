@@ -60,7 +60,7 @@ class _Routed(io.TextIOBase):
         if target is None:
             return self.fallback.write(text)
         loop, output = target  # ExecutionOutput belongs to the event loop: hand the bytes over
-        loop.call_soon_threadsafe(output.feed, self.name_, text.encode(errors="replace"))
+        _hand_over(loop, output.feed, self.name_, text.encode(errors="replace"))
         return len(text)
 
     def flush(self) -> None:
@@ -72,6 +72,14 @@ class _Routed(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
+    """Run ``callback`` on the loop; an orphaned thread that outlives the loop has no one to tell."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop is closed: the worker is gone, or the execution long reported
+        pass
 
 
 def route_standard_streams() -> None:
@@ -117,7 +125,7 @@ class _Run:
         except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
             self.error = error
         finally:
-            self.loop.call_soon_threadsafe(self.finished.set)
+            _hand_over(self.loop, self.finished.set)
 
     def stop(self) -> None:
         if self.task is not None:
