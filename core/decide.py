@@ -151,14 +151,15 @@ def _stale(state: JobState, command: ReportStarted | ReportProgress | ReportFini
     return True
 
 
-def _returned(state: JobState, command: ReturnAssignment, emit: Emitter) -> list[JobEvent]:
-    """A worker hands back an assignment it never started (no room): queue the next attempt, so
-    that a late copy of the returned one is fenced, without using up a try. A return of a lease
-    that has moved on, or that another worker holds, decides nothing: that worker never ran it."""
+def _returned(state: JobState, command: ReturnAssignment | ExpireExecution, emit: Emitter) -> list[JobEvent]:
+    """An assignment that never started comes back (the worker had no room, or was lost before it
+    started): queue the next attempt, so that a late copy of the old one is fenced, without using
+    up a try. A lease that has moved on, or that another worker holds, decides nothing. A queued
+    job's lease is not recorded until its worker starts it (the start proves it)."""
     if command.attempt != state.attempt:
         return []
     held_by_it = state.status == Status.ASSIGNED and state.worker_id == command.worker_id
-    if not (held_by_it or state.status == Status.QUEUED):  # queued: the return overtook the AssignJob
+    if not (held_by_it or state.status == Status.QUEUED):
         return []
     emit(JobReturned, execution_id=command.execution_id, attempt=command.attempt,
          worker_id=command.worker_id, reason=command.reason)
@@ -244,6 +245,8 @@ def _fire(state: JobState, command: FireTimer, emit: Emitter) -> list[JobEvent]:
 
 
 def _expire(state: JobState, command: ExpireExecution, emit: Emitter) -> list[JobEvent]:
+    if command.attempt == state.attempt and state.status == Status.QUEUED:
+        return _returned(state, command, emit)  # its worker was lost before it started it
     if command.attempt != state.attempt or state.status not in ACTIVE or command.worker_id != state.worker_id:
         return []  # the lease already ended, or another worker holds it: nothing to expire
     return _fail(state, emit, Outcome.LOST, command.reason, None, {})

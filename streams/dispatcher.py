@@ -2,9 +2,10 @@
 
 It consumes the dispatch topic, keyed by queue, so that one queue's ready work and the credits of
 the workers serving it meet in one partition, owned by one dispatcher instance. A match becomes
-two messages: an Assignment to the worker's partition of the assignments topic, and an AssignJob
-command so that the state processor records the lease. The worker starts at once; the state
-processor fences anything that lost a race (a cancel, say) and tells the worker to stop.
+one message: an Assignment to the worker's partition of the assignments topic. The worker starts
+at once, and its start records the lease (JobAssigned, JobStarted); the state processor fences
+anything that lost a race (a cancel, a second worker with the same attempt) and tells the worker
+to stop.
 
 Ready executions are kept in a table (changelog), so a restarted dispatcher knows them; credits
 are not: workers send fresh ones every few seconds, and one older than the credit TTL no longer
@@ -38,12 +39,12 @@ from jobstream.config import Settings
 from jobstream.core.dispatch import DEFAULT_CREDIT_TTL_S, DispatchBoard, Match, parse_queue_limits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    AssignJob, Assignment, Codec, JobReady, JobWithdrawn, WorkerCredit, WorkerDeregistered, WorkerDraining,
+    Assignment, Codec, JobReady, JobWithdrawn, WorkerCredit, WorkerDeregistered, WorkerDraining,
     MessageDecodeError, WorkerLost, make_codec,
 )
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
-from jobstream.streams.kafka_io import command_envelope, consume_ready, consumer_config, end_offset
+from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offset
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,11 @@ class Dispatcher:
             self.watch.close()
 
     async def _send(self, match: Match) -> None:
+        """The assignment goes to the worker alone: its start is what records the lease (one command
+        and one decision fewer per job; a worker lost before it starts has the assignment expired)."""
         job, now = match.job, self.clock()
         assignment = Assignment(job_id=job.job_id, execution_id=job.execution_id, attempt=job.attempt,
                                 worker_id=match.worker_id, spec=job.spec, assigned_at=now)
-        command = AssignJob(envelope=command_envelope(AssignJob, job.job_id, "dispatcher", now=now,
-                                                      command_id=f"assign:{job.execution_id}"),
-                            execution_id=job.execution_id, attempt=job.attempt, worker_id=match.worker_id)
-        await produce(self.app, self.topics.commands, job.job_id.encode(),
-                      self.codec.encode(command, self.topics.commands), partition_for(job.job_id, self.partitions))
         await produce(self.app, self.topics.assignments, match.worker_id.encode(),
                       self.codec.encode(assignment, self.topics.assignments),
                       partition_for(match.worker_id, self.partitions))

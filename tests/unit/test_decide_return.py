@@ -5,7 +5,8 @@ from __future__ import annotations
 from jobstream.core.decide import decide
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
-    AssignJob, CommandRejected, JobQueued, JobReturned, Outcome, ReportRejected, ReportStarted, ReturnAssignment,
+    AssignJob, CommandRejected, ExpireExecution, JobQueued, JobReturned, Outcome, ReportRejected, ReportStarted,
+    ReturnAssignment,
 )
 from tests.unit.builders import T0, command, retrying
 from tests.unit.test_decide import finish, run, submitted
@@ -68,3 +69,13 @@ def test_a_started_execution_cannot_be_returned_and_a_late_start_of_a_returned_o
     returned, _ = give_back(state)
     _, events = run(returned, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w3"))
     assert [type(e) for e in events] == [ReportRejected]
+
+
+def test_a_worker_lost_before_it_started_its_assignment_gives_the_job_back_without_using_a_try() -> None:
+    # Given a queued job whose assignment (unrecorded until its start) went to a worker that was lost
+    state = submitted(retry=retrying(max_attempts=2))
+    state, events = run(state, command(ExpireExecution, execution_id="job-1.1", attempt=1, worker_id="w1",
+                                       reason="worker w1 lost"))
+    # Then the next attempt is queued, and the first still has all its tries
+    assert [type(e) for e in events] == [JobReturned, JobQueued] and events[0].reason == "worker w1 lost"
+    assert (state.status, state.attempt, state.tries) == (Status.QUEUED, 2, 1)
