@@ -29,7 +29,7 @@ from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
 from jobstream.schemas import DrainWorker, Record, WorkerEnvelope, WorkerRegistered
-from jobstream.streams.app import partition_for
+from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.kafka_io import Publisher
 
 ACTOR = "api"

@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, Command, make_codec
-from jobstream.streams.app import partition_for
+from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.kafka_io import producer_config
 
 log = logging.getLogger(__name__)

@@ -7,21 +7,16 @@ import logging
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, MessageDecodeError, Record
+from jobstream.streams.kafka_io import ensure_all_topics, partition_for  # noqa: F401 - re-exported for the faust processors
 
 log = logging.getLogger(__name__)
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Java clients, faust and our confluent producers (murmur2) pick for ``key``."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 class _ReadCommittedThread(AIOKafkaConsumerThread):
@@ -79,12 +74,6 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
     )
     app.transport = ReadCommittedTransport(app.conf.broker_consumer, app)
     return app
-
-
-def ensure_all_topics(settings: Settings) -> None:
-    """Every topic a processor uses exists before faust starts: faust's own auto-creation races
-    its metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
 
 
 async def produce(app: faust.App, topic: str, key: bytes, value: bytes, partition: int) -> asyncio.Future[Any]:

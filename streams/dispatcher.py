@@ -35,6 +35,7 @@ from typing import Any
 import faust
 from confluent_kafka import Consumer, TopicPartition
 
+from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.dispatch import DEFAULT_CREDIT_TTL_S, DispatchBoard, Match, parse_queue_limits
 from jobstream.infra.topics import Topics
@@ -48,9 +49,6 @@ from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offse
 
 log = logging.getLogger(__name__)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Dispatcher:

@@ -13,13 +13,25 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics
+from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeError, PoisonMessage, Record, make_codec
 
 log = logging.getLogger(__name__)
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Java clients, faust and our confluent producers (murmur2) pick for ``key``."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def ensure_all_topics(settings: Settings) -> None:
+    """Every topic a process uses exists before it starts: faust's own auto-creation races its
+    metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:

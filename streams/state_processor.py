@@ -18,9 +18,9 @@ from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from aiokafka.partitioner import murmur2
 from confluent_kafka import Message
 
+from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.decide import decide
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
@@ -28,6 +28,7 @@ from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
+from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
 from jobstream.streams.state_serde import StateSerde
@@ -42,14 +43,6 @@ BOOTSTRAP_TIMEOUT_S = 600.0
 class UndecidableCommand(Exception):
     """``decide`` (or folding its events) raised: a bug, or an input no validation foresaw."""
 
-
-def partition_for(key: str, partitions: int) -> int:
-    """``streams.app.partition_for`` (Java's murmur2), without importing faust at start-up."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Tally:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
+from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
@@ -36,9 +37,6 @@ from jobstream.streams.kafka_io import command_envelope
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 0.01
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

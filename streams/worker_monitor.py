@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import faust
 from prometheus_client import Counter
 
+from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.liveness import DEFAULT_WINDOW_S, Held, LivenessTracker, Loss, WorkerLiveness
 from jobstream.infra.topics import Topics
@@ -41,9 +42,6 @@ ACTOR = "worker-monitor"
 WORKERS_LOST = Counter("jobstream_workers_lost_total", "Workers declared lost by the worker monitor.")
 EXPIRED = Counter("jobstream_executions_expired_total", "ExpireExecution commands sent, by cause.", ["cause"])
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WorkerMonitor:

@@ -27,6 +27,7 @@ from typing import TypeAlias
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
@@ -36,9 +37,9 @@ from jobstream.schemas import (
     Requirements, WorkerLost, WorkerRegistered,
 )
 from jobstream.streams import metrics
-from jobstream.streams.app import ensure_all_topics, partition_for
 from jobstream.streams.kafka_io import (
-    Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset,
+    Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset, ensure_all_topics,
+    partition_for,
 )
 from jobstream.worker.executors.base import ExecutionResult
 from jobstream.worker.runs import run_assignment
@@ -47,9 +48,6 @@ log = logging.getLogger(__name__)
 SEEN_AT_MOST = 100_000
 Inbound: TypeAlias = Assignment | CancelExecution | DrainWorker | WorkerLost
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

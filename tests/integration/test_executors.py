@@ -91,6 +91,11 @@ def _read_all(client: httpx.Client, execution_id: str) -> tuple[list[dict[str, A
             return chunks, page["complete"]
 
 
+def _complete_log(client: httpx.Client, execution_id: str) -> list[dict[str, Any]] | None:
+    chunks, complete = _read_all(client, execution_id)
+    return chunks if complete else None
+
+
 def test_an_http_job_completes_with_status_and_body(stack: httpx.Client, web: str) -> None:
     # Given a local server, when a GET and a POST job call it
     get = _submit(stack, {"type": "http", "url": f"{web}/thing", "headers": {"x-test": "jobstream"}})
@@ -140,7 +145,7 @@ def test_an_inline_python_job_runs_in_the_worker_with_its_output_logged_and_its_
             "isolation": "inline"}
     job = _finished(stack, _submit(stack, task))
     assert job["status"] == "completed" and job["result_json"] == '"INLINE"', job
-    chunks = _poll(lambda: (c := _read_all(stack, job["execution_id"]))[1] and c[0], 30, "the eof marker")
+    chunks = _poll(lambda: _complete_log(stack, job["execution_id"]), 30, "the eof marker")
     assert "".join(c["data"] for c in chunks if c["stream"] == "stdout") == "inline 0\ninline 1\ninline 2\n"
     # a Python loop past its timeout is stopped; limits are refused at submission, naming the field
     spinning = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:spin",
