@@ -278,15 +278,22 @@ def bench_clean(prefix: str = typer.Option(None, help="only this run's topics an
 
 
 @bench_app.command("projector")
-def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 events each) to replay"),
+def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 events each) to replay; 0: no replay"),
                     profile: str = typer.Option(None, help="write the replay's cProfile stats to this file"),
+                    rate: float = typer.Option(None, help="also time read-your-writes at this many jobs/s, live"),
+                    seconds: float = typer.Option(10, help="how long to publish at --rate"),
                     keep: bool = _keep_option()) -> None:
-    """Replay N jobs' events into a fresh schema: projector events/s beside the broker's raw rate; prints JSON."""
+    """Replay N jobs' events into a fresh schema: projector events/s beside the broker's raw rate; with --rate,
+    publish-to-visible latency through a live projector; prints JSON."""
     import json
 
     from jobstream.projections.bench import bench_projector as run_projector_bench
+    from jobstream.projections.bench_live import bench_read_your_writes
 
-    typer.echo(json.dumps(run_projector_bench(Settings.from_env(), jobs, profile, keep), indent=2))
+    settings = Settings.from_env()
+    result = {"replay": run_projector_bench(settings, jobs, profile, keep) if jobs else None,
+              "read_your_writes": bench_read_your_writes(settings, rate, seconds, keep) if rate else None}
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench_app.command("state-processor")

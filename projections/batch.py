@@ -6,7 +6,7 @@ the pure mapping, and the store writes each changed row once, however many event
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jobstream.schemas import JobEvent, Record, WorkerEvent
@@ -21,7 +21,7 @@ class Wanted:
 
     job_ids: list[str]
     worker_ids: list[str]
-    execution_ids: list[str]  # named by the events; the jobs' current ones are added after loading
+    execution_ids: list[str]  # named by the events; the store adds the jobs' current ones
 
 
 def wanted(records: Iterable[Record]) -> Wanted:
@@ -104,9 +104,3 @@ class Batch:
     def rows_to_write(self) -> tuple[list[JobRow], list[ExecutionRow], list[WorkerRow], list[EventRow]]:
         return ([self.jobs[k] for k in self.changed_jobs], [self.executions[k] for k in self.changed_executions],
                 [self.workers[k] for k in self.changed_workers], list(self.events.values()))
-
-
-def current_executions(jobs: Mapping[str, JobRow] | Iterable[JobRow]) -> list[str]:
-    """The loaded jobs' current execution ids: a cancel in the batch may change them."""
-    rows = jobs.values() if isinstance(jobs, Mapping) else jobs
-    return [r.execution_id for r in rows if r.execution_id]

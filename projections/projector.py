@@ -5,6 +5,11 @@ partitions (projection_offsets) commit in one Postgres transaction, and on assig
 starts from those stored offsets. Kafka commits happen too, for lag monitoring only. Redelivered or
 duplicated events are skipped by their per-aggregate seq (mapping.py). An undecodable message goes
 to the poison topic with its origin and the projector moves on.
+
+A batch is whatever the consumer has ready (no linger). Its transaction (load the rows it touches,
+fold, write, offsets, NOTIFY) runs on a writer thread while the next batch is consumed and decoded;
+at most one is in flight and the next starts only after it committed, so batches stay in order and
+each one reads what the one before wrote.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Recor
 from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
 from . import metrics
+from .inflight import InFlight
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
 from .store import PartitionKey as Key
-from .store import keep_projecting, load_batch, load_offsets, write_batch
+from .store import keep_projecting, load_batch, load_offsets, prepare_connection, write_batch
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000  # a cap, not a target: a batch is whatever the consumer has ready
 POLL_TIMEOUT_S = 0.05
 LAG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
@@ -49,6 +55,30 @@ class Counts:
     applied: int = 0
     duplicates: int = 0
     poisoned: int = 0
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A consumed batch, decoded: the records to apply and the next offset of each partition it read."""
+
+    messages: int
+    items: list[tuple[Message, Record]]
+    offsets: dict[Key, int]
+    poisoned: int  # undecodable or of the wrong kind, already set aside
+    seconds: float  # spent decoding
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the transaction of one batch did."""
+
+    applied: int = 0
+    duplicates: int = 0
+    set_aside: int = 0  # refused by the mapping or by Postgres
+
+    def __add__(self, other: Written) -> Written:
+        return Written(self.applied + other.applied, self.duplicates + other.duplicates,
+                       self.set_aside + other.set_aside)
 
 
 class Projector:
@@ -72,6 +102,8 @@ class Projector:
         self._pending: list[TopicPartition] = []  # an assignment whose offsets could not be loaded yet
         self._lag_at = 0.0
         self.conn = self._connect()
+        # The batch whose transaction runs while the next one is consumed and decoded; only it uses conn.
+        self.writer: InFlight[tuple[Decoded, Written]] = InFlight("projector-writer")
         group = group_id or f"{settings.topic_prefix}.projector"
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))
@@ -89,6 +121,11 @@ class Projector:
         self.close()
 
     def close(self) -> None:
+        try:
+            self._settle()
+        except Exception as error:  # noqa: BLE001 - closing anyway; Postgres kept the last good offsets
+            log.error("the last batch was not written: %s", error)
+        self.writer.close()
         self.consumer.close()
         self.poison.flush(10)
         self.poison.close()
@@ -105,7 +142,7 @@ class Projector:
         deadline = time.monotonic() + timeout_s
         while True:
             self.poll_once()
-            if self.assigned and self._reached(targets):
+            if self.assigned and not self.writer.busy and self._reached(targets):
                 return self.counts
             if time.monotonic() > deadline:
                 raise TimeoutError(f"projector not caught up after {timeout_s}s: at {self.positions}, "
@@ -113,39 +150,63 @@ class Projector:
 
     # ------------------------------------------------------------------ one batch
     def poll_once(self) -> int:
-        """Consume, project and commit one batch; returns the number of messages consumed."""
+        """Consume and decode a batch while the previous one commits, then start its transaction;
+        returns the number of messages consumed. A database error of the previous batch is raised here."""
         messages = consume_ready(self.consumer, BATCH_SIZE, POLL_TIMEOUT_S)
-        if messages:
-            self._process(messages)
+        decoded = self._decode_all(messages) if messages else None
+        self._settle()
+        if decoded is not None:
+            self.writer.start(lambda: (decoded, self._write(decoded)))
         self._update_lag()
         return len(messages)
 
-    def _process(self, messages: list[Message]) -> None:
+    def _decode_all(self, messages: list[Message]) -> Decoded:
         started = time.perf_counter()
         offsets: dict[Key, int] = {}
         items: list[tuple[Message, Record]] = []
+        poisoned = 0
         for message in messages:
+            if self._consumer_error(message):
+                continue
             record = self._decode(message, offsets)
-            if record is not None:
+            if record is None:
+                poisoned += 1
+            else:
                 items.append((message, record))
-        try:
-            applied, duplicates = self._commit(items, offsets)
-        except BAD_DATA as error:
-            log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
-            applied, duplicates = self._commit_one_by_one(items, offsets)
-        self.positions.update(offsets)
-        self.counts.messages += len(messages)
-        self.counts.applied += applied
-        self.counts.duplicates += duplicates
-        metrics.EVENTS_APPLIED.inc(applied)
-        metrics.DUPLICATES.inc(duplicates)
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if not self.manual and offsets:  # for monitoring only: Postgres holds the real positions
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+        return Decoded(len(messages), items, offsets, poisoned, time.perf_counter() - started)
+
+    def _settle(self) -> None:
+        """Wait for the batch in flight, then count it and move the positions past it."""
+        done = self.writer.settle()
+        if done is None:
+            return
+        decoded, written = done
+        self.positions.update(decoded.offsets)
+        self.counts.messages += decoded.messages
+        self.counts.applied += written.applied
+        self.counts.duplicates += written.duplicates
+        self.counts.poisoned += decoded.poisoned + written.set_aside
+        metrics.EVENTS_APPLIED.inc(written.applied)
+        metrics.DUPLICATES.inc(written.duplicates)
+        metrics.POISONED.inc(decoded.poisoned + written.set_aside)
+        if not self.manual and decoded.offsets:  # for monitoring only: Postgres holds the real positions
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in decoded.offsets.items()],
                                  asynchronous=True)
 
-    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> tuple[int, int]:
-        """Fold and write the records and the offsets in one transaction; (applied, duplicates)."""
+    def _write(self, decoded: Decoded) -> Written:
+        """The batch's transaction (on the writer thread): fold and write the records with the offsets."""
+        started = time.perf_counter()
+        try:
+            written = self._commit(decoded.items, decoded.offsets)
+        except BAD_DATA as error:
+            log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
+            written = self._commit_one_by_one(decoded.items, decoded.offsets)
+        metrics.BATCH_SECONDS.observe(decoded.seconds + time.perf_counter() - started)
+        return written
+
+    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
+        """Load, fold and write the records and the offsets in one transaction."""
+        set_aside = 0
         with self.conn.transaction():
             batch = load_batch(self.conn, [record for _, record in items])
             for message, record in items:
@@ -153,35 +214,38 @@ class Projector:
                     batch.apply(record)
                 except Exception as error:  # noqa: BLE001 - a mapping bug must not wedge the projection
                     self._set_aside(message, f"projection failed: {type(error).__name__}: {error}")
+                    set_aside += 1
             write_batch(self.conn, batch, offsets, self.channel)
-        return batch.applied, batch.duplicates
+        return Written(batch.applied, batch.duplicates, set_aside)
 
-    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> tuple[int, int]:
+    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
         """A batch Postgres refuses is bad data, not a bad moment: retrying it would loop forever.
         Write its events one at a time and set aside those refused."""
-        applied = duplicates = 0
+        written = Written()
         for message, record in items:
             try:
-                one = self._commit([(message, record)], {})
+                written += self._commit([(message, record)], {})
             except BAD_DATA as error:
                 self._set_aside(message, f"refused by Postgres: {type(error).__name__}: {error}")
-                continue
-            applied, duplicates = applied + one[0], duplicates + one[1]
+                written += Written(set_aside=1)
         self._commit([], offsets)
-        return applied, duplicates
+        return written
+
+    def _consumer_error(self, message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return False
+        if error.fatal():
+            raise KafkaException(error)
+        log.warning("consumer error: %s", error)
+        return True
 
     def _decode(self, message: Message, offsets: dict[Key, int]) -> Record | None:
-        error = message.error()
-        if error is not None:
-            if error.fatal():
-                raise KafkaException(error)
-            log.warning("consumer error: %s", error)
-            return None
+        """The message's record; None once it is set aside (undecodable, or the wrong kind for its topic)."""
         topic, partition, offset = where(message)
         offsets[(topic, partition)] = offset + 1
         record = self._decode_value(message)
         if record is None:
-            self._count_poison()
             return None
         expected = self.expected[topic]
         if not isinstance(record, expected):
@@ -200,32 +264,38 @@ class Projector:
             return None
 
     def _set_aside(self, message: Message, reason: str) -> None:
+        """Publish the message on the poison topic (the caller counts it); called from both threads."""
         topic, partition, offset = where(message)
         if not self.publish_poison:
             log.warning("skipping %s[%d]@%d: %s", topic, partition, offset, reason)
             return
         set_aside(self.poison, self.topics, PoisonMessage(topic, partition, offset, message.key(), message.value(),
                                                           reason))
-        self._count_poison()
-
-    def _count_poison(self) -> None:
-        self.counts.poisoned += 1
-        metrics.POISONED.inc()
 
     # ------------------------------------------------------------------ partitions and positions
     def _connect(self) -> psycopg.Connection[Any]:
         conn = connect(self.settings.database_url, self.schema)
         ensure_schema(conn, self.schema)
+        prepare_connection(conn)
         return conn
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._pending = partitions  # kept until assigned, in case Postgres is down right now
+        self._settle_for_rebalance()  # the batch in flight owns the connection until it commits
         self._assign(partitions)
         self._pending = []
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle_for_rebalance()  # commit what was read before another projector takes the partitions
         for tp in partitions:
             self.positions.pop((tp.topic, tp.partition), None)
+
+    def _settle_for_rebalance(self) -> None:
+        """A batch that fails now is simply not applied: its partitions restart from the offsets in Postgres."""
+        try:
+            self._settle()
+        except psycopg.Error as error:
+            log.error("the batch in flight failed (%s); its partitions restart from the stored offsets", error)
 
     def _assign(self, partitions: list[TopicPartition]) -> None:
         """Start each partition where Postgres says the read model stands (or at the beginning)."""
