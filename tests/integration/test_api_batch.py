@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import JobSpec, ShellTask, SubmitJob, make_codec
 from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.kafka_io import command_envelope, producer_config
-from tests.integration.harness import ServiceProcess, end_offsets
+from tests.integration.harness import ServiceProcess, end_offsets, poll
 
 T = TypeVar("T")
 TRUE = {"type": "shell", "argv": ["true"]}
@@ -97,14 +97,6 @@ def _ready(client: httpx.Client) -> bool:
         return client.get("/readyz").status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def poll(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while (result := check()) is None or result is False:
-        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
-        time.sleep(0.2)  # polling interval of a deadline-bounded wait, not synchronisation
-    return result
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -220,8 +212,6 @@ def test_pause_and_resume_a_scheduled_job(stack: Stack) -> None:
     assert job["status"] == "scheduled"
 
     paused = stack.api.post(f"/v1/jobs/{job['job_id']}/pause")
-    if paused.status_code == 409 and "not supported" in paused.json()["detail"]:
-        pytest.xfail(f"the state processor does not decide PauseJob yet: {paused.json()['detail']}")
     assert paused.status_code == 200, paused.text
     assert paused.json()["status"] == "paused"
 

@@ -4,7 +4,7 @@ labels, and a job no worker can take saying why."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import pytest
 from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
-from tests.integration.harness import ServiceProcess, api_stack
+from tests.integration.harness import ServiceProcess, api_stack, poll
 
 Job = dict[str, Any]
 AGING_STEP_S = 0.5  # small, so that the aging test finishes in seconds
@@ -54,14 +54,6 @@ class Stack:
         if job["status"] == "completed":
             done[job_id] = job
         return job_id in done
-
-
-def poll(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
-        time.sleep(0.1)  # polling interval of a deadline-bounded wait, not synchronisation
-    return result
 
 
 def at(value: str) -> datetime:

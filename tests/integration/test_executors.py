@@ -8,18 +8,17 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from jobstream.config import Settings
+from tests.integration.harness import poll
 
-T = TypeVar("T")
 TERMINAL = {"completed", "failed", "cancelled"}
 LINES = 10_000
 
@@ -54,14 +53,6 @@ def web() -> Iterator[str]:
     thread.join(5)
 
 
-def _poll(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)  # polling interval of a deadline-bounded wait
-    return result
-
-
 def _submit(client: httpx.Client, task: dict[str, Any], **fields: Any) -> str:
     response = client.post("/v1/jobs", json={"name": fields.pop("name", "executors"), "task": task, **fields})
     assert response.status_code == 201, response.text
@@ -69,7 +60,7 @@ def _submit(client: httpx.Client, task: dict[str, Any], **fields: Any) -> str:
 
 
 def _finished(client: httpx.Client, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    return _poll(lambda: (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in TERMINAL and j, timeout_s,
+    return poll(lambda: (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in TERMINAL and j, timeout_s,
                  f"job {job_id} to finish")
 
 
@@ -130,7 +121,7 @@ def test_a_python_job_returns_json_and_reports_progress(stack: httpx.Client) -> 
                                   "args": [4]})
     done = _finished(stack, progressing)
     assert done["status"] == "completed" and done["result_json"] == "4"
-    execution = _poll(lambda: (e := stack.get(f"/v1/executions/{done['execution_id']}").json())
+    execution = poll(lambda: (e := stack.get(f"/v1/executions/{done['execution_id']}").json())
                       ["progress_percent"] == 100 and e, 30, "the last progress on the execution")
     assert execution["progress_message"] == "step 4 of 4"
 
@@ -145,7 +136,7 @@ def test_an_inline_python_job_runs_in_the_worker_with_its_output_logged_and_its_
             "isolation": "inline"}
     job = _finished(stack, _submit(stack, task))
     assert job["status"] == "completed" and job["result_json"] == '"INLINE"', job
-    chunks = _poll(lambda: _complete_log(stack, job["execution_id"]), 30, "the eof marker")
+    chunks = poll(lambda: _complete_log(stack, job["execution_id"]), 30, "the eof marker")
     assert "".join(c["data"] for c in chunks if c["stream"] == "stdout") == "inline 0\ninline 1\ninline 2\n"
     # a Python loop past its timeout is stopped; limits are refused at submission, naming the field
     spinning = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:spin",
@@ -165,7 +156,7 @@ def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
               f'while [ ! -e {release} ]; do sleep 0.05; done; '
               f'while [ $i -le {LINES} ]; do echo "line $i"; i=$((i+1)); done')
     job_id = _submit(stack, {"type": "shell", "argv": [script], "shell": True}, name="chatty")
-    running = _poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["execution_id"] and
+    running = poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["execution_id"] and
                     j["status"] in {"assigned", "running"} and j, 60, "the job to start")
     execution_id = running["execution_id"]
     follower = subprocess.Popen([sys.executable, "-m", "jobstream", "logs", "-f", execution_id,
@@ -176,7 +167,7 @@ def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
         def first_half() -> list[dict[str, Any]] | None:
             chunks, _ = _read_all(stack, execution_id)
             return chunks if f"line {half}\n" in "".join(c["data"] for c in chunks) else None
-        chunks = _poll(first_half, 60, "the first half of the lines in the logs")
+        chunks = poll(first_half, 60, "the first half of the lines in the logs")
         page = _logs(stack, execution_id, chunks[-1]["seq"])
         assert not page["complete"] and not page["finished"] and page["status"] in {"assigned", "running"}
         assert stack.get(f"/v1/jobs/{job_id}").json()["status"] in {"assigned", "running"}
@@ -187,7 +178,7 @@ def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
         def to_eof() -> list[dict[str, Any]] | None:
             read, complete = _read_all(stack, execution_id)
             return read if complete else None
-        chunks = _poll(to_eof, 60, "the eof marker")
+        chunks = poll(to_eof, 60, "the eof marker")
         assert [c["seq"] for c in chunks] == list(range(1, len(chunks) + 1))
         text = "".join(c["data"] for c in chunks if c["stream"] == "stdout")
         assert text.splitlines() == [f"line {n}" for n in range(1, LINES + 1)]

@@ -9,8 +9,7 @@ file tells them apart), so that the scenario happens in the middle of the first 
 from __future__ import annotations
 
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import WorkerLost
-from tests.integration.harness import ServiceProcess, TopicReader, api_stack
+from tests.integration.harness import ServiceProcess, TopicReader, api_stack, poll
 
 Row = dict[str, Any]
 WHO_AM_I = "sleep {s}; echo $PPID"  # $PPID of the sh: the worker process
@@ -29,14 +28,6 @@ WHO_AM_I = "sleep {s}; echo $PPID"  # $PPID of the sh: the worker process
 
 def first_run_long(marker: Path, first_s: float, then_s: float) -> str:
     return f"if [ -e {marker} ]; then sleep {then_s}; else touch {marker}; sleep {first_s}; fi; echo $PPID"
-
-
-def poll(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
-        time.sleep(0.1)  # polling interval of a deadline-bounded wait, not synchronisation
-    return result
 
 
 class Stack:
