@@ -175,7 +175,7 @@ def test_the_state_processor_never_sees_an_aborted_transaction(stack: Stack) -> 
         finish(30)
 
     # Then the committed job runs, and the aborted one never existed
-    poll(lambda: stack.statuses([committed]) == {"completed": 1} or None, 60, "the committed job to complete")
+    poll(lambda: stack.statuses([committed]) == {"completed": 1} or None, 120, "the committed job to complete")
     assert stack.statuses([aborted]) == {}
     assert stack.api.get(f"/v1/jobs/{aborted}/events").status_code == 404
 
