@@ -18,6 +18,8 @@ ASSIGNMENTS_RETURNED = Counter("jobstream_worker_assignments_returned_total",
 TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the timer processor, by purpose.", ["purpose"])
 TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))
+FORWARDED = Counter("jobstream_commands_forwarded_total",
+                    "Commands that arrived on a partition their job does not hash to, sent on to the right one.")
 RETIRED = Counter("jobstream_jobs_retired_total", "Settled jobs slimmed down to a tombstone by the state processor.")
 INLINE_ORPHANS = Counter("jobstream_worker_inline_orphans_total",
                          "Inline Python tasks that did not stop when timed out or cancelled (blocked in C code).")

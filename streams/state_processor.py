@@ -55,6 +55,7 @@ class Tally:
         self.decide_seconds: list[float] = []
         self.poison = 0
         self.retired = 0
+        self.forwarded = 0
 
     def publish(self) -> None:
         for kind, n in self.commands.items():
@@ -69,6 +70,8 @@ class Tally:
             metrics.POISON.labels("state-processor").inc(self.poison)
         if self.retired:
             metrics.RETIRED.inc(self.retired)
+        if self.forwarded:
+            metrics.FORWARDED.inc(self.forwarded)
 
 
 class StateHandler:
@@ -99,6 +102,9 @@ class StateHandler:
         if command is None:
             return
         job_id = command.envelope.job_id
+        if (home := self.partition_of(job_id)) != partition:
+            self._forward(message, home, batch)
+            return
         self.tally.commands[command.envelope.type] += 1
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
@@ -152,6 +158,14 @@ class StateHandler:
                 self.tally.rejections[kind] += 1
         for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events):
             batch.send(out_topic, out_key.encode(), encode(record, out_topic), self.partition_of(out_key))
+
+    def _forward(self, message: Message, home: int, batch: Batch[JobState]) -> None:
+        """A command on a partition its job does not hash to (a producer with another partitioner):
+        a job's state lives in one partition, so it goes there, in this transaction, unchanged."""
+        self.tally.forwarded += 1
+        log.debug("command at %s[%d]@%d belongs to partition %d: forwarded", message.topic(), message.partition(),
+                  message.offset(), home)
+        batch.send(self.topics.commands, message.key(), message.value(), home)
 
     def _set_aside(self, message: Message, reason: str, batch: Batch[JobState]) -> None:
         self.tally.poison += 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -15,7 +17,7 @@ from jobstream.core.ids import new_job_id
 from jobstream.infra.process import wait_until
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import CancelJob, CommandRejected, JobCancelled, JobQueued, JobSpec, ShellTask, SubmitJob
-from jobstream.streams.kafka_io import Publisher, command_envelope
+from jobstream.streams.kafka_io import Publisher, command_envelope, partition_for
 from tests.integration.harness import ServiceProcess, TopicReader
 
 
@@ -111,3 +113,34 @@ def _recreate_empty(settings: Settings, topic: str) -> None:
     admin.delete_topics([topic])[topic].result(30)
     wait_until(lambda: topic not in admin.list_topics(timeout=10).topics, 60, f"{topic} to be deleted")
     ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+
+
+def test_a_command_on_a_partition_its_job_does_not_hash_to_is_decided_where_the_job_lives(
+        test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path) -> None:
+    # Given a producer that ignores murmur2 and sends a job's submit, then its cancel, to other partitions
+    services["sp"] = ServiceProcess("sp", ["state-processor"], test_settings, tmp_path).start()
+    job_id = new_job_id()
+    home = partition_for(job_id, test_settings.partitions)
+    wrong = [p for p in range(test_settings.partitions) if p != home]
+    publisher = Publisher(test_settings)
+    reader = TopicReader(test_settings, topics_ready.events)
+
+    def send(command: SubmitJob | CancelJob, partition: int) -> None:
+        publisher.producer.produce(topics_ready.commands, key=job_id.encode(), partition=partition,
+                                   value=publisher.codec.encode(command, topics_ready.commands))
+        publisher.producer.flush(30)
+
+    def decided(seq: int) -> Callable[[list[Any]], bool]:
+        return lambda records: any(r.envelope.job_id == job_id and r.envelope.seq == seq for r in records)
+
+    send(SubmitJob(envelope=command_envelope(SubmitJob, job_id, "test"),
+                   spec=JobSpec(name="misrouted", task=ShellTask(argv=["true"]), queue="nobody-serves-this")), wrong[0])
+    reader.wait_for(decided(2), 60, "the submit to be decided")
+    send(CancelJob(envelope=command_envelope(CancelJob, job_id, "test")), wrong[-1])
+    reader.wait_for(decided(3), 60, "the cancel to be decided")
+
+    # Then both were decided by the job's own partition, in one history
+    mine = [(raw, r) for raw, r in zip(reader.raw, reader.records) if r.envelope.job_id == job_id]
+    assert [type(r).__name__ for _, r in mine] == ["JobSubmitted", "JobQueued", "JobCancelled"]
+    assert {raw[1] for raw, _ in mine} == {home}
+    reader.close()
