@@ -193,11 +193,11 @@ def bench_stack(base: Settings, kind: str, workers: int, slots: int, keep: bool 
         for args in [["state-processor"], ["dispatcher"]] + [["worker", "--slots", str(slots)]] * workers:
             run.spawn(*args)
         publisher = Publisher(run.settings)
-        _warm_up(run.settings, publisher)
+        warm_up(run.settings, publisher)
         yield BenchStack(run.settings, raw["msgs_per_s"], publisher)
 
 
-def _warm_up(settings: Settings, publisher: Publisher) -> None:
+def warm_up(settings: Settings, publisher: Publisher) -> None:
     """A few jobs through the whole path, so start-up is not measured."""
     result = E2EResult()
     submit_jobs(publisher, 20, "default", result)

@@ -17,7 +17,7 @@ import psutil
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
-from jobstream.bench import E2EResult, _warm_up, await_completion, raw_produce_rate, submit_jobs, summarise
+from jobstream.bench import E2EResult, await_completion, raw_produce_rate, submit_jobs, summarise, warm_up
 from jobstream.bench_run import BenchRun, bench_run, reader_group
 from jobstream.config import Settings
 from jobstream.projections.schema import drop_schema
@@ -40,7 +40,7 @@ def run_full_e2e(base: Settings, jobs: int, kinds: list[str], workers: int, slot
     with full_stack(base, workers, slots, keep) as (run, processes):
         raw = raw_produce_rate(run.settings)
         publisher = Publisher(run.settings)
-        _warm_up(run.settings, publisher)
+        warm_up(run.settings, publisher)
         results = {kind: _one_kind(run.settings, publisher, processes, KINDS[kind], jobs, timeout_s, rate, raw)
                    for kind in kinds}
         return {"offered_rate_per_s": rate or "burst", "workers": workers, "slots": slots,

@@ -29,7 +29,7 @@ import pickle
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -45,7 +45,7 @@ from jobstream.schemas import (
 )
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
-from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offset
+from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offsets
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +133,6 @@ def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_p
     dispatcher = Dispatcher(settings, instance_id=instance_id)
     ensure_all_topics(settings)
     faust.Worker(dispatcher.app, loglevel="INFO", quiet=True).execute_from_commandline()
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    """Each partition's end offset now: what is below it was written before this moment."""
-    consumer = Consumer(consumer_config(settings, f"dispatcher-ends-{uuid.uuid4().hex[:8]}"))
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return {p: end_offset(consumer, TopicPartition(topic, p)) for p in partitions}
-    finally:
-        consumer.close()
 
 
 class WorkerWatch:

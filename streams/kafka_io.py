@@ -86,6 +86,16 @@ def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float 
             time.sleep(0.5)  # retry interval while the broker elects a leader
 
 
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's end offset now: what is below it was written before this moment."""
+    consumer = Consumer(consumer_config(settings, f"end-offsets-{uuid.uuid4().hex[:8]}"))
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return {p: end_offset(consumer, TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close()
+
+
 def new_command_id() -> str:
     return uuid.uuid4().hex
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from jobstream.config import Settings
 from jobstream.infra.process import wait_until
 from jobstream.schemas import make_codec
-from jobstream.streams.kafka_io import consumer_config, end_offset
+from jobstream.streams.kafka_io import consumer_config, end_offsets  # noqa: F401 - the tests' helper too
 
 
 class ServiceProcess:
@@ -120,15 +120,6 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = Consumer(consumer_config(settings, f"offsets-{uuid.uuid4().hex[:8]}"))
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        return {p: end_offset(consumer, TopicPartition(topic, p)) for p in metadata.partitions}
-    finally:
-        consumer.close()
 
 
 TERMINAL = {"completed", "failed", "cancelled"}
