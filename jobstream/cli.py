@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from jobstream.client import register as register_client_commands
 from jobstream.kafka_cli import register_kafka_tools
 from jobstream.logs_client import register_logs
-from jobstream.config import Settings
+from jobstream.config import WORKER_PYTHONPATH, Settings
 from jobstream.infra.process import InfraError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
@@ -30,6 +32,24 @@ def _infra():  # type: ignore[no-untyped-def]
     from jobstream.infra.stack import Infra
 
     return Infra(Settings.from_env())
+
+
+def _python_path_option() -> list[str]:
+    return typer.Option([], "--python-path", metavar="DIR",
+                        help=f"import Python tasks' code from DIR, first (repeatable); also ${WORKER_PYTHONPATH}, "
+                             f"{os.pathsep}-separated")
+
+
+def worker_python_path(given: list[str], settings: Settings) -> tuple[str, ...]:
+    """--python-path's directories, then the environment's, absolute; a clear error for a missing one."""
+    from jobstream.worker.python_path import resolve_python_path
+
+    try:
+        first = resolve_python_path(given, "--python-path")
+        then = resolve_python_path(settings.worker_python_path, WORKER_PYTHONPATH)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return first + tuple(d for d in then if d not in first)
 
 
 def _print_lines(lines: list[str]) -> None:
@@ -115,15 +135,18 @@ def worker(
     label: list[str] = typer.Option([], "--label", "-l", help="k=v label (repeatable)"),
     metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
     worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
+    python_path: list[str] = _python_path_option(),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
 
+    settings = Settings.from_env()
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     optional = {"cpu": cpu, "worker_id": worker_id}
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
+                      python_path=worker_python_path(python_path, settings),
                       **{name: value for name, value in optional.items() if value is not None})
-    run_worker(Settings.from_env(), spec, metrics_port)
+    run_worker(settings, spec, metrics_port)
 
 
 @app.command("projector")
@@ -170,15 +193,17 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 
 
 @app.command("run")
-def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each")) -> None:
+def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each"),
+        python_path: list[str] = _python_path_option()) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
     from jobstream.infra.stack import Infra
     from jobstream.supervisor import Supervisor, default_children
 
     settings = Settings.from_env()
+    dirs = worker_python_path(python_path, settings)  # checked before anything starts
     for line in Infra(settings).up():
         typer.echo(line)
-    raise SystemExit(Supervisor(settings, default_children(workers, slots)).run())
+    raise SystemExit(Supervisor(settings, default_children(workers, slots, dirs)).run())
 
 
 @bench_app.command("e2e")

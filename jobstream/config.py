@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_KAFKA_VERSION = "3.9.1"
+WORKER_PYTHONPATH = "JOBSTREAM_WORKER_PYTHONPATH"  # os.pathsep-separated, as PYTHONPATH
 
 
 def _env(name: str, default: str) -> str:
@@ -50,6 +51,7 @@ class Settings:
     aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
     queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
     state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
+    worker_python_path: tuple[str, ...] = ()  # workers: directories Python tasks import from, first
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,6 +72,7 @@ class Settings:
             aging_step_s=_env_float("JOBSTREAM_AGING_STEP_S", 10.0),
             queue_limits=_env("JOBSTREAM_QUEUE_LIMITS", ""),
             state_retention_s=_env_float("JOBSTREAM_STATE_RETENTION_S", 3600.0),
+            worker_python_path=tuple(d for d in _env(WORKER_PYTHONPATH, "").split(os.pathsep) if d),
         )
 
     @property
@@ -96,6 +99,8 @@ class Settings:
         }
         if self.schema_registry_url:
             env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url
+        if self.worker_python_path:
+            env[WORKER_PYTHONPATH] = os.pathsep.join(self.worker_python_path)
         return env
 
     def with_(self, **changes: object) -> Settings:

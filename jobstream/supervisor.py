@@ -31,7 +31,8 @@ class Child:
     restarts: deque[float] = field(default_factory=deque)
 
 
-def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[str]]]:
+def default_children(workers: int = 1, slots: int = 4,
+                     python_path: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
     children = [  # /metrics: the API on its own port, the others on 9101 and up
         ("state-processor", ["state-processor", "--instance-id", "state-processor-1", "--metrics-port", "9101"]),
         ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1", "--metrics-port", "9102"]),
@@ -41,7 +42,8 @@ def default_children(workers: int = 1, slots: int = 4) -> list[tuple[str, list[s
         ("logs", ["logs-projector", "--metrics-port", "9106"]),
         ("api", ["api"]),
     ]
-    children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n)])
+    paths = [arg for directory in python_path for arg in ("--python-path", directory)]
+    children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n), *paths])
                  for n in range(1, workers + 1)]
     return children
 

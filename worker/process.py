@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -41,7 +41,7 @@ from jobstream.streams.kafka_io import (
     Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset, ensure_all_topics,
     partition_for,
 )
-from jobstream.worker.executors.base import ExecutionResult
+from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
 from jobstream.worker.runs import run_assignment
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class WorkerSpec:
     memory_mb: int = 4096
     labels: dict[str, str] = field(default_factory=dict)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    python_path: tuple[str, ...] = ()  # absolute directories Python tasks import from (python_path.py)
 
     def capacity(self) -> WorkerCapacity:
         return WorkerCapacity(queues=self.queues, slots=self.slots, cpu=self.cpu, memory_mb=self.memory_mb,
@@ -83,6 +84,7 @@ class Worker:
         self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
         self.capacity = spec.capacity()
+        self.options = replace(ExecutorOptions.from_env(), python_path=spec.python_path)
         # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
         # stale credit from this process's latest, and an earlier process's under the same id.
         self.incarnation = int(time.time() * 1_000_000)
@@ -104,7 +106,8 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         self._register()
-        log.info("worker %s serving %s with %d slots", self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots)
+        log.info("worker %s serving %s with %d slots; python path: %s", self.spec.worker_id,
+                 ",".join(self.spec.queues), self.spec.slots, os.pathsep.join(self.spec.python_path) or "-")
         beats = asyncio.create_task(self._heartbeats())
         try:
             while not (self.draining and not self.running):
@@ -250,7 +253,8 @@ class Worker:
     async def _execute(self, running: Running) -> None:
         assignment = running.assignment
         try:
-            result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled)
+            result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled,
+                                          self.options)
         except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
             log.exception("execution %s could not run", assignment.execution_id)
             self._report(ReportStarted, assignment, "started", pid=None)  # a repeat of a sent one changes nothing

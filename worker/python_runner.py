@@ -1,7 +1,7 @@
 """The child process of a python job: ``python -m jobstream.worker.python_runner TASK RESULT ERROR``.
 
-TASK is a JSON file (entrypoint, args, kwargs, limits). The runner sets the limits, imports
-``package.module:function``, calls it (awaiting it if it is a coroutine function) and writes
+TASK is a JSON file (entrypoint, args, kwargs, limits, python_path). The runner sets the limits,
+puts the worker's python path first on ``sys.path``, imports ``package.module:function``, calls it (awaiting it if it is a coroutine function) and writes
 what it returns, as JSON, to RESULT; exit code 0. An exception is written to ERROR (type,
 message and traceback tail) and printed to stderr; exit code 1. stdout and stderr stay the
 job's own: the worker streams them to the logs topic.
@@ -20,16 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from jobstream.worker.limits import apply_limits
+from jobstream.worker.python_path import put_first_on_sys_path
 
 TRACEBACK_TAIL = 4000  # characters of traceback kept in the error
 
 
-def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
-    """The callable ``package.module:function`` names (attributes may be dotted: ``mod:Class.method``)."""
+def load_entrypoint(entrypoint: str, python_path: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """The callable ``package.module:function`` names (attributes may be dotted: ``mod:Class.method``),
+    imported with ``python_path`` first on ``sys.path``."""
     module_name, sep, attribute = entrypoint.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"entrypoint {entrypoint!r} must look like package.module:function")
-    target: Any = importlib.import_module(module_name)
+    put_first_on_sys_path(python_path)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is None or not f"{module_name}.".startswith(f"{error.name}."):
+            raise  # the job's module was found; something it imports was not
+        raise ModuleNotFoundError(f"{error}; {_where_code_is_looked_for(python_path)}", name=error.name) from None
     for part in attribute.split("."):
         target = getattr(target, part)
     if not callable(target):
@@ -37,9 +45,16 @@ def load_entrypoint(entrypoint: str) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
-def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+def _where_code_is_looked_for(python_path: tuple[str, ...]) -> str:
+    # The first thing a newcomer needs when a job's module is not found.
+    dirs = ", ".join(python_path) or "none"
+    return (f"the worker imports job code from its working directory and its python path (now: {dirs}); "
+            "start it with --python-path DIR or JOBSTREAM_WORKER_PYTHONPATH")
+
+
+def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any], python_path: tuple[str, ...] = ()) -> str:
     """Call the entrypoint and return its result as JSON text (TypeError/ValueError if it is not JSON)."""
-    value = load_entrypoint(entrypoint)(*args, **kwargs)
+    value = load_entrypoint(entrypoint, python_path)(*args, **kwargs)
     if inspect.isawaitable(value):
         value = asyncio.run(_awaited(value))
     return json.dumps(value, allow_nan=False)
@@ -62,7 +77,7 @@ def run(task_path: Path, result_path: Path, error_path: Path) -> int:
         args, kwargs = task.get("args", []), task.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise TypeError("args must be a JSON array and kwargs a JSON object")
-        result = call(task["entrypoint"], args, kwargs)
+        result = call(task["entrypoint"], args, kwargs, tuple(task.get("python_path", ())))
     except Exception as error:  # noqa: BLE001 - the job's own failure, reported as its outcome
         described = describe(error)
         sys.stderr.write(described["traceback"])

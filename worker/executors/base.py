@@ -29,6 +29,7 @@ class ExecutorOptions:
     http_body_bytes: int = 32 * 1024  # of a response body kept in the result
     http_timeout_s: float = 60.0  # when neither the task nor the job sets one
     kill_grace_s: float = 5.0  # SIGTERM to SIGKILL on timeout or cancel
+    python_path: tuple[str, ...] = ()  # where Python tasks import from, first (the worker's --python-path)
 
     @classmethod
     def from_env(cls) -> ExecutorOptions:

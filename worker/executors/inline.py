@@ -139,7 +139,7 @@ async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     started = time.monotonic()
     try:
         args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
-        function = load_entrypoint(task.entrypoint)
+        function = load_entrypoint(task.entrypoint, ctx.options.python_path)
     except Exception as error:  # noqa: BLE001 - a bad entrypoint fails the execution, not the worker
         ctx.on_started(None)
         return ctx.result(Outcome.FAILED, None, 0, describe(error)["error"])

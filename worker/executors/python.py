@@ -2,7 +2,8 @@
 
 The child gets the task in a file and writes its result (or its error) to another, so that its
 stdout and stderr stay free for the job's own output. It runs from the worker's working
-directory with the worker's interpreter: the entrypoint must be importable there.
+directory with the worker's interpreter: the entrypoint must be importable there, or from the
+worker's python path (``--python-path``), which the runner puts first on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -24,20 +25,21 @@ def runner_argv(workdir: Path, python: str = sys.executable) -> list[str]:
             str(workdir / "task.json"), str(workdir / "result.json"), str(workdir / "error.json")]
 
 
-def task_document(task: PythonTask) -> dict[str, object]:
+def task_document(task: PythonTask, python_path: tuple[str, ...] = ()) -> dict[str, object]:
     """What the runner reads; ValueError if the arguments are not a JSON array and object."""
     args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ValueError("args_json must be a JSON array and kwargs_json a JSON object")
     return {"entrypoint": task.entrypoint, "args": args, "kwargs": kwargs,
-            "memory_limit_mb": task.memory_limit_mb, "cpu_limit_s": task.cpu_limit_s}
+            "memory_limit_mb": task.memory_limit_mb, "cpu_limit_s": task.cpu_limit_s,
+            "python_path": list(python_path)}
 
 
 async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     with tempfile.TemporaryDirectory(prefix="jobstream-python-") as tmp:
         workdir = Path(tmp)
         try:
-            (workdir / "task.json").write_text(json.dumps(task_document(task)))
+            (workdir / "task.json").write_text(json.dumps(task_document(task, ctx.options.python_path)))
         except ValueError as error:
             ctx.on_started(None)
             return ctx.result(Outcome.FAILED, None, 0, f"invalid task: {error}")

@@ -1,0 +1,1 @@
+"""An example package of job code: its functions run as jobstream Python tasks."""
