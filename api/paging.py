@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobstream.api.problems import ApiProblem, field_error
@@ -15,6 +16,11 @@ MAX_CURSOR = 1000
 
 def encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode((PREFIX + key).encode()).decode().rstrip("=")
+
+
+def _not_ours() -> ApiProblem:
+    return ApiProblem(422, "validation", "the request is not valid; see errors",
+                      errors=[field_error("cursor", "not a cursor this API returned")])
 
 
 def decode_cursor(cursor: str | None) -> str | None:
@@ -28,14 +34,31 @@ def decode_cursor(cursor: str | None) -> str | None:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raw = ""
     if not raw.startswith(PREFIX) or "\x00" in raw or len(raw) == len(PREFIX):
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error("cursor", "not a cursor this API returned")])
+        raise _not_ours()
     return raw[len(PREFIX):]
 
 
-def next_cursor(rows: Sequence[dict[str, Any]], limit: int, key: str) -> tuple[list[dict[str, Any]], str | None]:
-    """Rows of one page (fetched with ``limit + 1``) and the cursor of the next, if any."""
+def decode_pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """The two-part key (a sort value, the id) a cursor of ``json.dumps([a, b])`` stands for; a 422
+    naming ``cursor`` if it is not one."""
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    try:
+        first, second = json.loads(raw)
+    except ValueError:
+        raise _not_ours() from None
+    if not isinstance(first, str) or not isinstance(second, str):
+        raise _not_ours()
+    return first, second
+
+
+def next_cursor(rows: Sequence[dict[str, Any]], limit: int,
+                key: str | Callable[[dict[str, Any]], str]) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows of one page (fetched with ``limit + 1``) and the cursor of the next, if any; ``key`` is
+    the column holding the key, or makes the key from the row."""
     if len(rows) <= limit:
         return list(rows), None
     page = list(rows[:limit])
-    return page, encode_cursor(str(page[-1][key]))
+    last = key(page[-1]) if callable(key) else str(page[-1][key])
+    return page, encode_cursor(last)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Query, Response
 from jobstream.api.commands import Outcome, Result
 from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
 from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
-from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
-from jobstream.api.store import Contains, Filter
+from jobstream.api.store import Contains, Filter, submission_key
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
@@ -81,13 +81,13 @@ def jobs_router() -> APIRouter:
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
                         parent_job_id: TextFilter = None, label: LabelFilter = None,
                         limit: Limit = 50, cursor: Cursor = None) -> JobPage:
-        """Jobs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page.
+        """Jobs, the last submitted first; pass ``next_cursor`` back as ``cursor`` for the next page.
         ``parent_job_id`` lists the runs of a recurring job; ``label=k=v`` (repeatable) the jobs with those labels."""
         statuses = [s.value for s in status] if status else None
         filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority,
                           "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label))})
-        rows = await context.store.page("jobs", "job_id", filters, limit, decode_cursor(cursor), descending=True)
-        items, following = next_cursor(rows, limit, "job_id")
+        rows = await context.store.jobs_by_submission(filters, limit, decode_pair_cursor(cursor))
+        items, following = next_cursor(rows, limit, submission_key)
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)
 
     @router.get("/{job_id}", response_model=JobView, responses={404: PROBLEM})

@@ -6,6 +6,7 @@ come back in UTC whatever the server's time zone.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,14 @@ class Filter:
     values: dict[str, Any]
 
     def where(self, key: str, after: str | None, descending: bool) -> tuple[sql.Composable, list[Any]]:
+        clauses, params = self.clauses()
+        if after is not None:
+            op = sql.SQL("<") if descending else sql.SQL(">")
+            clauses.append(sql.SQL("{} {} %s").format(sql.Identifier(key), op))
+            params.append(after)
+        return where_clause(clauses), params
+
+    def clauses(self) -> tuple[list[sql.Composable], list[Any]]:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
@@ -46,13 +55,23 @@ class Filter:
             else:
                 clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
                 params.append(value)
-        if after is not None:
-            op = sql.SQL("<") if descending else sql.SQL(">")
-            clauses.append(sql.SQL("{} {} %s").format(sql.Identifier(key), op))
-            params.append(after)
-        if not clauses:
-            return sql.SQL(""), params
-        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
+        return clauses, params
+
+
+def where_clause(clauses: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
+
+
+# Jobs by submission, newest first: job ids alone do not sort so (ids from idempotency keys are
+# not time-ordered, runs of a schedule sort after their parent). A row without submitted_at sorts
+# last; job_id breaks ties, and the pair is the key of the pages.
+SUBMITTED = sql.SQL("COALESCE(submitted_at, '-infinity'::timestamptz)")
+
+
+def submission_key(row: Row) -> str:
+    """The page key of a job row in that order (what ``jobs_by_submission`` takes as ``after``)."""
+    submitted = row["submitted_at"]
+    return json.dumps([submitted.isoformat() if submitted is not None else "-infinity", row["job_id"]])
 
 
 def utc_row(row: Row) -> Row:
@@ -96,6 +115,17 @@ class ReadModel:
         return await self.fetch(query, [*params, limit + 1])
 
     # ------------------------------------------------------------------ jobs
+    async def jobs_by_submission(self, filters: Filter, limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``
+        (``submitted_at`` as text; ``-infinity`` for a job without one)."""
+        clauses, params = filters.clauses()
+        if after is not None:
+            clauses.append(sql.SQL("({}, job_id) < (%s::timestamptz, %s)").format(SUBMITTED))
+            params += list(after)
+        query = sql.SQL("SELECT * FROM {}{} ORDER BY {} DESC, job_id DESC LIMIT %s").format(
+            self.table("jobs"), where_clause(clauses), SUBMITTED)
+        return await self.fetch(query, [*params, limit + 1])
+
     async def job(self, job_id: str) -> Row | None:
         query = sql.SQL("SELECT * FROM {} WHERE job_id = %s").format(self.table("jobs"))
         return await self.fetch_one(query, [job_id])

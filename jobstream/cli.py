@@ -8,15 +8,13 @@ import typer
 
 from jobstream.client import register as register_client_commands
 from jobstream.kafka_cli import register_kafka_tools
-from jobstream.logs_client import register_logs
 from jobstream.config import WORKER_PYTHONPATH, Settings
 from jobstream.infra.process import InfraError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
 app.add_typer(infra_app, name="infra")
-register_client_commands(app)  # submit, get, ls, cancel, events: the HTTP API's client
-register_logs(app)  # logs [-f] EXECUTION_ID
+register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., workers, dlq, logs
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests. Each runs on topics "
                                                    "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")

@@ -1,100 +1,25 @@
-"""CLI commands that talk to the HTTP API: submit, get, ls, cancel, events, patch, pause, resume,
-clone, and cancel by filter.
+"""CLI commands about jobs, through the HTTP API: submit, get, ls, cancel, retry, patch, pause, resume,
+clone, events; ``register`` also adds ``workers``, ``dlq`` (ops_client.py) and ``logs`` (logs_client.py).
 
-``register(app)`` adds them to a Typer app; they reach ``JOBSTREAM_API_URL`` (or ``--api-url``)
-with httpx and print rich tables, or the API's JSON with ``--json``.
+They print rich tables, or the API's JSON with ``--json``.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import PurePath
 from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from jobstream.config import Settings
+from jobstream.api_client import Api, ApiClient, ApiUrl, AsJson, ClientError, describe_problem
+from jobstream.logs_client import register_logs
+from jobstream.ops_client import register_ops
+from jobstream.submit_body import (
+    JobOptions, RetryOptions, ScheduleOptions, TaskOptions, parse_pairs, submission_body,
+)
+from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_rows, show_job
 
-JOB_FIELDS = ("job_id", "name", "status", "queue", "priority", "attempt", "worker_id", "exit_code",
-              "last_error", "submitted_at", "started_at", "finished_at", "updated_at")
-LIST_COLUMNS = ("job_id", "name", "status", "queue", "priority", "submitted_at")
-
-ApiUrl = Annotated[str | None, typer.Option("--api-url", help="API base URL [default: $JOBSTREAM_API_URL]")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
-
-
-class ClientError(Exception):
-    """An answer to show the user instead of a traceback."""
-
-
-class ApiClient:
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0) -> None:
-        self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
-            raise ClientError(f"cannot reach the API at {self.base_url}: {error}") from None
-        body = _json_or_text(response)
-        if response.status_code >= 400:
-            raise ClientError(describe_problem(response.status_code, body))
-        return response.status_code, body
-
-    def close(self) -> None:
-        self.http.close()
-
-
-def _json_or_text(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {"detail": response.text}
-    return body if isinstance(body, dict) else {"items": body}
-
-
-def describe_problem(status: int, problem: dict[str, Any]) -> str:
-    """One line for an RFC 9457 problem, plus one per offending field."""
-    lines = [f"{status} {problem.get('title', 'error')}: {problem.get('detail') or ''}".rstrip(": ")]
-    for error in problem.get("errors") or []:
-        lines.append(f"  {error.get('field', '?')}: {error.get('detail', '')}")
-    return "\n".join(lines)
-
-
-def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
-        out[key] = value
-    return out
-
-
-def default_name(argv: list[str]) -> str:
-    """The program's base name: `/usr/bin/env` -> `env`, `"ls -l"` (with --shell) -> `ls`."""
-    words = argv[0].split() if argv else []
-    return PurePath(words[0]).name if words else "job"
-
-
-def submission_body(argv: list[str], *, name: str | None, queue: str, priority: int, timeout: float | None,
-                    labels: dict[str, str], env: dict[str, str], cwd: str | None, shell: bool,
-                    idempotency_key: str | None, max_attempts: int | None) -> dict[str, Any]:
-    task: dict[str, Any] = {"type": "shell", "argv": argv, "env": env, "shell": shell}
-    if cwd is not None:
-        task["cwd"] = cwd
-    body: dict[str, Any] = {"name": name or default_name(argv), "queue": queue, "priority": priority, "task": task, "labels": labels}
-    if timeout is not None:
-        body["timeout_s"] = timeout
-    if idempotency_key is not None:
-        body["idempotency_key"] = idempotency_key
-    if max_attempts is not None:
-        body["retry"] = {"max_attempts": max_attempts}
-    return body
+__all__ = ["ApiClient", "ClientError", "describe_problem", "make_jobs_app", "register"]
 
 
 def change_body(*, timeout: float | None = None, env: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
@@ -107,94 +32,127 @@ def change_body(*, timeout: float | None = None, env: dict[str, str] | None = No
     return body
 
 
-# ---------------------------------------------------------------- output
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def print_json(body: Any) -> None:
-    typer.echo(json.dumps(body, indent=2))
-
-
-def print_job(job: dict[str, Any]) -> None:
-    table = Table(show_header=False, box=None)
-    for field in JOB_FIELDS:
-        if job.get(field) is not None:
-            table.add_row(f"[bold]{field}[/bold]", _cell(job[field]))
-    Console().print(table)
-
-
-def print_jobs(page: dict[str, Any]) -> None:
-    table = Table(*LIST_COLUMNS)
-    for job in page.get("items", []):
-        table.add_row(*(_cell(job.get(column)) for column in LIST_COLUMNS))
-    console = Console()
-    console.print(table)
-    if page.get("next_cursor"):
-        console.print(f"more: --cursor {page['next_cursor']}")
-
-
-def print_events(events: list[dict[str, Any]]) -> None:
-    table = Table("seq", "type", "occurred_at", "actor", "payload")
-    for event in events:
-        table.add_row(str(event["seq"]), event["type"], event["occurred_at"], event["actor"],
-                      _cell(event.get("payload")))
-    Console().print(table)
-
-
-# ---------------------------------------------------------------- commands
 def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) -> None:
-    """Add submit, get, ls, cancel and events to ``app`` (``transport`` is for tests)."""
+    """Add the API's commands to ``app`` (``transport`` is for tests)."""
+    api = Api(transport)
+    _register_submit(app, api)
+    _register_reads(app, api)
+    _register_changes(app, api)
+    register_ops(app, api)
+    register_logs(app, api)
 
-    def client(api_url: str | None) -> ApiClient:
-        return ApiClient(api_url or Settings.from_env().api_url, transport)
 
+def _show(api: Api, api_url: str | None, as_json: bool, method: str, path: str, **kwargs: Any) -> None:
+    show_job(api.call(api_url, method, path, **kwargs), as_json)
+
+
+def _register_submit(app: typer.Typer, api: Api) -> None:
     @app.command("submit")
-    def submit(
-        argv: Annotated[list[str], typer.Argument(help="The command to run; put it after `--`.")],
-        name: Annotated[str | None, typer.Option(help="Job name [default: the program's name]")] = None,
+    def submit(  # noqa: PLR0913 - one option per field of a job, as the API has them
+        argv: Annotated[list[str] | None, typer.Argument(help="A command to run; put it after `--`.")] = None,
+        python: Annotated[str | None, typer.Option(help="A Python task: MODULE:FUNCTION", rich_help_panel="Task")] = None,
+        arg: Annotated[list[str] | None, typer.Option(help="Positional argument of --python, repeatable; JSON "
+                                                           "(5, true, '[1]') or else a string", rich_help_panel="Task")] = None,
+        kwarg: Annotated[list[str] | None, typer.Option(help="KEY=VALUE keyword argument of --python, repeatable; "
+                                                             "VALUE as --arg", rich_help_panel="Task")] = None,
+        inline: Annotated[bool, typer.Option("--inline", help="Run --python in the worker's process",
+                                             rich_help_panel="Task")] = False,
+        http: Annotated[str | None, typer.Option(help="An HTTP task: the URL to call", rich_help_panel="Task")] = None,
+        method: Annotated[str | None, typer.Option(help="HTTP method (default: GET)", rich_help_panel="Task")] = None,
+        header: Annotated[list[str] | None, typer.Option(help="HTTP header KEY=VALUE, repeatable",
+                                                         rich_help_panel="Task")] = None,
+        data: Annotated[str | None, typer.Option(help="HTTP request body", rich_help_panel="Task")] = None,
+        expect_status: Annotated[list[int] | None, typer.Option(help="HTTP status that succeeds, repeatable "
+                                                                     "(default: any 2xx)", rich_help_panel="Task")] = None,
+        env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE of the command, repeatable",
+                                                      rich_help_panel="Task")] = None,
+        cwd: Annotated[str | None, typer.Option(help="Working directory of the command", rich_help_panel="Task")] = None,
+        shell: Annotated[bool, typer.Option("--shell", help="Run the command with /bin/sh -c",
+                                            rich_help_panel="Task")] = False,
+        name: Annotated[str | None, typer.Option(help="Job name (default: the program, function or host)")] = None,
         queue: Annotated[str, typer.Option(help="Queue")] = "default",
         priority: Annotated[int, typer.Option(help="1 (most urgent) to 10")] = 5,
         timeout: Annotated[float | None, typer.Option(help="Timeout in seconds")] = None,
         label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable")] = None,
-        env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE, repeatable")] = None,
-        cwd: Annotated[str | None, typer.Option(help="Working directory on the worker")] = None,
-        shell: Annotated[bool, typer.Option("--shell", help="Run argv[0] with /bin/sh -c")] = False,
-        idempotency_key: Annotated[str | None, typer.Option(help="Submitting the same key again is a no-op")] = None,
-        max_attempts: Annotated[int | None, typer.Option(help="Attempts including the first")] = None,
+        requirement: Annotated[list[str] | None, typer.Option(help="cpu=N, memory_mb=N, or KEY=VALUE: a label the "
+                                                                   "worker must have; repeatable")] = None,
+        idempotency_key: Annotated[str | None, typer.Option(help="Submitting the same key again finds the first job")] = None,
+        cron: Annotated[str | None, typer.Option(help="Cron schedule: 5 fields, or 6 with seconds first",
+                                                 rich_help_panel="Schedule")] = None,
+        every: Annotated[str | None, typer.Option(help="Interval: 5m, 'every 2 hours', PT1H",
+                                                  rich_help_panel="Schedule")] = None,
+        at: Annotated[str | None, typer.Option(help="One run at this RFC 3339 time", rich_help_panel="Schedule")] = None,
+        tz: Annotated[str | None, typer.Option(help="Time zone of --cron (default: UTC)",
+                                               rich_help_panel="Schedule")] = None,
+        after: Annotated[list[str] | None, typer.Option(help="Run once this job succeeded; repeatable",
+                                                        rich_help_panel="Dependencies")] = None,
+        after_completed: Annotated[list[str] | None, typer.Option(help="Run once this job ended, failed or not; "
+                                                                       "repeatable", rich_help_panel="Dependencies")] = None,
+        upstreams_later: Annotated[bool, typer.Option("--upstreams-later", help="The --after jobs will be submitted "
+                                                      "later (else an unknown one is an error)",
+                                                      rich_help_panel="Dependencies")] = False,
+        retry: Annotated[int | None, typer.Option("--retry", "--max-attempts", help="Attempts in all, the first "
+                                                  "included", rich_help_panel="Retry")] = None,
+        backoff: Annotated[float | None, typer.Option(help="Seconds before the first retry (default: 1)",
+                                                      rich_help_panel="Retry")] = None,
+        max_backoff: Annotated[float | None, typer.Option(help="Longest wait between retries (default: 300)",
+                                                          rich_help_panel="Retry")] = None,
         api_url: ApiUrl = None, as_json: AsJson = False,
     ) -> None:
-        """Submit a shell job, e.g. `jobstream submit --name hello -- echo hi`."""
-        body = submission_body(argv, name=name, queue=queue, priority=priority, timeout=timeout,
-                               labels=parse_pairs(label, "--label"), env=parse_pairs(env, "--env"), cwd=cwd,
-                               shell=shell, idempotency_key=idempotency_key, max_attempts=max_attempts)
-        status, job = _run(client(api_url), "POST", "/v1/jobs", json=body)
-        _show_job(job, as_json, accepted=status == 202)
+        """Submit a job: `jobstream submit -- echo hi`, `--python mod:func --arg 1`, or `--http URL`."""
+        task = TaskOptions(argv=argv or [], python=python, args=arg or [], kwargs=kwarg or [], inline=inline,
+                           http=http, method=method, headers=header or [], data=data, expect=expect_status or [],
+                           env=env or [], cwd=cwd, shell=shell)
+        job = JobOptions(name=name, queue=queue, priority=priority, timeout=timeout, labels=label or [],
+                         idempotency_key=idempotency_key, requirements=requirement or [], after=after or [],
+                         after_completed=after_completed or [], upstreams_later=upstreams_later)
+        body = submission_body(job, task, ScheduleOptions(cron=cron, every=every, at=at, tz=tz),
+                               RetryOptions(attempts=retry, backoff=backoff, max_backoff=max_backoff))
+        _show(api, api_url, as_json, "POST", "/v1/jobs", json=body)
 
+
+def _register_reads(app: typer.Typer, api: Api) -> None:
     @app.command("get")
     def get(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
-        """Show one job."""
-        _show_job(_run(client(api_url), "GET", f"/v1/jobs/{job_id}")[1], as_json)
+        """Show one job and its executions."""
+        job = api.call(api_url, "GET", f"/v1/jobs/{job_id}")[1]
+        executions = api.call(api_url, "GET", f"/v1/jobs/{job_id}/executions")[1].get("items", [])
+        if as_json:
+            print_json({**job, "executions": executions})
+        else:
+            print_job(job, executions)
 
     @app.command("ls")
     def ls(
         status: Annotated[list[str] | None, typer.Option(help="Filter by status, repeatable")] = None,
         queue: Annotated[str | None, typer.Option(help="Filter by queue")] = None,
+        label: Annotated[list[str] | None, typer.Option(help="Filter by label KEY=VALUE, repeatable")] = None,
+        parent: Annotated[str | None, typer.Option(help="The runs of this recurring job")] = None,
         limit: Annotated[int, typer.Option(help="Jobs per page")] = 50,
         cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
         api_url: ApiUrl = None, as_json: AsJson = False,
     ) -> None:
-        """List jobs, newest first."""
-        params: dict[str, Any] = {"limit": limit, "status": status or [], "queue": queue, "cursor": cursor}
-        params = {k: v for k, v in params.items() if v not in (None, [])}
-        page = _run(client(api_url), "GET", "/v1/jobs", params=params)[1]
+        """List jobs, the last submitted first."""
+        parse_pairs(label, "--label")
+        params: dict[str, Any] = {"limit": limit, "status": status or [], "queue": queue, "label": label or [],
+                                  "parent_job_id": parent, "cursor": cursor}
+        page = api.call(api_url, "GET", "/v1/jobs", params={k: v for k, v in params.items() if v not in (None, [])})[1]
         if as_json:
             print_json(page)
         else:
-            print_jobs(page)
+            print_rows(page.get("items", []), JOB_COLUMNS, page.get("next_cursor"))
 
+    @app.command("events")
+    def events(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+        """Show a job's audit trail."""
+        items = api.call(api_url, "GET", f"/v1/jobs/{job_id}/events")[1].get("items", [])
+        if as_json:
+            print_json(items)
+        else:
+            print_rows(items, EVENT_COLUMNS)
+
+
+def _register_changes(app: typer.Typer, api: Api) -> None:
     @app.command("cancel")
     def cancel(
         job_id: Annotated[str | None, typer.Argument(help="The job; or cancel by filter instead")] = None,
@@ -210,11 +168,14 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
         if (job_id is None) == (not filters):
             raise typer.BadParameter("give a JOB_ID or filters (--queue, --status, --label, --name-prefix)")
         if job_id is None:
-            print_json(_run(client(api_url), "POST", "/v1/jobs:cancel", json=change_body(reason=reason, **filters))[1])
+            print_json(api.call(api_url, "POST", "/v1/jobs:cancel", json=change_body(reason=reason, **filters))[1])
             return
-        body = {"reason": reason} if reason else None
-        status_code, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/cancel", json=body)
-        _show_job(job, as_json, accepted=status_code == 202)
+        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/cancel", json={"reason": reason} if reason else None)
+
+    @app.command("retry")
+    def retry(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+        """Run a failed job again, as a new attempt."""
+        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/retry")
 
     @app.command("patch")
     def patch(
@@ -227,20 +188,17 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     ) -> None:
         """Change a job before it runs, e.g. `jobstream patch ID --priority 3`."""
         body = change_body(priority=priority, queue=queue, timeout=timeout, env=parse_pairs(env, "--env"))
-        status, job = _run(client(api_url), "PATCH", f"/v1/jobs/{job_id}", json=body)
-        _show_job(job, as_json, accepted=status == 202)
+        _show(api, api_url, as_json, "PATCH", f"/v1/jobs/{job_id}", json=body)
 
     @app.command("pause")
     def pause(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
-        """Pause a job until resumed."""
-        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/pause")
-        _show_job(job, as_json, accepted=status == 202)
+        """Hold back a job waiting for its schedule (cron, every, at) until resumed."""
+        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/pause")
 
     @app.command("resume")
     def resume(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
         """Resume a paused job."""
-        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/resume")
-        _show_job(job, as_json, accepted=status == 202)
+        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/resume")
 
     @app.command("clone")
     def clone(
@@ -254,17 +212,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
         """Submit a copy of a job, with changes."""
         body = change_body(priority=priority, queue=queue, name=name,
                            labels=parse_pairs(label, "--label") if label else None)
-        status, job = _run(client(api_url), "POST", f"/v1/jobs/{job_id}/clone", json=body)
-        _show_job(job, as_json, accepted=status == 202)
-
-    @app.command("events")
-    def events(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
-        """Show a job's audit trail."""
-        items = _run(client(api_url), "GET", f"/v1/jobs/{job_id}/events")[1].get("items", [])
-        if as_json:
-            print_json(items)
-        else:
-            print_events(items)
+        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/clone", json=body)
 
 
 def make_jobs_app(transport: httpx.BaseTransport | None = None) -> typer.Typer:
@@ -272,22 +220,3 @@ def make_jobs_app(transport: httpx.BaseTransport | None = None) -> typer.Typer:
     app = typer.Typer(no_args_is_help=True, help="Submit and inspect jobs through the HTTP API.")
     register(app, transport=transport)
     return app
-
-
-def _run(api: ApiClient, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-    try:
-        return api.call(method, path, **kwargs)
-    except ClientError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-    finally:
-        api.close()
-
-
-def _show_job(job: dict[str, Any], as_json: bool, accepted: bool = False) -> None:
-    if as_json:
-        print_json(job)
-        return
-    print_job(job)
-    if accepted:
-        Console(stderr=True).print("accepted: not visible yet; check again with `jobstream get`")

@@ -1,4 +1,5 @@
-"""``jobstream logs [-f] EXECUTION_ID``: an execution's output through the HTTP API.
+"""``jobstream logs [-f] JOB_ID|EXECUTION_ID``: an execution's output through the HTTP API (a job's:
+its latest execution's).
 
 Without ``-f`` it prints what is there and stops; with ``-f`` it keeps polling until the log is
 complete (its eof marker), or the execution has finished and no chunk came for ``grace`` seconds
@@ -11,11 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from jobstream.client import ApiClient, ApiUrl, ClientError
-from jobstream.config import Settings
+from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, fail
 
 PAGE = 1000
 Write = Callable[[str, str], None]  # (stream, data)
@@ -50,20 +49,33 @@ def read_logs(api: ApiClient, execution_id: str, *, follow: bool, after_seq: int
         sleep(poll_s)  # the polling interval of a follower
 
 
-def register_logs(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) -> None:
+def execution_to_read(api: ApiClient, job_or_execution_id: str) -> str:
+    """A job's latest execution; anything that is not a job is taken for an execution id."""
+    try:
+        job = api.call("GET", f"/v1/jobs/{job_or_execution_id}")[1]
+    except ClientError as error:
+        if error.status == 404:
+            return job_or_execution_id
+        raise
+    if not job.get("execution_id"):
+        raise ClientError(f"job {job_or_execution_id} has not run yet (it is {job.get('status')})")
+    return str(job["execution_id"])
+
+
+def register_logs(app: typer.Typer, api: Api) -> None:
     @app.command("logs")
-    def logs(execution_id: str,
+    def logs(job_or_execution_id: Annotated[str, typer.Argument(metavar="JOB_ID|EXECUTION_ID")],
              follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the execution ends")] = False,
              after_seq: Annotated[int, typer.Option(help="Start after this chunk")] = 0,
              api_url: ApiUrl = None) -> None:
-        """Print an execution's stdout and stderr (and a large result), e.g. `jobstream logs -f EXECUTION_ID`."""
-        api = ApiClient(api_url or Settings.from_env().api_url, transport)
+        """Print an execution's stdout and stderr (and a large result); given a job, its latest execution's.
+        E.g. `jobstream logs -f JOB_ID`."""
+        client = api.client(api_url)
         try:
-            read_logs(api, execution_id, follow=follow, after_seq=after_seq)
+            read_logs(client, execution_to_read(client, job_or_execution_id), follow=follow, after_seq=after_seq)
         except ClientError as error:
-            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
+            raise fail(error) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         finally:
-            api.close()
+            client.close()

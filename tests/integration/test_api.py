@@ -397,6 +397,26 @@ def test_list_jobs_pages_newest_first_with_an_opaque_cursor(client: TestClient, 
     assert client.get("/v1/jobs", params={"name": "nothing"}).json() == {"items": [], "next_cursor": None}
 
 
+def test_list_jobs_sorts_by_submission_time_not_by_id(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # Given ids whose order is not the submissions' (a key-derived id, a run of a schedule) and a
+    # row without submitted_at
+    parent = new_job_id(now_ms=1_700_000_200_000)
+    jobs = {job_id_for_idempotency_key("nightly"): T0 + timedelta(seconds=3), f"{parent}.r1": T0 + timedelta(seconds=2),
+            new_job_id(now_ms=1_700_000_300_000): T0 + timedelta(seconds=1), parent: T0, new_job_id(): None}
+    for job_id, submitted_at in jobs.items():
+        insert_job(db, job_id, submitted_at=submitted_at, name="order")
+
+    # When they are listed one per page, Then the last submitted come first, the unsubmitted last
+    seen: list[str] = []
+    cursor = None
+    for _ in jobs:
+        page = client.get("/v1/jobs", params={"name": "order", "limit": 1, **({"cursor": cursor} if cursor else {})})
+        seen += [job["job_id"] for job in page.json()["items"]]
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    assert seen == list(jobs)
+
+
 def test_label_filters_select_jobs_having_every_label_and_a_mistyped_filter_is_400(
         client: TestClient, db: psycopg.Connection[Any]) -> None:
     ml, ml_gold, web = (new_job_id(now_ms=1_700_000_100_000 + i) for i in range(3))

@@ -72,8 +72,9 @@ def test_get_cancel_and_events_hit_their_routes() -> None:
     result = run(handle, "events", "0190-1")
     assert result.exit_code == 0 and "JobSubmitted" in result.stdout
     assert [(r.method, r.url.path) for r in seen] == [
-        ("GET", "/v1/jobs/0190-1"), ("POST", "/v1/jobs/0190-1/cancel"), ("GET", "/v1/jobs/0190-1/events")]
-    assert json.loads(seen[1].content) == {"reason": "no"}
+        ("GET", "/v1/jobs/0190-1"), ("GET", "/v1/jobs/0190-1/executions"), ("POST", "/v1/jobs/0190-1/cancel"),
+        ("GET", "/v1/jobs/0190-1/events")]
+    assert json.loads(seen[2].content) == {"reason": "no"}
 
 
 def test_problems_are_printed_with_their_fields_and_exit_1() -> None:
@@ -104,7 +105,8 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     app = typer.Typer()
     register(app)
     names = {command.name for command in app.registered_commands}
-    assert names == {"submit", "get", "ls", "cancel", "events", "patch", "pause", "resume", "clone"}
+    assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs"}
+    assert {group.name for group in app.registered_groups} == {"workers", "dlq"}
 
 
 def test_patch_clone_and_cancel_by_filter_send_only_the_options_given() -> None:

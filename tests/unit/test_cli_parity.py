@@ -1,0 +1,167 @@
+"""The CLI at parity with the API: submit's options as the request body, the operators' commands
+and their routes, `logs JOB_ID`, and tables that never cut an id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import typer
+
+from jobstream.submit_body import (
+    JobOptions, RetryOptions, ScheduleOptions, TaskOptions, json_or_text, requirements_body, schedule_body,
+    submission_body,
+)
+from jobstream.tables import JOB_COLUMNS, print_job, print_rows
+from tests.unit.test_api_client import JOB, recorder, run
+
+JOB_ID = "0197c1a2-3b4c-7d5e-8f90-a1b2c3d4e5f6.r12"
+
+
+def submitted(*args: str) -> dict[str, Any]:
+    """The body `jobstream submit ARGS` sends."""
+    seen, handle = recorder(201, JOB)
+    result = run(handle, "submit", *args)
+    assert result.exit_code == 0, result.output
+    [request] = seen
+    assert (request.method, request.url.path) == ("POST", "/v1/jobs")
+    return dict(json.loads(request.content))
+
+
+def test_a_python_task_with_arguments_inline_and_its_function_as_the_default_name() -> None:
+    body = submitted("--python", "textstats.tasks:count_words", "--arg", "the cat", "--arg", "5", "--arg", "[1]",
+                     "--kwarg", "top=2", "--kwarg", "mode=fast", "--inline")
+    assert body["name"] == "count_words"
+    assert body["task"] == {"type": "python", "entrypoint": "textstats.tasks:count_words",
+                            "args": ["the cat", 5, [1]], "kwargs": {"top": 2, "mode": "fast"}, "isolation": "inline"}
+
+
+def test_an_http_task() -> None:
+    body = submitted("--http", "https://example.com/ping", "--method", "post", "--header", "x-a=1",
+                     "--data", '{"a": 1}', "--expect-status", "201", "--expect-status", "202")
+    assert body["name"] == "example.com"
+    assert body["task"] == {"type": "http", "url": "https://example.com/ping", "method": "POST",
+                            "headers": {"x-a": "1"}, "body": '{"a": 1}', "expected_status": [201, 202]}
+
+
+def test_schedule_dependencies_retry_and_requirements() -> None:
+    body = submitted("--cron", "0 3 * * *", "--tz", "Europe/Paris", "--after", "up-1", "--after-completed", "up-2",
+                     "--upstreams-later", "--retry", "3", "--backoff", "2", "--max-backoff", "60",
+                     "--requirement", "cpu=1.5", "--requirement", "memory_mb=512", "--requirement", "gpu=a100",
+                     "--label", "team=ml", "--", "make", "report")
+    assert body == {
+        "name": "make", "queue": "default", "priority": 5, "labels": {"team": "ml"},
+        "task": {"type": "shell", "argv": ["make", "report"], "env": {}, "shell": False},
+        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Paris"},
+        "depends_on": [{"job_id": "up-1", "condition": "succeeded"}, {"job_id": "up-2", "condition": "completed"}],
+        "upstreams_may_come_later": True,
+        "retry": {"max_attempts": 3, "initial_backoff_s": 2.0, "max_backoff_s": 60.0},
+        "requirements": {"cpu": 1.5, "memory_mb": 512, "labels": {"gpu": "a100"}},
+    }
+    assert submitted("--every", "5m", "--", "true")["schedule"] == {"every": "5m"}
+    assert submitted("--at", "2030-01-01T00:00:00Z", "--", "true")["schedule"] == {"at": "2030-01-01T00:00:00Z"}
+
+
+def test_options_left_out_are_left_to_the_api_s_defaults() -> None:
+    assert set(submitted("--", "true")) == {"name", "queue", "priority", "labels", "task"}
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--python", "m:f", "--", "echo"], "task"),
+    ([], "task"),
+    (["--http", "http://x", "--arg", "1"], "--arg"),
+    (["--python", "m:f", "--env", "A=1"], "--env"),
+    (["--method", "POST", "--", "true"], "--method"),
+    (["--cron", "* * * * *", "--every", "5m", "--", "true"], "--cron"),
+    (["--tz", "UTC", "--every", "5m", "--", "true"], "--tz"),
+    (["--backoff", "2", "--", "true"], "--backoff"),
+    (["--requirement", "cpu=many", "--", "true"], "--requirement"),
+    (["--kwarg", "novalue", "--python", "m:f"], "--kwarg"),
+])
+def test_options_that_do_not_fit_are_a_usage_error_naming_the_option(args: list[str], named: str) -> None:
+    seen, handle = recorder(201, JOB)
+    result = run(handle, "submit", *args)
+    assert result.exit_code == 2 and not seen
+    assert named in result.output
+
+
+def test_the_pure_mapping_pieces() -> None:
+    assert json_or_text("5") == 5 and json_or_text("hello") == "hello" and json_or_text('"5"') == "5"
+    assert requirements_body([]) is None and requirements_body(["memory_mb=64"]) == {"memory_mb": 64}
+    assert schedule_body(ScheduleOptions()) is None
+    with pytest.raises(typer.BadParameter, match="must be an integer"):
+        requirements_body(["memory_mb=1.5"])
+    body = submission_body(JobOptions(name="n", timeout=9), TaskOptions(argv=["ls"], cwd="/tmp", shell=True),
+                           retry=RetryOptions(attempts=2))
+    assert body["timeout_s"] == 9 and body["retry"] == {"max_attempts": 2}
+    assert body["task"] == {"type": "shell", "argv": ["ls"], "env": {}, "shell": True, "cwd": "/tmp"}
+
+
+def test_operators_commands_hit_their_routes() -> None:
+    seen, handle = recorder(200, {"items": [], "next_cursor": None, "worker_id": "w-1", "status": "active", **JOB})
+    for args in (["workers", "ls", "--status", "active", "--label", "gpu=a100"], ["workers", "drain", "w-1",
+                 "--reason", "deploy"], ["dlq", "ls", "--limit", "5"], ["dlq", "redrive", "j-1"], ["retry", "j-2"]):
+        result = run(handle, *args)
+        assert result.exit_code == 0, (args, result.output)
+    assert [(r.method, r.url.path, dict(r.url.params)) for r in seen] == [
+        ("GET", "/v1/workers", {"status": "active", "label": "gpu=a100", "limit": "100"}),
+        ("POST", "/v1/workers/w-1/drain", {"reason": "deploy"}),
+        ("GET", "/v1/dlq", {"limit": "5"}),
+        ("POST", "/v1/dlq/j-1/redrive", {}),
+        ("POST", "/v1/jobs/j-2/retry", {}),
+    ]
+
+
+def test_ls_passes_labels_and_parent() -> None:
+    seen, handle = recorder(200, {"items": [JOB], "next_cursor": None})
+    assert run(handle, "ls", "--label", "team=ml", "--label", "tier=gold", "--parent", "p-1").exit_code == 0
+    assert seen[0].url.params.get_list("label") == ["team=ml", "tier=gold"]
+    assert seen[0].url.params["parent_job_id"] == "p-1"
+
+
+def test_logs_of_a_job_read_its_latest_execution_and_an_execution_id_is_read_as_such() -> None:
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == "/v1/jobs/job-1":
+            return httpx.Response(200, json={**JOB, "job_id": "job-1", "execution_id": "job-1.3"})
+        if request.url.path.startswith("/v1/jobs/"):
+            return httpx.Response(404, json={"title": "Not Found", "status": 404})
+        return httpx.Response(200, json={"items": [{"seq": 1, "stream": "stdout", "data": "hi\n"}],
+                                         "next_after_seq": 1, "complete": True})
+
+    assert run(handle, "logs", "job-1").stdout == "hi\n"
+    assert run(handle, "logs", "job-1.2").stdout == "hi\n"
+    assert asked == ["/v1/jobs/job-1", "/v1/executions/job-1.3/logs", "/v1/jobs/job-1.2",
+                     "/v1/executions/job-1.2/logs"]
+
+
+def test_logs_of_a_job_that_has_not_run_says_so() -> None:
+    _, handle = recorder(200, {**JOB, "execution_id": None, "status": "scheduled"})
+    result = run(handle, "logs", "job-1")
+    assert result.exit_code == 1 and "job job-1 has not run yet (it is scheduled)" in result.stderr
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_tables_never_cut_an_id(width: int, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    long = {**JOB, "job_id": JOB_ID, "name": "a rather long name " * 4, "submitted_at": "2026-01-01T12:00:00.5Z"}
+    print_rows([long, JOB], JOB_COLUMNS)
+    print_job({**long, "execution_id": f"{JOB_ID}.1", "waiting_reason": "no live worker serves queue gpu",
+               "next_run_at": "2026-01-02T03:00:00Z", "result_json": '{"words": 5}'},
+              [{"execution_id": f"{JOB_ID}.1", "status": "succeeded"}])
+    out = capsys.readouterr().out
+    assert out.count(JOB_ID) == 4 and f"{JOB_ID}.1" in out  # the list, the job, its execution_id, the executions
+    for shown in ("no live worker serves queue gpu", "2026-01-02 03:00:00Z", '{"words": 5}', "2026-01-01 12:00:00Z"):
+        assert shown in out
+    assert max(len(line) for line in out.splitlines()) <= width
+
+
+def test_markup_in_values_is_printed_as_is(capsys: pytest.CaptureFixture[str]) -> None:
+    print_job({**JOB, "name": "[bold]x[/bold]", "last_error": "KeyError: [red]"})
+    out = capsys.readouterr().out
+    assert "[bold]x[/bold]" in out and "KeyError: [red]" in out
