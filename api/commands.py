@@ -54,7 +54,9 @@ class ApiOptions:
     pool_timeout_s: float = 5.0  # longest wait for a database connection, then 503
 
 
-class Outcome(StrEnum):
+class Reply(StrEnum):
+    """How a request that sent a command is answered (not an execution's ``Outcome``)."""
+
     CREATED = "created"  # 201: this request's submit created the job
     EXISTING = "existing"  # 200: the job already existed (same idempotency key)
     ACCEPTED = "accepted"  # 202: sent and acknowledged, not visible yet
@@ -63,7 +65,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Result:
-    outcome: Outcome
+    reply: Reply
     job: Row
 
 
@@ -82,13 +84,13 @@ class JobCommands:
         job_id = job_id_for_idempotency_key(key) if key else new_job_id()
         if key and (existing := await self.store.job(job_id)) is not None:
             await self._same_submission(job_id, key, spec)
-            return Result(Outcome.EXISTING, existing)
+            return Result(Reply.EXISTING, existing)
         command = SubmitJob(envelope=command_envelope(SubmitJob, job_id, ACTOR), spec=spec)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
             result = await subscription.wait_until(_tolerant(lambda: self._submitted(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Outcome.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
+        return result or Result(Reply.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
 
     async def _upstreams_exist(self, spec: JobSpec) -> None:
         """A job waiting on a job that does not exist would wait for ever, saying nothing."""
@@ -115,13 +117,13 @@ class JobCommands:
         job = await self.store.job(job_id)
         if reason is not None:
             if job is not None:  # lost a race with a submit of the same idempotency key
-                return Result(Outcome.EXISTING, job)
+                return Result(Reply.EXISTING, job)
             raise ApiProblem(422, "rejected", reason, title="Job rejected", job_id=job_id,
                              command_id=command_id)
         if job is None:
             return None
         created = not await self.store.submitted_by_other(job_id, command_id)
-        return Result(Outcome.CREATED if created else Outcome.EXISTING, job)
+        return Result(Reply.CREATED if created else Reply.EXISTING, job)
 
     async def cancel(self, job_id: str, reason: str) -> Result:
         job = await self.store.job(job_id)
@@ -136,7 +138,7 @@ class JobCommands:
             await self._send(command)
             result = await subscription.wait_until(_tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
 
     async def rerun(self, job_id: str, command_type: type[RetryJob] | type[RedriveJob]) -> Result:
         """Run a failed (or dead-lettered) job again as a new attempt; answers once it is queued."""
@@ -152,7 +154,7 @@ class JobCommands:
             await self._send(command)
             result = await subscription.wait_until(_tolerant(lambda: self._requeued(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
 
     async def update(self, job_id: str, patch: JobPatch) -> Result:
         """Change a job before it runs; 409 with the state processor's reason if it may not change."""
@@ -183,7 +185,7 @@ class JobCommands:
             await self._send(command)
             result = await subscription.wait_until(_tolerant(lambda: self._decided(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Outcome.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
 
     async def _decided(self, job_id: str, command: Command) -> Result | None:
         command_id = command.envelope.command_id
@@ -192,7 +194,7 @@ class JobCommands:
         if rejected is not None:
             raise ApiProblem(409, "conflict", rejected["reason"] or "rejected", job_id=job_id, command_id=command_id)
         job = await self.store.job(job_id) if events else None
-        return None if job is None else Result(Outcome.DONE, job)
+        return None if job is None else Result(Reply.DONE, job)
 
     async def _existing(self, job_id: str) -> Row:
         job = await self.store.job(job_id)
@@ -206,7 +208,7 @@ class JobCommands:
             raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
         job = await self.store.job(job_id)
         if job is not None and int(job["seq"]) > seen_seq and job.get("status") != Status.FAILED:
-            return Result(Outcome.DONE, job)
+            return Result(Reply.DONE, job)
         return None
 
     async def _cancelled(self, job_id: str, command: Command, seen_seq: int) -> Result | None:
@@ -215,7 +217,7 @@ class JobCommands:
             raise ApiProblem(409, "conflict", reason, job_id=job_id, command_id=command.envelope.command_id)
         job = await self.store.job(job_id)
         if job is not None and int(job["seq"]) > seen_seq and job.get("status") == Status.CANCELLED:
-            return Result(Outcome.DONE, job)
+            return Result(Reply.DONE, job)
         return None
 
     async def _send(self, command: Command) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
 
-from jobstream.api.commands import Outcome, Result
+from jobstream.api.commands import Reply, Result
 from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
 from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
 from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
@@ -18,7 +18,7 @@ from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
 from jobstream.schemas import RedriveJob, RetryJob
 
-STATUS_CODES = {Outcome.CREATED: 201, Outcome.EXISTING: 200, Outcome.ACCEPTED: 202, Outcome.DONE: 200}
+STATUS_CODES = {Reply.CREATED: 201, Reply.EXISTING: 200, Reply.ACCEPTED: 202, Reply.DONE: 200}
 
 
 def job_location(job_id: str) -> str:
@@ -26,7 +26,7 @@ def job_location(job_id: str) -> str:
 
 
 def _answer(result: Result, response: Response) -> JobView:
-    response.status_code = STATUS_CODES[result.outcome]
+    response.status_code = STATUS_CODES[result.reply]
     response.headers["Location"] = job_location(result.job["job_id"])
     return JobView.model_validate(result.job)
 
@@ -72,7 +72,7 @@ def jobs_router() -> APIRouter:
         except ApiProblem as problem:
             context.metrics.submits.labels(problem.slug).inc()
             raise
-        context.metrics.submits.labels(result.outcome.value).inc()
+        context.metrics.submits.labels(result.reply.value).inc()
         return _answer(result, response)
 
     @router.get("", response_model=JobPage, responses={422: PROBLEM})
@@ -107,7 +107,7 @@ def jobs_router() -> APIRouter:
         except ApiProblem as problem:
             context.metrics.cancels.labels(problem.slug).inc()
             raise
-        context.metrics.cancels.labels(result.outcome.value).inc()
+        context.metrics.cancels.labels(result.reply.value).inc()
         return _answer(result, response)
 
     @router.post("/{job_id}/retry", response_model=JobView, responses={

@@ -20,8 +20,7 @@ from psycopg import sql
 from jobstream.api.context import Context, ExecutionId
 from jobstream.api.problems import ApiProblem
 from jobstream.api.views import PROBLEM
-
-FINISHED = frozenset({"succeeded", "failed", "timed_out", "cancelled", "lost", "returned"})
+from jobstream.projections.rows import FINISHED_EXECUTION
 
 
 class LogChunkView(BaseModel):
@@ -78,6 +77,6 @@ def logs_router() -> APIRouter:
         items = [LogChunkView.model_validate(row) for row in rows]
         complete = any(item.eof for item in items) or (not items and await _has_eof(context, execution_id))
         return LogPage(execution_id=execution_id, items=items, next_after_seq=items[-1].seq if items else after_seq,
-                       complete=complete, finished=status in FINISHED, status=status)
+                       complete=complete, finished=status in FINISHED_EXECUTION, status=status)
 
     return router

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,18 +11,7 @@ from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.store import Filter
 from jobstream.api.views import PROBLEM, ExecutionPage, ExecutionView
-
-
-class ExecutionStatus(StrEnum):
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    CANCELLED = "cancelled"
-    LOST = "lost"
-    RETURNED = "returned"  # handed back by a worker with no room; it never ran
+from jobstream.projections.rows import ExecutionStatus
 
 
 def executions_router() -> APIRouter:

@@ -14,7 +14,6 @@ import re
 import socket
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from confluent_kafka import KafkaError, Message
@@ -28,6 +27,7 @@ from jobstream.api.query import label_pairs
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
+from jobstream.projections.rows import WorkerStatus
 from jobstream.schemas import DrainWorker, Record, WorkerEnvelope, WorkerRegistered
 from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.kafka_io import Publisher
@@ -44,13 +44,6 @@ def _no_nul(value: str) -> str:
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME)]
 Label = Annotated[str, AfterValidator(_no_nul), Field(min_length=1, max_length=200)]
-
-
-class WorkerStatus(StrEnum):
-    ACTIVE = "active"
-    DRAINING = "draining"
-    LOST = "lost"
-    DEREGISTERED = "deregistered"
 
 
 class WorkerDetail(WorkerView):

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from jobstream.api.store import ReadModel
+from jobstream.core.lifecycle import Status
 from jobstream.core.placement import Capacity, explain
 from jobstream.schemas import Requirements
 
@@ -31,9 +32,9 @@ def requirements_of(spec: dict[str, Any] | None) -> Requirements | None:
 async def waiting_reason(store: ReadModel, job: dict[str, Any]) -> str | None:
     """Why the job waits: upstreams not submitted yet (pending), or no live worker able to take it
     (queued); None when it is not waiting, or waits only its turn."""
-    if job.get("status") == "pending":
+    if job.get("status") == Status.PENDING:
         return await _missing_upstreams(store, job)
-    if job.get("status") != "queued" or not job.get("queue"):
+    if job.get("status") != Status.QUEUED or not job.get("queue"):
         return None
     query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} "
                     "WHERE status = 'active' AND queues ? %s").format(store.table("workers"))

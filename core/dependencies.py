@@ -69,8 +69,8 @@ def condition_holds(condition: DependencyCondition, upstream_status: str) -> boo
     """``succeeded``: the upstream completed; ``completed``: it ran to an end, success or failure.
     A cancelled upstream never ran, so neither holds."""
     if condition == DependencyCondition.COMPLETED:
-        return upstream_status in ("completed", "failed")
-    return upstream_status == "completed"
+        return upstream_status in (Status.COMPLETED, Status.FAILED)
+    return upstream_status == Status.COMPLETED
 
 
 def _condition(spec: JobSpec, upstream: str) -> DependencyCondition:

@@ -9,33 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+# The statuses and their sets are the lifecycle's; re-exported here, where callers import them with JobState.
+from jobstream.core.lifecycle import ACTIVE as ACTIVE
+from jobstream.core.lifecycle import SETTLED as SETTLED
+from jobstream.core.lifecycle import TERMINAL as TERMINAL
+from jobstream.core.lifecycle import Status, transition
 from jobstream.schemas import (
-    CommandRejected,
     DependentRegistered,
     Envelope,
-    JobAssigned,
-    JobCancelled,
-    JobCompleted,
-    JobDeadLettered,
     JobEvent,
-    JobFailed,
-    JobPaused,
     JobPending,
-    JobProgressed,
-    JobQueued,
     JobResumed,
-    JobRetryScheduled,
-    JobReturned,
     JobScheduled,
     JobSpec,
-    JobStarted,
     JobSubmitted,
     JobUpdated,
-    ReportRejected,
     ScheduleEnded,
     ScheduleFired,
     ScheduleRunFinished,
@@ -46,24 +37,6 @@ from jobstream.schemas import (
 # How many recent command ids a job remembers, so that a redelivered command changes nothing.
 # Redeliveries follow a crash within seconds; a job rarely sees this many commands in between.
 REMEMBERED_COMMANDS = 64
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    SCHEDULED = "scheduled"
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    PAUSED = "paused"
-
-
-TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
-# Final for good: no command brings such a job back (a failed one can be retried or redriven).
-SETTLED = frozenset({Status.COMPLETED, Status.CANCELLED})
-ACTIVE = frozenset({Status.ASSIGNED, Status.RUNNING})
 
 
 class SequenceError(ValueError):
@@ -188,11 +161,9 @@ def _remember(recent: tuple[str, ...], command_id: str | None) -> tuple[str, ...
 
 
 def _fired(state: JobState, event: ScheduleFired) -> dict[str, Any]:
-    """A fire runs the job itself (one-shot: a new run with its own retries) or submits a run."""
-    fired: dict[str, Any] = {"runs": event.run_number, "last_due": _later(state.last_due, event.due_at)}
-    if event.run_job_id is None:
-        fired["tries"] = 0
-    else:
+    """A fire runs the job itself (the lifecycle starts a new run) or submits a run, which it follows."""
+    fired: dict[str, Any] = {"last_due": _later(state.last_due, event.due_at)}
+    if event.run_job_id is not None:
         kept = tuple(run for run in state.active_runs if run not in event.replaces)
         fired["active_runs"] = kept + (event.run_job_id,)
     return fired
@@ -202,47 +173,30 @@ def _later(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
-def _changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # noqa: C901 - one arm per event type
-    """The fields ``event`` changes in ``state`` (None: none); ``evolve`` applies them at once."""
+def _changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:
+    """The fields ``event`` changes in ``state`` (None: none), the lifecycle's and the state's own;
+    ``evolve`` applies them at once."""
+    changes = transition(state.status, state.tries, event)
+    own = _own_changes(state, event)
+    if own is not None:
+        changes = own if changes is None else {**changes, **own}
+    return changes
+
+
+def _own_changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # noqa: C901 - one arm per event type
+    """What only the state keeps: the spec, the graph and the schedule's bookkeeping."""
     match event:
         case JobSubmitted(spec=spec):
             at = event.envelope.occurred_at
-            return {"status": Status.PENDING, "spec": spec, "submitted_at": at, "schedule_anchor": at}
+            return {"spec": spec, "submitted_at": at, "schedule_anchor": at}
         case JobPending(waiting_on=waiting_on):
-            return {"status": Status.PENDING, "waiting_on": tuple(waiting_on)}
+            return {"waiting_on": tuple(waiting_on)}
         case DependentRegistered(dependent_job_id=dependent) if dependent not in state.dependents:
             return {"dependents": state.dependents + (dependent,)}
         case UpstreamSettled(upstream_job_id=upstream):
             return {"waiting_on": tuple(u for u in state.waiting_on if u != upstream)}
-        case JobScheduled(next_run_at=next_run_at):
-            return {"status": Status.SCHEDULED, "worker_id": None, "next_run_at": next_run_at}
-        case JobRetryScheduled():
-            return {"status": Status.SCHEDULED, "worker_id": None}
-        case JobQueued(attempt=attempt, execution_id=execution_id):
-            # A run starts afresh after a terminal state (manual retry, redrive); otherwise
-            # this is the next try of the current run (a retry, or a lost worker's job).
-            tries = 1 if state.status in TERMINAL else state.tries + 1
-            return {"status": Status.QUEUED, "attempt": attempt, "execution_id": execution_id,
-                    "worker_id": None, "tries": tries}
-        case JobReturned():
-            # The returned execution never ran: it gives its try back to the JobQueued that follows.
-            return {"status": Status.QUEUED, "worker_id": None, "tries": max(state.tries - 1, 0)}
-        case JobAssigned(worker_id=worker_id):
-            return {"status": Status.ASSIGNED, "worker_id": worker_id}
-        case JobStarted(worker_id=worker_id):
-            return {"status": Status.RUNNING, "worker_id": worker_id}
-        case JobCompleted():
-            return {"status": Status.COMPLETED, "last_error": None}
-        case JobFailed(final=final, error=error):
-            return {"status": Status.FAILED if final else state.status, "last_error": error}
-        case JobDeadLettered():
-            return {"status": Status.FAILED}
-        case JobCancelled():
-            return {"status": Status.CANCELLED}
-        case JobPaused():
-            return {"status": Status.PAUSED}
-        case JobResumed(next_run_at=next_run_at):
-            return {"status": Status.SCHEDULED, "next_run_at": next_run_at}
+        case JobScheduled(next_run_at=next_run_at) | JobResumed(next_run_at=next_run_at):
+            return {"next_run_at": next_run_at}
         case JobUpdated(patch=patch) if state.spec is not None:
             from jobstream.core.patch import apply_patch
 
@@ -256,5 +210,5 @@ def _changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # noqa
         case ScheduleRunFinished(run_job_id=run_job_id):
             return {"active_runs": tuple(r for r in state.active_runs if r != run_job_id)}
         case ScheduleEnded():
-            return {"status": Status.COMPLETED, "next_run_at": None}
-    return None  # JobProgressed, CommandRejected, ReportRejected, and arms whose guard failed
+            return {"next_run_at": None}
+    return None  # the lifecycle's alone, or nothing (JobProgressed, rejections, arms whose guard failed)

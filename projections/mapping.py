@@ -1,7 +1,8 @@
 """The pure mapping from one event to the read model's rows: current rows and event in, new rows out.
 
-Mirrors ``core.state.evolve`` for the job row (status, attempt, tries, execution and worker ids,
-last error), and adds what a reader wants to see: timestamps, exit code, result, executions.
+The job row's lifecycle (status, attempt, tries, execution and worker ids, last error, runs) moves
+by ``core.lifecycle.transition``, the rule ``core.state.evolve`` applies; the mapping adds what a
+reader wants to see: timestamps, exit code, result, executions.
 Every value comes from the event (timestamps from ``envelope.occurred_at``, never the clock), so a
 replay rebuilds identical rows. An event whose seq the row has already reached is a duplicate:
 the functions return None and nothing changes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jobstream.core.lifecycle import transition
 from jobstream.schemas import (
     JobAssigned,
     JobCancelled,
@@ -20,8 +22,6 @@ from jobstream.schemas import (
     JobEvent,
     JobFailed,
     JobPatch,
-    JobPaused,
-    JobPending,
     JobProgressed,
     JobQueued,
     JobResumed,
@@ -32,7 +32,6 @@ from jobstream.schemas import (
     JobSubmitted,
     JobUpdated,
     ScheduleEnded,
-    ScheduleFired,
     ShellTask,
     WorkerDeregistered,
     WorkerDraining,
@@ -43,10 +42,8 @@ from jobstream.schemas import (
 )
 
 from .payload import KIND, finite, json_safe, record_json
-from .rows import EventRow, ExecutionRow, JobRow, WorkerRow
+from .rows import UNFINISHED_EXECUTION, EventRow, ExecutionRow, ExecutionStatus, JobRow, WorkerRow, WorkerStatus
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})  # core.state.TERMINAL, as stored
-UNFINISHED_EXECUTION = frozenset({"queued", "assigned", "running"})
 # Events about an execution that name it; a cancel changes the job's current one instead.
 EXECUTION_EVENTS = (JobQueued, JobAssigned, JobStarted, JobProgressed, JobCompleted, JobFailed, JobReturned)
 _ENVELOPE = frozenset({"envelope"})
@@ -79,7 +76,6 @@ def project_job_event(job: JobRow | None, execution: ExecutionRow | None, event:
     if job is None and not isinstance(event, JobSubmitted):
         return JobChange(None, None, row)  # before its submission: a rejected command, a dependent registered
     base = job or JobRow(job_id=envelope.job_id, seq=0, updated_at=envelope.occurred_at)
-    base = base._replace(seq=envelope.seq, updated_at=envelope.occurred_at)
     return JobChange(_job(base, event), _execution(execution, event), row)
 
 
@@ -89,58 +85,50 @@ def event_row(event: JobEvent) -> EventRow:
                     e.correlation_id, record_json(event, _ENVELOPE))
 
 
-def _job(row: JobRow, event: JobEvent) -> JobRow:  # noqa: C901 - one arm per event type
+def _job(row: JobRow, event: JobEvent) -> JobRow:
+    """The lifecycle's changes (``core.lifecycle.transition``, as ``evolve`` applies them), the
+    reader's own and the new seq, in one ``_replace``."""
+    envelope = event.envelope
+    changes = {"seq": envelope.seq, "updated_at": envelope.occurred_at}
+    changes.update(transition(row.status, row.tries, event) or ())
+    changes.update(_own_changes(row, event) or ())
+    return row._replace(**changes)
+
+
+def _own_changes(row: JobRow, event: JobEvent) -> dict[str, Any] | None:  # noqa: C901 - one arm per event type
+    """What only the row shows: what the job is, when things happened, how its last try ended."""
     at = event.envelope.occurred_at
     match event:
         case JobSubmitted(spec=spec):
-            return row._replace(status="pending", name=spec.name, queue=spec.queue, priority=spec.priority,
-                           spec=record_json(spec), labels=dict(spec.labels),
-                           idempotency_key=spec.idempotency_key, submitted_at=at,
-                           parent_job_id=spec.run_of.parent_job_id if spec.run_of else None)
-        case JobPending():
-            return row._replace(status="pending")
-        case JobScheduled(next_run_at=next_run_at):
-            return row._replace(status="scheduled", worker_id=None, next_run_at=next_run_at)
+            return {"name": spec.name, "queue": spec.queue, "priority": spec.priority, "spec": record_json(spec),
+                    "labels": dict(spec.labels), "idempotency_key": spec.idempotency_key, "submitted_at": at,
+                    "parent_job_id": spec.run_of.parent_job_id if spec.run_of else None}
+        case JobScheduled(next_run_at=next_run_at) | JobResumed(next_run_at=next_run_at):
+            return {"next_run_at": next_run_at}
         case JobRetryScheduled(retry_at=retry_at):
-            return row._replace(status="scheduled", worker_id=None, next_run_at=retry_at)
+            return {"next_run_at": retry_at}
         case JobQueued():
-            # Same rule as evolve: a run starts afresh after a terminal state, else it is the next try.
-            tries = 1 if row.status in TERMINAL else row.tries + 1
-            return row._replace(status="queued", attempt=event.attempt, execution_id=event.execution_id,
-                           worker_id=None, tries=tries, queue=event.queue, priority=event.priority,
-                           queued_at=at, started_at=None, finished_at=None, next_run_at=None)
-        case JobReturned():  # same rule as evolve: the returned execution gives its try back
-            return row._replace(status="queued", worker_id=None, tries=max(row.tries - 1, 0))
-        case JobAssigned(worker_id=worker_id):
-            return row._replace(status="assigned", worker_id=worker_id)
-        case JobStarted(worker_id=worker_id):
-            return row._replace(status="running", worker_id=worker_id, started_at=at)
+            return {"queue": event.queue, "priority": event.priority, "queued_at": at, "started_at": None,
+                    "finished_at": None, "next_run_at": None}
+        case JobStarted():
+            return {"started_at": at}
         case JobCompleted():
-            return row._replace(status="completed", last_error=None, exit_code=event.exit_code,
-                           result_json=event.result_json, finished_at=at)
-        case JobFailed(final=final):
-            if not final:  # a retry or a requeue follows in the same decision
-                return row._replace(last_error=event.error, exit_code=event.exit_code)
-            return row._replace(status="failed", last_error=event.error, exit_code=event.exit_code, finished_at=at)
+            return {"exit_code": event.exit_code, "result_json": event.result_json, "finished_at": at}
+        case JobFailed(final=True):
+            return {"exit_code": event.exit_code, "finished_at": at}
+        case JobFailed():  # a retry or a requeue follows in the same decision
+            return {"exit_code": event.exit_code}
         case JobDeadLettered():
-            return row._replace(status="failed", finished_at=row.finished_at or at)
+            return {"finished_at": row.finished_at or at}
         case JobCancelled():
-            return row._replace(status="cancelled", finished_at=at, next_run_at=None)
-        case JobPaused():
-            return row._replace(status="paused")
-        case JobResumed(next_run_at=next_run_at):
-            return row._replace(status="scheduled", next_run_at=next_run_at)
+            return {"finished_at": at, "next_run_at": None}
         case JobUpdated(patch=patch) if row.spec is not None:
             spec = patch_spec(row.spec, patch)
-            return row._replace(spec=spec, queue=spec.get("queue"), priority=spec.get("priority"),
-                                labels=dict(spec.get("labels") or {}))
-        case ScheduleFired(run_job_id=None):
-            return row._replace(tries=0, runs=event.run_number)  # one-shot: a new run with its own retries
-        case ScheduleFired():
-            return row._replace(runs=event.run_number)
+            return {"spec": spec, "queue": spec.get("queue"), "priority": spec.get("priority"),
+                    "labels": dict(spec.get("labels") or {})}
         case ScheduleEnded():
-            return row._replace(status="completed", next_run_at=None, finished_at=at)
-    return row  # JobProgressed, rejections, ScheduleSkipped, ScheduleRunFinished: only seq and updated_at move
+            return {"next_run_at": None, "finished_at": at}
+    return None  # the lifecycle's alone, or only seq and updated_at move (JobProgressed, rejections, ...)
 
 
 def patch_spec(spec: dict[str, Any], patch: JobPatch) -> dict[str, Any]:
@@ -157,27 +145,30 @@ def _execution(current: ExecutionRow | None, event: JobEvent) -> ExecutionRow | 
     at = event.envelope.occurred_at
     match event:
         case JobQueued():
-            return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, "queued", queued_at=at)
+            return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, ExecutionStatus.QUEUED,
+                                queued_at=at)
         case JobAssigned():
-            return _or_new(current, event)._replace(status="assigned", worker_id=event.worker_id, assigned_at=at)
+            return _or_new(current, event)._replace(status=ExecutionStatus.ASSIGNED, worker_id=event.worker_id,
+                                                    assigned_at=at)
         case JobStarted():
-            return _or_new(current, event)._replace(status="running", worker_id=event.worker_id, started_at=at)
+            return _or_new(current, event)._replace(status=ExecutionStatus.RUNNING, worker_id=event.worker_id,
+                                                    started_at=at)
         case JobProgressed():
             return _or_new(current, event)._replace(progress_percent=finite(event.percent),
                                                     progress_message=event.message)
         case JobCompleted():
-            return _or_new(current, event)._replace(status="succeeded", finished_at=at, exit_code=event.exit_code,
-                           result_json=event.result_json, stdout_tail=event.stdout_tail,
+            return _or_new(current, event)._replace(status=ExecutionStatus.SUCCEEDED, finished_at=at,
+                           exit_code=event.exit_code, result_json=event.result_json, stdout_tail=event.stdout_tail,
                            stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
         case JobFailed() if event.execution_id:
-            return _or_new(current, event)._replace(status=str(event.outcome), finished_at=at,
+            return _or_new(current, event)._replace(status=ExecutionStatus(event.outcome), finished_at=at,
                            exit_code=event.exit_code, error=event.error, stdout_tail=event.stdout_tail,
                            stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
         case JobReturned():
-            return _or_new(current, event)._replace(status="returned", worker_id=event.worker_id, finished_at=at,
-                                                    error=event.reason)
+            return _or_new(current, event)._replace(status=ExecutionStatus.RETURNED, worker_id=event.worker_id,
+                                                    finished_at=at, error=event.reason)
         case JobCancelled() if current is not None and current.status in UNFINISHED_EXECUTION:
-            return current._replace(status="cancelled", finished_at=at)
+            return current._replace(status=ExecutionStatus.CANCELLED, finished_at=at)
     return None
 
 
@@ -185,7 +176,7 @@ def _or_new(current: ExecutionRow | None, event: Any) -> ExecutionRow:
     """The execution's row; rebuilt from the event if its JobQueued never reached us."""
     if current is not None:
         return current
-    return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, "queued")
+    return ExecutionRow(event.execution_id, event.envelope.job_id, event.attempt, ExecutionStatus.QUEUED)
 
 
 def project_worker_event(worker: WorkerRow | None, event: WorkerEvent) -> WorkerRow | None:
@@ -194,21 +185,21 @@ def project_worker_event(worker: WorkerRow | None, event: WorkerEvent) -> Worker
     if worker is not None and envelope.seq <= worker.seq:
         return None
     at = envelope.occurred_at
-    base = worker or WorkerRow(worker_id=envelope.worker_id, seq=0, status="active", updated_at=at)
+    base = worker or WorkerRow(worker_id=envelope.worker_id, seq=0, status=WorkerStatus.ACTIVE, updated_at=at)
     base = base._replace(seq=envelope.seq, updated_at=at)
     match event:
         case WorkerRegistered():
-            return base._replace(status="active", hostname=event.hostname, pid=event.pid,
+            return base._replace(status=WorkerStatus.ACTIVE, hostname=event.hostname, pid=event.pid,
                            queues=list(event.queues), slots=event.slots, cpu=finite(event.cpu),
                            memory_mb=event.memory_mb, labels=dict(event.labels), running=[],
                            free_slots=event.slots, registered_at=at)
         case WorkerHeartbeat():
             return base._replace(last_heartbeat_at=at, running=list(event.running), free_slots=event.free_slots)
         case WorkerDraining():
-            return base._replace(status="draining")
+            return base._replace(status=WorkerStatus.DRAINING)
         case WorkerDeregistered():
-            return base._replace(status="deregistered")
+            return base._replace(status=WorkerStatus.DEREGISTERED)
         case WorkerLost(last_heartbeat_at=seen):
             last = max(seen, base.last_heartbeat_at) if base.last_heartbeat_at else seen
-            return base._replace(status="lost", last_heartbeat_at=last)
+            return base._replace(status=WorkerStatus.LOST, last_heartbeat_at=last)
     return base

@@ -10,7 +10,37 @@ JSON columns hold plain dicts and lists; never mutate them (defaults are shared)
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
+
+from jobstream.schemas import Outcome
+
+
+class ExecutionStatus(StrEnum):
+    """``executions.status``: waiting or running, then how the try ended (its ``Outcome``), or returned."""
+
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    SUCCEEDED = Outcome.SUCCEEDED
+    FAILED = Outcome.FAILED
+    TIMED_OUT = Outcome.TIMED_OUT
+    CANCELLED = Outcome.CANCELLED
+    LOST = Outcome.LOST
+    RETURNED = "returned"  # handed back by a worker with no room; it never ran
+
+
+UNFINISHED_EXECUTION = frozenset({ExecutionStatus.QUEUED, ExecutionStatus.ASSIGNED, ExecutionStatus.RUNNING})
+FINISHED_EXECUTION = frozenset(ExecutionStatus) - UNFINISHED_EXECUTION
+
+
+class WorkerStatus(StrEnum):
+    """``workers.status``."""
+
+    ACTIVE = "active"
+    DRAINING = "draining"
+    LOST = "lost"
+    DEREGISTERED = "deregistered"
 
 
 class JobRow(NamedTuple):

@@ -18,6 +18,7 @@ import httpx
 from confluent_kafka import Consumer
 
 from jobstream.config import Settings
+from jobstream.core.lifecycle import TERMINAL
 from jobstream.infra.process import wait_until
 from jobstream.schemas import make_codec
 from jobstream.streams.kafka_io import consumer_config, end_offsets  # noqa: F401 - the tests' helper too
@@ -120,9 +121,6 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def service_args(name: str, api_port: int, schema: str) -> list[str]:

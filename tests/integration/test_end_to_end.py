@@ -11,7 +11,6 @@ import httpx
 from tests.integration.harness import parse_time, submit_job, wait_terminal
 
 JOBS = 200
-TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def test_jobs_over_http_run_to_completion_with_an_exact_audit_trail(stack: httpx.Client) -> None:

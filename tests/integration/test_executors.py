@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
+from jobstream.core.lifecycle import TERMINAL
 from tests.integration.harness import poll
 
-TERMINAL = {"completed", "failed", "cancelled"}
 LINES = 10_000
 
 

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
+from jobstream.core import lifecycle
 from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.state import JobState, evolve
 from jobstream.projections.batch import Batch, wanted
@@ -20,6 +22,7 @@ from jobstream.schemas import (
     WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
 )
 from tests.unit.builders import T0, command, retrying, spec
+from tests.unit.test_decide_properties import build, recipes
 
 # ---------------------------------------------------------------- helpers
 
@@ -34,9 +37,11 @@ class Job:
         self.clock = T0
 
     def do(self, cls: type[Command], **fields: Any) -> list[JobEvent]:
+        return self.send(command(cls, job_id=self.state.job_id, **fields))
+
+    def send(self, cmd: Command) -> list[JobEvent]:
         self.clock += timedelta(seconds=1)
-        events = decide(self.state, command(cls, job_id=self.state.job_id, **fields), self.clock)
-        return self.feed(events)
+        return self.feed(decide(self.state, cmd, self.clock))
 
     def feed(self, events: list[JobEvent]) -> list[JobEvent]:
         for event in events:
@@ -267,6 +272,22 @@ def test_job_row_mirrors_the_core_state(script: str) -> None:
             row.submitted_at, row.updated_at) == (
         state.seq, state.status, state.attempt, state.tries, state.execution_id, state.worker_id, state.last_error,
         state.submitted_at, state.updated_at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes)
+def test_any_history_moves_the_row_and_the_state_through_the_same_lifecycle(steps: list[tuple[Any, ...]]) -> None:
+    # Given any command sequence decided on one job; when its events fold into the state and the row,
+    # then after every event the row's lifecycle fields are the state's (one transition, two folds).
+    job = Job()
+    for kind, offset, outcome, code, with_retry in steps:
+        job.send(build(kind, job.state, offset, outcome, code, with_retry))
+        if job.state.exists:
+            assert _lifecycle(job.row) == _lifecycle(job.state)
+
+
+def _lifecycle(row_or_state: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row_or_state, name) for name in lifecycle.FIELDS)
 
 
 def test_a_returned_execution_ends_as_returned_and_the_next_attempt_is_queued() -> None:

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from jobstream.projections.payload import json_safe
-from jobstream.projections.rows import EventRow, ExecutionRow, JobRow, WorkerRow, columns
+from jobstream.projections.rows import (
+    FINISHED_EXECUTION, UNFINISHED_EXECUTION, EventRow, ExecutionRow, ExecutionStatus, JobRow, WorkerRow, columns,
+)
 from jobstream.projections.schema import ddl
 from jobstream.projections.store import INSERT_EVENT, UPSERT_JOB, UPSERT_WORKER, rows_json
 from jobstream.schemas import Outcome
@@ -52,3 +54,8 @@ def _ddl_columns(table: str) -> set[str]:
                                             ("workers", WorkerRow), ("job_events", EventRow)])
 def test_row_classes_have_exactly_the_columns_of_schema_sql(table: str, cls: type[Any]) -> None:
     assert set(columns(cls)) == _ddl_columns(table)
+
+
+def test_every_outcome_is_an_execution_status_that_counts_as_finished() -> None:
+    assert {ExecutionStatus(outcome) for outcome in Outcome} <= FINISHED_EXECUTION
+    assert FINISHED_EXECUTION.isdisjoint(UNFINISHED_EXECUTION)
