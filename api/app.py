@@ -109,8 +109,10 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     return app
 
 
-def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream") -> None:
-    """Serve the API with uvicorn until interrupted."""
+def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream",
+            access_log: bool = False) -> None:
+    """Serve the API with uvicorn until interrupted; logging is the process's (log_config=None), with
+    one line per request only when ``access_log``."""
     import uvicorn
 
-    uvicorn.run(create_app(settings, schema=schema), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, schema=schema), host=host, port=port, log_config=None, access_log=access_log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import typer
@@ -10,6 +11,7 @@ from jobstream.client import register as register_client_commands
 from jobstream.kafka_cli import register_kafka_tools
 from jobstream.config import WORKER_PYTHONPATH, Settings
 from jobstream.infra.process import InfraError
+from jobstream.infra.topics import Topics
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
@@ -48,6 +50,24 @@ def worker_python_path(given: list[str], settings: Settings) -> tuple[str, ...]:
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return first + tuple(d for d in then if d not in first)
+
+
+def _process(process: str) -> tuple[Settings, Topics]:
+    """A long-running process's settings and topics, its logging set up (logging_setup.py)."""
+    from jobstream.logging_setup import configure_logging
+
+    settings = Settings.from_env()
+    try:
+        configure_logging(process, settings.log_format)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return settings, Topics(settings.topic_prefix)
+
+
+def _started(process: str, what: str, metrics_port: int | None) -> None:
+    """The one line a process says at start: what it is, where it listens, its topics."""
+    metrics = f"metrics on 127.0.0.1:{metrics_port}" if metrics_port else "no metrics port"
+    logging.getLogger(f"jobstream.{process}").info("%s; %s", what, metrics)
 
 
 def _print_lines(lines: list[str]) -> None:
@@ -92,7 +112,10 @@ def state_processor(instance_id: str = typer.Option(None, help="static group mem
     """Run the job state processor (the only writer of job events), exactly-once on streams/engine."""
     from jobstream.streams.state_processor import run_state_processor
 
-    run_state_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
+    settings, topics = _process("state-processor")
+    _started("state-processor", f"state processor: consumes {topics.commands}, appends to {topics.events}",
+             metrics_port)
+    run_state_processor(settings, instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("dispatcher")
@@ -101,7 +124,10 @@ def dispatcher(instance_id: str = typer.Option(None, help="static group membersh
     """Run the dispatcher (matches ready executions to workers' credits, per queue)."""
     from jobstream.streams.dispatcher import run_dispatcher
 
-    run_dispatcher(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
+    settings, topics = _process("dispatcher")
+    _started("dispatcher", f"dispatcher: consumes {topics.dispatch} and {topics.workers}, assigns work on "
+                           f"{topics.assignments}", metrics_port)
+    run_dispatcher(settings, instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("timer-processor")
@@ -110,7 +136,10 @@ def timer_processor(instance_id: str = typer.Option(None, help="static group mem
     """Run the timer processor (a durable timing wheel that fires retries)."""
     from jobstream.streams.timer_processor import run_timer_processor
 
-    run_timer_processor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port)
+    settings, topics = _process("timer-processor")
+    _started("timer-processor", f"timer processor: consumes {topics.timer_requests}, fires timers on "
+                                f"{topics.commands}", metrics_port)
+    run_timer_processor(settings, instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("worker-monitor")
@@ -121,7 +150,10 @@ def worker_monitor(instance_id: str = typer.Option(None, help="static group memb
     """Run the worker monitor (declares silent workers lost, so their executions run again)."""
     from jobstream.streams.worker_monitor import run_worker_monitor
 
-    run_worker_monitor(Settings.from_env(), instance_id=instance_id, metrics_port=metrics_port, window_s=window_s)
+    settings, topics = _process("worker-monitor")
+    _started("worker-monitor", f"worker monitor: watches {topics.workers}, declares a worker lost after "
+                               f"{window_s:g} s silent (its executions run again, via {topics.commands})", metrics_port)
+    run_worker_monitor(settings, instance_id=instance_id, metrics_port=metrics_port, window_s=window_s)
 
 
 @app.command("worker")
@@ -138,7 +170,7 @@ def worker(
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
 
-    settings = Settings.from_env()
+    settings, _ = _process("worker")  # its start line names its id and partition (worker/process.py)
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     optional = {"cpu": cpu, "worker_id": worker_id}
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
@@ -155,8 +187,11 @@ def projector(schema: str = typer.Option("jobstream", help="Postgres schema of t
     from jobstream.projections.projector import run_projector
     from jobstream.streams.metrics import serve
 
+    settings, topics = _process("projector")
+    _started("projector", f"projector: projects {topics.events} and {topics.workers} into Postgres schema {schema}",
+             metrics_port)
     serve(metrics_port)
-    run_projector(Settings.from_env(), schema)
+    run_projector(settings, schema)
 
 
 @app.command("logs-projector")
@@ -167,17 +202,25 @@ def logs_projector(schema: str = typer.Option("jobstream", help="Postgres schema
     from jobstream.projections.logs import run_logs_projector
     from jobstream.streams.metrics import serve
 
+    settings, topics = _process("logs-projector")
+    _started("logs-projector", f"logs projector: projects {topics.logs} into Postgres schema {schema}", metrics_port)
     serve(metrics_port)
-    run_logs_projector(Settings.from_env(), schema)
+    run_logs_projector(settings, schema)
 
 
 @app.command("api")
 def api(host: str = "127.0.0.1", port: int = 8000,
-        schema: str = typer.Option("jobstream", help="Postgres schema of the read model")) -> None:
+        schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
+        access_log: bool = typer.Option(False, "--access-log", help="log one line per HTTP request")) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json)."""
     from jobstream.api.app import run_api
 
-    run_api(Settings.from_env(), host=host, port=port, schema=schema)
+    settings, topics = _process("api")
+    if access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    _started("api", f"api: http://{host}:{port} (OpenAPI at /openapi.json), sends commands to {topics.commands}, "
+                    f"reads Postgres schema {schema}", None)
+    run_api(settings, host=host, port=port, schema=schema, access_log=access_log)
 
 
 @app.command("replay")
@@ -187,7 +230,8 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 
     from jobstream.projections.replay import replay_command
 
-    typer.echo(json.dumps(replay_command(Settings.from_env(), schema), indent=2, default=str))
+    settings, _ = _process("replay")
+    typer.echo(json.dumps(replay_command(settings, schema), indent=2, default=str))
 
 
 @app.command("run")

@@ -52,6 +52,7 @@ class Settings:
     queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
     state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
     worker_python_path: tuple[str, ...] = ()  # workers: directories Python tasks import from, first
+    log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,6 +74,7 @@ class Settings:
             queue_limits=_env("JOBSTREAM_QUEUE_LIMITS", ""),
             state_retention_s=_env_float("JOBSTREAM_STATE_RETENTION_S", 3600.0),
             worker_python_path=tuple(d for d in _env(WORKER_PYTHONPATH, "").split(os.pathsep) if d),
+            log_format=_env("JOBSTREAM_LOG_FORMAT", "text"),
         )
 
     @property
@@ -96,6 +98,7 @@ class Settings:
             "JOBSTREAM_AGING_STEP_S": str(self.aging_step_s),
             "JOBSTREAM_QUEUE_LIMITS": self.queue_limits,
             "JOBSTREAM_STATE_RETENTION_S": str(self.state_retention_s),
+            "JOBSTREAM_LOG_FORMAT": self.log_format,
         }
         if self.schema_registry_url:
             env["JOBSTREAM_SCHEMA_REGISTRY_URL"] = self.schema_registry_url

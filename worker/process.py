@@ -31,6 +31,7 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
+from jobstream.logging_setup import log_context
 from jobstream.schemas import (
     Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted, ReturnAssignment,
     WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
@@ -74,9 +75,10 @@ class Running:
 
 
 class Worker:
-    def __init__(self, settings: Settings, spec: WorkerSpec) -> None:
+    def __init__(self, settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:
         self.settings = settings
         self.spec = spec
+        self.metrics_port = metrics_port
         self.publisher = Publisher(settings)
         self.topics = self.publisher.topics
         self.running: dict[str, Running] = {}
@@ -97,6 +99,10 @@ class Worker:
     # -- life cycle -----------------------------------------------------------------------
 
     async def run(self) -> None:
+        with log_context(worker_id=self.spec.worker_id):  # on every line of this worker, in JSON logs
+            await self._serve()
+
+    async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Inbound] = asyncio.Queue()
         feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
@@ -106,8 +112,10 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         self._register()
-        log.info("worker %s serving %s with %d slots; python path: %s", self.spec.worker_id,
-                 ",".join(self.spec.queues), self.spec.slots, os.pathsep.join(self.spec.python_path) or "-")
+        log.info("worker %s: queues %s, %d slots, python path %s; reads partition %d of %s and %s; metrics %s",
+                 self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots,
+                 os.pathsep.join(self.spec.python_path) or "-", feed.partition, self.topics.assignments,
+                 self.topics.workers, f"on :{self.metrics_port}" if self.metrics_port else "off")
         beats = asyncio.create_task(self._heartbeats())
         try:
             while not (self.draining and not self.running):
@@ -230,15 +238,18 @@ class Worker:
             return
         running = Running(assignment, asyncio.Event())
         self.running[assignment.execution_id] = running
-        running.task = asyncio.create_task(self._execute(running))
+        with log_context(job_id=assignment.job_id, execution_id=assignment.execution_id):
+            running.task = asyncio.create_task(self._execute(running))  # the task keeps this context
 
     def _hand_back(self, assignment: Assignment, reason: str) -> None:
         """No room for it: the state processor queues it again (no try used up), and our next
         credit says what we really have. Logged once: a repeat of the assignment is not seen again."""
-        log.warning("handing back %s: %s", assignment.execution_id, reason)
+        command_id = f"{assignment.execution_id}:returned"
+        log.warning("handing back %s: %s", assignment.execution_id, reason,
+                    extra={"job_id": assignment.job_id, "command_id": command_id})
         metrics.ASSIGNMENTS_RETURNED.inc()
         envelope = command_envelope(ReturnAssignment, assignment.job_id, f"worker:{self.spec.worker_id}",
-                                    command_id=f"{assignment.execution_id}:returned")
+                                    command_id=command_id)
         self.publisher.send_command(ReturnAssignment(envelope=envelope, execution_id=assignment.execution_id,
                                                      attempt=assignment.attempt, worker_id=self.spec.worker_id,
                                                      reason=reason))
@@ -247,7 +258,8 @@ class Worker:
     def _cancel(self, notice: CancelExecution) -> None:
         running = self.running.get(notice.execution_id)
         if notice.worker_id == self.spec.worker_id and running and running.assignment.attempt == notice.attempt:
-            log.info("cancelling %s: %s", notice.execution_id, notice.reason)
+            log.info("cancelling %s: %s", notice.execution_id, notice.reason,
+                     extra={"job_id": running.assignment.job_id, "execution_id": notice.execution_id})
             running.cancelled.set()
 
     async def _execute(self, running: Running) -> None:
@@ -286,13 +298,14 @@ class AssignmentFeed(threading.Thread):
         super().__init__(name="assignments", daemon=True)
         self.settings, self.worker_id, self.publisher = settings, worker_id, publisher
         self.loop, self.inbox = loop, inbox
+        self.partition = partition_for(worker_id, settings.partitions)  # of both topics: co-partitioned
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self._stop = threading.Event()
 
     def run(self) -> None:
         topics = (self.publisher.topics.assignments, self.publisher.topics.workers)
-        partition = partition_for(self.worker_id, self.settings.partitions)
+        partition = self.partition
         consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
@@ -320,7 +333,6 @@ class AssignmentFeed(threading.Thread):
 
 
 def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:
-    metrics.serve(metrics_port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    metrics.serve(metrics_port)  # logging: set up by the command (jobstream/logging_setup.py)
     ensure_all_topics(settings)
-    asyncio.run(Worker(settings, spec).run())
+    asyncio.run(Worker(settings, spec, metrics_port).run())
