@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export JOBSTREAM_STATE_DIR ?= $(CURDIR)/.jobstream
 
-.PHONY: setup deps run test unit integration infra-up infra-down bench-e2e clean
+.PHONY: setup deps run test unit integration golden infra-up infra-down bench-e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ unit: setup
 
 integration: deps
 	$(BIN)/pytest tests/integration
+
+# Record the golden histories (tests/golden/*.jsonl) again: only when a change of behaviour is meant.
+golden: setup
+	$(BIN)/python -m tests.golden.record
 
 infra-up: deps
 	$(BIN)/jobstream infra up
