@@ -18,10 +18,11 @@ from jobstream.api.models import MAX_BATCH, BatchJobIn, BatchRequest, BulkCancel
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import ReadModel
 from jobstream.api.transactional import TransactionalPublisher, TransactionFailed
+from jobstream.clock import new_job_id
 from jobstream.core.dag import BatchJob, ResolvedBatch, ResolvedJob, resolve_batch
 from jobstream.core.dependencies import dependency_problem
 from jobstream.core.scheduling import schedule_problem
-from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
+from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.core.validation import Problem, validate_spec
 from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
 from jobstream.streams.kafka_io import command_envelope

@@ -18,7 +18,8 @@ from jobstream.api.models import spec_from_json
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import ReadModel, Row
-from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
+from jobstream.clock import new_job_id
+from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.core.state import TERMINAL, Status
 from jobstream.core.validation import validate_spec
 from jobstream.projections.payload import record_json

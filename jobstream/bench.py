@@ -18,8 +18,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from jobstream.bench_run import bench_run, reader_group
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
 from jobstream.schemas import (
     JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, Task, make_codec,

@@ -20,8 +20,8 @@ from typing import Any
 
 
 from jobstream.bench import EventWatch, bench_stack, percentiles
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.schemas import (
     Dependency, JobCompleted, JobFailed, JobCancelled, JobSpec, JobStarted, ShellTask, SubmitJob,
 )

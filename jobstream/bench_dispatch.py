@@ -18,8 +18,8 @@ from typing import Any
 
 
 from jobstream.bench import E2EResult, EventWatch, JobTimes, _record, bench_stack, percentiles, submit_jobs
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.schemas import JobSpec, ShellTask, SubmitJob
 from jobstream.streams.kafka_io import Publisher, command_envelope
 

@@ -19,8 +19,8 @@ from confluent_kafka import Consumer
 
 from jobstream.bench import percentiles
 from jobstream.bench_run import BenchRun, bench_run, reader_group
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, WorkerLost, make_codec

@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.bench import raw_produce_rate
 from jobstream.bench_run import BenchRun, bench_run, reader_group, say
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobSpec, Requirements, RetryPolicy, ShellTask, SubmitJob
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, end_offset

@@ -22,8 +22,8 @@ from confluent_kafka import Consumer
 
 from jobstream.bench import percentiles, raw_produce_rate
 from jobstream.bench_run import bench_run, reader_group
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics
 from jobstream.schemas import FireTimer, JobScheduled, JobSpec, Schedule, ShellTask, SubmitJob, make_codec
 from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config

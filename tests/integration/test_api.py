@@ -22,8 +22,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from jobstream.api import ApiOptions, create_app
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import job_id_for_idempotency_key, new_job_id
+from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.projections.payload import record_json
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec

@@ -19,8 +19,8 @@ import pytest
 from confluent_kafka import Producer
 from psycopg import sql
 
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.process import free_port, wait_until
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import JobSpec, ShellTask, SubmitJob, make_codec

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from jobstream.api import create_app
 from jobstream.client import make_jobs_app
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
 

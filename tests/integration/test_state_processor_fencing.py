@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.process import wait_until
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import CancelJob, CommandRejected, JobCancelled, JobQueued, JobSpec, ShellTask, SubmitJob

@@ -6,8 +6,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics
 from jobstream.schemas import CancelJob, JobCancelled, JobEvent, JobQueued, JobSpec, ShellTask, SubmitJob
 from jobstream.streams.kafka_io import Publisher, command_envelope

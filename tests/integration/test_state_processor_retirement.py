@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.process import free_port, wait_until
 from jobstream.infra.topics import Topics
 from jobstream.schemas import CancelJob, CommandRejected, JobCancelled, JobSpec, ShellTask, SubmitJob

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.core.ids import new_job_id
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     JobQueued, JobRetryScheduled, JobSpec, Jitter, Outcome, ReportFinished, ReportStarted, RetryPolicy, ShellTask,

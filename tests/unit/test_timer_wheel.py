@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobstream.bench_timer_wheel import bench_wheel
 from jobstream.core.timer_wheel import Fired, TimerWheel
-from jobstream.core.timer_wheel_bench import bench_wheel
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

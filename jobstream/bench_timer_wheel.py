@@ -1,4 +1,5 @@
-"""Micro-benchmark of the timer wheel (not a test): kept apart so the wheel itself reads no clock."""
+"""Micro-benchmark of the timer wheel (not a test): with the other benches, outside the pure core, since
+it reads the clock (the wheel itself never does)."""
 
 from __future__ import annotations
 
