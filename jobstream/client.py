@@ -6,6 +6,7 @@ They print rich tables, or the API's JSON with ``--json``.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import httpx
@@ -97,6 +98,7 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
                                                       rich_help_panel="Retry")] = None,
         max_backoff: Annotated[float | None, typer.Option(help="Longest wait between retries (default: 300)",
                                                           rich_help_panel="Retry")] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request's JSON body; send nothing")] = False,
         api_url: ApiUrl = None, as_json: AsJson = False,
     ) -> None:
         """Submit a job: `jobstream submit -- echo hi`, `--python mod:func --arg 1`, or `--http URL`."""
@@ -108,6 +110,9 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
                          after_completed=after_completed or [], upstreams_later=upstreams_later)
         body = submission_body(job, task, ScheduleOptions(cron=cron, every=every, at=at, tz=tz),
                                RetryOptions(attempts=retry, backoff=backoff, max_backoff=max_backoff))
+        if dry_run:  # one line, to read or to pipe into curl -d @-
+            typer.echo(json.dumps(body))
+            return
         _show(api, api_url, as_json, "POST", "/v1/jobs", json=body)
 
 
