@@ -10,12 +10,10 @@ that died never writes its eof).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import psycopg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from psycopg import sql
 
 from jobstream.api.context import Context, ExecutionId
 from jobstream.api.problems import ApiProblem
@@ -42,25 +40,6 @@ class LogPage(BaseModel):
     status: str | None = None
 
 
-async def _chunks(context: Context, execution_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    query = sql.SQL("SELECT seq, stream, data, at, truncated, eof, dropped_bytes FROM {} "
-                    "WHERE execution_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
-        context.store.table("execution_logs"))
-    try:
-        return await context.store.fetch(query, [execution_id, after_seq, limit])
-    except psycopg.errors.UndefinedTable:
-        return []  # the logs projector has not created its table yet: no logs so far
-
-
-async def _has_eof(context: Context, execution_id: str) -> bool:
-    query = sql.SQL("SELECT 1 AS found FROM {} WHERE execution_id = %s AND eof LIMIT 1").format(
-        context.store.table("execution_logs"))
-    try:
-        return await context.store.fetch_one(query, [execution_id]) is not None
-    except psycopg.errors.UndefinedTable:
-        return False
-
-
 def logs_router() -> APIRouter:
     router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
@@ -69,13 +48,13 @@ def logs_router() -> APIRouter:
                              after_seq: Annotated[int, Query(ge=0, le=2**62, description="seq of the last chunk read")] = 0,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LogPage:
         """Chunks after ``after_seq``, in order; pass ``next_after_seq`` back to continue."""
-        rows = await _chunks(context, execution_id, after_seq, limit)
+        rows = await context.store.log_chunks(execution_id, after_seq, limit)
         execution = await context.store.execution(execution_id)
         if execution is None and not rows and after_seq == 0:
             raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
         status = execution["status"] if execution else None
         items = [LogChunkView.model_validate(row) for row in rows]
-        complete = any(item.eof for item in items) or (not items and await _has_eof(context, execution_id))
+        complete = any(item.eof for item in items) or (not items and await context.store.has_eof(execution_id))
         return LogPage(execution_id=execution_id, items=items, next_after_seq=items[-1].seq if items else after_seq,
                        complete=complete, finished=status in FINISHED_EXECUTION, status=status)
 

@@ -9,7 +9,6 @@ which the worker obeys as it obeys SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import socket
 import uuid
@@ -18,13 +17,13 @@ from typing import Annotated, Any
 
 from confluent_kafka import KafkaError, Message
 from fastapi import APIRouter, Query
-from psycopg import sql
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jobstream.api.context import Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.query import label_pairs
 from jobstream.api.problems import ApiProblem, field_error
+from jobstream.api.store import Contains, Filter
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
 from jobstream.projections.rows import WorkerStatus
@@ -125,20 +124,10 @@ def workers_router() -> APIRouter:
                            label: LabelFilter = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerList:
         """Workers by id, filtered by status and labels; pass ``next_cursor`` back as ``cursor``."""
-        clauses: list[sql.Composable] = [sql.SQL("TRUE")]
-        params: list[Any] = []
-        if status:
-            clauses.append(sql.SQL("status = ANY(%s)"))
-            params.append([s.value for s in status])
-        if labels := label_pairs(label):
-            clauses.append(sql.SQL("labels @> %s::jsonb"))
-            params.append(json.dumps(labels))
-        if (after := decode_cursor(cursor)) is not None:
-            clauses.append(sql.SQL("worker_id > %s"))
-            params.append(after)
-        query = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY worker_id LIMIT %s").format(
-            context.store.table("workers"), sql.SQL(" AND ").join(clauses))
-        rows = await context.store.fetch(query, [*params, limit + 1])
+        statuses = [s.value for s in status] if status else None
+        filters = Filter({"status": statuses, "labels": Contains(label_pairs(label))})
+        rows = await context.store.page("workers", "worker_id", filters, limit, decode_cursor(cursor),
+                                        descending=False)
         items, following = next_cursor(rows, limit, "worker_id")
         return WorkerList(items=[_detail(r) for r in items], next_cursor=following)
 

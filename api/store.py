@@ -1,4 +1,5 @@
-"""Queries of the Postgres read model, in one configurable schema, through an async pool.
+"""Queries of the Postgres read model, in one configurable schema, through an async pool: every
+statement the API runs against it is a named method here (the routes hold no SQL).
 
 Tables are qualified with the schema on every query (no search_path games), and datetimes
 come back in UTC whatever the server's time zone.
@@ -11,10 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+from jobstream.core.lifecycle import UNFINISHED, Status
+from jobstream.projections.rows import WorkerStatus
 
 Row = dict[str, Any]
 
@@ -141,10 +146,10 @@ class ReadModel:
             "SELECT j.*, d.occurred_at AS dead_lettered_at FROM {jobs} j"
             " JOIN LATERAL (SELECT e.occurred_at, e.seq FROM {events} e WHERE e.job_id = j.job_id"
             "   AND e.type = 'JobDeadLettered' ORDER BY e.seq DESC LIMIT 1) d ON true"
-            " WHERE j.status = 'failed' AND (%s::text IS NULL OR j.job_id < %s)"
+            " WHERE j.status = %s AND (%s::text IS NULL OR j.job_id < %s)"
             " ORDER BY j.job_id DESC LIMIT %s"
         ).format(jobs=self.table("jobs"), events=self.table("job_events"))
-        return await self.fetch(query, [after, after, limit + 1])
+        return await self.fetch(query, [Status.FAILED.value, after, after, limit + 1])
 
     async def rejection(self, job_id: str, command_id: str) -> str | None:
         """The reason the state processor rejected this command, once projected."""
@@ -180,15 +185,15 @@ class ReadModel:
         """Up to ``limit`` ids of unfinished jobs matching every filter given, oldest first, and how
         many match in all."""
         query = sql.SQL(
-            "SELECT job_id, count(*) OVER () AS matched FROM {} WHERE status NOT IN ('completed', 'failed', 'cancelled')"
+            "SELECT job_id, count(*) OVER () AS matched FROM {} WHERE status = ANY(%(unfinished)s)"
             " AND (%(queue)s::text IS NULL OR queue = %(queue)s)"
             " AND (%(status)s::text IS NULL OR status = %(status)s)"
             " AND (%(label)s::jsonb IS NULL OR labels @> %(label)s::jsonb)"
             " AND (%(prefix)s::text IS NULL OR starts_with(name, %(prefix)s))"
             " ORDER BY job_id LIMIT %(limit)s"
         ).format(self.table("jobs"))
-        params = {"queue": queue, "status": status, "label": Jsonb(dict([label])) if label else None,
-                  "prefix": name_prefix, "limit": limit}
+        params = {"unfinished": sorted(s.value for s in UNFINISHED), "queue": queue, "status": status,
+                  "label": Jsonb(dict([label])) if label else None, "prefix": name_prefix, "limit": limit}
         async with self.pool.connection() as conn:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
@@ -208,3 +213,29 @@ class ReadModel:
     async def worker(self, worker_id: str) -> Row | None:
         query = sql.SQL("SELECT * FROM {} WHERE worker_id = %s").format(self.table("workers"))
         return await self.fetch_one(query, [worker_id])
+
+    async def active_workers_serving(self, queue: str) -> list[Row]:
+        """What placement needs of each active worker that serves ``queue``."""
+        query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} WHERE status = %s AND queues ? %s"
+                        ).format(self.table("workers"))
+        return await self.fetch(query, [WorkerStatus.ACTIVE.value, queue])
+
+    # ------------------------------------------------------------------ logs (the logs projector's table)
+    async def log_chunks(self, execution_id: str, after_seq: int, limit: int) -> list[Row]:
+        """An execution's chunks after ``after_seq``, in order; none while the table does not exist yet."""
+        query = sql.SQL("SELECT seq, stream, data, at, truncated, eof, dropped_bytes FROM {} "
+                        "WHERE execution_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
+            self.table("execution_logs"))
+        try:
+            return await self.fetch(query, [execution_id, after_seq, limit])
+        except psycopg.errors.UndefinedTable:
+            return []  # the logs projector has not created its table yet: no logs so far
+
+    async def has_eof(self, execution_id: str) -> bool:
+        """Whether the execution's end-of-output marker has been projected."""
+        query = sql.SQL("SELECT 1 AS found FROM {} WHERE execution_id = %s AND eof LIMIT 1").format(
+            self.table("execution_logs"))
+        try:
+            return await self.fetch_one(query, [execution_id]) is not None
+        except psycopg.errors.UndefinedTable:
+            return False

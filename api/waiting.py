@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from jobstream.api.store import ReadModel
 from jobstream.core.lifecycle import Status
@@ -36,10 +35,8 @@ async def waiting_reason(store: ReadModel, job: dict[str, Any]) -> str | None:
         return await _missing_upstreams(store, job)
     if job.get("status") != Status.QUEUED or not job.get("queue"):
         return None
-    query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} "
-                    "WHERE status = 'active' AND queues ? %s").format(store.table("workers"))
     try:
-        rows = await store.fetch(query, [job["queue"]])
+        rows = await store.active_workers_serving(job["queue"])
     except psycopg.errors.UndefinedTable:
         return None
     except psycopg.Error as error:  # the job itself was read; an explanation is a bonus
