@@ -9,7 +9,6 @@ that died never writes its eof).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,18 +16,8 @@ from pydantic import BaseModel
 
 from jobstream.api.context import Context, ExecutionId
 from jobstream.api.problems import ApiProblem
-from jobstream.api.views import PROBLEM
+from jobstream.api.views import PROBLEM, LogChunkView
 from jobstream.projections.rows import FINISHED_EXECUTION
-
-
-class LogChunkView(BaseModel):
-    seq: int
-    stream: str
-    data: str
-    at: datetime
-    truncated: bool = False
-    eof: bool = False
-    dropped_bytes: int = 0
 
 
 class LogPage(BaseModel):

@@ -22,6 +22,8 @@ from jobstream.core.lifecycle import UNFINISHED, Status
 from jobstream.projections.rows import WorkerStatus
 
 Row = dict[str, Any]
+# What a reader gets of each log chunk (execution_logs holds the execution's ids besides).
+LOG_CHUNK_COLUMNS = ("seq", "stream", "data", "at", "truncated", "eof", "dropped_bytes")
 
 
 @dataclass(frozen=True)
@@ -223,9 +225,8 @@ class ReadModel:
     # ------------------------------------------------------------------ logs (the logs projector's table)
     async def log_chunks(self, execution_id: str, after_seq: int, limit: int) -> list[Row]:
         """An execution's chunks after ``after_seq``, in order; none while the table does not exist yet."""
-        query = sql.SQL("SELECT seq, stream, data, at, truncated, eof, dropped_bytes FROM {} "
-                        "WHERE execution_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
-            self.table("execution_logs"))
+        query = sql.SQL("SELECT {} FROM {} WHERE execution_id = %s AND seq > %s ORDER BY seq LIMIT %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, LOG_CHUNK_COLUMNS)), self.table("execution_logs"))
         try:
             return await self.fetch(query, [execution_id, after_seq, limit])
         except psycopg.errors.UndefinedTable:

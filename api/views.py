@@ -1,96 +1,67 @@
 """Response bodies: rows of the read model as JSON, documented in the OpenAPI schema.
 
-Columns the projector adds later pass through (``extra="allow"``); datetimes are UTC, ISO-8601.
+Each view's fields are the columns of its row in ``projections/rows.py`` (a log chunk's, of the
+``LogChunk`` record), with their types. Columns the projector adds later pass through
+(``extra="allow"``); datetimes are UTC, ISO-8601.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from dataclasses import MISSING, fields
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
+
+from jobstream.api.store import LOG_CHUNK_COLUMNS
+from jobstream.projections.rows import EventRow, ExecutionRow, JobRow, WorkerRow
+from jobstream.schemas import LogChunk
 
 
 class _Row(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class JobView(_Row):
-    job_id: str
-    status: str | None = None
-    seq: int | None = None
-    name: str | None = None
-    queue: str | None = None
-    priority: int | None = None
-    spec: dict[str, Any] | None = None
-    labels: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    attempt: int | None = None
-    tries: int | None = None
-    execution_id: str | None = None
-    worker_id: str | None = None
-    exit_code: int | None = None
-    last_error: str | None = None
-    result_json: str | None = None
-    next_run_at: datetime | None = None
-    submitted_at: datetime | None = None
-    queued_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    updated_at: datetime | None = None
-    parent_job_id: str | None = None  # on a run of a recurring job: that job
-    runs: int | None = None  # on a recurring job: runs fired so far
+def columns_of(source: type, *, partial: bool = False, only: tuple[str, ...] = ()) -> type[BaseModel]:
+    """A model with a field per column of ``source`` (a row of ``projections/rows.py``, or a record):
+    its type and default, so a column is declared once. ``partial``: every field but the key (the
+    first) may be absent, as in a 202 answered before the job's row exists; ``only``: these columns."""
+    hints = get_type_hints(source)
+    names = only or (source._fields if hasattr(source, "_fields") else tuple(f.name for f in fields(source)))
+    definitions: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if partial and i > 0:
+            definitions[name] = (hints[name] | None, None)
+        else:
+            definitions[name] = (hints[name], _default(source, name))
+    return create_model(f"{source.__name__}Columns", __base__=_Row, **definitions)
+
+
+def _default(source: type, name: str) -> Any:
+    if hasattr(source, "_field_defaults"):
+        return source._field_defaults.get(name, ...)
+    default = next(f.default for f in fields(source) if f.name == name)
+    return ... if default is MISSING else default
+
+
+# Built from the rows at import: mypy cannot see such a base, hence the ignores.
+class JobView(columns_of(JobRow, partial=True)):  # type: ignore[misc]
     waiting_reason: str | None = None  # on GET of a queued job that no live worker can take: why
 
 
-class ExecutionView(_Row):
-    execution_id: str
-    job_id: str
-    attempt: int
-    worker_id: str | None = None
-    status: str
-    queued_at: datetime | None = None
-    assigned_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    exit_code: int | None = None
-    error: str | None = None
-    stdout_tail: str | None = None
-    stderr_tail: str | None = None
-    result_json: str | None = None
-    duration_ms: int | None = None
-    progress_percent: float | None = None
-    progress_message: str | None = None
+class ExecutionView(columns_of(ExecutionRow)):  # type: ignore[misc]
+    pass
 
 
-class WorkerView(_Row):
-    worker_id: str
-    seq: int
-    status: str
-    hostname: str | None = None
-    pid: int | None = None
-    queues: list[Any] = []
-    slots: int | None = None
-    cpu: float | None = None
-    memory_mb: int | None = None
-    labels: dict[str, Any] = {}
-    running: list[Any] = []
-    free_slots: int | None = None
-    registered_at: datetime | None = None
-    last_heartbeat_at: datetime | None = None
-    updated_at: datetime | None = None
+class WorkerView(columns_of(WorkerRow)):  # type: ignore[misc]
+    pass
 
 
-class EventView(_Row):
-    event_id: str
-    job_id: str
-    seq: int
-    type: str
-    occurred_at: datetime
-    actor: str
-    causation_id: str | None = None
-    correlation_id: str | None = None
-    payload: dict[str, Any]
+class EventView(columns_of(EventRow)):  # type: ignore[misc]
+    pass
+
+
+class LogChunkView(columns_of(LogChunk, only=LOG_CHUNK_COLUMNS)):  # type: ignore[misc]
+    pass
 
 
 class JobPage(BaseModel):
