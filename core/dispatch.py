@@ -40,7 +40,7 @@ import heapq
 import itertools
 import math
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -180,6 +180,22 @@ class DispatchBoard:
         self.ready, self.credits, self._shapes = {}, {}, {}
         for job in jobs:
             self.add(job)
+
+    def renewed(self, jobs: Iterable[JobReady]) -> DispatchBoard:
+        """A board of the same settings holding only these ready jobs (the committed state after a
+        failed transaction): no credits and no memory of assignments, departed workers still
+        departed."""
+        board = DispatchBoard(self.aging_step_s, self.credit_ttl_s, self.queue_limits, _gone=dict(self._gone))
+        for job in jobs:
+            board.add(job)
+        return board
+
+    def retain(self, keep: Callable[[str], bool]) -> None:
+        """Forget the ready jobs and credits of the queues ``keep`` refuses (their partition moved
+        to another dispatcher)."""
+        self.ready = {job_id: job for job_id, job in self.ready.items() if keep(job.queue)}
+        self.credits = {key: credit for key, credit in self.credits.items() if keep(key[1])}
+        self._shapes = {shape: heap for shape, heap in self._shapes.items() if keep(shape[0])}
 
     def withdraw(self, job_id: str, attempt: int) -> None:
         current = self.ready.get(job_id)

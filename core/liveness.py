@@ -17,42 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 
 from jobstream.schemas import (
-    Assignment, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
+    Assignment, Held, Liveness, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLiveness,
+    WorkerLost, WorkerRegistered,
 )
 
 HEARTBEAT_S = 2.0
 DEFAULT_WINDOW_S = 6.0
 UNLISTED_HEARTBEATS = 2
-
-
-class Liveness(StrEnum):
-    ACTIVE = "active"
-    DRAINING = "draining"
-    LOST = "lost"
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """One execution a worker holds (or was sent and may hold)."""
-
-    execution_id: str
-    job_id: str
-    attempt: int
-    listed: bool = False  # a heartbeat has listed it: the worker runs it
-    unlisted: int = 0  # heartbeats since it was sent that did not list it (while not listed yet)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerLiveness:
-    worker_id: str
-    status: Liveness
-    last_seen: datetime  # the monitor's clock when its last registration or heartbeat arrived
-    last_heartbeat_at: datetime  # the worker's own time of that record (for the WorkerLost event)
-    last_seq: int = 0  # highest seq seen on the worker's key (its records and WorkerLost)
-    held: dict[str, Held] = field(default_factory=dict)  # never mutated: replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +48,12 @@ class Loss:
         return f"worker {self.worker_id} lost: no heartbeat for {self.silent_s:.1f}s"
 
 
+def _new_worker(worker_id: str, status: Liveness, seen: datetime, heartbeat_at: datetime,
+                seq: int = 0) -> WorkerLiveness:
+    return WorkerLiveness(worker_id=worker_id, status=status, last_seen=seen, last_heartbeat_at=heartbeat_at,
+                          last_seq=seq)
+
+
 def parse_execution_id(execution_id: str) -> tuple[str, int] | None:
     """(job_id, attempt) of an id made by ``core.state.execution_id_for`` (``<job_id>.<attempt>``)."""
     job_id, _, attempt = execution_id.rpartition(".")
@@ -93,7 +72,7 @@ def _after_heartbeat(held: dict[str, Held], running: list[str]) -> dict[str, Hel
     for execution_id in listed - out.keys():
         parsed = parse_execution_id(execution_id)  # known from a heartbeat only (monitor started late)
         if parsed is not None:
-            out[execution_id] = Held(execution_id, parsed[0], parsed[1], listed=True)
+            out[execution_id] = Held(execution_id=execution_id, job_id=parsed[0], attempt=parsed[1], listed=True)
     return out
 
 
@@ -115,7 +94,7 @@ class LivenessTracker:
         match record:
             case WorkerRegistered():
                 orphans = list(known.held.values()) if known and known.status != Liveness.LOST else []
-                self.workers[envelope.worker_id] = WorkerLiveness(
+                self.workers[envelope.worker_id] = _new_worker(
                     envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
                 return orphans
             case WorkerDeregistered():
@@ -123,28 +102,28 @@ class LivenessTracker:
                 gone = self.workers.pop(envelope.worker_id, None)
                 return list(gone.held.values()) if gone is not None else []
             case WorkerLost():
-                base = known or WorkerLiveness(envelope.worker_id, Liveness.LOST, now, record.last_heartbeat_at)
+                base = known or _new_worker(envelope.worker_id, Liveness.LOST, now, record.last_heartbeat_at)
                 self.workers[envelope.worker_id] = replace(base, status=Liveness.LOST, last_seq=seq, held={})
             case _ if known is not None and known.status == Liveness.LOST:
                 # A lost worker stays lost until it registers again.
                 self.workers[envelope.worker_id] = replace(known, last_seq=seq)
             case WorkerHeartbeat():
-                base = known or WorkerLiveness(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
+                base = known or _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
                 self.workers[envelope.worker_id] = replace(
                     base, last_seen=now, last_heartbeat_at=envelope.occurred_at, last_seq=seq,
                     held=_after_heartbeat(base.held, record.running))
             case WorkerDraining():
-                base = known or WorkerLiveness(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
+                base = known or _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
                 self.workers[envelope.worker_id] = replace(base, status=Liveness.DRAINING, last_seq=seq)
         return []
 
     def _assigned(self, assignment: Assignment, now: datetime) -> list[Held]:
-        item = Held(assignment.execution_id, assignment.job_id, assignment.attempt)
+        item = Held(execution_id=assignment.execution_id, job_id=assignment.job_id, attempt=assignment.attempt)
         known = self.workers.get(assignment.worker_id)
         if known is not None and known.status == Liveness.LOST:
             return [item]
         if known is None:  # never heard of: it gets one window to show up
-            known = WorkerLiveness(assignment.worker_id, Liveness.ACTIVE, now, now)
+            known = _new_worker(assignment.worker_id, Liveness.ACTIVE, now, now)
         if assignment.execution_id not in known.held:
             known = replace(known, held={**known.held, assignment.execution_id: item})
         self.workers[assignment.worker_id] = known

@@ -89,6 +89,16 @@ class Topics:
         never behind or ahead of them."""
         return self.changelog(self.state_processor_app, "job-states")
 
+    @property
+    def dispatcher_changelog(self) -> str:
+        """The dispatcher's ready executions (Avro JobReady values), written with its assignments."""
+        return self.changelog(self.dispatcher_app, "ready-executions")
+
+    @property
+    def worker_monitor_changelog(self) -> str:
+        """The worker monitor's liveness table (Avro WorkerLiveness values), written with its expiries."""
+        return self.changelog(self.worker_monitor_app, "worker-liveness")
+
     @staticmethod
     def changelog(app_id: str, table: str) -> str:
         """faust's name for a table's changelog topic."""
@@ -115,12 +125,12 @@ class Topics:
             # Processor state tables: the latest value per key, co-partitioned with their source.
             TopicSpec(self.state_processor_changelog, partitions, {"cleanup.policy": "compact"},
                       "the state processor's job states, keyed by job_id, written with its events"),
-            TopicSpec(self.changelog(self.dispatcher_app, "ready"), partitions, {"cleanup.policy": "compact"},
-                      "the dispatcher's ready executions, keyed by job_id"),
+            TopicSpec(self.dispatcher_changelog, partitions, {"cleanup.policy": "compact"},
+                      "the dispatcher's ready executions, keyed by job_id, written with its assignments"),
             TopicSpec(self.changelog(self.timer_app, "timers"), partitions, {"cleanup.policy": "compact"},
                       "the timer processor's pending timers, keyed by timer_id"),
-            TopicSpec(self.changelog(self.worker_monitor_app, "liveness"), partitions, {"cleanup.policy": "compact"},
-                      "the worker monitor's liveness table, keyed by worker_id"),
+            TopicSpec(self.worker_monitor_changelog, partitions, {"cleanup.policy": "compact"},
+                      "the worker monitor's liveness table, keyed by worker_id, written with its expiries"),
             TopicSpec(self.poison, 1, kept_forever,
                       "messages no consumer could decode, with their origin topic, partition and offset"),
         ]

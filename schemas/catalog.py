@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from . import commands, common, dispatch, events, logs, workers
+from . import commands, common, dispatch, events, logs, state, workers
 from .base import Record
 from .loader import AVRO_DIR, LoadedSchema, SchemaSet, load_schema_set
 
@@ -62,10 +62,13 @@ class Catalog:
         return self.schemas.named[name]
 
 
+RECORDS: tuple[type[Record], ...] = (*common.RECORDS, *commands.RECORDS, *events.RECORDS, *workers.RECORDS,
+                                     *dispatch.RECORDS, *logs.RECORDS, *state.RECORDS)
+ENUMS: dict[str, type[StrEnum]] = {**common.ENUMS, **commands.ENUMS, **events.ENUMS, **state.ENUMS}
+
+
 def _default_catalog() -> Catalog:
-    records = (*common.RECORDS, *commands.RECORDS, *events.RECORDS, *workers.RECORDS, *dispatch.RECORDS, *logs.RECORDS)
-    enums = {**common.ENUMS, **commands.ENUMS, **events.ENUMS}
-    return Catalog(load_schema_set(AVRO_DIR), records, enums)
+    return Catalog(load_schema_set(AVRO_DIR), RECORDS, ENUMS)
 
 
 CATALOG = _default_catalog()

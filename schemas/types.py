@@ -22,6 +22,7 @@ from .events import (
     ScheduleSkipped, SkipReason, UpstreamSettled,
 )
 from .logs import LogChunk
+from .state import Held, Liveness, WorkerLiveness
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
 )
@@ -49,4 +50,6 @@ __all__ = [
     "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",
     # log records
     "LogChunk",
+    # processor state
+    "Liveness", "Held", "WorkerLiveness",
 ]

@@ -1,4 +1,4 @@
-"""The dispatcher: matches ready executions to workers' credits, per queue.
+"""The dispatcher: matches ready executions to workers' credits, per queue, on the engine.
 
 It consumes the dispatch topic, keyed by queue, so that one queue's ready work and the credits of
 the workers serving it meet in one partition, owned by one dispatcher instance. A match becomes
@@ -7,144 +7,162 @@ at once, and its start records the lease (JobAssigned, JobStarted); the state pr
 anything that lost a race (a cancel, a second worker with the same attempt) and tells the worker
 to stop.
 
-Ready executions are kept in a table (changelog), so a restarted dispatcher knows them; credits
-are not: workers send fresh ones every few seconds, and one older than the credit TTL no longer
-counts. After a restart or rebalance the credits read again from the topic (below the end offsets
-as they were then) update the accounting but place nothing: each looks consistent on its own,
-yet none knows what the previous owner sent since, and replaying a few seconds of a busy 1-slot
-worker's credits once sent it six executions at a time.
+Exactly-once (``streams/engine``): a batch's assignments, the ready executions they remove (the
+store's changelog) and the consumed offsets commit in one transaction, so a crash or a rebalance
+never sends an execution twice, and a zombie instance (paused, then resumed after its partitions
+moved) cannot append an assignment. Matching runs once per batch, after its messages.
+
+Credits are not stored: workers send fresh ones every few seconds, and one older than the credit
+TTL no longer counts. After a restart or rebalance the credits read again from the topic (below
+the end offsets as they were then) update the accounting but place nothing: each looks consistent
+on its own, yet none knows what the previous owner sent since, and replaying a few seconds of a
+busy 1-slot worker's credits once sent it six executions at a time.
 
 Workers that go away (lost, draining, deregistered: the workers topic, keyed by worker_id) must
 lose their credits in whichever instance holds their queues, and the two topics are partitioned
 by different keys. So every instance reads all partitions of the workers topic, outside any
-consumer group (``WorkerWatch``), starting one credit TTL back so that a restart misses nothing
-that still matters.
+consumer group (``WorkerWatch``, on a thread of its own), starting one credit TTL back so that a
+restart misses nothing that still matters.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import pickle
+import queue
+import signal
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
 
-import faust
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.dispatch import DEFAULT_CREDIT_TTL_S, DispatchBoard, Match, parse_queue_limits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Assignment, Codec, JobReady, JobWithdrawn, WorkerCredit, WorkerDeregistered, WorkerDraining,
-    MessageDecodeError, WorkerLost, make_codec,
+    Assignment, Codec, JobReady, JobWithdrawn, MessageDecodeError, WorkerCredit, WorkerDeregistered,
+    WorkerDraining, WorkerLost, make_codec,
 )
-from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
-from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offsets
+from jobstream.streams.engine import Batch, Engine, EngineConfig
+from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offsets, ensure_all_topics, partition_for
+from jobstream.streams.record_serde import RecordSerde, decode_input
 
 log = logging.getLogger(__name__)
 
 
+class DispatchHandler:
+    """The dispatcher as an engine ``Processor[JobReady]``: the store holds each owned queue
+    partition's ready executions by job id."""
 
-class Dispatcher:
-    def __init__(self, settings: Settings, *, instance_id: str | None = None,
+    def __init__(self, settings: Settings, departures: queue.SimpleQueue[tuple[str, datetime]],
                  clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.partitions = settings.partitions
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
-        self.aging_step_s = settings.aging_step_s
-        self.queue_limits = parse_queue_limits(settings.queue_limits)  # bad settings fail at start
-        self.app = make_app(settings, self.topics.dispatcher_app, instance_id=instance_id)
-        self.dispatch = raw_topic(self.app, self.topics.dispatch, self.partitions)
-        self.ready = self.app.Table("ready", default=None, partitions=self.partitions, key_type=str, value_type=bytes)
-        self.ready.on_recover(self._rebuild)
-        self.board = self._new_board()
-        self.settings = settings
-        self.replayed_below: dict[int, int] = {}  # dispatch partition -> end offset at the last recovery
-        self.app.agent(self.dispatch, name="dispatch")(self._process)
-        self.watch = WorkerWatch(settings, self.topics.workers, self.codec)
-        self.app.task(self._watch_workers)
+        self.departures = departures
+        self.board = DispatchBoard(aging_step_s=settings.aging_step_s, credit_ttl_s=DEFAULT_CREDIT_TTL_S,
+                                   queue_limits=parse_queue_limits(settings.queue_limits))  # bad settings fail at start
+        self.tables: dict[int, MutableMapping[str, JobReady]] = {}  # committed ready executions per partition
+        self.replayed_below: dict[int, int] = {}  # dispatch partition -> its end offset when we took it
+        self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
+        self.sent = 0
 
-    def _new_board(self) -> DispatchBoard:
-        return DispatchBoard(aging_step_s=self.aging_step_s, credit_ttl_s=DEFAULT_CREDIT_TTL_S,
-                             queue_limits=self.queue_limits)
+    # -- per message and per batch ---------------------------------------------------------
 
-    async def _rebuild(self) -> None:
-        """After a rebalance: the board holds exactly the ready executions of our partitions."""
-        self.board.reset(pickle.loads(value) for value in self.ready.data.values() if value)
-        self.replayed_below = await asyncio.to_thread(end_offsets, self.settings, self.topics.dispatch)
-        log.info("dispatcher recovered %d ready executions", len(self.board.ready))
-
-    async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
-        async for event in stream.events():
-            record = decoded(self.codec, event.message, "the dispatch topic holds derived data only")
-            if record is not None:
-                self._apply(record, live=event.message.offset >= self.replayed_below.get(event.message.partition, 0))
-                for match in self.board.match(self.clock()):
-                    await self._send(match)
-            yield None
-
-    def _apply(self, record: Any, live: bool = True) -> None:
+    def handle(self, message: Message, batch: Batch[JobReady]) -> None:
+        partition: int = message.partition()  # type: ignore[assignment]
+        record = decode_input(self.codec, message, batch, self.topics.poison)
         match record:
             case JobReady():
                 self.board.add(record)
-                if record.job_id in self.board.ready:
-                    self.ready[record.job_id] = pickle.dumps(record)
+                if self.board.ready.get(record.job_id) is record:
+                    batch.put(partition, record.job_id, record)
             case JobWithdrawn():
                 self.board.withdraw(record.job_id, record.attempt)
-                if record.job_id not in self.board.ready and self.ready.get(record.job_id):
-                    del self.ready[record.job_id]
+                if record.job_id not in self.board.ready and batch.get(partition, record.job_id) is not None:
+                    batch.put(partition, record.job_id, None)
             case WorkerCredit():
+                live = message.offset() >= self.replayed_below.get(partition, 0)  # type: ignore[operator]
                 self.board.offer(record, live)
+            case None:
+                pass
+            case _:
+                batch.set_aside(message, f"{type(record).__name__} does not belong on the dispatch topic",
+                                self.topics.poison)
 
-    async def _watch_workers(self) -> None:
-        """Forget the credits of every worker that is lost, draining or gone, in all queues."""
-        await asyncio.to_thread(self.watch.start, self.clock())
-        try:
-            while True:
-                for worker_id, at in await asyncio.to_thread(self.watch.departures):
-                    log.info("worker %s departed: its credits no longer count", worker_id)
-                    self.board.forget_worker(worker_id, at)
-        finally:
-            self.watch.close()
+    def handled(self, batch: Batch[JobReady]) -> None:
+        self._forget_departed()
+        for match in self.board.match(self.clock()):
+            self._send(match, batch)
 
-    async def _send(self, match: Match) -> None:
+    def punctuate(self, batch: Batch[JobReady], owned: frozenset[int]) -> None:
+        self._forget_departed()
+
+    def _forget_departed(self) -> None:
+        while True:
+            try:
+                worker_id, at = self.departures.get_nowait()
+            except queue.Empty:
+                return
+            log.info("worker %s departed: its credits no longer count", worker_id)
+            self.board.forget_worker(worker_id, at)
+
+    def _send(self, match: Match, batch: Batch[JobReady]) -> None:
         """The assignment goes to the worker alone: its start is what records the lease (one command
         and one decision fewer per job; a worker lost before it starts has the assignment expired)."""
-        job, now = match.job, self.clock()
+        job = match.job
         assignment = Assignment(job_id=job.job_id, execution_id=job.execution_id, attempt=job.attempt,
-                                worker_id=match.worker_id, spec=job.spec, assigned_at=now)
-        await produce(self.app, self.topics.assignments, match.worker_id.encode(),
-                      self.codec.encode(assignment, self.topics.assignments),
-                      partition_for(match.worker_id, self.partitions))
-        if self.ready.get(job.job_id):
-            del self.ready[job.job_id]
-        metrics.ASSIGNMENTS.inc()
+                                worker_id=match.worker_id, spec=job.spec, assigned_at=self.clock())
+        topic = self.topics.assignments
+        batch.send(topic, match.worker_id.encode(), self.codec.encode(assignment, topic),
+                   self.partition_of(match.worker_id))
+        batch.put(self.partition_of(job.queue), job.job_id, None)
+        self.sent += 1
 
+    # -- the transaction's end -------------------------------------------------------------
 
-def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
-    metrics.serve(metrics_port)
-    dispatcher = Dispatcher(settings, instance_id=instance_id)
-    ensure_all_topics(settings)
-    faust.Worker(dispatcher.app, loglevel="INFO", quiet=True).execute_from_commandline()
+    def committed(self) -> None:
+        if self.sent:
+            metrics.ASSIGNMENTS.inc(self.sent)
+            self.sent = 0
+
+    def aborted(self) -> None:
+        """The board goes back to the committed ready executions; the batch is consumed again."""
+        self.sent = 0
+        self.board = self.board.renewed(job for table in self.tables.values() for job in table.values())
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def assigned(self, partition: int, table: MutableMapping[str, JobReady]) -> None:
+        self.tables[partition] = table
+        self.replayed_below[partition] = end_offsets(self.settings, self.topics.dispatch)[partition]
+        for job in table.values():
+            self.board.add(job)
+        log.info("dispatcher took partition %d: %d ready executions", partition, len(table))
+
+    def revoked(self, partition: int) -> None:
+        self.tables.pop(partition, None)
+        owned = set(self.tables)
+        self.board.retain(lambda queue_name: self.partition_of(queue_name) in owned)
 
 
 class WorkerWatch:
-    """Reads every partition of the workers topic, without a group, for workers that depart."""
+    """Reads every partition of the workers topic, without a group, for workers that depart, and
+    hands them to the dispatcher's loop through a queue."""
 
     DEPARTED = (WorkerLost, WorkerDraining, WorkerDeregistered)
 
     def __init__(self, settings: Settings, topic: str, codec: Codec) -> None:
         self.topic, self.codec = topic, codec
         self.consumer = Consumer(consumer_config(settings, f"dispatcher-watch-{uuid.uuid4().hex[:8]}"))
-        self._lock = threading.Lock()  # close() waits for a poll in progress in another thread
-        self._closed = False
+        self.departures: queue.SimpleQueue[tuple[str, datetime]] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-watch", daemon=True)
 
     def start(self, now: datetime) -> None:
         """Assign all partitions from one credit TTL ago: older departures are moot (their credits expired)."""
@@ -152,18 +170,23 @@ class WorkerWatch:
         partitions = self.consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
         wanted = [TopicPartition(self.topic, p, since_ms) for p in partitions]
         self.consumer.assign(self.consumer.offsets_for_times(wanted, timeout=30))
+        self._thread.start()
 
-    def departures(self) -> list[tuple[str, datetime]]:
-        """(worker_id, when) of departures read within half a second; blocking, run it in a thread."""
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            for found in self.read():
+                self.departures.put(found)
+        self.consumer.close()
+
+    def read(self) -> list[tuple[str, datetime]]:
+        """(worker_id, when) of departures read within half a second."""
         found = []
-        with self._lock:
-            messages = [] if self._closed else consume_ready(self.consumer, 500, 0.5)
-        for message in messages:
+        for message in consume_ready(self.consumer, 500, 0.5):
             if message.error() is not None:
                 continue
             try:
-                record = self.codec.decode(message.value() or b"", topic=message.topic(),
-                                           partition=message.partition(), offset=message.offset())
+                record = self.codec.decode(message.value() or b"", topic=message.topic(),  # type: ignore[arg-type]
+                                           partition=message.partition(), offset=message.offset())  # type: ignore[arg-type]
             except MessageDecodeError as error:  # the projector sets the workers topic's poison aside
                 log.error("%s: skipped by the dispatcher's worker watch", error)
                 continue
@@ -171,8 +194,31 @@ class WorkerWatch:
                 found.append((record.envelope.worker_id, record.envelope.occurred_at))
         return found
 
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self.consumer.close()
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
+    topics = Topics(settings.topic_prefix)
+    return EngineConfig(app_id=topics.dispatcher_app, input_topics=(topics.dispatch,),
+                        changelog_topic=topics.dispatcher_changelog, instance_id=instance_id)
+
+
+def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    metrics.serve(metrics_port)
+    ensure_all_topics(settings)
+    topics = Topics(settings.topic_prefix)
+    codec = make_codec(settings.schema_registry_url)
+    watch = WorkerWatch(settings, topics.workers, codec)
+    watch.start(utcnow())
+    handler = DispatchHandler(settings, watch.departures)
+    engine = Engine(settings, engine_config(settings, instance_id), handler,
+                    RecordSerde(codec, JobReady, topics.dispatcher_changelog))
+    signal.signal(signal.SIGTERM, engine.stop)
+    signal.signal(signal.SIGINT, engine.stop)
+    try:
+        code = engine.run()
+    finally:
+        watch.stop()
+    raise SystemExit(code)

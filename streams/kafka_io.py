@@ -172,13 +172,15 @@ def decode_or_poison(codec: Codec, message: Message, producer: Producer, topics:
 
 def set_aside(producer: Producer, topics: Topics, poison: PoisonMessage) -> None:
     """Publish a poison message with its origin in headers, and log it loudly."""
-    log.error("poison message set aside: topic=%s partition=%d offset=%d: %s",
-              poison.topic, poison.partition, poison.offset, poison.reason)
-    headers = {
-        "origin.topic": poison.topic, "origin.partition": str(poison.partition),
-        "origin.offset": str(poison.offset), "reason": poison.reason,
-    }
     producer.produce(topics.poison, key=poison.key, value=poison.value,
-                     headers=[(k, v.encode()) for k, v in headers.items()])
+                     headers=poison_headers(poison.topic, poison.partition, poison.offset, poison.reason))
     producer.flush(10)
+
+
+def poison_headers(topic: str, partition: int, offset: int, reason: str) -> list[tuple[str, str | bytes | None]]:
+    """A poison message's origin and the reason it was set aside, logged once as it is."""
+    log.error("poison message set aside: topic=%s partition=%d offset=%d: %s", topic, partition, offset, reason)
+    headers = {"origin.topic": topic, "origin.partition": str(partition), "origin.offset": str(offset),
+               "reason": reason}
+    return [(k, v.encode()) for k, v in headers.items()]
 

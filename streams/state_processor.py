@@ -31,6 +31,7 @@ from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import partition_for
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
+from jobstream.streams.record_serde import decode_input
 from jobstream.streams.state_serde import StateSerde
 
 log = logging.getLogger(__name__)
@@ -123,11 +124,9 @@ class StateHandler:
         self.tally.decide_seconds.append(time.perf_counter() - started)
 
     def _decode(self, message: Message, batch: Batch[JobState]) -> Command | None:
-        try:
-            record = self.codec.decode(message.value() or b"", topic=message.topic(),  # type: ignore[arg-type]
-                                       partition=message.partition(), offset=message.offset())  # type: ignore[arg-type]
-        except MessageDecodeError as error:
-            self._set_aside(message, error.reason, batch)
+        record = decode_input(self.codec, message, batch, self.topics.poison)
+        if record is None:
+            self.tally.poison += 1
             return None
         if not isinstance(record, Command):
             self._set_aside(message, f"{type(record).__name__} is not a command", batch)
@@ -169,12 +168,10 @@ class StateHandler:
 
     def _set_aside(self, message: Message, reason: str, batch: Batch[JobState]) -> None:
         self.tally.poison += 1
-        log.error("poison command set aside: topic=%s partition=%d offset=%d: %s",
-                  message.topic(), message.partition(), message.offset(), reason)
-        headers = {"origin.topic": message.topic(), "origin.partition": str(message.partition()),
-                   "origin.offset": str(message.offset()), "reason": reason}
-        batch.send(self.topics.poison, message.key(), message.value(), 0,
-                   [(k, str(v).encode()) for k, v in headers.items()])
+        batch.set_aside(message, reason, self.topics.poison)
+
+    def handled(self, batch: Batch[JobState]) -> None:
+        pass  # each command is decided as it comes
 
     # -- retirement ---------------------------------------------------------------------------
 
@@ -252,7 +249,7 @@ class StateHandler:
 
 def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
     topics = Topics(settings.topic_prefix)
-    return EngineConfig(app_id=topics.state_processor_app, input_topic=topics.commands,
+    return EngineConfig(app_id=topics.state_processor_app, input_topics=(topics.commands,),
                         changelog_topic=topics.state_processor_changelog, instance_id=instance_id)
 
 

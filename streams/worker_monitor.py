@@ -1,81 +1,81 @@
-"""The worker monitor: declares silent workers lost and expires what they held.
+"""The worker monitor: declares silent workers lost and expires what they held, on the engine.
 
 It consumes the workers topic (registrations, heartbeats, drains, deregistrations, and its own
 WorkerLost) and the assignments topic (what the dispatcher sent to whom), both keyed by
-worker_id and so co-partitioned: one instance owns a worker's whole story. The pure tracker
-(``core/liveness.py``) says who is overdue; a sweep every ``SWEEP_S`` then sends, per overdue
-worker, one ``ExpireExecution`` per execution it held (command id ``expire:<execution_id>``),
-and only once those are acknowledged a ``WorkerLost`` (event id ``<worker>:lost:<seq>``). A
-crash in between sends the same ids again: the state processor and the projector ignore repeats.
+worker_id and so co-partitioned: one instance owns a worker's whole story (the engine's range
+assignment gives it partition n of both). The pure tracker (``core/liveness.py``) says who is
+overdue; a sweep every ``SWEEP_S`` then sends, per overdue worker, one ``ExpireExecution`` per
+execution it held (command id ``expire:<execution_id>``) and a ``WorkerLost`` (event id
+``<worker>:lost:<seq>``), in one transaction with the worker's new liveness state: a crash
+sends all of them or none, and a zombie instance sends nothing.
 
-The tracker is kept in a faust table (changelog), so a restarted monitor knows who was lost and
-what each worker held; every live worker then gets a fresh window (no loss for our own absence).
+The tracker's workers are the store's values (Avro ``WorkerLiveness`` records on the changelog),
+so a restarted monitor knows who was lost and what each worker held; every live worker then gets
+a fresh window (no loss for our own absence).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import pickle
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+import signal
+from collections.abc import Callable, MutableMapping
+from datetime import datetime, timedelta
+from functools import lru_cache
 
-import faust
+from confluent_kafka import Message
 from prometheus_client import Counter
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
-from jobstream.core.liveness import DEFAULT_WINDOW_S, Held, LivenessTracker, Loss, WorkerLiveness
+from jobstream.core.liveness import DEFAULT_WINDOW_S, LivenessTracker, Loss
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Assignment, ExpireExecution, WorkerEnvelope, WorkerEvent, WorkerLost, WorkerRegistered, make_codec,
+    Assignment, ExpireExecution, Held, WorkerEnvelope, WorkerEvent, WorkerLiveness, WorkerLost,
+    WorkerRegistered, make_codec,
 )
 from jobstream.streams import metrics
-from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce
-from jobstream.streams.kafka_io import command_envelope
+from jobstream.streams.engine import Batch, Engine, EngineConfig
+from jobstream.streams.kafka_io import command_envelope, ensure_all_topics, partition_for
+from jobstream.streams.record_serde import RecordSerde, decode_input
 
 log = logging.getLogger(__name__)
 SWEEP_S = 0.5
-ORPHAN_DELAY_S = 1.0  # lets the dispatcher's AssignJob reach the state processor before its expiry
+ORPHAN_DELAY_S = 1.0  # lets the worker's start reach the state processor before an orphan's expiry
 ACTOR = "worker-monitor"
 
 WORKERS_LOST = Counter("jobstream_workers_lost_total", "Workers declared lost by the worker monitor.")
 EXPIRED = Counter("jobstream_executions_expired_total", "ExpireExecution commands sent, by cause.", ["cause"])
 
+Orphan = tuple[datetime, str, Held, str]  # (due, worker_id, execution, reason)
 
 
-class WorkerMonitor:
-    def __init__(self, settings: Settings, *, instance_id: str | None = None, window_s: float = DEFAULT_WINDOW_S,
+class MonitorHandler:
+    """The worker monitor as an engine ``Processor[WorkerLiveness]``."""
+
+    def __init__(self, settings: Settings, window_s: float = DEFAULT_WINDOW_S,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.topics = Topics(settings.topic_prefix)
-        self.partitions = settings.partitions
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
         self.window_s = window_s
-        self.app = make_app(settings, self.topics.worker_monitor_app, instance_id=instance_id)
-        self.source = self.app.topic(self.topics.workers, self.topics.assignments, key_type=bytes, value_type=bytes,
-                                     key_serializer="raw", value_serializer="raw", partitions=self.partitions,
-                                     internal=False)
-        self.table = self.app.Table("liveness", default=None, partitions=self.partitions, key_type=str,
-                                    value_type=bytes)
-        self.table.on_recover(self._rebuild)
-        self.app.on_partitions_revoked.connect(self._revoked)
+        self.tables: dict[int, MutableMapping[str, WorkerLiveness]] = {}  # committed, per owned partition
         self.tracker = LivenessTracker(window_s)
-        self.orphans: list[tuple[datetime, str, Held, str]] = []  # (due, worker_id, execution, reason)
-        self.recovered = False
-        self.app.agent(self.source, name="liveness")(self._process)
-        self.app.task(self._sweep_loop)
+        self.orphans: list[Orphan] = []
+        self.expired: list[str] = []  # causes of this transaction's expiries, counted once committed
+        self.lost = 0
+        self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
 
     # -- records in -----------------------------------------------------------------------
 
-    async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
-        async for event in stream.events():
-            record = decoded(self.codec, event.message, "worker records: the projector sets poison aside")
-            if isinstance(record, (WorkerEvent, Assignment)):
-                self._observe(record)
-            yield None
+    def handle(self, message: Message, batch: Batch[WorkerLiveness]) -> None:
+        record = decode_input(self.codec, message, batch, self.topics.poison)
+        if isinstance(record, (WorkerEvent, Assignment)):  # not cancel or drain notices
+            self._observe(record, message.partition(), batch)  # type: ignore[arg-type]
 
-    def _observe(self, record: WorkerEvent | Assignment) -> None:
+    def handled(self, batch: Batch[WorkerLiveness]) -> None:
+        pass  # losses are found by the clock, in ``punctuate``
+
+    def _observe(self, record: WorkerEvent | Assignment, partition: int, batch: Batch[WorkerLiveness]) -> None:
         worker_id = record.worker_id if isinstance(record, Assignment) else record.envelope.worker_id
         now = self.clock()
         orphans = self.tracker.observe(record, now)
@@ -86,80 +86,93 @@ class WorkerMonitor:
         else:
             reason = f"assigned to worker {worker_id}, which was lost"
         self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), worker_id, held, reason) for held in orphans]
-        state = self.tracker.workers.get(worker_id)
-        if state is not None:
-            self.table[worker_id] = pickle.dumps(state)  # in the stream: faust knows the partition
-        elif self.table.data.get(worker_id) is not None:
-            del self.table[worker_id]
-
-    async def _revoked(self, *_: object, **__: object) -> None:
-        """Workers of revoked partitions are another instance's now: no sweeping until recovered."""
-        self.recovered = False
-
-    async def _rebuild(self) -> None:
-        """After a (re)assignment of partitions: the tracker holds exactly our partitions' workers."""
-        workers: dict[str, WorkerLiveness] = {}
-        for key, value in list(self.table.data.items()):
-            if value:
-                workers[key] = pickle.loads(value)
-        self.tracker = LivenessTracker(self.window_s, workers)
-        self.tracker.resume(self.clock())
-        self.recovered = True
-        log.info("worker monitor recovered %d workers", len(workers))
+        batch.put(partition, worker_id, self.tracker.workers.get(worker_id))
 
     # -- losses out -----------------------------------------------------------------------
 
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_S)
-            if not self.recovered:
-                continue
-            try:
-                await self.sweep(self.clock())
-            except Exception:  # noqa: BLE001 - a failed send is retried on the next sweep
-                log.exception("worker monitor sweep failed; retrying")
-
-    async def sweep(self, now: datetime) -> None:
+    def punctuate(self, batch: Batch[WorkerLiveness], owned: frozenset[int]) -> None:
+        now = self.clock()
         for loss in self.tracker.overdue(now):
-            await self._declare(loss, now)
-        for orphan in [o for o in self.orphans if o[0] <= now]:
-            _, worker_id, held, reason = orphan
-            await self._expire(held, worker_id, reason, "orphan")
-            self.orphans.remove(orphan)  # only once sent: a failed send is retried on the next sweep
+            self._declare(loss, now, batch)
+        due = [orphan for orphan in self.orphans if orphan[0] <= now]
+        for _, worker_id, held, reason in due:
+            self._expire(held, worker_id, reason, "orphan", batch)
+        self.orphans = [orphan for orphan in self.orphans if orphan[0] > now]
 
-    async def _declare(self, loss: Loss, now: datetime) -> None:
+    def _declare(self, loss: Loss, now: datetime, batch: Batch[WorkerLiveness]) -> None:
         log.warning("%s; expiring %d executions", loss.reason, len(loss.executions))
         for held in loss.executions:
-            await self._expire(held, loss.worker_id, loss.reason, "lost")
+            self._expire(held, loss.worker_id, loss.reason, "lost", batch)
         envelope = WorkerEnvelope(event_id=loss.event_id, worker_id=loss.worker_id, seq=loss.seq,
                                   type=WorkerLost.short_name(), occurred_at=now, actor=ACTOR)
         lost = WorkerLost(envelope=envelope, last_heartbeat_at=loss.last_heartbeat_at, reason=loss.reason)
-        await self._send(self.topics.workers, loss.worker_id, lost)
+        self._send(self.topics.workers, loss.worker_id, lost, batch)
         late = self.tracker.declare_lost(loss)
         self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), loss.worker_id, held, loss.reason) for held in late]
-        self.table.data[loss.worker_id] = value = pickle.dumps(self.tracker.workers[loss.worker_id])
-        # Outside a stream faust cannot tell the partition: name it.
-        self.table.send_changelog(partition_for(loss.worker_id, self.partitions), loss.worker_id, value)
-        WORKERS_LOST.inc()
+        batch.put(self.partition_of(loss.worker_id), loss.worker_id, self.tracker.workers[loss.worker_id])
+        self.lost += 1
 
-    async def _expire(self, held: Held, worker_id: str, reason: str, cause: str) -> None:
+    def _expire(self, held: Held, worker_id: str, reason: str, cause: str, batch: Batch[WorkerLiveness]) -> None:
         command = ExpireExecution(
             envelope=command_envelope(ExpireExecution, held.job_id, ACTOR, command_id=f"expire:{held.execution_id}",
                                       now=self.clock()),
             execution_id=held.execution_id, attempt=held.attempt, worker_id=worker_id, reason=reason)
-        await self._send(self.topics.commands, held.job_id, command)
-        EXPIRED.labels(cause).inc()
+        self._send(self.topics.commands, held.job_id, command, batch)
+        self.expired.append(cause)
 
-    async def _send(self, topic: str, key: str, record: ExpireExecution | WorkerLost) -> None:
-        """Produce and wait for the broker's acknowledgement: a loss is announced only after its expiries."""
-        delivery = await produce(self.app, topic, key.encode(), self.codec.encode(record, topic),
-                                 partition_for(key, self.partitions))
-        await delivery
+    def _send(self, topic: str, key: str, record: ExpireExecution | WorkerLost, batch: Batch[WorkerLiveness]) -> None:
+        batch.send(topic, key.encode(), self.codec.encode(record, topic), self.partition_of(key))
+
+    # -- the transaction's end -------------------------------------------------------------
+
+    def committed(self) -> None:
+        for cause in self.expired:
+            EXPIRED.labels(cause).inc()
+        if self.lost:
+            WORKERS_LOST.inc(self.lost)
+        self.expired, self.lost = [], 0
+
+    def aborted(self) -> None:
+        """Back to the committed workers; the batch is consumed again. Orphans found in it are
+        found again; those of a failed sweep are swept again."""
+        self.expired, self.lost = [], 0
+        self._rebuild()
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def assigned(self, partition: int, table: MutableMapping[str, WorkerLiveness]) -> None:
+        self.tables[partition] = table
+        self._rebuild()
+        log.info("worker monitor took partition %d: %d workers", partition, len(table))
+
+    def revoked(self, partition: int) -> None:
+        self.tables.pop(partition, None)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """The tracker holds exactly the committed workers of our partitions, each with a fresh window."""
+        workers = {worker_id: state for table in self.tables.values() for worker_id, state in table.items()}
+        self.tracker = LivenessTracker(self.window_s, workers)
+        self.tracker.resume(self.clock())
+        owned = set(self.tables)
+        self.orphans = [orphan for orphan in self.orphans if self.partition_of(orphan[1]) in owned]
+
+
+def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
+    topics = Topics(settings.topic_prefix)
+    return EngineConfig(app_id=topics.worker_monitor_app, input_topics=(topics.workers, topics.assignments),
+                        changelog_topic=topics.worker_monitor_changelog, instance_id=instance_id,
+                        punctuate_every_s=SWEEP_S)
 
 
 def run_worker_monitor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None,
                        window_s: float = DEFAULT_WINDOW_S) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics.serve(metrics_port)
-    monitor = WorkerMonitor(settings, instance_id=instance_id, window_s=window_s)
     ensure_all_topics(settings)
-    faust.Worker(monitor.app, loglevel="INFO", quiet=True).execute_from_commandline()
+    codec = make_codec(settings.schema_registry_url)
+    serde = RecordSerde(codec, WorkerLiveness, Topics(settings.topic_prefix).worker_monitor_changelog)
+    engine = Engine(settings, engine_config(settings, instance_id), MonitorHandler(settings, window_s), serde)
+    signal.signal(signal.SIGTERM, engine.stop)
+    signal.signal(signal.SIGINT, engine.stop)
+    raise SystemExit(engine.run())

@@ -13,7 +13,7 @@ from jobstream.streams.kafka_io import consumer_config, producer_config
 @dataclass(frozen=True)
 class EngineConfig:
     app_id: str  # the consumer group, and the prefix of the transactional id
-    input_topic: str
+    input_topics: tuple[str, ...]  # co-partitioned: partition n of each is one unit of work
     changelog_topic: str  # compacted, co-partitioned with the input
     instance_id: str | None = None  # static membership and a stable transactional id
     max_batch: int = 2000  # messages per poll, hence per transaction at most
@@ -23,6 +23,13 @@ class EngineConfig:
     session_timeout_ms: int = 10_000
     liveness_s: float = 60.0  # > the longest transaction of any producer of the input (API: 30 s)
     restore_timeout_s: float = 600.0
+
+    @property
+    def cooperative(self) -> bool:
+        """One input: cooperative-sticky, so partitions that stay keep flowing during a rebalance.
+        Several: the range assignor, the only one that gives partition n of every input topic to
+        the same member (a store covers them together)."""
+        return len(self.input_topics) == 1
 
     @property
     def transactional_id(self) -> str:
@@ -36,7 +43,7 @@ def engine_consumer_config(settings: Settings, config: EngineConfig) -> dict[str
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
-        "partition.assignment.strategy": "cooperative-sticky",  # partitions that stay keep flowing
+        "partition.assignment.strategy": "cooperative-sticky" if config.cooperative else "range",
         "session.timeout.ms": config.session_timeout_ms,
         "heartbeat.interval.ms": 1000,
         "max.poll.interval.ms": int(config.restore_timeout_s * 1000) + 60_000,  # restores run inside poll

@@ -55,7 +55,7 @@ class Engine(Generic[V]):
     def run(self) -> int:
         """Process until stopped; the exit code: 0, FATAL_EXIT_CODE (fenced or fatal) or STALLED_EXIT_CODE."""
         self.producer.init_transactions(self.config.transaction_timeout_ms / 1000 + CALL_TIMEOUT_S)
-        self.consumer.subscribe([self.config.input_topic], on_assign=self._on_assign,
+        self.consumer.subscribe(list(self.config.input_topics), on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.liveness.start()
         log.info("engine %s started: transactional id %s", self.config.app_id, self.transactional_id)
@@ -87,7 +87,7 @@ class Engine(Generic[V]):
             self._transact(messages, punctuate)
         elif self.liveness.stalled(self._lagging()):
             log.critical("liveness: lag on assigned partitions of %s but nothing consumed for %.0fs; exiting",
-                         self.config.input_topic, self.config.liveness_s)
+                         ", ".join(self.config.input_topics), self.config.liveness_s)
             return STALLED_EXIT_CODE
         return 0
 
@@ -116,22 +116,22 @@ class Engine(Generic[V]):
     def _transact(self, messages: list[Message], punctuate: bool) -> None:
         overlay: Overlay[V] = Overlay(self.stores)
         batch = Batch(self.producer, overlay)
-        firsts: dict[int, int] = {}
+        firsts: dict[tuple[str, int], int] = {}
         handle = self.processor.handle
         self.producer.begin_transaction()
         self.in_transaction = True
         try:
             for message in messages:
-                partition = message.partition()
-                if partition not in firsts:
-                    firsts[partition] = message.offset()  # type: ignore[index,assignment]
+                firsts.setdefault((message.topic(), message.partition()), message.offset())  # type: ignore[arg-type]
                 handle(message, batch)
+            if messages:
+                self.processor.handled(batch)
             if punctuate:
                 self.processor.punctuate(batch, frozenset(self.stores.tables))
             batch.write_changelog(self.config.changelog_topic, self.serde)
             if firsts:
                 # The consumer's position, not last offset + 1: it steps over transaction markers.
-                positions = self.consumer.position([TopicPartition(self.config.input_topic, p) for p in firsts])
+                positions = self.consumer.position([TopicPartition(t, p) for t, p in firsts])
                 self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(),
                                                           CALL_TIMEOUT_S)
             commit(self.producer, CALL_TIMEOUT_S)
@@ -146,7 +146,7 @@ class Engine(Generic[V]):
         overlay.apply()
         self.processor.committed()
 
-    def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[int, int]) -> None:
+    def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[tuple[str, int], int]) -> None:
         if classify(error) is Outcome.FATAL:
             raise Fatal(f"transaction failed: {error}")
         log.warning("transaction aborted (%s); its %d partitions are consumed again", error, len(firsts))
@@ -162,16 +162,16 @@ class Engine(Generic[V]):
             log.error("%s", error)
 
     def _rewind(self, messages: list[Message]) -> None:
-        firsts: dict[int, int] = {}
+        firsts: dict[tuple[str, int], int] = {}
         for message in messages:
-            firsts.setdefault(message.partition(), message.offset())  # type: ignore[arg-type]
+            firsts.setdefault((message.topic(), message.partition()), message.offset())  # type: ignore[arg-type]
         self._seek(firsts)
 
-    def _seek(self, firsts: dict[int, int]) -> None:
-        for partition, offset in firsts.items():
+    def _seek(self, firsts: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in firsts.items():
             if self.stores.owns(partition):
                 try:
-                    self.consumer.seek(TopicPartition(self.config.input_topic, partition, offset))
+                    self.consumer.seek(TopicPartition(topic, partition, offset))
                 except KafkaException as exception:
                     raise Fatal(f"seek of partition {partition} failed: {error_of(exception)}") from exception
 
@@ -183,7 +183,7 @@ class Engine(Generic[V]):
                 or now - self.lag_checked_at < LAG_CHECK_EVERY_S):
             return False
         self.lag_checked_at = now
-        partitions = [TopicPartition(self.config.input_topic, p) for p in self.stores.tables]
+        partitions = [TopicPartition(t, p) for t in self.config.input_topics for p in self.stores.tables]
         for position in self.consumer.position(partitions):
             # read_committed: the high end the broker reports is the last stable offset
             stable = self.consumer.get_watermark_offsets(position, timeout=5)[1]
@@ -202,7 +202,7 @@ class Engine(Generic[V]):
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert not self.in_transaction
         self.rebalances += 1
-        numbers = [tp.partition for tp in partitions]
+        numbers = sorted({tp.partition for tp in partitions if not self.stores.owns(tp.partition)})
         if numbers:
             # Offsets first: with read_committed they are "stable", i.e. this waits until no
             # transaction of a former owner holding offsets is open, so the changelog read next
@@ -213,26 +213,33 @@ class Engine(Generic[V]):
             for partition, table in tables.items():
                 self.stores.install(partition, table)
                 self.processor.assigned(partition, table)
-        consumer.incremental_assign(partitions)
+        if self.config.cooperative:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)  # eager: the whole assignment, once all was revoked
         self.liveness.reset()
-        log.info("assigned %s partitions %s", self.config.input_topic, sorted(numbers))
+        log.info("assigned %s partitions %s", ", ".join(self.config.input_topics), numbers)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assert not self.in_transaction  # what we processed is committed: the next owner starts there
         self._give_up(partitions)
-        consumer.incremental_unassign(partitions)
+        if self.config.cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.warning("lost %s partitions %s (the group moved on without us)", self.config.input_topic,
-                    sorted(tp.partition for tp in partitions))
+        log.warning("lost %s partitions %s (the group moved on without us)", ", ".join(self.config.input_topics),
+                    sorted({tp.partition for tp in partitions}))
         self._on_revoke(consumer, partitions)
 
     def _give_up(self, partitions: list[TopicPartition]) -> None:
         self.rebalances += 1
-        for tp in partitions:
-            self.stores.drop(tp.partition)
-            self.processor.revoked(tp.partition)
-        log.info("revoked %s partitions %s", self.config.input_topic, sorted(tp.partition for tp in partitions))
+        numbers = sorted({tp.partition for tp in partitions if self.stores.owns(tp.partition)})
+        for partition in numbers:
+            self.stores.drop(partition)
+            self.processor.revoked(partition)
+        log.info("revoked %s partitions %s", ", ".join(self.config.input_topics), numbers)
 
     def _close(self) -> None:
         for close in (self.consumer.close, self.restorer.close):

@@ -8,6 +8,7 @@ from typing import Generic, Protocol, TypeVar
 from confluent_kafka import Message, Producer
 
 from jobstream.streams.engine.store import Overlay, Serde
+from jobstream.streams.kafka_io import poison_headers
 
 V = TypeVar("V")
 Headers = list[tuple[str, str | bytes | None]]
@@ -38,6 +39,12 @@ class Batch(Generic[V]):
             except BufferError:  # the local queue is full: let the broker catch up
                 self._poll(0.01)
 
+    def set_aside(self, message: Message, reason: str, poison_topic: str) -> None:
+        """An input that cannot be handled goes to the poison topic, with its origin, in this
+        transaction: never dropped, and never a crash loop."""
+        headers = poison_headers(message.topic(), message.partition(), message.offset(), reason)  # type: ignore[arg-type]
+        self.send(poison_topic, message.key(), message.value(), 0, headers)  # type: ignore[arg-type]
+
     def write_changelog(self, topic: str, serde: Serde[V]) -> None:
         """One record per key the transaction changed: its last value, or a tombstone."""
         encode = serde.encode
@@ -52,6 +59,10 @@ class Processor(Protocol[V]):
 
     def handle(self, message: Message, batch: Batch[V]) -> None:
         """One input message: read and put state, send outputs."""
+        ...
+
+    def handled(self, batch: Batch[V]) -> None:
+        """After a batch's input messages, before its changelog: work done once per batch."""
         ...
 
     def punctuate(self, batch: Batch[V], owned: frozenset[int]) -> None:
