@@ -40,5 +40,16 @@ class WorkerLiveness(Record):
     held: dict[str, Held] = field(default_factory=dict)  # never mutated: replaced
 
 
-RECORDS: tuple[type[Record], ...] = (Held, WorkerLiveness)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingTimer(Record):
+    """A timer armed and not fired yet (the timer processor's store)."""
+
+    avro_name: ClassVar[str] = "jobstream.state.PendingTimer"
+    timer_id: str
+    job_id: str
+    due_at: datetime
+    purpose: str
+
+
+RECORDS: tuple[type[Record], ...] = (Held, WorkerLiveness, PendingTimer)
 ENUMS: dict[str, type[StrEnum]] = {"jobstream.state.Liveness": Liveness}

@@ -22,7 +22,7 @@ from .events import (
     ScheduleSkipped, SkipReason, UpstreamSettled,
 )
 from .logs import LogChunk
-from .state import Held, Liveness, WorkerLiveness
+from .state import Held, Liveness, PendingTimer, WorkerLiveness
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
 )
@@ -51,5 +51,5 @@ __all__ = [
     # log records
     "LogChunk",
     # processor state
-    "Liveness", "Held", "WorkerLiveness",
+    "Liveness", "Held", "WorkerLiveness", "PendingTimer",
 ]

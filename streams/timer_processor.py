@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import faust
@@ -29,7 +27,7 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
-from jobstream.schemas import FireTimer, TimerChange, TimerPurpose, make_codec
+from jobstream.schemas import FireTimer, PendingTimer, TimerChange, TimerPurpose, make_codec
 from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import command_envelope
@@ -37,14 +35,6 @@ from jobstream.streams.kafka_io import command_envelope
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 0.01
 
-
-
-@dataclass(frozen=True, slots=True)
-class Timer:
-    timer_id: str
-    job_id: str
-    due: datetime
-    purpose: TimerPurpose
 
 
 class TimerProcessor:
@@ -58,6 +48,7 @@ class TimerProcessor:
         self.requests = raw_topic(self.app, self.topics.timer_requests, self.partitions)
         self.table = self.app.Table("timers", default=None, partitions=self.partitions, key_type=str,
                                     value_type=bytes)
+        self.changelog = self.topics.changelog(self.topics.timer_app, "timers")
         self.table.on_recover(self._rebuild)
         self.wheel = TimerWheel(start=clock())
         self.by_job: dict[str, set[str]] = {}
@@ -78,19 +69,20 @@ class TimerProcessor:
         for timer_id in disarm:
             self._forget(timer_id, in_stream=True)
         for armed in change.arm:
-            timer = Timer(armed.timer_id, change.job_id, armed.due_at, TimerPurpose(armed.purpose))
-            self.table[timer.timer_id] = pickle.dumps(timer)
+            timer = PendingTimer(timer_id=armed.timer_id, job_id=change.job_id, due_at=armed.due_at,
+                                 purpose=armed.purpose)
+            self.table[timer.timer_id] = self.codec.encode(timer, self.changelog)
             self._arm(timer)
 
-    def _arm(self, timer: Timer) -> None:
-        self.wheel.schedule(timer.timer_id, timer.due, timer)
+    def _arm(self, timer: PendingTimer) -> None:
+        self.wheel.schedule(timer.timer_id, timer.due_at, timer)
         self.by_job.setdefault(timer.job_id, set()).add(timer.timer_id)
 
     def _forget(self, timer_id: str, *, in_stream: bool) -> None:
         stored = self.table.data.get(timer_id)
         if stored is None:
             return
-        timer: Timer = pickle.loads(stored)
+        timer = self._decode(stored)
         self.wheel.cancel(timer_id)
         pending = self.by_job.get(timer.job_id)
         if pending is not None:
@@ -103,12 +95,18 @@ class TimerProcessor:
             del self.table.data[timer_id]
             self.table.send_changelog(partition_for(timer.job_id, self.partitions), timer_id, None)
 
+    def _decode(self, stored: bytes) -> PendingTimer:
+        """A store value: an Avro PendingTimer (schemas/avro/state), read across schema versions."""
+        timer = self.codec.decode(stored, topic=self.changelog, partition=-1, offset=-1)
+        assert isinstance(timer, PendingTimer), type(timer)
+        return timer
+
     async def _rebuild(self) -> None:
         self.wheel = TimerWheel(start=self.clock())
         self.by_job.clear()
         for value in list(self.table.data.values()):
             if value:
-                self._arm(pickle.loads(value))
+                self._arm(self._decode(value))
         log.info("timer wheel rebuilt with %d pending timers", len(self.wheel))
 
     # -- fires out ------------------------------------------------------------------------
@@ -126,15 +124,15 @@ class TimerProcessor:
             return MAX_SLEEP_S
         return min(max((due - now) / timedelta(seconds=1), 0.0), MAX_SLEEP_S)
 
-    async def _fire(self, timer: Timer, now: datetime) -> None:
+    async def _fire(self, timer: PendingTimer, now: datetime) -> None:
         command = FireTimer(envelope=command_envelope(FireTimer, timer.job_id, "timer", now=now,
                                                       command_id=f"fire:{timer.timer_id}"),
-                            timer_id=timer.timer_id, due_at=timer.due, purpose=timer.purpose)
+                            timer_id=timer.timer_id, due_at=timer.due_at, purpose=TimerPurpose(timer.purpose))
         await produce(self.app, self.topics.commands, timer.job_id.encode(),
                       self.codec.encode(command, self.topics.commands), partition_for(timer.job_id, self.partitions))
         self._forget(timer.timer_id, in_stream=False)
-        metrics.TIMERS_FIRED.labels(timer.purpose.value).inc()
-        metrics.TIMER_LATENESS.observe(max((now - timer.due).total_seconds(), 0.0))
+        metrics.TIMERS_FIRED.labels(timer.purpose).inc()
+        metrics.TIMER_LATENESS.observe(max((now - timer.due_at).total_seconds(), 0.0))
 
 
 def run_timer_processor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:

@@ -146,7 +146,8 @@ def test_a_retried_batch_with_an_idempotency_key_sends_nothing_again(stack: Stac
     first = stack.api.post("/v1/jobs:batch", json=body)
     assert first.status_code == 202, first.text
     job_ids = [j["job_id"] for j in first.json()["jobs"]]
-    poll(lambda: sum(stack.statuses(job_ids).values()) == 2 or None, 60, "the batch to be projected")
+    # Completed: their workers' reports are on the commands topic too, and must be in "before"
+    poll(lambda: stack.statuses(job_ids) == {"completed": 2} or None, 120, "the batch to complete")
     before = end_offsets(stack.settings, Topics(stack.settings.topic_prefix).commands)
 
     again = stack.api.post("/v1/jobs:batch", json=body)
