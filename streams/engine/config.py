@@ -60,6 +60,12 @@ def engine_producer_config(settings: Settings, config: EngineConfig, transaction
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 1,  # commit flushes at once; this only batches records produced together
+        # A transaction begun right after the previous commit is often told CONCURRENT_TRANSACTIONS
+        # while the coordinator still writes that commit's markers; librdkafka retries after this
+        # backoff, 100 ms by default: send_offsets_to_transaction then took 94 ms p50 here, 3.6 ms
+        # with 5 ms (doubling up to 100 ms under repeated refusals).
+        "retry.backoff.ms": 5,
+        "retry.backoff.max.ms": 100,
     })
 
 
