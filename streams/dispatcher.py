@@ -205,7 +205,6 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 
 
 def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics.serve(metrics_port)
     ensure_all_topics(settings)
     topics = Topics(settings.topic_prefix)

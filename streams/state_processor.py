@@ -255,7 +255,6 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 
 def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics.serve(metrics_port)
     ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
     engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())

@@ -167,7 +167,6 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 
 def run_worker_monitor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None,
                        window_s: float = DEFAULT_WINDOW_S) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics.serve(metrics_port)
     ensure_all_topics(settings)
     codec = make_codec(settings.schema_registry_url)
