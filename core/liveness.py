@@ -93,9 +93,12 @@ class LivenessTracker:
         seq = max(envelope.seq, known.last_seq if known else 0)
         match record:
             case WorkerRegistered():
-                orphans = list(known.held.values()) if known and known.status != Liveness.LOST else []
-                self.workers[envelope.worker_id] = _new_worker(
-                    envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
+                # Known only from assignments (no record of its own yet, seq 0): they were sent to
+                # this registration, read out of order across the two topics, not to an earlier process.
+                first = known is None or known.last_seq == 0
+                orphans = [] if first or known.status == Liveness.LOST else list(known.held.values())
+                registered = _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
+                self.workers[envelope.worker_id] = replace(registered, held=known.held) if first and known else registered
                 return orphans
             case WorkerDeregistered():
                 # Anything it still held (an assignment that crossed its goodbye) must run elsewhere.

@@ -148,6 +148,17 @@ def test_a_worker_registering_again_without_a_loss_orphans_what_it_held() -> Non
     assert [h.execution_id for h in tracker.observe(w.registered(1), at(1))] == ["a.1"]
 
 
+def test_an_assignment_read_before_the_registration_it_followed_is_kept_not_orphaned() -> None:
+    # The two topics are not ordered with each other: a monitor catching up can read a worker's
+    # first assignment before the registration that came before it.
+    tracker, w = LivenessTracker(), Worker()
+    registration = w.registered()
+    tracker.observe(w.assignment("a"), at(0.1))
+    assert tracker.observe(registration, at(0.2)) == []
+    [loss] = tracker.overdue(at(10))
+    assert [h.execution_id for h in loss.executions] == ["a.1"]
+
+
 def test_resume_gives_every_live_worker_a_fresh_window() -> None:
     tracker, w = LivenessTracker(), Worker()
     tracker.observe(w.registered(), at(0))
