@@ -20,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from jobstream.bench import E2EResult, await_completion, raw_produce_rate, submit_jobs, summarise, warm_up
 from jobstream.bench_run import BenchRun, bench_run, reader_group
 from jobstream.config import Settings
+from jobstream.infra.stack import Infra
 from jobstream.projections.schema import drop_schema
 from jobstream.schemas import PythonTask, ShellTask, Task
 from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset
@@ -77,6 +78,7 @@ def full_stack(base: Settings, workers: int, slots: int,
                     "logs-projector": ["logs-projector", "--schema", schema]}
         children |= {f"worker-{n}": ["worker", "--slots", str(slots)] for n in range(1, workers + 1)}
         processes = {name: psutil.Process(run.spawn(*args).pid) for name, args in children.items()}
+        processes |= infra_processes(base) | {"bench client": psutil.Process()}
         try:
             yield run, processes
         finally:
@@ -87,15 +89,24 @@ def full_stack(base: Settings, workers: int, slots: int,
 
 
 def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
-    """User plus system CPU time of each process so far."""
+    """User plus system CPU time of each process so far; Postgres's with its backends (one per
+    connection), since they share the machine with everything else."""
     seconds = {}
     for name, process in processes.items():
         try:
-            times = process.cpu_times()
-            seconds[name] = times.user + times.system
+            family = [process, *process.children(recursive=True)] if name == "postgres" else [process]
+            seconds[name] = sum(p.cpu_times().user + p.cpu_times().system for p in family)
         except psutil.NoSuchProcess:
             seconds[name] = float("nan")  # it died: the figure would mislead
     return seconds
+
+
+def infra_processes(settings: Settings) -> dict[str, psutil.Process]:
+    """The local broker and Postgres of ``jobstream infra up``, when they run on this machine."""
+    infra = Infra(settings)
+    pids = {"broker": None if settings.external_kafka else infra.kafka.running_pid(),
+            "postgres": None if settings.external_database_url else infra.postgres.running_pid()}
+    return {name: psutil.Process(pid) for name, pid in pids.items() if pid is not None}
 
 
 def topic_messages(settings: Settings) -> dict[str, int]:
