@@ -13,12 +13,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeError, PoisonMessage, Record, make_codec
+from jobstream.streams.murmur2 import murmur2
 
 log = logging.getLogger(__name__)
 
