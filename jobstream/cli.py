@@ -236,6 +236,7 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 
 @app.command("run")
 def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each"),
+        instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
         python_path: list[str] = _python_path_option()) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
     from jobstream.infra.stack import Infra
@@ -245,7 +246,7 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     dirs = worker_python_path(python_path, settings)  # checked before anything starts
     for line in Infra(settings).up():
         typer.echo(line)
-    raise SystemExit(Supervisor(settings, default_children(workers, slots, dirs)).run())
+    raise SystemExit(Supervisor(settings, default_children(workers, slots, dirs, instances)).run())
 
 
 @bench_app.command("e2e")

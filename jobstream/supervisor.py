@@ -31,17 +31,30 @@ class Child:
     restarts: deque[float] = field(default_factory=deque)
 
 
-def default_children(workers: int = 1, slots: int = 4,
-                     python_path: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
-    children = [  # /metrics: the API on its own port, the others on 9101 and up
-        ("state-processor", ["state-processor", "--instance-id", "state-processor-1", "--metrics-port", "9101"]),
-        ("dispatcher", ["dispatcher", "--instance-id", "dispatcher-1", "--metrics-port", "9102"]),
-        ("timers", ["timer-processor", "--instance-id", "timers-1", "--metrics-port", "9103"]),
-        ("monitor", ["worker-monitor", "--instance-id", "worker-monitor-1", "--metrics-port", "9105"]),
-        ("projector", ["projector", "--metrics-port", "9104"]),
-        ("logs", ["logs-projector", "--metrics-port", "9106"]),
-        ("api", ["api"]),
-    ]
+# The processors `run` starts, with their metrics port for the first instance; instance n serves
+# on that port + 100 * (n - 1). Each instance gets its own id: static group membership, and a
+# transactional id of its own for those on the exactly-once engine.
+PROCESSORS: list[tuple[str, list[str], int, str | None]] = [  # name, command, metrics port, instance id base
+    ("state-processor", ["state-processor"], 9101, "state-processor"),
+    ("dispatcher", ["dispatcher"], 9102, "dispatcher"),
+    ("timers", ["timer-processor"], 9103, "timers"),
+    ("monitor", ["worker-monitor"], 9105, "worker-monitor"),
+    ("projector", ["projector"], 9104, None),
+    ("logs", ["logs-projector"], 9106, None),
+]
+
+
+def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, ...] = (),
+                     instances: int = 1) -> list[tuple[str, list[str]]]:
+    """Every process of the stack: ``instances`` of each processor sharing its partitions, the API,
+    and the workers (metrics: the API on its own port, the others on 9101 and up)."""
+    children = []
+    for n in range(1, instances + 1):
+        for name, command, port, id_base in PROCESSORS:
+            label = name if instances == 1 else f"{name}-{n}"
+            identity = ["--instance-id", f"{id_base}-{n}"] if id_base else []
+            children.append((label, [*command, *identity, "--metrics-port", str(port + 100 * (n - 1))]))
+    children.append(("api", ["api"]))
     paths = [arg for directory in python_path for arg in ("--python-path", directory)]
     children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n), *paths])
                  for n in range(1, workers + 1)]
