@@ -48,7 +48,9 @@ from jobstream.schemas import (
 )
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
-from jobstream.streams.kafka_io import consume_ready, consumer_config, end_offsets, ensure_all_topics, partition_for
+from jobstream.streams.kafka_io import (
+    consume_ready, consumer_config, end_offsets, ensure_all_topics, partition_for, while_leaders_settle,
+)
 from jobstream.streams.record_serde import RecordSerde, decode_input
 
 log = logging.getLogger(__name__)
@@ -169,7 +171,7 @@ class WorkerWatch:
         since_ms = int((now.timestamp() - DEFAULT_CREDIT_TTL_S) * 1000)
         partitions = self.consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
         wanted = [TopicPartition(self.topic, p, since_ms) for p in partitions]
-        self.consumer.assign(self.consumer.offsets_for_times(wanted, timeout=30))
+        self.consumer.assign(while_leaders_settle(lambda: self.consumer.offsets_for_times(wanted, timeout=30)))
         self._thread.start()
 
     def _run(self) -> None:

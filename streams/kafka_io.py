@@ -10,8 +10,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -77,16 +78,25 @@ def consume_ready(consumer: Consumer, max_messages: int, timeout_s: float) -> li
     return [first, *consumer.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
 
 
-def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float = 60.0) -> int:
-    """A partition's end offset, retried while a new topic's leader is still being elected."""
+T = TypeVar("T")
+
+
+def while_leaders_settle(call: Callable[[], T], deadline_s: float = 60.0) -> T:
+    """``call()``, retried while a new topic's partition leaders are still being elected (a busy
+    broker answers NOT_LEADER_FOR_PARTITION for a while after the topic is created)."""
     deadline = time.monotonic() + deadline_s
     while True:
         try:
-            return int(consumer.get_watermark_offsets(partition, timeout=5)[1])
+            return call()
         except KafkaException:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)  # retry interval while the broker elects a leader
+
+
+def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float = 60.0) -> int:
+    """A partition's end offset."""
+    return while_leaders_settle(lambda: int(consumer.get_watermark_offsets(partition, timeout=5)[1]), deadline_s)
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

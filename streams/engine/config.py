@@ -20,7 +20,7 @@ class EngineConfig:
     poll_timeout_s: float = 0.1  # waiting for the first message; a lone one is taken at once
     punctuate_every_s: float = 1.0
     transaction_timeout_ms: int = 10_000  # bounds how long a crashed owner's transaction holds readers
-    session_timeout_ms: int = 10_000
+    session_timeout_ms: int = 6_000  # a killed instance's partitions move after this (the broker's minimum)
     liveness_s: float = 60.0  # > the longest transaction of any producer of the input (API: 30 s)
     restore_timeout_s: float = 600.0
 
