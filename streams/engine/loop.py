@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from jobstream.config import Settings
+from jobstream.streams.engine import metrics
 from jobstream.streams.engine.config import (
     EngineConfig, engine_consumer_config, engine_producer_config, restore_consumer_config,
 )
@@ -47,6 +48,7 @@ class Engine(Generic[V]):
         self.stopping = False
         self.next_punctuate = time.monotonic() + config.punctuate_every_s
         self.lag_checked_at = 0.0
+        self.measures = Measures(config.app_id)
 
     def stop(self, *_: Any) -> None:
         """Finish the batch in hand, then leave (a signal handler)."""
@@ -129,6 +131,7 @@ class Engine(Generic[V]):
             if punctuate:
                 self.processor.punctuate(batch, frozenset(self.stores.tables))
             batch.write_changelog(self.config.changelog_topic, self.serde)
+            closing = time.perf_counter()
             if firsts:
                 # The consumer's position, not last offset + 1: it steps over transaction markers.
                 positions = self.consumer.position([TopicPartition(t, p) for t, p in firsts])
@@ -145,11 +148,13 @@ class Engine(Generic[V]):
             self.in_transaction = False
         overlay.apply()
         self.processor.committed()
+        self.measures.committed(len(messages), time.perf_counter() - closing)
 
     def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[tuple[str, int], int]) -> None:
         if classify(error) is Outcome.FATAL:
             raise Fatal(f"transaction failed: {error}")
         log.warning("transaction aborted (%s); its %d partitions are consumed again", error, len(firsts))
+        self.measures.aborted.inc()
         abort(self.producer, CALL_TIMEOUT_S)
         overlay.drop()
         self.processor.aborted()
@@ -245,6 +250,22 @@ class Engine(Generic[V]):
         for close in (self.consumer.close, self.restorer.close):
             _quietly(close)
         _quietly(lambda: self.producer.flush(5))
+
+
+class Measures:
+    """The engine's metrics of one application, labelled once."""
+
+    def __init__(self, app: str) -> None:
+        self.transactions = metrics.TRANSACTIONS.labels(app)
+        self.aborted = metrics.ABORTED.labels(app)
+        self.batch_messages = metrics.BATCH_MESSAGES.labels(app)
+        self.commit_seconds = metrics.COMMIT_SECONDS.labels(app)
+
+    def committed(self, messages: int, commit_s: float) -> None:
+        self.transactions.inc()
+        if messages:  # a punctuation alone is not a batch of input
+            self.batch_messages.observe(messages)
+            self.commit_seconds.observe(commit_s)
 
 
 def _quietly(action: Callable[[], Any]) -> None:

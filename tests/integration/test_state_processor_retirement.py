@@ -18,13 +18,18 @@ from tests.integration.harness import ServiceProcess, TopicReader
 JOBS = 20
 
 
-def _retired(metrics_url: str) -> float:
+def _metric(metrics_url: str, name: str) -> float:
+    """The sum of a metric's samples (over its labels), 0 when it is not served yet."""
     try:
         text = httpx.get(metrics_url, timeout=5).text
     except httpx.HTTPError:
         return 0.0
-    lines = [line for line in text.splitlines() if line.startswith("jobstream_jobs_retired_total ")]
-    return float(lines[0].split()[1]) if lines else 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith((f"{name} ", f"{name}{{")))
+
+
+def _retired(metrics_url: str) -> float:
+    return _metric(metrics_url, "jobstream_jobs_retired_total")
 
 
 def _rejections(records: list[object], job_ids: set[str]) -> list[CommandRejected]:
@@ -52,6 +57,9 @@ def test_settled_jobs_are_retired_and_still_refuse_late_commands(test_settings: 
     # When they have been retired, and the processor is killed and restarted
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     wait_until(lambda: _retired(metrics_url) >= JOBS, 60, "the settled jobs to be retired")
+    # (the engine's own measures are served too: transactions, and the commands per batch)
+    assert _metric(metrics_url, "jobstream_engine_transactions_total") >= 1
+    assert _metric(metrics_url, "jobstream_engine_batch_messages_sum") >= 2 * JOBS
     services["first"].kill()
     services["second"] = ServiceProcess("state-processor", args, settings, tmp_path).start()
 
