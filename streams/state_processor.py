@@ -106,7 +106,7 @@ class StateHandler:
         if (home := self.partition_of(job_id)) != partition:
             self._forward(message, home, batch)
             return
-        self.tally.commands[command.envelope.type] += 1
+        self.tally.commands[type(command).short_name()] += 1  # not envelope.type: a producer writes that
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
         try:
