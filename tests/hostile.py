@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from jobstream.schemas import Command, Record
+from jobstream.schemas import Command
 from jobstream.schemas.catalog import CATALOG
 from jobstream.schemas.codec import MARKER
 from jobstream.schemas.samples import sample, variant_count
@@ -72,7 +72,7 @@ def _leaf(value: Any) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def hostile_command(draw: st.DrawFn) -> Record:
+def hostile_command(draw: st.DrawFn) -> Command:
     """A valid Avro command of any type with hostile values."""
     cls = draw(st.sampled_from(COMMAND_CLASSES))
     return draw(hostile_value(sample(cls, draw(st.integers(0, variant_count() - 1)))))
