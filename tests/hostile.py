@@ -6,17 +6,21 @@ command type and field is covered without naming them."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from datetime import UTC, datetime
 from enum import Enum
+from io import BytesIO
 from typing import Any
 
+from fastavro import parse_schema, schemaless_writer
 from hypothesis import strategies as st
 
 from jobstream.schemas import Command
 from jobstream.schemas.catalog import CATALOG
 from jobstream.schemas.codec import MARKER
+from jobstream.schemas.convert import CONVERTER
 from jobstream.schemas.samples import sample, variant_count
 
 COMMAND_CLASSES = sorted((cls for cls in CATALOG.record_classes if issubclass(cls, Command)),
@@ -85,3 +89,24 @@ def broken_bytes(headers: list[bytes]) -> st.SearchStrategy[bytes]:
         st.binary(min_size=8, max_size=8).map(lambda fingerprint: MARKER + fingerprint + b"\x02ab"),
         st.tuples(st.sampled_from(headers), st.binary(max_size=100)).map(lambda pair: pair[0] + pair[1]),
     )
+
+
+FUTURE_SYMBOL = "from_a_newer_version"
+
+
+def unknown_enum_symbols() -> list[bytes]:
+    """For each enum field of a command: a message under the command's real fingerprint whose body
+    holds a symbol the schema does not know (as a producer with a newer, incompatible schema writes)."""
+    messages = []
+    for cls in COMMAND_CLASSES:
+        loaded = CATALOG.schema(cls)
+        for field in loaded.standalone["fields"]:
+            if isinstance(field["type"], dict) and field["type"].get("type") == "enum":
+                schema = copy.deepcopy(loaded.standalone)
+                enum = next(f["type"] for f in schema["fields"] if f["name"] == field["name"])
+                enum["symbols"].append(FUTURE_SYMBOL)
+                datum = {**CONVERTER.to_avro(sample(cls)), field["name"]: FUTURE_SYMBOL}
+                body = BytesIO()
+                schemaless_writer(body, parse_schema(schema), datum)
+                messages.append(MARKER + loaded.fingerprint + body.getvalue())
+    return messages

@@ -1,4 +1,5 @@
-"""Hostile commands-topic input: each message is set aside on the poison topic with its origin,
+"""Hostile commands-topic input (random bytes, unknown fingerprints, unknown enum symbols, valid
+Avro with hostile values): each message is set aside on the poison topic with its origin,
 or decided (a rejection with a reason, or events), the state processor keeps going, and its
 metrics count what it set aside and rejected."""
 
@@ -22,7 +23,7 @@ from jobstream.schemas import Command, CommandRejected, JobCompleted, JobSpec, R
 from jobstream.schemas import make_codec
 from jobstream.schemas.samples import sample
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, partition_for, producer_config
-from tests.hostile import COMMAND_CLASSES, broken_bytes, hostile_command
+from tests.hostile import COMMAND_CLASSES, broken_bytes, hostile_command, unknown_enum_symbols
 from tests.integration.harness import ServiceProcess, TopicReader, end_offsets, poll
 
 BROKEN, HOSTILE = 20, 60
@@ -48,7 +49,7 @@ def generate(strategy: st.SearchStrategy[T], count: int) -> list[T]:
 
 def fuzz_messages() -> tuple[list[bytes], list[Command]]:
     headers = [CODEC.encode(sample(cls))[:10] for cls in COMMAND_CLASSES]
-    broken = generate(broken_bytes(headers), BROKEN)
+    broken = generate(broken_bytes(headers), BROKEN) + unknown_enum_symbols()
     commands = []
     for n, command in enumerate(generate(hostile_command(), HOSTILE)):
         envelope = dataclasses.replace(command.envelope, command_id=f"fuzz-{n}")
