@@ -25,6 +25,7 @@ from jobstream.api.routes_read import executions_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
+from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
 from jobstream.streams.kafka_io import Publisher
 
@@ -94,7 +95,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     metrics = ApiMetrics()
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
                   lifespan=_lifespan(settings, schema, publisher, options, metrics),
-                  dependencies=[Depends(known_query_only)])
+                  dependencies=[Depends(known_query_only)], responses=APP_WIDE_PROBLEMS)
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())

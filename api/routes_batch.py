@@ -43,7 +43,7 @@ def batch_router() -> APIRouter:
 
     @router.post("/jobs:batch", status_code=202, response_model=BatchAnswer, responses={
         200: {"model": BatchAnswer, "description": "the same idempotency_key was used before: nothing sent"},
-        400: PROBLEM, 413: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+        413: PROBLEM, 503: PROBLEM})
     async def submit_batch(body: Annotated[BatchRequest, Body(examples=[BATCH_EXAMPLE])], response: Response,
                            context: Context, idempotency_key: IdempotencyKey = None) -> BatchAnswer:
         """Submit up to 10,000 jobs at once, all or none. Each is a ``POST /v1/jobs`` body plus an
@@ -59,7 +59,7 @@ def batch_router() -> APIRouter:
         return BatchAnswer.model_validate({"jobs": accepted.jobs, "refs": accepted.refs})
 
     @router.post("/jobs:cancel", status_code=202, response_model=BulkCancelAnswer, responses={
-        422: PROBLEM, 503: PROBLEM})
+        413: PROBLEM, 503: PROBLEM})
     async def cancel_matching(body: BulkCancelRequest, context: Context,
                               idempotency_key: IdempotencyKey = None) -> BulkCancelAnswer:
         """Cancel every unfinished job matching all the filters given (at most 10,000 per request;

@@ -41,7 +41,7 @@ async def _known_job(context: Context, job_id: str) -> dict[str, Any]:
 def dlq_router() -> APIRouter:
     router = APIRouter(prefix="/v1/dlq", tags=["dead letters"])
 
-    @router.get("", response_model=JobPage, responses={422: PROBLEM})
+    @router.get("", response_model=JobPage)
     async def list_dead_letters(context: Context, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
         """Jobs that exhausted their retries, newest first."""
         rows = await context.store.dead_letters(limit, decode_cursor(cursor))
@@ -64,7 +64,7 @@ def jobs_router() -> APIRouter:
     @router.post("", status_code=201, response_model=JobView, responses={
         200: {"model": JobView, "description": "the job already existed (same idempotency_key)"},
         202: {"model": JobView, "description": "accepted, not yet visible in the read model"},
-        400: PROBLEM, 413: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+        413: PROBLEM, 503: PROBLEM})
     async def submit_job(submission: JobSubmission, response: Response, context: Context) -> JobView:
         """Submit a job; answers once it is visible (read-your-writes), or 202 past the wait bound."""
         try:
@@ -75,7 +75,7 @@ def jobs_router() -> APIRouter:
         context.metrics.submits.labels(result.reply.value).inc()
         return _answer(result, response)
 
-    @router.get("", response_model=JobPage, responses={422: PROBLEM})
+    @router.get("", response_model=JobPage)
     async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
                         queue: TextFilter = None, name: TextFilter = None,
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
@@ -97,7 +97,7 @@ def jobs_router() -> APIRouter:
 
     @router.post("/{job_id}/cancel", response_model=JobView, responses={
         202: {"model": JobView, "description": "cancel sent, not yet visible in the read model"},
-        404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
+        404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 503: PROBLEM})
     async def cancel_job(job_id: JobId, response: Response, context: Context,
                          body: Annotated[CancelRequest | None, Body()] = None) -> JobView:
         """Cancel a job that has not finished; answers once the cancellation is visible."""
@@ -119,7 +119,7 @@ def jobs_router() -> APIRouter:
 
     @router.patch("/{job_id}", response_model=JobView, responses={
         202: {"model": JobView, "description": "sent, the decision is not visible yet"},
-        404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+        404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 503: PROBLEM})
     async def patch_job(job_id: JobId, patch: JobPatchIn, response: Response, context: Context) -> JobView:
         """Change a job before it runs (priority, queue, env, timeout_s, retry, schedule); a job that
         runs or has finished is refused with 409 and the reason."""
@@ -145,7 +145,7 @@ def jobs_router() -> APIRouter:
 
     @router.post("/{job_id}/clone", status_code=201, response_model=JobView, responses={
         202: {"model": JobView, "description": "accepted, not yet visible in the read model"},
-        404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM})
+        404: PROBLEM, 409: PROBLEM, 413: PROBLEM, 503: PROBLEM})
     async def clone_job(job_id: JobId, response: Response, context: Context,
                         overrides: Annotated[CloneRequest | None, Body()] = None) -> JobView:
         """Submit a new job with this one's spec and the given changes; answers like a submit."""

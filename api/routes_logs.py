@@ -32,7 +32,7 @@ class LogPage(BaseModel):
 def logs_router() -> APIRouter:
     router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
-    @router.get("/{execution_id}/logs", response_model=LogPage, responses={404: PROBLEM, 422: PROBLEM})
+    @router.get("/{execution_id}/logs", response_model=LogPage, responses={404: PROBLEM})
     async def execution_logs(execution_id: ExecutionId, context: Context,
                              after_seq: Annotated[int, Query(ge=0, le=2**62, description="seq of the last chunk read")] = 0,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LogPage:

@@ -17,7 +17,7 @@ from jobstream.projections.rows import ExecutionStatus
 def executions_router() -> APIRouter:
     router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
-    @router.get("", response_model=ExecutionPage, responses={422: PROBLEM})
+    @router.get("", response_model=ExecutionPage)
     async def list_executions(context: Context, job_id: TextFilter = None, worker_id: TextFilter = None,
                               status: Annotated[list[ExecutionStatus] | None, Query()] = None,
                               limit: Limit = 50, cursor: Cursor = None) -> ExecutionPage:

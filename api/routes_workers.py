@@ -119,7 +119,7 @@ async def _publish_acked(publisher: Publisher, topic: str, key: str, record: Rec
 def workers_router() -> APIRouter:
     router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
-    @router.get("", response_model=WorkerList, responses={422: PROBLEM})
+    @router.get("", response_model=WorkerList)
     async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
                            label: LabelFilter = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerList:
@@ -138,7 +138,7 @@ def workers_router() -> APIRouter:
             raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
         return _detail(row)
 
-    @router.post("/register", response_model=Registration, status_code=201, responses={422: PROBLEM, 503: PROBLEM})
+    @router.post("/register", response_model=Registration, status_code=201, responses={413: PROBLEM, 503: PROBLEM})
     async def register_worker(body: RegisterIn, context: Context) -> Registration:
         """Register a worker that is not ``jobstream worker`` (another language, say). It must then
         heartbeat on the workers topic every ``heartbeat_s``, continuing from ``seq``."""

@@ -101,3 +101,6 @@ class Problem(BaseModel):
 
 # For the OpenAPI ``responses=`` of routes: errors are documented as problem+json.
 PROBLEM: dict[str, Any] = {"model": Problem, "content": {"application/problem+json": {}}}
+# What the app-wide handlers answer on any operation: an unknown query parameter or malformed JSON
+# (400), a request that fails validation (422, replacing FastAPI's own application/json shape).
+APP_WIDE_PROBLEMS: dict[int | str, dict[str, Any]] = {400: PROBLEM, 422: PROBLEM}

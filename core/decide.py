@@ -123,8 +123,10 @@ def _cancel(state: JobState, command: CancelJob, emit: Emitter) -> list[JobEvent
 
 
 def _assign(state: JobState, command: AssignJob, emit: Emitter) -> list[JobEvent]:
-    if state.status in ACTIVE and (command.attempt, command.worker_id) == (state.attempt, state.worker_id):
-        return []  # the worker's start got here first and recorded this lease already
+    if state.status != Status.QUEUED and (command.attempt, command.worker_id) == (state.attempt, state.worker_id):
+        # The worker's start got here first and recorded this lease (its run may have ended since):
+        # a late copy of what is known, not a decision, so no rejection in the audit trail.
+        return []
     if state.status != Status.QUEUED or command.attempt != state.attempt:
         return emit.reject(f"job is {state.status} at attempt {state.attempt}, not queued at attempt {command.attempt}")
     emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)

@@ -11,12 +11,17 @@ taken as finished once ``UNLISTED_HEARTBEATS`` heartbeats after it have not list
 "Heard from" is the monitor's clock when the record arrived, not the worker's: clocks of other
 machines are not trusted. After a monitor restart every known worker gets a fresh window
 (``resume``), so a monitor that was down declares nobody lost for its own absence.
+
+A lost worker is remembered (so an assignment crossing its loss is expired at once, and a
+zombie's records do not revive it) until not heard from for ``LOST_RETENTION_S``; then
+``forget_lost`` drops it, so the table holds the live fleet and recent losses, not every
+worker that ever ran. One heard from after that is a stranger, given a window like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobstream.schemas import (
     Assignment, Held, Liveness, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLiveness,
@@ -26,6 +31,7 @@ from jobstream.schemas import (
 HEARTBEAT_S = 2.0
 DEFAULT_WINDOW_S = 6.0
 UNLISTED_HEARTBEATS = 2
+LOST_RETENTION_S = 3600.0  # far beyond an assignment in flight or a paused process's comeback
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +114,8 @@ class LivenessTracker:
                 base = known or _new_worker(envelope.worker_id, Liveness.LOST, now, record.last_heartbeat_at)
                 self.workers[envelope.worker_id] = replace(base, status=Liveness.LOST, last_seq=seq, held={})
             case _ if known is not None and known.status == Liveness.LOST:
-                # A lost worker stays lost until it registers again.
-                self.workers[envelope.worker_id] = replace(known, last_seq=seq)
+                # A lost worker stays lost until it registers again; heard from, it is kept in mind.
+                self.workers[envelope.worker_id] = replace(known, last_seq=seq, last_seen=now)
             case WorkerHeartbeat():
                 base = known or _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
                 self.workers[envelope.worker_id] = replace(
@@ -153,6 +159,16 @@ class LivenessTracker:
                                                last_seq=max(worker.last_seq, loss.seq))
         announced = {held.execution_id for held in loss.executions}
         return [held for held in worker.held.values() if held.execution_id not in announced]
+
+    def forget_lost(self, now: datetime, retention_s: float = LOST_RETENTION_S) -> list[str]:
+        """Drop the workers lost and not heard from for ``retention_s``; returns their ids, which
+        the caller deletes from its store."""
+        cutoff = now - timedelta(seconds=retention_s)
+        gone = sorted(worker_id for worker_id, worker in self.workers.items()
+                      if worker.status == Liveness.LOST and worker.last_seen < cutoff)
+        for worker_id in gone:
+            del self.workers[worker_id]
+        return gone
 
     def resume(self, now: datetime) -> None:
         """After a restart: every worker not lost gets a fresh window from ``now``."""

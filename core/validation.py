@@ -4,6 +4,7 @@ naming the field, and the state processor turns them into a rejection with a rea
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
@@ -24,8 +25,8 @@ def validate_spec(spec: JobSpec) -> list[Problem]:
         problems.append(("queue", "must be 1 to 100 of letters, digits, '_', '.', '-'"))
     if not 1 <= spec.priority <= 10:
         problems.append(("priority", "must be between 1 (most urgent) and 10"))
-    if spec.timeout_s is not None and spec.timeout_s <= 0:
-        problems.append(("timeout_s", "must be positive"))
+    if spec.timeout_s is not None and not (math.isfinite(spec.timeout_s) and spec.timeout_s > 0):
+        problems.append(("timeout_s", "must be a positive number"))
     problems.extend(_validate_task(spec.task))
     if spec.retry is not None:
         problems.extend(_validate_retry(spec))
@@ -81,8 +82,8 @@ def _validate_python_arguments(task: PythonTask) -> list[Problem]:
     for field, text, kind in (("task.args_json", task.args_json, list), ("task.kwargs_json", task.kwargs_json, dict)):
         try:
             value = json.loads(text)
-        except ValueError:
-            return [(field, "must be JSON")]
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+            return [(field, "must be JSON, nested at most a few hundred levels")]
         if not isinstance(value, kind):
             return [(field, f"must be a JSON {'array' if kind is list else 'object'}")]
     return []
@@ -91,7 +92,10 @@ def _validate_python_arguments(task: PythonTask) -> list[Problem]:
 def _validate_retry(spec: JobSpec) -> list[Problem]:
     retry = spec.retry
     assert retry is not None
-    problems = []
+    problems = [(f"retry.{name}", "must be a finite number") for name in ("initial_backoff_s", "max_backoff_s", "multiplier")
+                if not math.isfinite(getattr(retry, name))]
+    if problems:  # NaN passes every comparison below, and would fail the first retry's timer
+        return problems
     if not 1 <= retry.max_attempts <= 100:
         problems.append(("retry.max_attempts", "must be between 1 and 100"))
     if retry.initial_backoff_s < 0 or retry.max_backoff_s < retry.initial_backoff_s:

@@ -9,6 +9,9 @@ COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state pr
 EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type.", ["type"])
 REJECTIONS = Counter("jobstream_rejections_total", "Commands rejected (CommandRejected/ReportRejected), by type.",
                      ["type"])
+IGNORED = Counter("jobstream_commands_ignored_total",
+                  "Commands that decided nothing (a redelivery; a late assignment, expiry or timer of a lease that "
+                  "moved on): kept out of the jobs' audit trails, counted here, by type.", ["type"])
 POISON = Counter("jobstream_poison_total", "Messages set aside on the poison topic, by process.", ["process"])
 DECIDE_SECONDS = Histogram("jobstream_decide_seconds", "Time to decide, fold and send one command.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))

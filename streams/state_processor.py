@@ -53,6 +53,7 @@ class Tally:
         self.commands: Counter[str] = Counter()
         self.events: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
         self.decide_seconds: list[float] = []
         self.poison = 0
         self.retired = 0
@@ -65,6 +66,8 @@ class Tally:
             metrics.EVENTS.labels(kind).inc(n)
         for kind, n in self.rejections.items():
             metrics.REJECTIONS.labels(kind).inc(n)
+        for kind, n in self.ignored.items():
+            metrics.IGNORED.labels(kind).inc(n)
         for seconds in self.decide_seconds:
             metrics.DECIDE_SECONDS.observe(seconds)
         if self.poison:
@@ -106,7 +109,8 @@ class StateHandler:
         if (home := self.partition_of(job_id)) != partition:
             self._forward(message, home, batch)
             return
-        self.tally.commands[command.envelope.type] += 1
+        kind = type(command).short_name()  # not envelope.type: a producer writes that
+        self.tally.commands[kind] += 1
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
         try:
@@ -116,6 +120,7 @@ class StateHandler:
             self._set_aside(message, str(error), batch)
             return
         if not events:
+            self.tally.ignored[kind] += 1
             return
         self._send(before, after, events, partition, batch)
         batch.put(partition, job_id, after)

@@ -161,6 +161,18 @@ def test_a_start_that_overtakes_the_assignment_assigns_and_the_late_assign_is_a_
     assert events == []
 
 
+def test_an_assignment_later_than_the_whole_run_it_assigned_decides_nothing() -> None:
+    # Given a job whose worker's start overtook the assignment, and which completed
+    state, _ = run(submitted(), command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    state, _ = finish(state, Outcome.SUCCEEDED)
+    assert state.status == Status.COMPLETED
+    # When the dispatcher's assignment of that lease arrives at last, then no rejection is recorded
+    assert decide(state, command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w1"), T0) == []
+    # But an assignment of that lease to another worker is still a rejection, a real anomaly
+    [rejected] = decide(state, command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w2"), T0)
+    assert isinstance(rejected, CommandRejected) and "completed" in rejected.reason
+
+
 def test_a_one_shot_job_waits_for_its_time_then_runs_once() -> None:
     from jobstream.core.scheduling import schedule_timer_id
     from jobstream.schemas import JobScheduled, Schedule, ScheduleFired

@@ -8,7 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobstream.core.liveness import DEFAULT_WINDOW_S, Liveness, LivenessTracker, parse_execution_id
+from jobstream.core.liveness import (
+    DEFAULT_WINDOW_S, LOST_RETENTION_S, Liveness, LivenessTracker, parse_execution_id,
+)
 from jobstream.schemas import (
     Assignment, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost,
     WorkerRegistered,
@@ -219,3 +221,61 @@ def test_an_assignment_that_arrives_while_a_loss_is_announced_is_returned_by_dec
     late = tracker.declare_lost(loss)
     assert [h.execution_id for h in loss.executions] == ["a.1"] and [h.execution_id for h in late] == ["b.1"]
     assert tracker.workers["w1"].held == {}
+
+
+def lost_at(tracker: LivenessTracker, w: Worker, t: float) -> None:
+    """``w`` registered at ``t``, went silent and was declared lost one window later."""
+    tracker.observe(w.registered(t), at(t))
+    [loss] = tracker.overdue(at(t + DEFAULT_WINDOW_S + 1))
+    tracker.declare_lost(loss)
+
+
+def test_lost_workers_are_forgotten_after_the_retention_and_their_ids_returned() -> None:
+    # Given two workers lost an hour apart, and one alive
+    tracker, old, recent, alive = LivenessTracker(), Worker("old"), Worker("recent"), Worker("alive")
+    lost_at(tracker, old, 0)
+    lost_at(tracker, recent, 3600)
+    tracker.observe(alive.registered(3600), at(3600))
+    tracker.observe(alive.heartbeat(3606), at(3606))
+    # When the retention has passed for the first loss only
+    assert tracker.forget_lost(at(LOST_RETENTION_S)) == []
+    forgotten = tracker.forget_lost(at(LOST_RETENTION_S + 1))
+    # Then only that worker is forgotten (the caller deletes it from its store)
+    assert forgotten == ["old"] and sorted(tracker.workers) == ["alive", "recent"]
+    assert tracker.forget_lost(at(LOST_RETENTION_S + 2)) == []
+
+
+def test_a_lost_worker_still_heard_from_is_kept_and_stays_lost() -> None:
+    # Given a lost worker whose heartbeats keep arriving (a zombie)
+    tracker, w = LivenessTracker(), Worker()
+    lost_at(tracker, w, 0)
+    tracker.observe(w.heartbeat(3000, "x.1"), at(3000))
+    # Then it is not forgotten an hour after its loss, and an assignment to it is expired at once
+    assert tracker.forget_lost(at(LOST_RETENTION_S + 10)) == []
+    assert [held.execution_id for held in tracker.observe(w.assignment("y"), at(3601))] == ["y.1"]
+    assert tracker.forget_lost(at(3000 + LOST_RETENTION_S + 1)) == ["w1"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 10 * 3600), min_size=1, max_size=40))
+def test_the_table_of_lost_workers_is_bounded_by_the_losses_within_the_retention(loss_times: list[int]) -> None:
+    # Given workers lost at arbitrary times, forgotten regularly as a monitor would
+    tracker = LivenessTracker()
+    for n, t in enumerate(sorted(loss_times)):
+        lost_at(tracker, Worker(f"w{n}"), t)
+        tracker.forget_lost(at(t + DEFAULT_WINDOW_S + 1))
+    # Then what is left are the losses of the last retention, no more
+    end = sorted(loss_times)[-1] + DEFAULT_WINDOW_S + 1
+    tracker.forget_lost(at(end))
+    recent = sum(1 for t in loss_times if t >= end - LOST_RETENTION_S)
+    assert len(tracker.workers) == recent
+
+
+def test_a_forgotten_worker_heard_from_again_is_a_stranger_given_a_window() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    lost_at(tracker, w, 0)
+    tracker.forget_lost(at(LOST_RETENTION_S + 10))
+    tracker.observe(w.heartbeat(LOST_RETENTION_S + 20, "z.1"), at(LOST_RETENTION_S + 20))
+    assert tracker.workers["w1"].status == Liveness.ACTIVE
+    [loss] = tracker.overdue(at(LOST_RETENTION_S + 20 + DEFAULT_WINDOW_S + 1))
+    assert [held.execution_id for held in loss.executions] == ["z.1"]
