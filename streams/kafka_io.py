@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
@@ -77,15 +77,10 @@ def consume_ready(consumer: Consumer, max_messages: int, timeout_s: float) -> li
 
 
 def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float = 60.0) -> int:
-    """A partition's end offset, retried while a new topic's leader is still being elected."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            return int(consumer.get_watermark_offsets(partition, timeout=5)[1])
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # retry interval while the broker elects a leader
+    """A partition's end offset, retried every 0.5 s while a new topic's leader is still being elected."""
+    retrying = Retrying(retry=retry_if_exception_type(KafkaException), stop=stop_after_delay(deadline_s),
+                        wait=wait_fixed(0.5), reraise=True)
+    return retrying(lambda: int(consumer.get_watermark_offsets(partition, timeout=5)[1]))
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
