@@ -9,7 +9,7 @@ import typer
 
 from jobstream.client import register as register_client_commands
 from jobstream.kafka_cli import register_kafka_tools
-from jobstream.config import WORKER_PYTHONPATH, Settings
+from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
 
@@ -390,7 +390,7 @@ def bench_codec(commands: int = typer.Option(5_000, help="SubmitJob commands per
 def main() -> None:
     try:
         app()
-    except InfraError as error:
+    except (InfraError, SettingsError) as error:  # a failure to report, not a traceback
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise SystemExit(1) from None
 

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeAlias
 
@@ -86,7 +86,7 @@ class Worker:
         self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
         self.capacity = spec.capacity()
-        self.options = replace(ExecutorOptions.from_env(), python_path=spec.python_path)
+        self.options = ExecutorOptions.from_settings(settings, spec.python_path)
         # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
         # stale credit from this process's latest, and an earlier process's under the same id.
         self.incarnation = int(time.time() * 1_000_000)

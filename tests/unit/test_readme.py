@@ -104,6 +104,6 @@ def test_every_jobstream_command_line_names_real_commands_and_options(block: Blo
 
 
 def test_the_topic_count_is_the_number_of_topics_created() -> None:
-    created = len(Topics().specs(Settings.partitions))
+    created = len(Topics().specs(Settings.model_fields["partitions"].default))
     stated = [int(n) for n in re.findall(r"topics: (\d+) created", (ROOT / "README.md").read_text())]
     assert stated and set(stated) == {created}
