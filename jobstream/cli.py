@@ -12,6 +12,7 @@ from jobstream.kafka_cli import register_kafka_tools
 from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
+from jobstream.schemas_cli import app as schemas_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
@@ -20,6 +21,7 @@ register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., wo
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests. Each runs on topics "
                                                    "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(schemas_app, name="schemas")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
 
