@@ -44,7 +44,7 @@ def timer_changes(before: JobState, events: list[JobEvent]) -> list[TimerChange]
         return []
     out: list[TimerChange] = []
     state = before
-    for event, change in zip(events, changes):
+    for event, change in zip(events, changes, strict=True):
         if change is not None and (change.arm or state.status == Status.SCHEDULED):
             out.append(change)
         if event is not events[-1]:

@@ -89,7 +89,7 @@ _ROWS_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, check_c
 def rows_json(cls: type[Row], rows: Sequence[Row]) -> str:
     """Rows as the JSON array jsonb_populate_recordset reads: one object per row, keyed by column."""
     cols = columns(cls)
-    text = _ROWS_ENCODER.encode([dict(zip(cols, row)) for row in rows])
+    text = _ROWS_ENCODER.encode([dict(zip(cols, row, strict=True)) for row in rows])
     return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 

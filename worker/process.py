@@ -310,7 +310,7 @@ class AssignmentFeed(threading.Thread):
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
             ends = [end_offset(consumer, TopicPartition(topic, partition), deadline_s=60) for topic in topics]
-            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends)])
+            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends, strict=True)])
             self.ready.set()
             while not self._stop.is_set():
                 for message in consume_ready(consumer, 100, 0.1):

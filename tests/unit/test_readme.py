@@ -49,7 +49,7 @@ def offline_blocks() -> list[tuple[Block, Block | None]]:
     found = []
     for readme in READMES:
         listed = blocks(readme)
-        for block, following in zip(listed, [*listed[1:], None]):
+        for block, following in zip(listed, [*listed[1:], None], strict=True):
             if block.info == "bash offline":
                 output = following if following is not None and following.info.endswith(" output") else None
                 found.append((block, output))
