@@ -42,7 +42,8 @@ def lines(process: ServiceProcess) -> list[str]:
 def started(services: dict[str, ServiceProcess]) -> None:
     """Wait until every process has said it started (the worker says so once it is serving)."""
     for name, process in services.items():
-        poll(lambda: any(START_LINES[name] in line for line in lines(process)), TIMEOUT_S, f"{name}'s start line")
+        start_line = START_LINES[name]
+        poll(lambda p=process, s=start_line: any(s in line for line in lines(p)), TIMEOUT_S, f"{name}'s start line")
 
 
 def test_processes_say_what_they_are_once_and_libraries_and_requests_stay_quiet(
