@@ -214,7 +214,8 @@ def _fail(state: JobState, emit: Emitter, outcome: Outcome, error: str, exit_cod
     """A failed try: retry after a backoff, requeue a lost one, or fail for good."""
     assert state.spec is not None
     policy = state.spec.retry
-    lost_retry = outcome == Outcome.LOST and state.tries < max(MIN_TRIES_AFTER_LOSS, policy.max_attempts if policy else 0)
+    lost_retry = (outcome == Outcome.LOST
+                  and state.tries < max(MIN_TRIES_AFTER_LOSS, policy.max_attempts if policy else 0))
     retry = lost_retry or should_retry(policy, state.tries, outcome, exit_code)
     emit(JobFailed, execution_id=state.execution_id or "", attempt=state.attempt, outcome=outcome,
          exit_code=exit_code, error=error, final=not retry, **output)

@@ -76,4 +76,6 @@ def condition_holds(condition: DependencyCondition, upstream_status: str) -> boo
 def _condition(spec: JobSpec, upstream: str) -> DependencyCondition:
     """The strictest condition given for this upstream (it may be listed twice)."""
     conditions = {d.condition for d in spec.depends_on if d.job_id == upstream}
-    return DependencyCondition.SUCCEEDED if DependencyCondition.SUCCEEDED in conditions else DependencyCondition.COMPLETED
+    if DependencyCondition.SUCCEEDED in conditions:
+        return DependencyCondition.SUCCEEDED
+    return DependencyCondition.COMPLETED

@@ -117,7 +117,8 @@ class LogsProjector:
         CHUNKS.inc(len(rows))
         return len(messages)
 
-    def _write_one_by_one(self, chunks: list[tuple[Message, tuple[Any, ...]]], offsets: dict[PartitionKey, int]) -> None:
+    def _write_one_by_one(self, chunks: list[tuple[Message, tuple[Any, ...]]],
+                          offsets: dict[PartitionKey, int]) -> None:
         for message, row in chunks:
             try:
                 write_chunks(self.conn, [row], {})

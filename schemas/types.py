@@ -44,7 +44,8 @@ __all__ = [
     "JobResumed", "JobUpdated", "ScheduleFired", "ScheduleSkipped", "ScheduleRunFinished",
     "ScheduleEnded", "DependentRegistered", "UpstreamSettled", "CommandRejected", "ReportRejected",
     # dispatch records
-    "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter", "DrainWorker",
+    "DispatchRecord", "JobReady", "JobWithdrawn", "WorkerCredit", "Assignment", "CancelExecution", "DeadLetter",
+    "DrainWorker",
     "ArmedTimer", "TimerChange",
     # worker events
     "WorkerRegistered", "WorkerHeartbeat", "WorkerDraining", "WorkerDeregistered", "WorkerLost",

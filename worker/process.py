@@ -270,8 +270,8 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
             log.exception("execution %s could not run", assignment.execution_id)
             self._report(ReportStarted, assignment, "started", pid=None)  # a repeat of a sent one changes nothing
-            result = ExecutionResult(Outcome.FAILED, None, "", "", 0,
-                                     error=f"the worker could not run this task: {type(error).__name__}: {error}"[:2000])
+            reason = f"the worker could not run this task: {type(error).__name__}: {error}"
+            result = ExecutionResult(Outcome.FAILED, None, "", "", 0, error=reason[:2000])
         # Stopped because this worker goes away (not asked by anyone): lost, so it runs again elsewhere.
         outcome = Outcome.LOST if running.shutdown and result.outcome == Outcome.CANCELLED else result.outcome
         self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,

@@ -140,7 +140,8 @@ def test_a_run_tells_its_parent_once_when_it_ends() -> None:
     done = evolve(run, finished)
     [notice] = follow_up_commands(run, done, [finished])
     assert isinstance(notice, NotifyUpstreamFinished)
-    assert (notice.envelope.job_id, notice.upstream_job_id, notice.upstream_status) == ("job-1", "job-1.r1", "completed")
+    told = (notice.envelope.job_id, notice.upstream_job_id, notice.upstream_status)
+    assert told == ("job-1", "job-1.r1", "completed")
     assert follow_up_commands(done, done, [finished]) == [], "only the transition into a final state tells"
 
 

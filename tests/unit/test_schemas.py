@@ -123,7 +123,8 @@ VECTORS = [
     ('"int"', 8247732601305521295),
     ('"long"', -3434872931120570953),
     ('{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}', 5916914534497305771),
-    ('{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}', -4448647247586288245),
+    ('{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}',
+     -4448647247586288245),
 ]
 
 

@@ -130,7 +130,8 @@ class LogChunker:
     def _truncate(self, dropped: int) -> list[Piece]:
         self.truncated = True
         self.dropped += dropped
-        marker = f"\n[jobstream: output truncated: the log of an execution is bounded to {self.options.max_bytes} bytes]\n"
+        marker = (f"\n[jobstream: output truncated: the log of an execution is bounded to "
+                  f"{self.options.max_bytes} bytes]\n")
         return [*self.drain(), Piece("stderr", marker, truncated=True)]
 
 
