@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core import dependencies, scheduling
 from jobstream.core.emit import Emitter, queue
+from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
@@ -32,19 +32,19 @@ from jobstream.schemas import (
     JobProgressed,
     JobRetryScheduled,
     JobReturned,
-    NotifyUpstreamFinished,
     JobStarted,
     JobSubmitted,
     JobUpdated,
+    NotifyUpstreamFinished,
     Outcome,
     PauseJob,
     RedriveJob,
     RegisterDependent,
-    ResumeJob,
     ReportFinished,
     ReportProgress,
     ReportRejected,
     ReportStarted,
+    ResumeJob,
     RetryJob,
     ReturnAssignment,
     SubmitJob,

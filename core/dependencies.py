@@ -14,8 +14,15 @@ from __future__ import annotations
 from jobstream.core.emit import Emitter, queue
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
-    DependencyCondition, DependentRegistered, JobCancelled, JobEvent, JobPending, JobSpec, NotifyUpstreamFinished,
-    RegisterDependent, UpstreamSettled,
+    DependencyCondition,
+    DependentRegistered,
+    JobCancelled,
+    JobEvent,
+    JobPending,
+    JobSpec,
+    NotifyUpstreamFinished,
+    RegisterDependent,
+    UpstreamSettled,
 )
 
 UPSTREAM_FAILED = "upstream_failed"

@@ -19,8 +19,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from jobstream.schemas import (
-    Assignment, Held, Liveness, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLiveness,
-    WorkerLost, WorkerRegistered,
+    Assignment,
+    Held,
+    Liveness,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLiveness,
+    WorkerLost,
+    WorkerRegistered,
 )
 
 HEARTBEAT_S = 2.0

@@ -13,8 +13,20 @@ from jobstream.core.decide import retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve
 from jobstream.schemas import (
-    ArmedTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobQueued, JobResumed,
-    JobRetryScheduled, JobScheduled, ScheduleEnded, TimerChange, TimerPurpose,
+    ArmedTimer,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobEvent,
+    JobFailed,
+    JobPaused,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobScheduled,
+    ScheduleEnded,
+    TimerChange,
+    TimerPurpose,
 )
 
 

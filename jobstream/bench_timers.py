@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 import time
 from datetime import UTC, datetime, timedelta
-import psutil
 from typing import Any
 
+import psutil
 from confluent_kafka import Consumer
 
 from jobstream.bench import percentiles, raw_produce_rate

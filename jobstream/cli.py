@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from jobstream.client import register as register_client_commands
-from jobstream.kafka_cli import register_kafka_tools
 from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
+from jobstream.kafka_cli import register_kafka_tools
 from jobstream.schemas_cli import app as schemas_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")

@@ -16,7 +16,12 @@ from jobstream.api_client import Api, ApiClient, ApiUrl, AsJson, ClientError, de
 from jobstream.logs_client import register_logs
 from jobstream.ops_client import register_ops
 from jobstream.submit_body import (
-    JobOptions, RetryOptions, ScheduleOptions, TaskOptions, parse_pairs, submission_body,
+    JobOptions,
+    RetryOptions,
+    ScheduleOptions,
+    TaskOptions,
+    parse_pairs,
+    submission_body,
 )
 from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_rows, show_job
 

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fastavro import schemaless_reader, schemaless_writer
 

@@ -11,11 +11,9 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, MessageDecodeError, Record
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import ensure_all_topics, partition_for, poison_headers  # noqa: F401 - re-exported
-
 
 
 class _ReadCommittedThread(AIOKafkaConsumerThread):

@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TypeAlias
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -33,13 +32,32 @@ from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
 from jobstream.logging_setup import log_context
 from jobstream.schemas import (
-    Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted, ReturnAssignment,
-    WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
-    Requirements, WorkerLost, WorkerRegistered,
+    Assignment,
+    CancelExecution,
+    DrainWorker,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    Requirements,
+    ReturnAssignment,
+    WorkerCredit,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
+    WorkerRegistered,
 )
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import (
-    Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset, ensure_all_topics,
+    Publisher,
+    command_envelope,
+    consume_ready,
+    consumer_config,
+    decode_or_poison,
+    end_offset,
+    ensure_all_topics,
     partition_for,
 )
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
@@ -139,7 +157,7 @@ class Worker:
     async def _take(self, inbox: asyncio.Queue[Inbound]) -> None:
         try:
             record = await asyncio.wait_for(inbox.get(), timeout=0.2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         match record:
             case Assignment():

@@ -21,7 +21,15 @@ from jobstream.projections.rows import EventRow, ExecutionRow, JobRow, columns
 from jobstream.projections.schema import connect, drop_schema
 from jobstream.projections.store import SELECT_EXECUTIONS, SELECT_JOBS
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, JobEvent, Outcome, ReportFinished, ReportProgress, ReportStarted, SubmitJob,
+    AssignJob,
+    CancelJob,
+    Command,
+    JobEvent,
+    Outcome,
+    ReportFinished,
+    ReportProgress,
+    ReportStarted,
+    SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher
 from tests.unit.builders import T0, command, spec

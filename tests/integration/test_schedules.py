@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 
 from jobstream.infra.process import wait_until
-from tests.integration.harness import ServiceProcess
-from tests.integration.harness import parse_time, submit_job, wait_terminal
+from tests.integration.harness import ServiceProcess, parse_time, submit_job, wait_terminal
 
 
 def _events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:

@@ -12,8 +12,7 @@ from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobQueued, JobSpec, ShellTask, SubmitJob
-from jobstream.streams.kafka_io import partition_for
-from jobstream.streams.kafka_io import Publisher, command_envelope, producer_config
+from jobstream.streams.kafka_io import Publisher, command_envelope, partition_for, producer_config
 from tests.integration.harness import ServiceProcess, TopicReader, end_offsets, poison_message
 
 

@@ -7,9 +7,27 @@ from datetime import timedelta
 from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
-    AssignJob, CancelJob, CommandRejected, ExpireExecution, FireTimer, JobAssigned, JobCancelled,
-    JobCompleted, JobDeadLettered, JobFailed, JobQueued, JobRetryScheduled, JobStarted, JobSubmitted,
-    Outcome, ReportFinished, ReportRejected, ReportStarted, RetryJob, SubmitJob, TimerPurpose,
+    AssignJob,
+    CancelJob,
+    CommandRejected,
+    ExpireExecution,
+    FireTimer,
+    JobAssigned,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobFailed,
+    JobQueued,
+    JobRetryScheduled,
+    JobStarted,
+    JobSubmitted,
+    Outcome,
+    ReportFinished,
+    ReportRejected,
+    ReportStarted,
+    RetryJob,
+    SubmitJob,
+    TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 

@@ -12,8 +12,23 @@ from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, ConcurrencyPolicy, ExpireExecution, FireTimer, NotifyUpstreamFinished, Outcome,
-    PauseJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, ReturnAssignment, Schedule, SubmitJob,
+    AssignJob,
+    CancelJob,
+    Command,
+    ConcurrencyPolicy,
+    ExpireExecution,
+    FireTimer,
+    NotifyUpstreamFinished,
+    Outcome,
+    PauseJob,
+    ReportFinished,
+    ReportProgress,
+    ReportStarted,
+    ResumeJob,
+    RetryJob,
+    ReturnAssignment,
+    Schedule,
+    SubmitJob,
     TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from jobstream.core.liveness import DEFAULT_WINDOW_S, Liveness, LivenessTracker, parse_execution_id
 from jobstream.schemas import (
-    Assignment, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost,
+    Assignment,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
     WorkerRegistered,
 )
 from tests.unit.builders import T0, spec

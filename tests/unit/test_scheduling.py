@@ -11,10 +11,30 @@ from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.scheduling import run_job_id_for, schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve
 from jobstream.schemas import (
-    CancelJob, CommandRejected, ConcurrencyPolicy, FireTimer, JobCompleted, JobEvent, JobPatch,
-    JobPaused, JobResumed, JobScheduled, JobUpdated, MisfirePolicy, NotifyUpstreamFinished, PauseJob,
-    ResumeJob, Schedule, ScheduleEnded, ScheduleFired, ScheduleRunFinished, ScheduleSkipped, SkipReason, SubmitJob,
-    TimerPurpose, UpdateJob,
+    CancelJob,
+    CommandRejected,
+    ConcurrencyPolicy,
+    FireTimer,
+    JobCompleted,
+    JobEvent,
+    JobPatch,
+    JobPaused,
+    JobResumed,
+    JobScheduled,
+    JobUpdated,
+    MisfirePolicy,
+    NotifyUpstreamFinished,
+    PauseJob,
+    ResumeJob,
+    Schedule,
+    ScheduleEnded,
+    ScheduleFired,
+    ScheduleRunFinished,
+    ScheduleSkipped,
+    SkipReason,
+    SubmitJob,
+    TimerPurpose,
+    UpdateJob,
 )
 from tests.unit.builders import T0, command, spec
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from jobstream.schemas import AVRO_DIR, BASELINE_DIR, check_compatibility, snapshot_baseline
-from jobstream.schemas_cli import app
 from jobstream.schemas.loader import load_schema_set
+from jobstream.schemas_cli import app
 
 
 @pytest.fixture()

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
-from jobstream.schemas import AVRO_DIR, CATALOG, Catalog, load_schema_set, schema_for
-from jobstream.schemas import catalog, events
+from jobstream.schemas import AVRO_DIR, CATALOG, Catalog, catalog, events, load_schema_set, schema_for
 from jobstream.schemas.loader import crc64_avro
 
 FILES = sorted(AVRO_DIR.rglob("*.avsc"))

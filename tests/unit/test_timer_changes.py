@@ -10,9 +10,27 @@ from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, evolve
 from jobstream.core.timers import timer_change, timer_changes
 from jobstream.schemas import (
-    AssignJob, CancelJob, Envelope, FireTimer, JobCancelled, JobCompleted, JobFailed, JobPaused, JobQueued,
-    JobResumed, JobRetryScheduled, JobScheduled, JobStarted, Outcome, ReportFinished, ReportStarted, Schedule,
-    ScheduleEnded, SubmitJob, TimerChange, TimerPurpose,
+    AssignJob,
+    CancelJob,
+    Envelope,
+    FireTimer,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobPaused,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobScheduled,
+    JobStarted,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    Schedule,
+    ScheduleEnded,
+    SubmitJob,
+    TimerChange,
+    TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
