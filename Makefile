@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export JOBSTREAM_STATE_DIR ?= $(CURDIR)/.jobstream
 
-.PHONY: setup deps run test unit integration golden infra-up infra-down bench-e2e clean
+.PHONY: setup deps run lint test unit integration golden infra-up infra-down bench-e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ deps: setup
 run: deps
 	$(BIN)/jobstream run
 
-test: deps
+# ruff (pyproject's [tool.ruff]) and mypy ([tool.mypy]: the package and the tests); make test runs it first.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint deps
 	$(BIN)/pytest
 
 unit: setup

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,8 +21,8 @@ from jobstream.api.transactional import TransactionalPublisher, TransactionFaile
 from jobstream.clock import new_job_id
 from jobstream.core.dag import BatchJob, ResolvedBatch, ResolvedJob, resolve_batch
 from jobstream.core.dependencies import dependency_problem
-from jobstream.core.scheduling import schedule_problem
 from jobstream.core.ids import job_id_for_idempotency_key
+from jobstream.core.scheduling import schedule_problem
 from jobstream.core.validation import Problem, validate_spec
 from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
 from jobstream.streams.kafka_io import command_envelope

@@ -14,10 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
+from tenacity import AsyncRetrying
+
+from jobstream.retrying import log_failure, reconnect_backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,26 +98,27 @@ class JobNotifier:
                 subscription.woken.set()
 
     async def _run(self) -> None:
-        backoff = 0.1
+        # Connecting is retried with backoff; a connection that worked and was lost starts it afresh.
+        reconnecting = AsyncRetrying(wait=reconnect_backoff(self.max_backoff_s),
+                                     before_sleep=log_failure(log, logging.WARNING, f"LISTEN {self.channel}"))
         while True:
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # noqa: BLE001 - the connection failed: retry with backoff
-                log.warning("LISTEN %s failed, retrying in %.1fs: %s", self.channel, backoff, error)
-            if self._listening.is_set():  # it had worked: start the backoff afresh
-                backoff = 0.1
-            self._listening.clear()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.max_backoff_s)
+            await reconnecting(self._listen)
 
     async def _listen(self) -> None:
+        """Listen until the connection is lost (then return); raise if it cannot be set up."""
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self._listening.set()
             self.wake_all()
-            while True:
-                async for notify in conn.notifies(timeout=self.heartbeat_s):
-                    self.dispatch(notify.payload)
-                await conn.execute("SELECT 1")  # a dead connection fails here, not silently
+            try:
+                await self._dispatch_notifications(conn)
+            except psycopg.Error as error:
+                log.warning("LISTEN %s lost, reconnecting: %s", self.channel, error)
+            finally:
+                self._listening.clear()
+
+    async def _dispatch_notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        while True:
+            async for notify in conn.notifies(timeout=self.heartbeat_s):
+                self.dispatch(notify.payload)
+            await conn.execute("SELECT 1")  # a dead connection fails here, not silently

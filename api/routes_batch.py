@@ -11,7 +11,6 @@ from jobstream.api.context import NO_NUL, Context
 from jobstream.api.models import BatchRequest, BulkCancelRequest
 from jobstream.api.views import PROBLEM
 
-
 IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=200, pattern=NO_NUL)]
 
 

@@ -34,7 +34,8 @@ def logs_router() -> APIRouter:
 
     @router.get("/{execution_id}/logs", response_model=LogPage, responses={404: PROBLEM})
     async def execution_logs(execution_id: ExecutionId, context: Context,
-                             after_seq: Annotated[int, Query(ge=0, le=2**62, description="seq of the last chunk read")] = 0,
+                             after_seq: Annotated[int, Query(ge=0, le=2**62,
+                                                             description="seq of the last chunk read")] = 0,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LogPage:
         """Chunks after ``after_seq``, in order; pass ``next_after_seq`` back to continue."""
         rows = await context.store.log_chunks(execution_id, after_seq, limit)

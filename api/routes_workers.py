@@ -21,15 +21,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jobstream.api.context import Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.problems import ApiProblem
 from jobstream.api.query import label_pairs
-from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import Contains, Filter
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
 from jobstream.projections.rows import WorkerStatus
 from jobstream.schemas import DrainWorker, Record, WorkerEnvelope, WorkerRegistered
-from jobstream.streams.kafka_io import partition_for
-from jobstream.streams.kafka_io import Publisher
+from jobstream.streams.kafka_io import Publisher, partition_for
 
 ACTOR = "api"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"  # ids and queue names travel as Kafka keys and in URLs

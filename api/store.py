@@ -85,7 +85,8 @@ def utc_row(row: Row) -> Row:
     return {k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v for k, v in row.items()}
 
 
-def make_pool(database_url: str, *, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0) -> AsyncConnectionPool:
+def make_pool(database_url: str, *, min_size: int = 1, max_size: int = 10,
+              timeout_s: float = 5.0) -> AsyncConnectionPool:
     """A pool that is not opened yet: the app opens it at startup, without waiting for the DB."""
     return AsyncConnectionPool(database_url, min_size=min_size, max_size=max_size, timeout=timeout_s,
                                open=False, kwargs={"autocommit": True}, name="jobstream-api")

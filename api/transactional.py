@@ -17,8 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, Command, make_codec
-from jobstream.streams.kafka_io import partition_for
-from jobstream.streams.kafka_io import producer_config
+from jobstream.streams.kafka_io import partition_for, produce, producer_config
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class TransactionalPublisher:
             raise TransactionFailed(str(error)) from error
         try:
             for key, value in messages:
-                self._produce(producer, key, value)
+                produce(producer, self.topics.commands, value, key.encode(), partition_for(key, self.partitions))
             producer.commit_transaction(self.timeout_s)
         except Exception as error:  # noqa: BLE001 - whatever failed, the transaction must not stay open
             self._abort(producer, error)
@@ -76,15 +75,6 @@ class TransactionalPublisher:
                 raise TransactionFailed(f"cannot start transactions: {error}") from error
             self._producer = producer
         return self._producer
-
-    def _produce(self, producer: Producer, key: str, value: bytes) -> None:
-        partition = partition_for(key, self.partitions)
-        while True:
-            try:
-                producer.produce(self.topics.commands, key=key.encode(), value=value, partition=partition)
-                return
-            except BufferError:  # local queue full: let deliveries drain, then go on
-                producer.poll(0.05)
 
     def _abort(self, producer: Producer, error: Exception) -> None:
         kafka_error = error.args[0] if isinstance(error, KafkaException) and error.args else None

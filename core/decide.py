@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core import dependencies, scheduling
 from jobstream.core.emit import Emitter, queue
+from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
@@ -32,19 +32,19 @@ from jobstream.schemas import (
     JobProgressed,
     JobRetryScheduled,
     JobReturned,
-    NotifyUpstreamFinished,
     JobStarted,
     JobSubmitted,
     JobUpdated,
+    NotifyUpstreamFinished,
     Outcome,
     PauseJob,
     RedriveJob,
     RegisterDependent,
-    ResumeJob,
     ReportFinished,
     ReportProgress,
     ReportRejected,
     ReportStarted,
+    ResumeJob,
     RetryJob,
     ReturnAssignment,
     SubmitJob,
@@ -216,7 +216,8 @@ def _fail(state: JobState, emit: Emitter, outcome: Outcome, error: str, exit_cod
     """A failed try: retry after a backoff, requeue a lost one, or fail for good."""
     assert state.spec is not None
     policy = state.spec.retry
-    lost_retry = outcome == Outcome.LOST and state.tries < max(MIN_TRIES_AFTER_LOSS, policy.max_attempts if policy else 0)
+    lost_retry = (outcome == Outcome.LOST
+                  and state.tries < max(MIN_TRIES_AFTER_LOSS, policy.max_attempts if policy else 0))
     retry = lost_retry or should_retry(policy, state.tries, outcome, exit_code)
     emit(JobFailed, execution_id=state.execution_id or "", attempt=state.attempt, outcome=outcome,
          exit_code=exit_code, error=error, final=not retry, **output)

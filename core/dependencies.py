@@ -14,8 +14,15 @@ from __future__ import annotations
 from jobstream.core.emit import Emitter, queue
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
-    DependencyCondition, DependentRegistered, JobCancelled, JobEvent, JobPending, JobSpec, NotifyUpstreamFinished,
-    RegisterDependent, UpstreamSettled,
+    DependencyCondition,
+    DependentRegistered,
+    JobCancelled,
+    JobEvent,
+    JobPending,
+    JobSpec,
+    NotifyUpstreamFinished,
+    RegisterDependent,
+    UpstreamSettled,
 )
 
 UPSTREAM_FAILED = "upstream_failed"
@@ -76,4 +83,6 @@ def condition_holds(condition: DependencyCondition, upstream_status: str) -> boo
 def _condition(spec: JobSpec, upstream: str) -> DependencyCondition:
     """The strictest condition given for this upstream (it may be listed twice)."""
     conditions = {d.condition for d in spec.depends_on if d.job_id == upstream}
-    return DependencyCondition.SUCCEEDED if DependencyCondition.SUCCEEDED in conditions else DependencyCondition.COMPLETED
+    if DependencyCondition.SUCCEEDED in conditions:
+        return DependencyCondition.SUCCEEDED
+    return DependencyCondition.COMPLETED

@@ -9,8 +9,18 @@ from __future__ import annotations
 from jobstream.core.scheduling import run_spec
 from jobstream.core.state import TERMINAL, JobState
 from jobstream.schemas import (
-    CancelJob, Command, CommandEnvelope, DependentRegistered, Envelope, JobCancelled, JobEvent,
-    JobPending, NotifyUpstreamFinished, RegisterDependent, ScheduleFired, SubmitJob,
+    CancelJob,
+    Command,
+    CommandEnvelope,
+    DependentRegistered,
+    Envelope,
+    JobCancelled,
+    JobEvent,
+    JobPending,
+    NotifyUpstreamFinished,
+    RegisterDependent,
+    ScheduleFired,
+    SubmitJob,
 )
 
 SCHEDULER = "scheduler"

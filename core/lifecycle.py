@@ -12,8 +12,23 @@ from enum import StrEnum
 from typing import Any
 
 from jobstream.schemas import (
-    JobAssigned, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobPending, JobQueued,
-    JobResumed, JobRetryScheduled, JobReturned, JobScheduled, JobStarted, JobSubmitted, ScheduleEnded, ScheduleFired,
+    JobAssigned,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobEvent,
+    JobFailed,
+    JobPaused,
+    JobPending,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobReturned,
+    JobScheduled,
+    JobStarted,
+    JobSubmitted,
+    ScheduleEnded,
+    ScheduleFired,
 )
 
 

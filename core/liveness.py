@@ -24,8 +24,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from jobstream.schemas import (
-    Assignment, Held, Liveness, WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLiveness,
-    WorkerLost, WorkerRegistered,
+    Assignment,
+    Held,
+    Liveness,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLiveness,
+    WorkerLost,
+    WorkerRegistered,
 )
 
 HEARTBEAT_S = 2.0

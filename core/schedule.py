@@ -168,10 +168,11 @@ def misfire_decisions(schedule: Schedule, due: list[datetime], now: datetime, ru
                       tolerance_s: float = ON_TIME_S) -> list[MisfireDecision]:
     """Which of the due fires (oldest first) run, and why the others are skipped.
 
-    Fires within ``tolerance_s`` of now are on time and always candidates; of the missed ones
-    the misfire policy picks: ``skip`` none, ``run_once`` the latest, ``run_all`` the latest ``misfire_cap`` (so the current period is
-    never the one dropped). A candidate older than ``starting_deadline_s`` is skipped as
-    ``deadline``. Once ``max_runs`` runs are reached the list stops: the schedule is over.
+    Fires within ``tolerance_s`` of now are on time and always candidates; of the missed ones the
+    misfire policy picks: ``skip`` none, ``run_once`` the latest, ``run_all`` the latest
+    ``misfire_cap`` (so the current period is never the one dropped). A candidate older than
+    ``starting_deadline_s`` is skipped as ``deadline``. Once ``max_runs`` runs are reached the list
+    stops: the schedule is over.
     """
     chosen = _candidates(schedule, due, now, tolerance_s)
     left = None if schedule.max_runs is None else schedule.max_runs - runs_so_far

@@ -17,9 +17,23 @@ from jobstream.core.emit import Emitter, queue
 from jobstream.core.schedule import misfire_decisions, next_fire, overlap_decision, plan_fires, validate_schedule
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
-    FireTimer, JobCancelled, JobEvent, JobPaused, JobResumed, JobScheduled, JobSpec, NotifyUpstreamFinished,
-    PauseJob, ResumeJob, Schedule, ScheduledRun, ScheduleEnded, ScheduleFired, ScheduleRunFinished,
-    ScheduleSkipped, SkipReason,
+    FireTimer,
+    JobCancelled,
+    JobEvent,
+    JobPaused,
+    JobResumed,
+    JobScheduled,
+    JobSpec,
+    NotifyUpstreamFinished,
+    PauseJob,
+    ResumeJob,
+    Schedule,
+    ScheduledRun,
+    ScheduleEnded,
+    ScheduleFired,
+    ScheduleRunFinished,
+    ScheduleSkipped,
+    SkipReason,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

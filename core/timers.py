@@ -13,8 +13,20 @@ from jobstream.core.decide import retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve
 from jobstream.schemas import (
-    ArmedTimer, JobCancelled, JobCompleted, JobDeadLettered, JobEvent, JobFailed, JobPaused, JobQueued, JobResumed,
-    JobRetryScheduled, JobScheduled, ScheduleEnded, TimerChange, TimerPurpose,
+    ArmedTimer,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobEvent,
+    JobFailed,
+    JobPaused,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobScheduled,
+    ScheduleEnded,
+    TimerChange,
+    TimerPurpose,
 )
 
 
@@ -44,7 +56,7 @@ def timer_changes(before: JobState, events: list[JobEvent]) -> list[TimerChange]
         return []
     out: list[TimerChange] = []
     state = before
-    for event, change in zip(events, changes):
+    for event, change in zip(events, changes, strict=True):
         if change is not None and (change.arm or state.status == Status.SCHEDULED):
             out.append(change)
         if event is not events[-1]:

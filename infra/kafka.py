@@ -89,7 +89,8 @@ class LocalKafka:
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)
-            raise InfraError(f"fetching Kafka {self.version} jars failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            raise InfraError(f"fetching Kafka {self.version} jars failed:\n"
+                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
         (partial / ".complete").touch()
         try:
             partial.rename(self.libs)

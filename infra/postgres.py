@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstream.infra.process import InfraError, port_open, read_pid, pid_alive, tail, wait_until
+from jobstream.infra.process import InfraError, pid_alive, port_open, read_pid, tail, wait_until
 
 READY_TIMEOUT_S = 60.0
 SERVER_USER = "postgres"

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 
 class InfraError(RuntimeError):
     """A problem an operator can act on; the CLI prints its message, not a traceback."""
@@ -22,37 +24,28 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs: a zombie (exited, not yet reaped) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:  # someone else's process, alive
         return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
 def find_process(*needles: str) -> int | None:
     """The pid of a live process whose command line contains every needle (pid files get lost)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            line = cmdline(int(entry.name))
-            if line and all(needle in line for needle in needles) and pid_alive(int(entry.name)):
-                return int(entry.name)
+    for process in psutil.process_iter(["cmdline", "status"]):
+        line = " ".join(process.info["cmdline"] or ())
+        if line and all(needle in line for needle in needles) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            return int(process.pid)
     return None
 
 

@@ -56,8 +56,8 @@ class Infra:
 
     def status(self) -> list[str]:
         s = self.settings
-        kafka = (f"kafka: external {s.external_kafka} ({'ready' if broker_answers(s.external_kafka) else 'unreachable'})"
-                 if s.external_kafka else self.kafka.status())
+        reached = "ready" if s.external_kafka and broker_answers(s.external_kafka) else "unreachable"
+        kafka = f"kafka: external {s.external_kafka} ({reached})" if s.external_kafka else self.kafka.status()
         postgres = (f"postgres: external ({'ready' if answers_query(s.database_url) else 'unreachable'})"
                     if s.external_database_url else self.postgres.status())
         return [kafka, postgres]

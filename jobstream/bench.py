@@ -20,12 +20,20 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from jobstream.bench_run import bench_run, reader_group
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.infra.topics import TopicSpec, Topics, ensure_topics
+from jobstream.infra.topics import Topics, TopicSpec, ensure_topics
 from jobstream.schemas import (
-    JobAssigned, JobCompleted, JobFailed, JobQueued, JobSpec, JobStarted, ShellTask, SubmitJob, Task, make_codec,
+    JobAssigned,
+    JobCompleted,
+    JobFailed,
+    JobQueued,
+    JobSpec,
+    JobStarted,
+    ShellTask,
+    SubmitJob,
+    Task,
+    make_codec,
 )
 from jobstream.streams.kafka_io import Publisher, command_envelope, consume_ready, consumer_config, producer_config
-
 
 NOOP = ShellTask(argv=["true"])
 

@@ -97,7 +97,7 @@ def run_codec_bench(count: int = 5_000, rounds: int = 5, profile: str | None = N
             side_effects(before, after, events)
 
     def side_effects_encode_all() -> None:  # as in the pipeline: right after the decision's events
-        for (_, events, _), messages_ in zip(results, effects):
+        for (_, events, _), messages_ in zip(results, effects, strict=True):
             for event in events:
                 codec.encode(event, TOPICS.events)
             for topic, _, record in messages_:

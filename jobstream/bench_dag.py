@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-
 from jobstream.bench import EventWatch, bench_stack, percentiles
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.schemas import (
-    Dependency, JobCompleted, JobFailed, JobCancelled, JobSpec, JobStarted, ShellTask, SubmitJob,
+    Dependency,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobSpec,
+    JobStarted,
+    ShellTask,
+    SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher, command_envelope
 

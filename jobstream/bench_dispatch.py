@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 from jobstream.bench import E2EResult, EventWatch, JobTimes, _record, bench_stack, percentiles, submit_jobs
 from jobstream.clock import new_job_id
 from jobstream.config import Settings

@@ -116,7 +116,8 @@ def topic_messages(settings: Settings) -> dict[str, int]:
     prefix = f"{settings.topic_prefix}."
     try:
         topics = consumer.list_topics(timeout=30).topics
-        return {name.removeprefix(prefix): sum(end_offset(consumer, TopicPartition(name, p)) for p in metadata.partitions)
+        return {name.removeprefix(prefix):
+                sum(end_offset(consumer, TopicPartition(name, p)) for p in metadata.partitions)
                 for name, metadata in topics.items() if name.startswith(prefix) and not name.endswith(".bench-raw")}
     finally:
         consumer.close()

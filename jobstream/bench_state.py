@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 from confluent_kafka import Consumer, TopicPartition
 
 from jobstream.bench import raw_produce_rate
@@ -68,10 +69,9 @@ class Timing:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running process (all its threads), from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a running process (all its threads)."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 class CommittedWatch:

@@ -35,7 +35,7 @@ def bench_wheel(n: int = 100_000) -> dict[str, float]:
     wheel_bytes, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del traced
-    inputs_bytes = sum(sys.getsizeof(timer_id) + sys.getsizeof(due) for timer_id, due in zip(ids, dues))
+    inputs_bytes = sum(sys.getsizeof(timer_id) + sys.getsizeof(due) for timer_id, due in zip(ids, dues, strict=True))
     return {
         "n": n,
         "schedule_per_s": n / scheduled_s,
@@ -50,6 +50,6 @@ def bench_wheel(n: int = 100_000) -> dict[str, float]:
 def _build(ids: list[str], dues: list[datetime]) -> tuple[TimerWheel, float]:
     wheel = TimerWheel(start=T0)
     began = time.perf_counter()
-    for timer_id, due in zip(ids, dues):
+    for timer_id, due in zip(ids, dues, strict=True):
         wheel.schedule(timer_id, due, None)
     return wheel, time.perf_counter() - began

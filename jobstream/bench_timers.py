@@ -15,9 +15,9 @@ from __future__ import annotations
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import psutil
 from confluent_kafka import Consumer
 
 from jobstream.bench import percentiles, raw_produce_rate
@@ -30,10 +30,7 @@ from jobstream.streams.kafka_io import Publisher, command_envelope, consume_read
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return float(psutil.Process(pid).memory_info().rss) / (1024 * 1024)
 
 
 RECURRING_EVERY_S = 3600.0  # longer than any window: each schedule fires once while measured

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Annotated
 
 import typer
 
 from jobstream.client import register as register_client_commands
-from jobstream.kafka_cli import register_kafka_tools
-from jobstream.config import WORKER_PYTHONPATH, Settings
+from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
+from jobstream.kafka_cli import register_kafka_tools
+from jobstream.schemas_cli import app as schemas_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
@@ -20,7 +22,11 @@ register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., wo
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests. Each runs on topics "
                                                    "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(schemas_app, name="schemas")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
+
+InstanceId = Annotated[str | None, typer.Option(help="static group membership id")]
+MetricsPort = Annotated[int | None, typer.Option("--metrics-port", help="serve Prometheus /metrics on this port")]
 
 
 def _keep_option() -> bool:
@@ -107,8 +113,8 @@ def infra_status() -> None:
 
 
 @app.command("state-processor")
-def state_processor(instance_id: str = typer.Option(None, help="static group membership id"),
-                    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
+def state_processor(instance_id: InstanceId = None,
+                    metrics_port: MetricsPort = None) -> None:
     """Run the job state processor (the only writer of job events), exactly-once on streams/engine."""
     from jobstream.streams.state_processor import run_state_processor
 
@@ -119,8 +125,8 @@ def state_processor(instance_id: str = typer.Option(None, help="static group mem
 
 
 @app.command("dispatcher")
-def dispatcher(instance_id: str = typer.Option(None, help="static group membership id"),
-               metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
+def dispatcher(instance_id: InstanceId = None,
+               metrics_port: MetricsPort = None) -> None:
     """Run the dispatcher (matches ready executions to workers' credits, per queue)."""
     from jobstream.streams.dispatcher import run_dispatcher
 
@@ -131,8 +137,8 @@ def dispatcher(instance_id: str = typer.Option(None, help="static group membersh
 
 
 @app.command("timer-processor")
-def timer_processor(instance_id: str = typer.Option(None, help="static group membership id"),
-                    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port")) -> None:
+def timer_processor(instance_id: InstanceId = None,
+                    metrics_port: MetricsPort = None) -> None:
     """Run the timer processor (a durable timing wheel that fires retries)."""
     from jobstream.streams.timer_processor import run_timer_processor
 
@@ -143,9 +149,10 @@ def timer_processor(instance_id: str = typer.Option(None, help="static group mem
 
 
 @app.command("worker-monitor")
-def worker_monitor(instance_id: str = typer.Option(None, help="static group membership id"),
-                   metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
-                   window_s: float = typer.Option(6.0, "--window-s", help="declare a worker lost after this long silent")
+def worker_monitor(instance_id: InstanceId = None,
+                   metrics_port: MetricsPort = None,
+                   window_s: float = typer.Option(6.0, "--window-s",
+                                                  help="declare a worker lost after this long silent")
                    ) -> None:
     """Run the worker monitor (declares silent workers lost, so their executions run again)."""
     from jobstream.streams.worker_monitor import run_worker_monitor
@@ -163,7 +170,7 @@ def worker(
     cpu: float = typer.Option(None, help="CPU cores offered (default: all)"),
     memory_mb: int = typer.Option(4096, "--memory-mb", help="memory offered, MiB"),
     label: list[str] = typer.Option([], "--label", "-l", help="k=v label (repeatable)"),
-    metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+    metrics_port: MetricsPort = None,
     worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
     python_path: list[str] = _python_path_option(),
 ) -> None:
@@ -181,7 +188,7 @@ def worker(
 
 @app.command("projector")
 def projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
-              metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+              metrics_port: MetricsPort = None,
               ) -> None:
     """Run the projector: events and worker events into the Postgres read model."""
     from jobstream.projections.projector import run_projector
@@ -196,7 +203,7 @@ def projector(schema: str = typer.Option("jobstream", help="Postgres schema of t
 
 @app.command("logs-projector")
 def logs_projector(schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
-                   metrics_port: int = typer.Option(None, "--metrics-port", help="serve Prometheus /metrics on this port"),
+                   metrics_port: MetricsPort = None,
                    ) -> None:
     """Run the logs projector: executions' output (the logs topic) into Postgres."""
     from jobstream.projections.logs import run_logs_projector
@@ -329,7 +336,8 @@ def bench_failover(jobs: int = typer.Option(8, help="jobs running on the worker 
 
 
 @bench_app.command("clean")
-def bench_clean(prefix: str = typer.Option(None, help="only this run's topics and groups (as --keep printed it)")) -> None:
+def bench_clean(prefix: str = typer.Option(None, help="only this run's topics and groups (as --keep printed it)")
+                ) -> None:
     """Delete the topics and consumer groups earlier bench runs left (by their bench-... prefixes)."""
     from jobstream.bench_cleanup import clean
 
@@ -391,7 +399,7 @@ def bench_codec(commands: int = typer.Option(5_000, help="SubmitJob commands per
 def main() -> None:
     try:
         app()
-    except InfraError as error:
+    except (InfraError, SettingsError) as error:  # a failure to report, not a traceback
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise SystemExit(1) from None
 

@@ -16,7 +16,12 @@ from jobstream.api_client import Api, ApiClient, ApiUrl, AsJson, ClientError, de
 from jobstream.logs_client import register_logs
 from jobstream.ops_client import register_ops
 from jobstream.submit_body import (
-    JobOptions, RetryOptions, ScheduleOptions, TaskOptions, parse_pairs, submission_body,
+    JobOptions,
+    RetryOptions,
+    ScheduleOptions,
+    TaskOptions,
+    parse_pairs,
+    submission_body,
 )
 from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_rows, show_job
 
@@ -51,9 +56,11 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
     @app.command("submit")
     def submit(  # noqa: PLR0913 - one option per field of a job, as the API has them
         argv: Annotated[list[str] | None, typer.Argument(help="A command to run; put it after `--`.")] = None,
-        python: Annotated[str | None, typer.Option(help="A Python task: MODULE:FUNCTION", rich_help_panel="Task")] = None,
+        python: Annotated[str | None, typer.Option(help="A Python task: MODULE:FUNCTION",
+                                                   rich_help_panel="Task")] = None,
         arg: Annotated[list[str] | None, typer.Option(help="Positional argument of --python, repeatable; JSON "
-                                                           "(5, true, '[1]') or else a string", rich_help_panel="Task")] = None,
+                                                           "(5, true, '[1]') or else a string",
+                                                      rich_help_panel="Task")] = None,
         kwarg: Annotated[list[str] | None, typer.Option(help="KEY=VALUE keyword argument of --python, repeatable; "
                                                              "VALUE as --arg", rich_help_panel="Task")] = None,
         inline: Annotated[bool, typer.Option("--inline", help="Run --python in the worker's process",
@@ -64,10 +71,12 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
                                                          rich_help_panel="Task")] = None,
         data: Annotated[str | None, typer.Option(help="HTTP request body", rich_help_panel="Task")] = None,
         expect_status: Annotated[list[int] | None, typer.Option(help="HTTP status that succeeds, repeatable "
-                                                                     "(default: any 2xx)", rich_help_panel="Task")] = None,
+                                                                     "(default: any 2xx)",
+                                                                rich_help_panel="Task")] = None,
         env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE of the command, repeatable",
                                                       rich_help_panel="Task")] = None,
-        cwd: Annotated[str | None, typer.Option(help="Working directory of the command", rich_help_panel="Task")] = None,
+        cwd: Annotated[str | None, typer.Option(help="Working directory of the command",
+                                                rich_help_panel="Task")] = None,
         shell: Annotated[bool, typer.Option("--shell", help="Run the command with /bin/sh -c",
                                             rich_help_panel="Task")] = False,
         name: Annotated[str | None, typer.Option(help="Job name (default: the program, function or host)")] = None,
@@ -77,18 +86,21 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
         label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable")] = None,
         requirement: Annotated[list[str] | None, typer.Option(help="cpu=N, memory_mb=N, or KEY=VALUE: a label the "
                                                                    "worker must have; repeatable")] = None,
-        idempotency_key: Annotated[str | None, typer.Option(help="Submitting the same key again finds the first job")] = None,
+        idempotency_key: Annotated[str | None,
+                                   typer.Option(help="Submitting the same key again finds the first job")] = None,
         cron: Annotated[str | None, typer.Option(help="Cron schedule: 5 fields, or 6 with seconds first",
                                                  rich_help_panel="Schedule")] = None,
         every: Annotated[str | None, typer.Option(help="Interval: 5m, 'every 2 hours', PT1H",
                                                   rich_help_panel="Schedule")] = None,
-        at: Annotated[str | None, typer.Option(help="One run at this RFC 3339 time", rich_help_panel="Schedule")] = None,
+        at: Annotated[str | None, typer.Option(help="One run at this RFC 3339 time",
+                                               rich_help_panel="Schedule")] = None,
         tz: Annotated[str | None, typer.Option(help="Time zone of --cron (default: UTC)",
                                                rich_help_panel="Schedule")] = None,
         after: Annotated[list[str] | None, typer.Option(help="Run once this job succeeded; repeatable",
                                                         rich_help_panel="Dependencies")] = None,
         after_completed: Annotated[list[str] | None, typer.Option(help="Run once this job ended, failed or not; "
-                                                                       "repeatable", rich_help_panel="Dependencies")] = None,
+                                                                       "repeatable",
+                                                                  rich_help_panel="Dependencies")] = None,
         upstreams_later: Annotated[bool, typer.Option("--upstreams-later", help="The --after jobs will be submitted "
                                                       "later (else an unknown one is an error)",
                                                       rich_help_panel="Dependencies")] = False,

@@ -14,15 +14,18 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LIBRARY_LOGGERS = ("aiokafka", "kafka", "faust", "mode", "uvicorn", "httpx", "httpcore")  # uvicorn.access too
 CONTEXT_FIELDS = ("job_id", "command_id", "execution_id", "worker_id")
 
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("jobstream_log_context", default={})
+# An immutable default: every context that never set one shares it.
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "jobstream_log_context", default=MappingProxyType({}))
 
 
 @contextlib.contextmanager

@@ -65,7 +65,8 @@ def execution_to_read(api: ApiClient, job_or_execution_id: str) -> str:
 def register_logs(app: typer.Typer, api: Api) -> None:
     @app.command("logs")
     def logs(job_or_execution_id: Annotated[str, typer.Argument(metavar="JOB_ID|EXECUTION_ID")],
-             follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the execution ends")] = False,
+             follow: Annotated[bool, typer.Option("--follow", "-f",
+                                                  help="Keep printing until the execution ends")] = False,
              after_seq: Annotated[int, typer.Option(help="Start after this chunk")] = 0,
              api_url: ApiUrl = None) -> None:
         """Print an execution's stdout and stderr (and a large result); given a job, its latest execution's.

@@ -24,7 +24,15 @@ from jobstream.core.decide import decide
 from jobstream.core.state import JobState, evolve
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    AssignJob, Command, CommandEnvelope, JobEvent, JobSpec, Outcome, ReportFinished, ReportStarted, ShellTask,
+    AssignJob,
+    Command,
+    CommandEnvelope,
+    JobEvent,
+    JobSpec,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    ShellTask,
     SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher

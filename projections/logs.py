@@ -66,7 +66,7 @@ def write_chunks(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]], off
     """Insert the rows and store the offsets, in one transaction."""
     with conn.transaction():
         if rows:
-            conn.execute(INSERT_CHUNKS, [list(column) for column in zip(*rows)])  # type: ignore[arg-type]
+            conn.execute(INSERT_CHUNKS, [list(column) for column in zip(*rows, strict=True)])  # type: ignore[arg-type]
         if offsets:
             keys = list(offsets)
             conn.execute(UPSERT_OFFSETS, ([t for t, _ in keys], [p for _, p in keys], [offsets[k] for k in keys]))
@@ -117,7 +117,8 @@ class LogsProjector:
         CHUNKS.inc(len(rows))
         return len(messages)
 
-    def _write_one_by_one(self, chunks: list[tuple[Message, tuple[Any, ...]]], offsets: dict[PartitionKey, int]) -> None:
+    def _write_one_by_one(self, chunks: list[tuple[Message, tuple[Any, ...]]],
+                          offsets: dict[PartitionKey, int]) -> None:
         for message, row in chunks:
             try:
                 write_chunks(self.conn, [row], {})

@@ -24,7 +24,13 @@ from typing import Any, cast
 
 import psycopg
 from confluent_kafka import (
-    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaException, Message, Producer, TopicPartition,
+    OFFSET_BEGINNING,
+    Consumer,
+    IsolationLevel,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 

@@ -1,10 +1,11 @@
 """The read model's rows: one field per column of schema.sql.
 
 Every row goes to and from Postgres through these classes (store.py), and the API's views are built
-from them (api/views.py), so a column is named in exactly two places: schema.sql and here. Field order is the order of the SELECTs in store.py (required
-fields first), not necessarily the DDL's. Named tuples rather than dataclasses because the fold
-copies rows on every event and ``_replace`` is several times cheaper than ``dataclasses.replace``.
-JSON columns hold plain dicts and lists; never mutate them (defaults are shared), build new ones.
+from them (api/views.py), so a column is named in exactly two places: schema.sql and here. Field
+order is the order of the SELECTs in store.py (required fields first), not necessarily the DDL's.
+Named tuples rather than dataclasses because the fold copies rows on every event and ``_replace`` is
+several times cheaper than ``dataclasses.replace``. JSON columns hold plain dicts and lists; never
+mutate them (defaults are shared), build new ones.
 """
 
 from __future__ import annotations

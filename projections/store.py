@@ -17,7 +17,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
+from tenacity import RetryError, Retrying, retry_if_exception_type
 
+from jobstream.retrying import log_failure, reconnect_backoff
 from jobstream.schemas import Record
 
 from .batch import Batch, wanted
@@ -87,7 +89,7 @@ _ROWS_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, check_c
 def rows_json(cls: type[Row], rows: Sequence[Row]) -> str:
     """Rows as the JSON array jsonb_populate_recordset reads: one object per row, keyed by column."""
     cols = columns(cls)
-    text = _ROWS_ENCODER.encode([dict(zip(cols, row)) for row in rows])
+    text = _ROWS_ENCODER.encode([dict(zip(cols, row, strict=True)) for row in rows])
     return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
@@ -155,15 +157,21 @@ def count_rows(conn: psycopg.Connection[Any]) -> dict[str, int]:
 def keep_projecting(poll_once: Callable[[], object], recover: Callable[[], None], stop: threading.Event,
                     what: str, max_backoff_s: float = 5.0) -> None:
     """Call ``poll_once`` until ``stop`` is set. A database failure rolls the batch back, waits
-    (doubling, up to ``max_backoff_s``), then ``recover`` reconnects and rewinds the consumer to
-    the offsets stored in Postgres, so nothing is lost or applied twice."""
-    backoff = 0.1
+    (doubling, up to ``max_backoff_s``; a batch that succeeds starts it afresh), then ``recover``
+    reconnects and rewinds the consumer to the offsets stored in Postgres, so nothing is lost or
+    applied twice."""
+    def pause(seconds: float) -> None:  # a wait that ``stop`` cuts short
+        stop.wait(seconds)
+
+    retrying = Retrying(retry=retry_if_exception_type(psycopg.Error), wait=reconnect_backoff(max_backoff_s),
+                        stop=lambda _: stop.is_set(), sleep=pause,
+                        before_sleep=log_failure(log, logging.ERROR, f"{what} batch"))
     while not stop.is_set():
         try:
-            poll_once()
-            backoff = 0.1
-        except psycopg.Error as error:
-            log.error("%s batch failed, retrying in %.1fs: %s", what, backoff, error)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, max_backoff_s)
-            recover()
+            for attempt in retrying:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        recover()
+                    poll_once()
+        except RetryError:  # stopped while failing
+            return

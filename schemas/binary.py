@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .base import Record
@@ -27,7 +27,7 @@ from .catalog import Catalog
 Writer = Callable[[bytearray, Any], None]
 Reader = Callable[[bytes, int], tuple[Any, int]]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ZERO = b"\x00"
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 _TABLE_MIN = -8192  # every 1- and 2-byte varint is precomputed: lengths, counts, seqs, priorities

@@ -6,18 +6,16 @@ with the baseline (old consumers, new data). Both are probed empirically with
 fastavro schema resolution over representative datums, which catches exactly what
 fastavro's readers will do in production.
 
-CLI: python -m jobstream.schemas.compat check|snapshot [--current DIR] [--baseline DIR]
+CLI: jobstream schemas check|snapshot [--current DIR] [--baseline DIR] (jobstream/schemas_cli.py)
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import sys
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -91,25 +89,3 @@ def snapshot_baseline(current_dir: Path | str = AVRO_DIR, baseline_dir: Path | s
         shutil.copyfile(current_dir / rel, target)
         written.append(target)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`check` exits 1 on any incompatibility; `snapshot` refreshes the baseline."""
-    parser = argparse.ArgumentParser(prog="python -m jobstream.schemas.compat", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("check", "snapshot"))
-    parser.add_argument("--current", type=Path, default=AVRO_DIR)
-    parser.add_argument("--baseline", type=Path, default=BASELINE_DIR)
-    args: Any = parser.parse_args(argv)
-    if args.command == "snapshot":
-        written = snapshot_baseline(args.current, args.baseline)
-        print(f"baseline refreshed: {len(written)} schemas in {args.baseline}")
-        return 0
-    problems = check_compatibility(args.current, args.baseline)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{len(problems)} incompatibilities")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,14 +8,14 @@ None, even ones fill them, so a handful of variants exercises every shape.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from .base import Record
 from .catalog import CATALOG, Catalog
 
 R = TypeVar("R", bound=Record)
-BASE_TIME = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=timezone.utc)
+BASE_TIME = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
 _SCALARS: dict[str, Any] = {
     "boolean": lambda name, v: v % 2 == 0,
     "int": lambda name, v: v + 1,

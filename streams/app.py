@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import faust
@@ -12,11 +11,9 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, MessageDecodeError, Record
-from jobstream.streams.kafka_io import ensure_all_topics, partition_for  # noqa: F401 - re-exported for the faust processors
-
-log = logging.getLogger(__name__)
+from jobstream.streams import metrics
+from jobstream.streams.kafka_io import ensure_all_topics, partition_for, poison_headers  # noqa: F401 - re-exported
 
 
 class _ReadCommittedThread(AIOKafkaConsumerThread):
@@ -82,14 +79,17 @@ async def produce(app: faust.App, topic: str, key: bytes, value: bytes, partitio
     return await app.producer.send(topic, key, value, partition, None, None)  # type: ignore[return-value]
 
 
-def decoded(codec: Codec, message: Any, skipped_because: str) -> Record | None:
-    """The record a faust message carries, or None (logged with its origin) when it cannot be
-    decoded. For topics of derived data, whose poison another consumer sets aside."""
+async def decoded_or_poison(app: faust.App, codec: Codec, message: Any, poison_topic: str,
+                            process: str) -> Record | None:
+    """The record a faust message carries, or None after setting the message aside on the poison
+    topic with its origin, as every consumer does: never dropped, never a crash loop."""
     try:
         return codec.decode(message.value or b"", topic=message.topic, partition=message.partition,
                             offset=message.offset)
     except MessageDecodeError as error:
-        log.error("%s: skipped (%s)", error, skipped_because)
+        headers = poison_headers(message.topic, message.partition, message.offset, str(error))
+        await app.producer.send(poison_topic, message.key, message.value, 0, None, headers)
+        metrics.POISON.labels(process).inc()
         return None
 
 

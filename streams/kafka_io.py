@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
@@ -22,6 +22,8 @@ from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeErro
 from jobstream.streams.murmur2 import murmur2
 
 log = logging.getLogger(__name__)
+Headers = list[tuple[str, str | bytes | None]]
+DRAIN_S = 0.01  # how long a producer whose local queue is full serves deliveries before trying again
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -82,16 +84,11 @@ T = TypeVar("T")
 
 
 def while_leaders_settle(call: Callable[[], T], deadline_s: float = 60.0) -> T:
-    """``call()``, retried while a new topic's partition leaders are still being elected (a busy
-    broker answers NOT_LEADER_FOR_PARTITION for a while after the topic is created)."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            return call()
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # retry interval while the broker elects a leader
+    """``call()``, retried every 0.5 s while a new topic's partition leaders are still being elected
+    (a busy broker answers NOT_LEADER_FOR_PARTITION for a while after the topic is created)."""
+    retrying = Retrying(retry=retry_if_exception_type(KafkaException), stop=stop_after_delay(deadline_s),
+                        wait=wait_fixed(0.5), reraise=True)
+    return retrying(call)
 
 
 def end_offset(consumer: Consumer, partition: TopicPartition, deadline_s: float = 60.0) -> int:
@@ -107,6 +104,21 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         return {p: end_offset(consumer, TopicPartition(topic, p)) for p in partitions}
     finally:
         consumer.close()
+
+
+def produce(producer: Producer, topic: str, value: bytes | None, key: bytes | None, partition: int = -1,
+            headers: Headers | None = None, on_delivery: Any = None) -> None:
+    """Produce one message (``partition`` -1: the partitioner's choice). While librdkafka's local
+    queue is full (BufferError) serve deliveries and try again: backpressure, never a drop."""
+    while True:
+        try:
+            if headers is None and on_delivery is None:  # the common case, without a keyword dict
+                producer.produce(topic, value, key, partition)
+            else:
+                producer.produce(topic, value, key, partition, on_delivery=on_delivery, headers=headers)
+            return
+        except BufferError:
+            producer.poll(DRAIN_S)
 
 
 def new_command_id() -> str:
@@ -128,13 +140,7 @@ class Publisher:
         self.producer = Producer(producer_config(settings, **producer_overrides))
 
     def publish(self, topic: str, key: str, record: Record, on_delivery: Any = None) -> None:
-        value = self.codec.encode(record, topic)
-        while True:
-            try:
-                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
-                return
-            except BufferError:  # local queue full: let deliveries drain, then retry
-                self.producer.poll(0.05)
+        produce(self.producer, topic, self.codec.encode(record, topic), key.encode(), on_delivery=on_delivery)
 
     def send_command(self, command: Command, on_delivery: Any = None) -> None:
         self.publish(self.topics.commands, command.envelope.job_id, command, on_delivery)
@@ -185,12 +191,12 @@ def decode_or_poison(codec: Codec, message: Message, producer: Producer, topics:
 
 def set_aside(producer: Producer, topics: Topics, poison: PoisonMessage) -> None:
     """Publish a poison message with its origin in headers, and log it loudly."""
-    producer.produce(topics.poison, key=poison.key, value=poison.value,
-                     headers=poison_headers(poison.topic, poison.partition, poison.offset, poison.reason))
+    produce(producer, topics.poison, poison.value, poison.key,
+            headers=poison_headers(poison.topic, poison.partition, poison.offset, poison.reason))
     producer.flush(10)
 
 
-def poison_headers(topic: str, partition: int, offset: int, reason: str) -> list[tuple[str, str | bytes | None]]:
+def poison_headers(topic: str, partition: int, offset: int, reason: str) -> Headers:
     """A poison message's origin and the reason it was set aside, logged once as it is."""
     log.error("poison message set aside: topic=%s partition=%d offset=%d: %s", topic, partition, offset, reason)
     headers = {"origin.topic": topic, "origin.partition": str(partition), "origin.offset": str(offset),

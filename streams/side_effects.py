@@ -12,8 +12,17 @@ from jobstream.core.state import ACTIVE, JobState, Status
 from jobstream.core.timers import timer_changes
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    CancelExecution, DeadLetter, JobCancelled, JobDeadLettered, JobEvent, JobQueued, JobReady,
-    JobUpdated, JobWithdrawn, Record, ReportRejected,
+    CancelExecution,
+    DeadLetter,
+    JobCancelled,
+    JobDeadLettered,
+    JobEvent,
+    JobQueued,
+    JobReady,
+    JobUpdated,
+    JobWithdrawn,
+    Record,
+    ReportRejected,
 )
 
 Message = tuple[str, str, Record]  # (topic, key, record)

@@ -15,7 +15,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from confluent_kafka import Message
@@ -25,13 +25,13 @@ from jobstream.config import Settings
 from jobstream.core.decide import decide
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.schemas import Command, CommandRejected, JobEvent, MessageDecodeError, ReportRejected, make_codec
+from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import partition_for
+from jobstream.streams.record_serde import decode_input
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
-from jobstream.streams.record_serde import decode_input
 from jobstream.streams.state_serde import StateSerde
 
 log = logging.getLogger(__name__)

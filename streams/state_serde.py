@@ -26,7 +26,7 @@ _KNOWN: dict[type, frozenset[str]] = {cls: frozenset(names) for cls, names in _L
 
 def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
     known = _KNOWN.get(cls)
-    fields = dict(zip(names, values))
+    fields = dict(zip(names, values, strict=True))
     if known is not None and not known.issuperset(names):
         fields = {name: value for name, value in fields.items() if name in known}
     return cls(**fields)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import faust
 
@@ -28,8 +28,8 @@ from jobstream.config import Settings
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
 from jobstream.schemas import FireTimer, PendingTimer, TimerChange, TimerPurpose, make_codec
-from jobstream.streams.app import decoded, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams import metrics
+from jobstream.streams.app import decoded_or_poison, ensure_all_topics, make_app, partition_for, produce, raw_topic
 from jobstream.streams.kafka_io import command_envelope
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class TimerProcessor:
 
     async def _process(self, stream: faust.StreamT) -> AsyncIterator[None]:
         async for event in stream.events():
-            record = decoded(self.codec, event.message, "derived from events: a replay of them sends it again")
+            record = await decoded_or_poison(self.app, self.codec, event.message, self.topics.poison,
+                                             "timer-processor")
             if isinstance(record, TimerChange):
                 self._apply(record)
             yield None

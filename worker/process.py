@@ -21,8 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -33,13 +32,32 @@ from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
 from jobstream.logging_setup import log_context
 from jobstream.schemas import (
-    Assignment, CancelExecution, DrainWorker, Outcome, ReportFinished, ReportStarted, ReturnAssignment,
-    WorkerCredit, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat,
-    Requirements, WorkerLost, WorkerRegistered,
+    Assignment,
+    CancelExecution,
+    DrainWorker,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    Requirements,
+    ReturnAssignment,
+    WorkerCredit,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
+    WorkerRegistered,
 )
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import (
-    Publisher, command_envelope, consume_ready, consumer_config, decode_or_poison, end_offset, ensure_all_topics,
+    Publisher,
+    command_envelope,
+    consume_ready,
+    consumer_config,
+    decode_or_poison,
+    end_offset,
+    ensure_all_topics,
     partition_for,
 )
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
@@ -86,7 +104,7 @@ class Worker:
         self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
         self.capacity = spec.capacity()
-        self.options = replace(ExecutorOptions.from_env(), python_path=spec.python_path)
+        self.options = ExecutorOptions.from_settings(settings, spec.python_path)
         # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
         # stale credit from this process's latest, and an earlier process's under the same id.
         self.incarnation = int(time.time() * 1_000_000)
@@ -139,7 +157,7 @@ class Worker:
     async def _take(self, inbox: asyncio.Queue[Inbound]) -> None:
         try:
             record = await asyncio.wait_for(inbox.get(), timeout=0.2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         match record:
             case Assignment():
@@ -270,8 +288,8 @@ class Worker:
         except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
             log.exception("execution %s could not run", assignment.execution_id)
             self._report(ReportStarted, assignment, "started", pid=None)  # a repeat of a sent one changes nothing
-            result = ExecutionResult(Outcome.FAILED, None, "", "", 0,
-                                     error=f"the worker could not run this task: {type(error).__name__}: {error}"[:2000])
+            reason = f"the worker could not run this task: {type(error).__name__}: {error}"
+            result = ExecutionResult(Outcome.FAILED, None, "", "", 0, error=reason[:2000])
         # Stopped because this worker goes away (not asked by anyone): lost, so it runs again elsewhere.
         outcome = Outcome.LOST if running.shutdown and result.outcome == Outcome.CANCELLED else result.outcome
         self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,
@@ -310,7 +328,7 @@ class AssignmentFeed(threading.Thread):
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
             ends = [end_offset(consumer, TopicPartition(topic, partition), deadline_s=60) for topic in topics]
-            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends)])
+            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends, strict=True)])
             self.ready.set()
             while not self._stop.is_set():
                 for message in consume_ready(consumer, 100, 0.1):

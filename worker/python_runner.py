@@ -1,10 +1,10 @@
 """The child process of a python job: ``python -m jobstream.worker.python_runner TASK RESULT ERROR``.
 
 TASK is a JSON file (entrypoint, args, kwargs, limits, python_path). The runner sets the limits,
-puts the worker's python path first on ``sys.path``, imports ``package.module:function``, calls it (awaiting it if it is a coroutine function) and writes
-what it returns, as JSON, to RESULT; exit code 0. An exception is written to ERROR (type,
-message and traceback tail) and printed to stderr; exit code 1. stdout and stderr stay the
-job's own: the worker streams them to the logs topic.
+puts the worker's python path first on ``sys.path``, imports ``package.module:function``, calls it
+(awaiting it if it is a coroutine function) and writes what it returns, as JSON, to RESULT; exit
+code 0. An exception is written to ERROR (type, message and traceback tail) and printed to stderr;
+exit code 1. stdout and stderr stay the job's own: the worker streams them to the logs topic.
 """
 
 from __future__ import annotations

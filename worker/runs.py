@@ -36,9 +36,8 @@ def job_env(assignment: Assignment) -> dict[str, str]:
 
 
 async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: asyncio.Event,
-                         options: ExecutorOptions | None = None) -> ExecutionResult:
+                         options: ExecutorOptions) -> ExecutionResult:
     """Run the assignment's task to its end; ReportStarted and ReportProgress are sent on the way."""
-    options = options or ExecutorOptions.from_env()
     numbers = itertools.count(1)
     started = False
 

@@ -8,10 +8,9 @@ from typing import Generic, Protocol, TypeVar
 from confluent_kafka import Message, Producer
 
 from jobstream.streams.engine.store import Overlay, Serde
-from jobstream.streams.kafka_io import poison_headers
+from jobstream.streams.kafka_io import Headers, poison_headers, produce
 
 V = TypeVar("V")
-Headers = list[tuple[str, str | bytes | None]]
 
 
 class Batch(Generic[V]):
@@ -19,8 +18,7 @@ class Batch(Generic[V]):
     and outputs, handed to the transactional producer at once."""
 
     def __init__(self, producer: Producer, overlay: Overlay[V]) -> None:
-        self._produce = producer.produce
-        self._poll = producer.poll
+        self._producer = producer
         self.overlay = overlay
         self.get = overlay.get
         self.put = overlay.put
@@ -28,16 +26,8 @@ class Batch(Generic[V]):
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int,
              headers: Headers | None = None) -> None:
-        while True:
-            try:
-                if headers is None:
-                    self._produce(topic, value, key, partition)
-                else:
-                    self._produce(topic, value, key, partition, headers=headers)
-                self.sent += 1
-                return
-            except BufferError:  # the local queue is full: let the broker catch up
-                self._poll(0.01)
+        produce(self._producer, topic, value, key, partition, headers)
+        self.sent += 1
 
     def set_aside(self, message: Message, reason: str, poison_topic: str) -> None:
         """An input that cannot be handled goes to the poison topic, with its origin, in this

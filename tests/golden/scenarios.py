@@ -10,8 +10,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from jobstream.schemas import (
-    CancelJob, ConcurrencyPolicy, Dependency, DependencyCondition, JobPatch, JobSpec, MisfirePolicy, Outcome,
-    PauseJob, ReportProgress, ResumeJob, RetryPolicy, Schedule, ShellTask, SubmitJob, UpdateJob, WorkerHeartbeat,
+    CancelJob,
+    ConcurrencyPolicy,
+    Dependency,
+    DependencyCondition,
+    JobPatch,
+    JobSpec,
+    MisfirePolicy,
+    Outcome,
+    PauseJob,
+    ReportProgress,
+    ResumeJob,
+    RetryPolicy,
+    Schedule,
+    ShellTask,
+    SubmitJob,
+    UpdateJob,
+    WorkerHeartbeat,
     WorkerRegistered,
 )
 

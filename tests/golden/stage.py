@@ -21,8 +21,20 @@ from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import JobState, evolve
 from jobstream.core.timers import timer_changes
 from jobstream.schemas import (
-    ArmedTimer, Command, CommandEnvelope, ExpireExecution, FireTimer, JobEvent, Outcome, Record, ReportFinished,
-    ReportStarted, TimerChange, WorkerEnvelope, WorkerEvent, WorkerLost,
+    ArmedTimer,
+    Command,
+    CommandEnvelope,
+    ExpireExecution,
+    FireTimer,
+    JobEvent,
+    Outcome,
+    Record,
+    ReportFinished,
+    ReportStarted,
+    TimerChange,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerLost,
 )
 
 

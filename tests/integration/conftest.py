@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.infra.process import free_port
+from jobstream.infra.topics import Topics, ensure_topics
 from tests.integration.harness import ServiceProcess, api_stack
 
 

@@ -86,6 +86,19 @@ def poll(check: Callable[[], T | None], timeout_s: float, what: str, interval_s:
     return result
 
 
+def poison_message(settings: Settings, poison_topic: str, timeout_s: float) -> tuple[bytes | None, dict[str, str]]:
+    """The first message on the poison topic: its value and its headers (the origin, the reason)."""
+    consumer = Consumer(consumer_config(settings, f"poison-check-{uuid.uuid4().hex[:8]}"))
+    consumer.subscribe([poison_topic])
+    try:
+        message = poll(lambda: next((m for m in [consumer.poll(0.2)] if m is not None and m.error() is None), None),
+                       timeout_s, "a message on the poison topic", interval_s=0)
+    finally:
+        consumer.close()
+    raw_headers: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
+    return message.value(), {k: v.decode() for k, v in raw_headers}
+
+
 class TopicReader:
     """Reads decoded records from topics, from the beginning, accumulating as it polls."""
 

@@ -25,8 +25,8 @@ from jobstream.api import ApiOptions, create_app
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.core.ids import job_id_for_idempotency_key
-from jobstream.projections.payload import record_json
 from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.projections.payload import record_json
 from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
 from tests.integration.harness import end_offsets
 
@@ -623,9 +623,9 @@ def test_bulk_cancel_sends_one_cancel_per_matching_unfinished_job_with_repeatabl
 
     assert response.status_code == 202, response.text
     assert response.json() == {"matched": 2, "cancelled_requested": 2, "request_id": "sweep-1"}
-    first = sorted(((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands())))
+    first = sorted((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands()))
     assert [job_id for job_id, _ in first] == ids[:2]
     # A retry of the same request sends the same command ids, which the state processor ignores
     assert client.post("/v1/jobs:cancel", json=body, headers={"Idempotency-Key": "sweep-1"}).status_code == 202
-    assert sorted(((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands()))) == first
+    assert sorted((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands())) == first
     assert client.post("/v1/jobs:cancel", json={"queue": "nothing-here"}).json()["matched"] == 0

@@ -24,8 +24,7 @@ from jobstream.config import Settings
 from jobstream.infra.process import free_port, wait_until
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import JobSpec, ShellTask, SubmitJob, make_codec
-from jobstream.streams.kafka_io import partition_for
-from jobstream.streams.kafka_io import command_envelope, producer_config
+from jobstream.streams.kafka_io import command_envelope, partition_for, producer_config
 from tests.integration.harness import ServiceProcess, end_offsets, poll
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from confluent_kafka.admin import AdminClient
 
@@ -55,13 +56,12 @@ class Bench:
     def session_processes(self) -> list[int]:
         """Live processes of the bench's session: the processes it started, if any survived it."""
         alive = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if os.getsid(int(entry.name)) == self.process.pid and pid_alive(int(entry.name)):
-                        alive.append(int(entry.name))
-                except (ProcessLookupError, PermissionError):
-                    continue
+        for pid in psutil.pids():
+            try:
+                if os.getsid(pid) == self.process.pid and pid_alive(pid):
+                    alive.append(pid)
+            except (ProcessLookupError, PermissionError):
+                continue
         return alive
 
     def stop(self) -> None:

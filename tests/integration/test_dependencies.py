@@ -28,7 +28,8 @@ def test_a_diamond_runs_a_first_and_d_last_after_both(stack: httpx.Client) -> No
     assert {name: job["status"] for name, job in jobs.items()} == dict.fromkeys("ABCD", "completed")
     a_done = parse_time(jobs["A"]["finished_at"])
     assert parse_time(jobs["B"]["started_at"]) >= a_done and parse_time(jobs["C"]["started_at"]) >= a_done
-    assert parse_time(jobs["D"]["started_at"]) >= max(parse_time(jobs["B"]["finished_at"]), parse_time(jobs["C"]["finished_at"]))
+    upstreams_done = max(parse_time(jobs["B"]["finished_at"]), parse_time(jobs["C"]["finished_at"]))
+    assert parse_time(jobs["D"]["started_at"]) >= upstreams_done
     assert _types(stack, ids["D"])[:4] == ["JobSubmitted", "JobPending", "UpstreamSettled", "UpstreamSettled"]
 
 

@@ -17,8 +17,16 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Assignment, ExpireExecution, JobReady, JobSpec, ShellTask, WorkerCredit, WorkerEnvelope, WorkerHeartbeat,
-    WorkerLost, WorkerRegistered,
+    Assignment,
+    ExpireExecution,
+    JobReady,
+    JobSpec,
+    ShellTask,
+    WorkerCredit,
+    WorkerEnvelope,
+    WorkerHeartbeat,
+    WorkerLost,
+    WorkerRegistered,
 )
 from jobstream.streams.kafka_io import Publisher
 from tests.integration.harness import ServiceProcess, TopicReader

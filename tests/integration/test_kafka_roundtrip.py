@@ -85,3 +85,22 @@ def test_ensure_topics_sets_partitions_and_retention(test_settings: Settings) ->
     assert config["cleanup.policy"].value == "delete"
     dead = ConfigResource(ConfigResource.Type.TOPIC, topics.dead_letters)
     assert admin.describe_configs([dead])[dead].result()["cleanup.policy"].value == "compact"
+
+
+def test_produce_waits_for_room_when_the_local_queue_is_full(test_settings: Settings, unique_name: str) -> None:
+    # Given a producer whose local queue holds two messages
+    from jobstream.streams.kafka_io import produce
+
+    topic = f"{test_settings.topic_prefix}.backpressure"
+    ensure_topics(test_settings.kafka_bootstrap, [TopicSpec(topic, 1)])
+    producer = Producer({"bootstrap.servers": test_settings.kafka_bootstrap, "acks": "all",
+                         "queue.buffering.max.messages": 2})
+
+    # When far more messages are produced than the queue holds
+    values = [f"m{i}".encode() for i in range(50)]
+    for value in values:
+        produce(producer, topic, value, b"k")
+    assert producer.flush(30) == 0
+
+    # Then none is lost and their order is kept
+    assert _consume_all(test_settings.kafka_bootstrap, topic, unique_name, expected=len(values)) == values

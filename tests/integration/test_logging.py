@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -42,7 +43,11 @@ def lines(process: ServiceProcess) -> list[str]:
 def started(services: dict[str, ServiceProcess]) -> None:
     """Wait until every process has said it started (the worker says so once it is serving)."""
     for name, process in services.items():
-        poll(lambda: any(START_LINES[name] in line for line in lines(process)), TIMEOUT_S, f"{name}'s start line")
+        poll(partial(said, process, START_LINES[name]), TIMEOUT_S, f"{name}'s start line")
+
+
+def said(process: ServiceProcess, text: str) -> bool:
+    return any(text in line for line in lines(process))
 
 
 def test_processes_say_what_they_are_once_and_libraries_and_requests_stay_quiet(

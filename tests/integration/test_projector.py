@@ -25,9 +25,26 @@ from jobstream.projections.replay import replay
 from jobstream.projections.schema import connect, drop_schema, notify_channel
 from jobstream.projections.store import TABLES, table_rows
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, ExpireExecution, FireTimer, JobEvent, Outcome, Record, ReportFinished,
-    ReportProgress, ReportStarted, SubmitJob, TimerPurpose, WorkerDeregistered, WorkerDraining, WorkerEnvelope,
-    WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
+    AssignJob,
+    CancelJob,
+    Command,
+    ExpireExecution,
+    FireTimer,
+    JobEvent,
+    Outcome,
+    Record,
+    ReportFinished,
+    ReportProgress,
+    ReportStarted,
+    SubmitJob,
+    TimerPurpose,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
+    WorkerRegistered,
 )
 from jobstream.streams.kafka_io import Publisher
 from tests.unit.builders import T0, command, retrying, spec

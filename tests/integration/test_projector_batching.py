@@ -21,7 +21,15 @@ from jobstream.projections.rows import EventRow, ExecutionRow, JobRow, columns
 from jobstream.projections.schema import connect, drop_schema
 from jobstream.projections.store import SELECT_EXECUTIONS, SELECT_JOBS
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, JobEvent, Outcome, ReportFinished, ReportProgress, ReportStarted, SubmitJob,
+    AssignJob,
+    CancelJob,
+    Command,
+    JobEvent,
+    Outcome,
+    ReportFinished,
+    ReportProgress,
+    ReportStarted,
+    SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher
 from tests.unit.builders import T0, command, spec
@@ -79,7 +87,8 @@ def test_rows_do_not_depend_on_where_batches_end(test_settings: Settings, schema
     # Given jobs that complete, are cancelled while running or are still running, on several partitions
     topics = Topics(test_settings.topic_prefix)
     ensure_topics(test_settings.kafka_bootstrap, topics.specs(test_settings.partitions))
-    records = [event for n in range(12) for event in job_events(f"job-{n}", ("completed", "cancelled", "running")[n % 3])]
+    endings = ("completed", "cancelled", "running")
+    records = [event for n in range(12) for event in job_events(f"job-{n}", endings[n % 3])]
     publisher = Publisher(test_settings)
     for event in records:
         publisher.publish(topics.events, event.envelope.job_id, event)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
 
 from jobstream.infra.process import wait_until
-from tests.integration.harness import ServiceProcess
-from tests.integration.harness import parse_time, submit_job, wait_terminal
+from tests.integration.harness import ServiceProcess, parse_time, submit_job, wait_terminal
 
 
 def _events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
@@ -34,8 +34,8 @@ def test_an_every_second_schedule_makes_one_run_per_second(stack: httpx.Client) 
 
     fired = _fired(_events(stack, job_id))
     dues = [parse_time(e["payload"]["due_at"]) for e in fired]
-    assert [b - a for a, b in zip(dues, dues[1:])] == [timedelta(seconds=1)] * (len(dues) - 1), dues
-    assert all(parse_time(e["occurred_at"]) >= due for e, due in zip(fired, dues)), "a fire came early"
+    assert [b - a for a, b in pairwise(dues)] == [timedelta(seconds=1)] * (len(dues) - 1), dues
+    assert all(parse_time(e["occurred_at"]) >= due for e, due in zip(fired, dues, strict=True)), "a fire came early"
     fired_at = [parse_time(e["occurred_at"]) for e in fired]
     assert len([at for at in fired_at if at < dues[0] + timedelta(seconds=5)]) == 5, "one fire per second, in time"
     run_ids = [e["payload"]["run_job_id"] for e in fired]
@@ -97,7 +97,7 @@ def test_fires_missed_while_the_timer_processor_was_down_are_skipped_then_it_run
     batch = after_outage[:len(skipped) + 1]
     assert [e["type"] for e in batch] == ["ScheduleSkipped"] * len(skipped) + ["ScheduleFired"], "runs once"
     dues = [parse_time(e["payload"]["due_at"]) for e in batch]
-    assert [b - a for a, b in zip(dues, dues[1:])] == [timedelta(seconds=1)] * (len(dues) - 1)
+    assert [b - a for a, b in pairwise(dues)] == [timedelta(seconds=1)] * (len(dues) - 1)
 
 
 def test_pause_resume_and_a_schedule_change_over_http(stack: httpx.Client) -> None:

@@ -140,7 +140,7 @@ def test_a_command_on_a_partition_its_job_does_not_hash_to_is_decided_where_the_
     reader.wait_for(decided(3), 60, "the cancel to be decided")
 
     # Then both were decided by the job's own partition, in one history
-    mine = [(raw, r) for raw, r in zip(reader.raw, reader.records) if r.envelope.job_id == job_id]
+    mine = [(raw, r) for raw, r in zip(reader.raw, reader.records, strict=True) if r.envelope.job_id == job_id]
     assert [type(r).__name__ for _, r in mine] == ["JobSubmitted", "JobQueued", "JobCancelled"]
     assert {raw[1] for raw, _ in mine} == {home}
     reader.close()

@@ -12,9 +12,8 @@ from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import JobQueued, JobSpec, ShellTask, SubmitJob
-from jobstream.streams.kafka_io import partition_for
-from jobstream.streams.kafka_io import Publisher, command_envelope, producer_config
-from tests.integration.harness import ServiceProcess, TopicReader, end_offsets
+from jobstream.streams.kafka_io import Publisher, command_envelope, partition_for, producer_config
+from tests.integration.harness import ServiceProcess, TopicReader, end_offsets, poison_message
 
 
 def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
@@ -41,22 +40,8 @@ def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
                     60, "the good command to be decided")
 
     # And the garbage is on the poison topic, naming where it came from
-    from confluent_kafka import Consumer
-
-    from jobstream.streams.kafka_io import consumer_config
-
-    consumer = Consumer(consumer_config(test_settings, f"{test_settings.topic_prefix}-poison-check"))
-    consumer.subscribe([topics_ready.poison])
-    message = None
-    for _ in range(100):
-        message = consumer.poll(0.2)
-        if message is not None and message.error() is None:
-            break
-    consumer.close()
-    assert message is not None and message.error() is None, "nothing on the poison topic"
-    raw_headers: list[tuple[str, bytes]] = list(message.headers() or [])  # type: ignore[arg-type]
-    headers = {k: v.decode() for k, v in raw_headers}
-    assert message.value() == b"\x00not avro at all"
+    value, headers = poison_message(test_settings, topics_ready.poison, 60)
+    assert value == b"\x00not avro at all"
     assert headers["origin.topic"] == topics_ready.commands
     assert (headers["origin.partition"], headers["origin.offset"]) == (str(partition), str(garbage_offset))
     assert headers["reason"]

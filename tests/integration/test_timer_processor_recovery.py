@@ -9,7 +9,15 @@ from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    JobQueued, JobRetryScheduled, JobSpec, Jitter, Outcome, ReportFinished, ReportStarted, RetryPolicy, ShellTask,
+    Jitter,
+    JobQueued,
+    JobRetryScheduled,
+    JobSpec,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    RetryPolicy,
+    ShellTask,
     SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher, command_envelope

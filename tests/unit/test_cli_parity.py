@@ -11,7 +11,13 @@ import pytest
 import typer
 
 from jobstream.submit_body import (
-    JobOptions, RetryOptions, ScheduleOptions, TaskOptions, json_or_text, requirements_body, schedule_body,
+    JobOptions,
+    RetryOptions,
+    ScheduleOptions,
+    TaskOptions,
+    json_or_text,
+    requirements_body,
+    schedule_body,
     submission_body,
 )
 from jobstream.tables import JOB_COLUMNS, print_job, print_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -167,7 +167,7 @@ def test_bench_codec_reports_rates() -> None:
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # Avro strings are UTF-8: no lone surrogates
 INT32 = st.integers(-(2**31), 2**31 - 1)
 INT64 = st.integers(-(2**63), 2**63 - 1)
-MOMENTS = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(timezone.utc))
+MOMENTS = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.just(UTC))
 ENVELOPES = st.builds(
     js.Envelope, event_id=TEXT, job_id=TEXT, seq=INT64, type=TEXT, occurred_at=MOMENTS, actor=TEXT,
     causation_id=st.none() | TEXT, correlation_id=st.none() | TEXT,

@@ -7,9 +7,27 @@ from datetime import timedelta
 from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
-    AssignJob, CancelJob, CommandRejected, ExpireExecution, FireTimer, JobAssigned, JobCancelled,
-    JobCompleted, JobDeadLettered, JobFailed, JobQueued, JobRetryScheduled, JobStarted, JobSubmitted,
-    Outcome, ReportFinished, ReportRejected, ReportStarted, RetryJob, SubmitJob, TimerPurpose,
+    AssignJob,
+    CancelJob,
+    CommandRejected,
+    ExpireExecution,
+    FireTimer,
+    JobAssigned,
+    JobCancelled,
+    JobCompleted,
+    JobDeadLettered,
+    JobFailed,
+    JobQueued,
+    JobRetryScheduled,
+    JobStarted,
+    JobSubmitted,
+    Outcome,
+    ReportFinished,
+    ReportRejected,
+    ReportStarted,
+    RetryJob,
+    SubmitJob,
+    TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
@@ -29,7 +47,8 @@ def submitted(**spec_fields) -> JobState:  # type: ignore[no-untyped-def]
 def running(**spec_fields) -> JobState:  # type: ignore[no-untyped-def]
     state = submitted(**spec_fields)
     state, _ = run(state, command(AssignJob, execution_id=state.execution_id, attempt=state.attempt, worker_id="w1"))
-    state, _ = run(state, command(ReportStarted, execution_id=state.execution_id, attempt=state.attempt, worker_id="w1"))
+    state, _ = run(state, command(ReportStarted, execution_id=state.execution_id, attempt=state.attempt,
+                                  worker_id="w1"))
     return state
 
 
@@ -121,7 +140,8 @@ def test_retry_waits_for_its_timer_then_dead_letters_after_the_last_attempt() ->
     assert state.status == Status.SCHEDULED
 
     timer = retry_timer_id("job-1", 2)
-    state, events = run(state, command(FireTimer, timer_id=timer, due_at=events[1].retry_at, purpose=TimerPurpose.RETRY))
+    fire = command(FireTimer, timer_id=timer, due_at=events[1].retry_at, purpose=TimerPurpose.RETRY)
+    state, events = run(state, fire)
     assert [type(e) for e in events] == [JobQueued] and events[0].attempt == 2 and state.tries == 2
     _, repeat = run(state, command(FireTimer, timer_id=timer, due_at=T0, purpose=TimerPurpose.RETRY))
     assert repeat == []  # a repeated fire (another command id) decides nothing

@@ -12,8 +12,23 @@ from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve, fold
 from jobstream.schemas import (
-    AssignJob, CancelJob, Command, ConcurrencyPolicy, ExpireExecution, FireTimer, NotifyUpstreamFinished, Outcome,
-    PauseJob, ReportFinished, ReportProgress, ReportStarted, ResumeJob, RetryJob, ReturnAssignment, Schedule, SubmitJob,
+    AssignJob,
+    CancelJob,
+    Command,
+    ConcurrencyPolicy,
+    ExpireExecution,
+    FireTimer,
+    NotifyUpstreamFinished,
+    Outcome,
+    PauseJob,
+    ReportFinished,
+    ReportProgress,
+    ReportStarted,
+    ResumeJob,
+    RetryJob,
+    ReturnAssignment,
+    Schedule,
+    SubmitJob,
     TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
@@ -69,7 +84,8 @@ def build(kind: str, state: JobState, offset: int, outcome: Outcome, code: int, 
             return command(FireTimer, timer_id=retry_timer_id(state.job_id, attempt + 1), due_at=T0,
                            purpose=TimerPurpose.RETRY)
         case "submit_every":
-            return command(SubmitJob, spec=spec(schedule=Schedule(every_s=1 + offset % 3, concurrency=CONCURRENCY[code % 3])))
+            schedule = Schedule(every_s=1 + offset % 3, concurrency=CONCURRENCY[code % 3])
+            return command(SubmitJob, spec=spec(schedule=schedule))
         case "fire_at":
             due = state.next_run_at or T0
             return command(FireTimer, timer_id=schedule_timer_id(state.job_id, due), due_at=due,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from jobstream.core.decide import decide
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
-    AssignJob, CommandRejected, ExpireExecution, JobQueued, JobReturned, Outcome, ReportRejected, ReportStarted,
+    AssignJob,
+    CommandRejected,
+    ExpireExecution,
+    JobQueued,
+    JobReturned,
+    Outcome,
+    ReportRejected,
+    ReportStarted,
     ReturnAssignment,
 )
 from tests.unit.builders import T0, command, retrying

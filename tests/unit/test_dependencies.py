@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from jobstream.core.dependencies import condition_holds
 from jobstream.core.state import fold
 from jobstream.schemas import (
-    CancelJob, CommandRejected, Dependency, DependencyCondition, JobCancelled, JobQueued, Outcome, UpstreamSettled,
+    CancelJob,
+    CommandRejected,
+    Dependency,
+    DependencyCondition,
+    JobCancelled,
+    JobQueued,
+    Outcome,
+    UpstreamSettled,
 )
 from tests.unit.builders import command, spec
 from tests.unit.world import World

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
+from jobstream.infra.process import pid_alive
 from jobstream.schemas import Outcome, ShellTask
 from jobstream.worker.executor import TailBuffer, run_shell
 
@@ -73,11 +73,7 @@ def test_tail_buffer_keeps_the_end() -> None:
 def _alive(pid: int) -> bool:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:  # the kernel may take a moment to reap
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[-1].split()[0] == "Z":
+        if not pid_alive(pid):
             return False
         time.sleep(0.05)
     return True

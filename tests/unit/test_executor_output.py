@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobstream.worker.executors.output import (
-    ExecutionOutput, LineScanner, LogChunker, OutputOptions, Piece, ProgressThrottle, clean_text,
+    ExecutionOutput,
+    LineScanner,
+    LogChunker,
+    OutputOptions,
+    Piece,
+    ProgressThrottle,
+    clean_text,
 )
 from jobstream.worker.executors.results import place_result
 from jobstream.worker.progress import Progress, format_line, parse_line, report

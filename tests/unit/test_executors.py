@@ -112,7 +112,8 @@ def test_a_python_job_returns_its_json_result() -> None:
 def test_a_python_exception_fails_with_the_traceback_tail() -> None:
     result, _, _ = run(PythonTask(entrypoint=f"{JOBS}:fail", args_json='["boom"]'))
     assert result.outcome == Outcome.FAILED and result.result_json is None
-    assert (result.error or "").startswith("ValueError: boom\nTraceback") and "jobs_for_tests.py" in (result.error or "")
+    error = result.error or ""
+    assert error.startswith("ValueError: boom\nTraceback") and "jobs_for_tests.py" in error
     assert "ValueError: boom" in result.stderr_tail
 
 
@@ -210,5 +211,6 @@ def test_a_timeout_holds_even_when_an_escaped_descendant_keeps_the_output_open()
 
 def test_the_worker_s_own_settings_are_not_in_a_job_s_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSTREAM_DATABASE_URL", "postgresql://user:secret@db/jobstream")
-    result, pieces, _ = run(ShellTask(argv=["sh", "-c", "echo ${JOBSTREAM_DATABASE_URL:-none} $JOBSTREAM_EXECUTION_ID"]))
+    echo = "echo ${JOBSTREAM_DATABASE_URL:-none} $JOBSTREAM_EXECUTION_ID"
+    result, pieces, _ = run(ShellTask(argv=["sh", "-c", echo]))
     assert "".join(p.data for p in pieces if p.stream == "stdout") == "none e-1\n"

@@ -70,7 +70,7 @@ def test_inline_executions_side_by_side_keep_their_output_apart() -> None:
             ctx = RunContext(None, asyncio.Event(), ExecutionOutput(logs[name].append, options=options.output),
                              options=options)
             return await run_task(inline("shout", name, 200), ctx, f"e-{name}")
-        return await asyncio.gather(one("a"), one("b"))
+        return list(await asyncio.gather(one("a"), one("b")))
 
     results = asyncio.run(both())
     assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 2

@@ -12,7 +12,13 @@ from jobstream.core.liveness import (
     DEFAULT_WINDOW_S, LOST_RETENTION_S, Liveness, LivenessTracker, parse_execution_id,
 )
 from jobstream.schemas import (
-    Assignment, WorkerDeregistered, WorkerDraining, WorkerEnvelope, WorkerEvent, WorkerHeartbeat, WorkerLost,
+    Assignment,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerLost,
     WorkerRegistered,
 )
 from tests.unit.builders import T0, spec

@@ -10,7 +10,14 @@ import pytest
 
 from jobstream.projections.payload import json_safe
 from jobstream.projections.rows import (
-    FINISHED_EXECUTION, UNFINISHED_EXECUTION, EventRow, ExecutionRow, ExecutionStatus, JobRow, WorkerRow, columns,
+    FINISHED_EXECUTION,
+    UNFINISHED_EXECUTION,
+    EventRow,
+    ExecutionRow,
+    ExecutionStatus,
+    JobRow,
+    WorkerRow,
+    columns,
 )
 from jobstream.projections.schema import ddl
 from jobstream.projections.store import INSERT_EVENT, UPSERT_JOB, UPSERT_WORKER, rows_json

@@ -47,8 +47,8 @@ def test_directories_are_absolute_in_order_once_and_a_missing_one_is_named(tmp_p
 def test_the_environment_adds_directories_after_the_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("cli", "env1", "env2"):
         (tmp_path / name).mkdir()
-    monkeypatch.setenv("JOBSTREAM_WORKER_PYTHONPATH", os.pathsep.join([str(tmp_path / "env1"), "", str(tmp_path / "cli"),
-                                                                       str(tmp_path / "env2")]))
+    listed = [str(tmp_path / "env1"), "", str(tmp_path / "cli"), str(tmp_path / "env2")]
+    monkeypatch.setenv("JOBSTREAM_WORKER_PYTHONPATH", os.pathsep.join(listed))
     settings = Settings.from_env()
     assert settings.as_env()["JOBSTREAM_WORKER_PYTHONPATH"] == os.pathsep.join(settings.worker_python_path)
     assert worker_python_path([str(tmp_path / "cli")], settings) == tuple(

@@ -49,7 +49,7 @@ def offline_blocks() -> list[tuple[Block, Block | None]]:
     found = []
     for readme in READMES:
         listed = blocks(readme)
-        for block, following in zip(listed, [*listed[1:], None]):
+        for block, following in zip(listed, [*listed[1:], None], strict=True):
             if block.info == "bash offline":
                 output = following if following is not None and following.info.endswith(" output") else None
                 found.append((block, output))
@@ -104,6 +104,6 @@ def test_every_jobstream_command_line_names_real_commands_and_options(block: Blo
 
 
 def test_the_topic_count_is_the_number_of_topics_created() -> None:
-    created = len(Topics().specs(Settings.partitions))
+    created = len(Topics().specs(Settings.model_fields["partitions"].default))
     stated = [int(n) for n in re.findall(r"topics: (\d+) created", (ROOT / "README.md").read_text())]
     assert stated and set(stated) == {created}

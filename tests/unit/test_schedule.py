@@ -14,8 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobstream.core.schedule import (
-    MAX_LISTED, MisfireDecision, due_fires, misfire_decisions, next_fire, overlap_decision, parse_every,
-    plan_fires, prev_fire, validate_schedule,
+    MAX_LISTED,
+    MisfireDecision,
+    due_fires,
+    misfire_decisions,
+    next_fire,
+    overlap_decision,
+    parse_every,
+    plan_fires,
+    prev_fire,
+    validate_schedule,
 )
 from jobstream.schemas import ConcurrencyPolicy, MisfirePolicy, Schedule, SkipReason
 

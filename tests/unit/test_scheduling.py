@@ -11,10 +11,30 @@ from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.scheduling import run_job_id_for, schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve
 from jobstream.schemas import (
-    CancelJob, CommandRejected, ConcurrencyPolicy, FireTimer, JobCompleted, JobEvent, JobPatch,
-    JobPaused, JobResumed, JobScheduled, JobUpdated, MisfirePolicy, NotifyUpstreamFinished, PauseJob,
-    ResumeJob, Schedule, ScheduleEnded, ScheduleFired, ScheduleRunFinished, ScheduleSkipped, SkipReason, SubmitJob,
-    TimerPurpose, UpdateJob,
+    CancelJob,
+    CommandRejected,
+    ConcurrencyPolicy,
+    FireTimer,
+    JobCompleted,
+    JobEvent,
+    JobPatch,
+    JobPaused,
+    JobResumed,
+    JobScheduled,
+    JobUpdated,
+    MisfirePolicy,
+    NotifyUpstreamFinished,
+    PauseJob,
+    ResumeJob,
+    Schedule,
+    ScheduleEnded,
+    ScheduleFired,
+    ScheduleRunFinished,
+    ScheduleSkipped,
+    SkipReason,
+    SubmitJob,
+    TimerPurpose,
+    UpdateJob,
 )
 from tests.unit.builders import T0, command, spec
 
@@ -140,7 +160,8 @@ def test_a_run_tells_its_parent_once_when_it_ends() -> None:
     done = evolve(run, finished)
     [notice] = follow_up_commands(run, done, [finished])
     assert isinstance(notice, NotifyUpstreamFinished)
-    assert (notice.envelope.job_id, notice.upstream_job_id, notice.upstream_status) == ("job-1", "job-1.r1", "completed")
+    told = (notice.envelope.job_id, notice.upstream_job_id, notice.upstream_status)
+    assert told == ("job-1", "job-1.r1", "completed")
     assert follow_up_commands(done, done, [finished]) == [], "only the transition into a final state tells"
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from jobstream.schemas import AVRO_DIR, BASELINE_DIR, check_compatibility, snapshot_baseline
-from jobstream.schemas.compat import main
 from jobstream.schemas.loader import load_schema_set
+from jobstream.schemas_cli import app
 
 
 @pytest.fixture()
@@ -45,7 +46,7 @@ def test_real_schemas_are_compatible_with_the_baseline() -> None:
 
 def test_every_current_schema_is_guarded_by_the_baseline() -> None:
     missing = load_schema_set(AVRO_DIR).schemas.keys() - load_schema_set(BASELINE_DIR).schemas.keys()
-    assert not missing, f"run `python -m jobstream.schemas.compat snapshot` to guard {sorted(missing)}"
+    assert not missing, f"run `jobstream schemas snapshot` to guard {sorted(missing)}"
 
 
 def test_new_field_without_default_breaks_backward(current: Path) -> None:
@@ -123,8 +124,10 @@ def test_snapshot_mirrors_the_tree_and_accepts_the_change(current: Path, tmp_pat
     assert check_compatibility(current, baseline) == []
 
 
-def test_cli_exit_codes(current: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--current", str(current), "--baseline", str(BASELINE_DIR)]) == 0
+def test_cli_exit_codes(current: Path) -> None:
+    check = ["check", "--current", str(current), "--baseline", str(BASELINE_DIR)]
+    assert CliRunner().invoke(app, check).exit_code == 0
     _edit(current, "events/JobCancelled.avsc", lambda s: _field(s, "reason").update(type="int"))
-    assert main(["check", "--current", str(current), "--baseline", str(BASELINE_DIR)]) == 1
-    assert "JobCancelled: backward incompatible" in capsys.readouterr().err
+    failed = CliRunner().invoke(app, check)
+    assert failed.exit_code == 1
+    assert "JobCancelled: backward incompatible" in failed.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, get_type_hints
 
@@ -150,7 +150,7 @@ def test_naive_datetimes_are_refused() -> None:
     envelope = dataclasses.replace(sample(js.Envelope), occurred_at=datetime(2024, 1, 1))
     with pytest.raises(ValueError, match="naive"):
         to_avro(envelope)
-    aware = dataclasses.replace(envelope, occurred_at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    aware = dataclasses.replace(envelope, occurred_at=datetime(2024, 1, 1, tzinfo=UTC))
     assert to_avro(aware)["occurred_at"] == aware.occurred_at
 
 

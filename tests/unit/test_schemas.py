@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
-from jobstream.schemas import AVRO_DIR, CATALOG, Catalog, load_schema_set, schema_for
-from jobstream.schemas import catalog, events
+from jobstream.schemas import AVRO_DIR, CATALOG, Catalog, catalog, events, load_schema_set, schema_for
 from jobstream.schemas.loader import crc64_avro
 
 FILES = sorted(AVRO_DIR.rglob("*.avsc"))
@@ -123,7 +122,8 @@ VECTORS = [
     ('"int"', 8247732601305521295),
     ('"long"', -3434872931120570953),
     ('{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}', 5916914534497305771),
-    ('{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}', -4448647247586288245),
+    ('{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}',
+     -4448647247586288245),
 ]
 
 

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, evolve
 from jobstream.core.timers import timer_change, timer_changes
 from jobstream.schemas import (
-    AssignJob, CancelJob, Envelope, FireTimer, JobCancelled, JobCompleted, JobFailed, JobPaused, JobQueued,
-    JobResumed, JobRetryScheduled, JobScheduled, JobStarted, Outcome, ReportFinished, ReportStarted, Schedule,
-    ScheduleEnded, SubmitJob, TimerChange, TimerPurpose,
+    AssignJob,
+    CancelJob,
+    Envelope,
+    FireTimer,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobPaused,
+    JobQueued,
+    JobResumed,
+    JobRetryScheduled,
+    JobScheduled,
+    JobStarted,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    Schedule,
+    ScheduleEnded,
+    SubmitJob,
+    TimerChange,
+    TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
 
@@ -69,7 +88,7 @@ def run(state: JobState, cmd, now=T0) -> tuple[JobState, list[TimerChange]]:  # 
 
 def test_a_plain_job_sends_no_timer_change_at_all() -> None:
     state, sent = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec()))
-    lease = dict(execution_id="j.1", attempt=1, worker_id="w1")
+    lease: dict[str, Any] = {"execution_id": "j.1", "attempt": 1, "worker_id": "w1"}
     for cmd in (command(AssignJob, job_id="j", **lease), command(ReportStarted, job_id="j", **lease),
                 command(ReportFinished, job_id="j", outcome=Outcome.SUCCEEDED, exit_code=0, **lease)):
         state, more = run(state, cmd)
@@ -79,7 +98,7 @@ def test_a_plain_job_sends_no_timer_change_at_all() -> None:
 
 def test_a_retry_arms_then_its_fire_disarms_and_a_cancel_while_scheduled_disarms_everything() -> None:
     state, _ = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec(retry=retrying(3))))
-    lease = dict(execution_id="j.1", attempt=1, worker_id="w1")
+    lease: dict[str, Any] = {"execution_id": "j.1", "attempt": 1, "worker_id": "w1"}
     state, _ = run(state, command(ReportStarted, job_id="j", **lease))
     state, armed = run(state, command(ReportFinished, job_id="j", outcome=Outcome.FAILED, exit_code=1, **lease))
     assert [len(c.arm) for c in armed] == [1]

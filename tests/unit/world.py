@@ -12,7 +12,14 @@ from jobstream.core.decide import decide
 from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import JobState, evolve
 from jobstream.schemas import (
-    AssignJob, Command, JobEvent, JobSpec, Outcome, ReportFinished, ReportStarted, SubmitJob,
+    AssignJob,
+    Command,
+    JobEvent,
+    JobSpec,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    SubmitJob,
 )
 from tests.unit.builders import T0, command
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobstream.config import Settings
 from jobstream.schemas import Outcome
 from jobstream.worker.executors.output import ExecutionOutput, OutputOptions
 
 MIB = 1024 * 1024
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
 
 
 @dataclass(frozen=True)
@@ -32,10 +27,9 @@ class ExecutorOptions:
     python_path: tuple[str, ...] = ()  # where Python tasks import from, first (the worker's --python-path)
 
     @classmethod
-    def from_env(cls) -> ExecutorOptions:
-        """Defaults, with ``JOBSTREAM_LOG_MAX_BYTES`` bounding each execution's streamed output."""
-        output = OutputOptions(max_bytes=_env_int("JOBSTREAM_LOG_MAX_BYTES", OutputOptions.max_bytes))
-        return cls(output=output)
+    def from_settings(cls, settings: Settings, python_path: tuple[str, ...] = ()) -> ExecutorOptions:
+        """Defaults, with the settings' bound on each execution's streamed output (log_max_bytes)."""
+        return cls(output=OutputOptions(max_bytes=settings.log_max_bytes), python_path=python_path)
 
 
 async def ended_in_time(ending: asyncio.Future[Any], ctx: RunContext) -> bool:

@@ -108,13 +108,13 @@ async def _drain(process: asyncio.subprocess.Process, readers: asyncio.Future[An
     try:
         await asyncio.wait_for(asyncio.shield(readers), DRAIN_GRACE_S)
         return
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     try:
         await asyncio.wait_for(readers, DRAIN_GRACE_S)
-    except asyncio.TimeoutError:  # wait_for cancelled the readers; close the pipes they read
+    except TimeoutError:  # wait_for cancelled the readers; close the pipes they read
         transport = getattr(process, "_transport", None)  # asyncio has no public way to close them
         if transport is not None:
             transport.close()
@@ -130,7 +130,7 @@ async def kill_group(process: asyncio.subprocess.Process, grace_s: float = 5.0) 
         try:
             await asyncio.wait_for(exit_code(process), wait_s)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
 
 

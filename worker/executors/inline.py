@@ -164,7 +164,7 @@ async def _wait(run: _Run, ctx: RunContext, entrypoint: str) -> Outcome:
     run.stop()
     try:
         await asyncio.wait_for(finished, ctx.options.kill_grace_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         metrics.INLINE_ORPHANS.inc()
         log.warning("inline task %s did not stop within %.0f s (blocked in C code?); it keeps running in the "
                     "worker until it returns", entrypoint, ctx.options.kill_grace_s)

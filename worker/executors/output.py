@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from jobstream.config import LOG_MAX_BYTES
 from jobstream.worker.progress import PREFIX, Progress, parse_line
 
 TAIL_BYTES = 8 * 1024
@@ -22,7 +23,7 @@ MAX_LINE_SCAN = 1024  # a progress line is short: longer lines are not scanned p
 
 @dataclass(frozen=True)
 class OutputOptions:
-    max_bytes: int = 10 * 1024 * 1024  # streamed per execution; the rest is dropped and counted
+    max_bytes: int = LOG_MAX_BYTES  # streamed per execution; the rest is dropped and counted
     chunk_bytes: int = 64 * 1024  # cut a chunk at this size ...
     flush_s: float = 0.15  # ... or when its oldest byte is this old
     progress_every_s: float = 1.0  # at most one progress report per execution per interval
@@ -129,7 +130,8 @@ class LogChunker:
     def _truncate(self, dropped: int) -> list[Piece]:
         self.truncated = True
         self.dropped += dropped
-        marker = f"\n[jobstream: output truncated: the log of an execution is bounded to {self.options.max_bytes} bytes]\n"
+        marker = (f"\n[jobstream: output truncated: the log of an execution is bounded to "
+                  f"{self.options.max_bytes} bytes]\n")
         return [*self.drain(), Piece("stderr", marker, truncated=True)]
 
 

@@ -1,0 +1,41 @@
+"""Settings come from the environment once, name the variable they refuse, and reach children whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobstream.config import Settings, SettingsError
+from jobstream.worker.executors import ExecutorOptions
+
+
+def test_a_bad_value_is_refused_naming_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSTREAM_KAFKA_PORT", "ninety")
+    monkeypatch.setenv("JOBSTREAM_AGING_STEP_S", "soon")
+    with pytest.raises(SettingsError, match=r"JOBSTREAM_KAFKA_PORT: .*'ninety'.*JOBSTREAM_AGING_STEP_S: .*'soon'"):
+        Settings.from_env()
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSTREAM_PARTITIONS", "")
+    monkeypatch.setenv("JOBSTREAM_KAFKA_BOOTSTRAP", "")
+    settings = Settings.from_env()
+    assert settings.partitions == Settings.model_fields["partitions"].default
+    assert settings.external_kafka is None
+
+
+def test_a_child_given_as_env_sees_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given settings that differ from every default a child could fall back to
+    parent = Settings.from_env().with_(
+        external_kafka="broker:1", external_database_url="postgresql://db/js", partitions=5,
+        worker_python_path=("/a", "/b"), schema_registry_url="http://registry", log_max_bytes=123, aging_step_s=2.5)
+    # When a child reads its environment
+    for name, value in parent.as_env().items():
+        monkeypatch.setenv(name, value)
+    # Then it has the parent's settings
+    assert Settings.from_env() == parent
+
+
+def test_the_workers_output_bound_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSTREAM_LOG_MAX_BYTES", "4096")
+    options = ExecutorOptions.from_settings(Settings.from_env(), python_path=("/jobs",))
+    assert (options.output.max_bytes, options.python_path) == (4096, ("/jobs",))
