@@ -109,11 +109,12 @@ class LivenessTracker:
             case WorkerRegistered():
                 # Known only from assignments (no record of its own yet, seq 0): they were sent to
                 # this registration, read out of order across the two topics, not to an earlier process.
+                held = known.held if known is not None else {}
                 first = known is None or known.last_seq == 0
-                orphans = [] if first or known.status == Liveness.LOST else list(known.held.values())
+                lost = known is not None and known.status == Liveness.LOST
                 registered = _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at, seq)
-                self.workers[envelope.worker_id] = replace(registered, held=known.held) if first and known else registered
-                return orphans
+                self.workers[envelope.worker_id] = replace(registered, held=held if first else {})
+                return [] if first or lost else list(held.values())
             case WorkerDeregistered():
                 # Anything it still held (an assignment that crossed its goodbye) must run elsewhere.
                 gone = self.workers.pop(envelope.worker_id, None)

@@ -92,7 +92,8 @@ def _validate_python_arguments(task: PythonTask) -> list[Problem]:
 def _validate_retry(spec: JobSpec) -> list[Problem]:
     retry = spec.retry
     assert retry is not None
-    problems = [(f"retry.{name}", "must be a finite number") for name in ("initial_backoff_s", "max_backoff_s", "multiplier")
+    problems = [(f"retry.{name}", "must be a finite number")
+                for name in ("initial_backoff_s", "max_backoff_s", "multiplier")
                 if not math.isfinite(getattr(retry, name))]
     if problems:  # NaN passes every comparison below, and would fail the first retry's timer
         return problems

@@ -43,13 +43,26 @@ from jobstream.config import Settings
 from jobstream.core.dispatch import DEFAULT_CREDIT_TTL_S, DispatchBoard, Match, parse_queue_limits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Assignment, Codec, JobReady, JobWithdrawn, MessageDecodeError, WorkerCredit, WorkerDeregistered,
-    WorkerDraining, WorkerLost, make_codec,
+    Assignment,
+    Codec,
+    JobReady,
+    JobWithdrawn,
+    MessageDecodeError,
+    WorkerCredit,
+    WorkerDeregistered,
+    WorkerDraining,
+    WorkerLost,
+    make_codec,
 )
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import (
-    consume_ready, consumer_config, end_offsets, ensure_all_topics, partition_for, while_leaders_settle,
+    consume_ready,
+    consumer_config,
+    end_offsets,
+    ensure_all_topics,
+    partition_for,
+    while_leaders_settle,
 )
 from jobstream.streams.record_serde import RecordSerde, decode_input
 

@@ -30,8 +30,15 @@ from jobstream.config import Settings
 from jobstream.core.liveness import DEFAULT_WINDOW_S, LivenessTracker, Loss
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Assignment, ExpireExecution, Held, WorkerEnvelope, WorkerEvent, WorkerLiveness, WorkerLost,
-    WorkerRegistered, make_codec,
+    Assignment,
+    ExpireExecution,
+    Held,
+    WorkerEnvelope,
+    WorkerEvent,
+    WorkerLiveness,
+    WorkerLost,
+    WorkerRegistered,
+    make_codec,
 )
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
@@ -94,6 +101,8 @@ class MonitorHandler:
         now = self.clock()
         for loss in self.tracker.overdue(now):
             self._declare(loss, now, batch)
+        for worker_id in self.tracker.forget_lost(now):  # the table holds the fleet, not every loss ever
+            batch.put(self.partition_of(worker_id), worker_id, None)
         due = [orphan for orphan in self.orphans if orphan[0] <= now]
         for _, worker_id, held, reason in due:
             self._expire(held, worker_id, reason, "orphan", batch)

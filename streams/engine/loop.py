@@ -12,7 +12,10 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from jobstream.config import Settings
 from jobstream.streams.engine import metrics
 from jobstream.streams.engine.config import (
-    EngineConfig, engine_consumer_config, engine_producer_config, restore_consumer_config,
+    EngineConfig,
+    engine_consumer_config,
+    engine_producer_config,
+    restore_consumer_config,
 )
 from jobstream.streams.engine.liveness import STALLED_EXIT_CODE, Liveness
 from jobstream.streams.engine.processor import Batch, Processor

@@ -8,7 +8,8 @@ from enum import Enum
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 # A newer owner of the transactional id or of the group member took over: this process is a zombie.
-FENCED = frozenset({KafkaError._FATAL, KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH,
+FENCED = frozenset({KafkaError._FATAL, KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                    KafkaError.INVALID_PRODUCER_EPOCH,
                     KafkaError.FENCED_INSTANCE_ID, KafkaError.TRANSACTION_COORDINATOR_FENCED})
 
 

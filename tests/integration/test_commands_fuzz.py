@@ -19,8 +19,16 @@ from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Command, CommandRejected, JobCompleted, JobSpec, ReportRejected, ShellTask, SubmitJob
-from jobstream.schemas import make_codec
+from jobstream.schemas import (
+    Command,
+    CommandRejected,
+    JobCompleted,
+    JobSpec,
+    ReportRejected,
+    ShellTask,
+    SubmitJob,
+    make_codec,
+)
 from jobstream.schemas.samples import sample
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config, partition_for, producer_config
 from tests.hostile import COMMAND_CLASSES, broken_bytes, hostile_command, unknown_enum_symbols
@@ -103,7 +111,8 @@ def check_fuzz(test_settings: Settings, topics_ready: Topics, metrics_port: int,
     sent: list[tuple[int, bytes]] = []
     for n, value in enumerate(broken):
         sent.append((n % test_settings.partitions, value))
-        raw.produce(topics_ready.commands, key=f"broken-{n}".encode(), value=value, partition=n % test_settings.partitions)
+        raw.produce(topics_ready.commands, key=f"broken-{n}".encode(), value=value,
+                    partition=n % test_settings.partitions)
     for command in commands:
         job_id = command.envelope.job_id
         raw.produce(topics_ready.commands, key=job_id.encode(), value=CODEC.encode(command),

@@ -13,7 +13,16 @@ from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    AssignJob, Command, CommandEnvelope, JobCompleted, JobSpec, Outcome, ReportFinished, ReportStarted, ShellTask, SubmitJob,
+    AssignJob,
+    Command,
+    CommandEnvelope,
+    JobCompleted,
+    JobSpec,
+    Outcome,
+    ReportFinished,
+    ReportStarted,
+    ShellTask,
+    SubmitJob,
 )
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from tests.integration.harness import ServiceProcess, TopicReader, poll
@@ -65,7 +74,8 @@ def test_a_late_assignment_and_a_repeated_report_leave_no_trace_in_the_audit_tra
         except httpx.HTTPError:
             return None
         counts = {kind: float(line.rsplit(" ", 1)[1]) for kind in ("AssignJob", "ReportFinished")
-                  for line in scraped.splitlines() if line.startswith(f'jobstream_commands_ignored_total{{type="{kind}"}}')}
+                  for line in scraped.splitlines()
+                  if line.startswith(f'jobstream_commands_ignored_total{{type="{kind}"}}')}
         return counts if len(counts) == 2 else None
 
     assert poll(ignored, 30, "both late commands to be counted") == {"AssignJob": 1.0, "ReportFinished": 1.0}

@@ -9,7 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobstream.core.liveness import (
-    DEFAULT_WINDOW_S, LOST_RETENTION_S, Liveness, LivenessTracker, parse_execution_id,
+    DEFAULT_WINDOW_S,
+    LOST_RETENTION_S,
+    Liveness,
+    LivenessTracker,
+    parse_execution_id,
 )
 from jobstream.schemas import (
     Assignment,
