@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import typer
 
@@ -20,6 +21,8 @@ register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., wo
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pass/fail tests. Each runs on topics "
                                                    "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")
+schemas_app = typer.Typer(no_args_is_help=True, help="The Avro contract, for producers in other services.")
+app.add_typer(schemas_app, name="schemas")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
 
@@ -385,6 +388,15 @@ def bench_codec(commands: int = typer.Option(5_000, help="SubmitJob commands per
     from jobstream.bench_codec import run_codec_bench
 
     typer.echo(json.dumps(run_codec_bench(commands, rounds, profile), indent=2))
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path = typer.Argument(..., help="where to write the .avsc files and fingerprints.json")) -> None:
+    """Write each record's schema, fully resolved, as the processors accept it, and fingerprints.json."""
+    from jobstream.schemas.export import FINGERPRINTS, export_schemas
+
+    written = export_schemas(directory)
+    typer.echo(f"{len(written)} schemas and {FINGERPRINTS} written to {directory}")
 
 
 def main() -> None:
