@@ -1,4 +1,5 @@
-"""The projector: the events and workers topics into the Postgres read model, one transaction per batch.
+"""The projector: the events and workers topics into the Postgres read model, one transaction per batch;
+the commands set aside on the poison topic too, and what became of each command to the command-results topic.
 
 Exactly-once effect without Kafka transactions: each batch's rows and the next offsets of its
 partitions (projection_offsets) commit in one Postgres transaction, and on assignment the consumer
@@ -24,20 +25,24 @@ from typing import Any, cast
 
 import psycopg
 from confluent_kafka import (
-    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaException, Message, Producer, TopicPartition,
+    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError, KafkaException, Message, Producer, TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
-from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec
+from jobstream.schemas import (
+    Codec, CommandResult, JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec,
+)
 from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
 from . import metrics
+from .command_results import poisoned_row
 from .inflight import InFlight
+from .rows import PoisonedRow
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
 from .store import PartitionKey as Key
-from .store import keep_projecting, load_batch, load_offsets, prepare_connection, write_batch
+from .store import keep_projecting, load_batch, load_offsets, load_results, prepare_connection, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ BATCH_SIZE = 2000  # a cap, not a target: a batch is whatever the consumer has r
 POLL_TIMEOUT_S = 0.05
 LAG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
+FLUSH_TIMEOUT_S = 30.0
 # Errors that the same rows would raise again (bad values), unlike a lost connection.
 BAD_DATA = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 
@@ -66,6 +72,7 @@ class Decoded:
     offsets: dict[Key, int]
     poisoned: int  # undecodable or of the wrong kind, already set aside
     seconds: float  # spent decoding
+    set_aside_commands: list[PoisonedRow]  # read from the poison topic: commands never decided
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class Projector:
         self.channel = notify_channel(schema)
         self.topics = Topics(settings.topic_prefix)
         self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent}
+        self.reads = [*self.expected, self.topics.poison]  # the poison topic for the commands set aside
         self.codec = make_codec(settings.schema_registry_url)
         self.manual = manual
         self.publish_poison = publish_poison
@@ -110,7 +118,7 @@ class Projector:
         if manual:
             self._assign(self._all_partitions())
         else:
-            self.consumer.subscribe(list(self.expected), on_assign=self._on_assign, on_revoke=self._on_revoke,
+            self.consumer.subscribe(self.reads, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                     on_lost=self._on_revoke)
 
     # ------------------------------------------------------------------ lifecycle
@@ -165,15 +173,19 @@ class Projector:
         offsets: dict[Key, int] = {}
         items: list[tuple[Message, Record]] = []
         poisoned = 0
+        set_aside_commands: list[PoisonedRow] = []
         for message in messages:
             if self._consumer_error(message):
+                continue
+            if message.topic() == self.topics.poison:
+                set_aside_commands += self._poisoned_command(message, offsets)
                 continue
             record = self._decode(message, offsets)
             if record is None:
                 poisoned += 1
             else:
                 items.append((message, record))
-        return Decoded(len(messages), items, offsets, poisoned, time.perf_counter() - started)
+        return Decoded(len(messages), items, offsets, poisoned, time.perf_counter() - started, set_aside_commands)
 
     def _settle(self) -> None:
         """Wait for the batch in flight, then count it and move the positions past it."""
@@ -197,18 +209,22 @@ class Projector:
         """The batch's transaction (on the writer thread): fold and write the records with the offsets."""
         started = time.perf_counter()
         try:
-            written = self._commit(decoded.items, decoded.offsets)
+            written = self._commit(decoded.items, decoded.offsets, decoded.set_aside_commands)
         except BAD_DATA as error:
             log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
-            written = self._commit_one_by_one(decoded.items, decoded.offsets)
+            written = self._commit_one_by_one(decoded.items, decoded.offsets, decoded.set_aside_commands)
         metrics.BATCH_SECONDS.observe(decoded.seconds + time.perf_counter() - started)
         return written
 
-    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
-        """Load, fold and write the records and the offsets in one transaction."""
+    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
+                set_aside_commands: list[PoisonedRow]) -> Written:
+        """Load, fold and write the records and the offsets in one transaction; the results of the
+        commands it has news of are published (flushed) before it commits, so none is lost and a
+        retried batch only repeats them."""
         set_aside = 0
         with self.conn.transaction():
             batch = load_batch(self.conn, [record for _, record in items])
+            batch.poisoned.update((row.command_id, row) for row in set_aside_commands)
             for message, record in items:
                 try:
                     batch.apply(record)
@@ -216,19 +232,23 @@ class Projector:
                     self._set_aside(message, f"projection failed: {type(error).__name__}: {error}")
                     set_aside += 1
             write_batch(self.conn, batch, offsets, self.channel)
+            if self.publish_poison and batch.decided():
+                publish_results(self.poison, self.codec, self.topics.command_results,
+                                load_results(self.conn, batch.decided()))
         return Written(batch.applied, batch.duplicates, set_aside)
 
-    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
+    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
+                           set_aside_commands: list[PoisonedRow]) -> Written:
         """A batch Postgres refuses is bad data, not a bad moment: retrying it would loop forever.
         Write its events one at a time and set aside those refused."""
         written = Written()
         for message, record in items:
             try:
-                written += self._commit([(message, record)], {})
+                written += self._commit([(message, record)], {}, [])
             except BAD_DATA as error:
                 self._set_aside(message, f"refused by Postgres: {type(error).__name__}: {error}")
                 written += Written(set_aside=1)
-        self._commit([], offsets)
+        self._commit([], offsets, set_aside_commands)
         return written
 
     def _consumer_error(self, message: Message) -> bool:
@@ -252,6 +272,15 @@ class Projector:
             self._set_aside(message, f"{type(record).__name__} is not a {expected.__name__}")
             return None
         return record
+
+    def _poisoned_command(self, message: Message, offsets: dict[Key, int]) -> list[PoisonedRow]:
+        """The command a poison message holds, if it was one with a readable id (else nothing to file)."""
+        topic, partition, offset = where(message)
+        offsets[(topic, partition)] = offset + 1
+        headers = dict(cast(list[tuple[str, bytes]], message.headers() or []))
+        row = poisoned_row(headers, message.key(), message.value(), message.timestamp()[1], self.topics.commands,
+                           self.codec)
+        return [] if row is None else [row]
 
     def _decode_value(self, message: Message) -> Record | None:
         if self.publish_poison:
@@ -299,7 +328,7 @@ class Projector:
 
     def _assign(self, partitions: list[TopicPartition]) -> None:
         """Start each partition where Postgres says the read model stands (or at the beginning)."""
-        stored = load_offsets(self.conn, self.expected)
+        stored = load_offsets(self.conn, self.reads)
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
             self.positions[(tp.topic, tp.partition)] = stored.get((tp.topic, tp.partition), 0)
@@ -321,7 +350,7 @@ class Projector:
     def _all_partitions(self) -> list[TopicPartition]:
         metadata = self.consumer.list_topics(timeout=10)
         return [TopicPartition(topic, partition)
-                for topic in self.expected if topic in metadata.topics
+                for topic in self.reads if topic in metadata.topics
                 for partition in sorted(metadata.topics[topic].partitions)]
 
     def _watermarks(self) -> dict[Key, tuple[int, int]]:
@@ -361,6 +390,20 @@ class Projector:
         metrics.LAG.set(lag)
 
 
+def publish_results(producer: Producer, codec: Codec, topic: str, results: list[CommandResult]) -> None:
+    """Send the results keyed by command id and wait until the broker has them all (raises otherwise)."""
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    for result in results:
+        producer.produce(topic, key=result.command_id, value=codec.encode(result, topic), on_delivery=delivered)
+    if producer.flush(FLUSH_TIMEOUT_S) or failures:
+        raise KafkaException(f"command results not delivered to {topic}: {failures[:1] or 'flush timed out'}")
+
+
 def where(message: Message) -> tuple[str, int, int]:
     """Topic, partition and offset of a consumed message (always set when it carries no error)."""
     return cast(str, message.topic()), cast(int, message.partition()), cast(int, message.offset())
@@ -375,7 +418,8 @@ def run_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None:
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         with Projector(settings, schema) as projector:
-            log.info("projecting %s and %s into schema %s", projector.topics.events, projector.topics.workers, schema)
+            log.info("projecting %s into schema %s; command results to %s", ", ".join(projector.reads), schema,
+                     projector.topics.command_results)
             projector.run(stop)
     finally:
         for sig, handler in previous.items():

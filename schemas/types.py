@@ -22,6 +22,7 @@ from .events import (
     ScheduleSkipped, SkipReason, UpstreamSettled,
 )
 from .logs import LogChunk
+from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
@@ -29,6 +30,8 @@ from .workers import (
 
 __all__ = [
     "Record", "Command", "JobEvent", "WorkerEvent", "Task",
+    # command results
+    "CommandResult", "CausedEvent", "CommandStatus",
     # enums
     "Outcome", "MisfirePolicy", "ConcurrencyPolicy", "Jitter", "DependencyCondition", "TimerPurpose", "SkipReason",
     # common records

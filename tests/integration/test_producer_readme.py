@@ -41,3 +41,6 @@ def test_the_readme_producer_submits_a_job_that_completes(stack: httpx.Client, t
     # Then the job it submitted completes
     job = wait_terminal(stack, [job_id], timeout_s=120)[job_id]
     assert job["status"] == "completed" and job["name"] == "invoice", job
+    # And its command id says it was accepted, with the job's submission among the events it caused
+    fate = stack.get(f"/v1/commands/{command_id}").json()
+    assert (fate["status"], fate["job_id"], fate["events"][0]["type"]) == ("accepted", job_id, "JobSubmitted"), fate
