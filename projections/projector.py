@@ -32,9 +32,11 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Codec, CommandResult, JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec,
+    JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec,
 )
-from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
+from jobstream.streams.kafka_io import (
+    Publisher, consume_ready, consumer_config, decode_or_poison, producer_config, set_aside,
+)
 
 from . import metrics
 from .command_results import poisoned_row
@@ -50,7 +52,6 @@ BATCH_SIZE = 2000  # a cap, not a target: a batch is whatever the consumer has r
 POLL_TIMEOUT_S = 0.05
 LAG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
-FLUSH_TIMEOUT_S = 30.0
 # Errors that the same rows would raise again (bad values), unlike a lost connection.
 BAD_DATA = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 
@@ -82,10 +83,11 @@ class Written:
     applied: int = 0
     duplicates: int = 0
     set_aside: int = 0  # refused by the mapping or by Postgres
+    decided: tuple[str, ...] = ()  # the commands it has news of (new events, or set aside)
 
     def __add__(self, other: Written) -> Written:
         return Written(self.applied + other.applied, self.duplicates + other.duplicates,
-                       self.set_aside + other.set_aside)
+                       self.set_aside + other.set_aside, self.decided + other.decided)
 
 
 class Projector:
@@ -115,6 +117,8 @@ class Projector:
         group = group_id or f"{settings.topic_prefix}.projector"
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))
+        self.results = Publisher(settings, self.codec)
+        self._undelivered: list[str] = []  # delivery errors of command results, logged once a batch
         if manual:
             self._assign(self._all_partitions())
         else:
@@ -137,6 +141,7 @@ class Projector:
         self.consumer.close()
         self.poison.flush(10)
         self.poison.close()
+        self.results.flush(10)
         self.conn.close()
 
     def run(self, stop: threading.Event) -> None:
@@ -214,13 +219,30 @@ class Projector:
             log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
             written = self._commit_one_by_one(decoded.items, decoded.offsets, decoded.set_aside_commands)
         metrics.BATCH_SECONDS.observe(decoded.seconds + time.perf_counter() - started)
+        if self.publish_poison and written.decided:
+            self._publish_results(list(dict.fromkeys(written.decided)))
         return written
+
+    def _publish_results(self, command_ids: list[str]) -> None:
+        """After the commit, so that neither the read nor the sends delay the batch's visibility; sent
+        without waiting (librdkafka delivers them while the next batch is read), failures logged once a batch."""
+        with self.conn.transaction():
+            results = load_results(self.conn, command_ids)
+        for result in results:
+            self.results.publish(self.topics.command_results, result.command_id, result, self._delivered)
+        self.results.poll(0)
+        if self._undelivered:
+            log.error("%d command results not delivered to %s, e.g.: %s", len(self._undelivered),
+                      self.topics.command_results, self._undelivered[0])
+            self._undelivered.clear()
+
+    def _delivered(self, error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            self._undelivered.append(str(error))
 
     def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
                 set_aside_commands: list[PoisonedRow]) -> Written:
-        """Load, fold and write the records and the offsets in one transaction; the results of the
-        commands it has news of are published (flushed) before it commits, so none is lost and a
-        retried batch only repeats them."""
+        """Load, fold and write the records and the offsets in one transaction."""
         set_aside = 0
         with self.conn.transaction():
             batch = load_batch(self.conn, [record for _, record in items])
@@ -232,10 +254,7 @@ class Projector:
                     self._set_aside(message, f"projection failed: {type(error).__name__}: {error}")
                     set_aside += 1
             write_batch(self.conn, batch, offsets, self.channel)
-            if self.publish_poison and batch.decided():
-                publish_results(self.poison, self.codec, self.topics.command_results,
-                                load_results(self.conn, batch.decided()))
-        return Written(batch.applied, batch.duplicates, set_aside)
+        return Written(batch.applied, batch.duplicates, set_aside, tuple(batch.decided()))
 
     def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
                            set_aside_commands: list[PoisonedRow]) -> Written:
@@ -388,20 +407,6 @@ class Projector:
             if high >= 0:
                 lag += max(0, high - self.positions.get((tp.topic, tp.partition), 0))
         metrics.LAG.set(lag)
-
-
-def publish_results(producer: Producer, codec: Codec, topic: str, results: list[CommandResult]) -> None:
-    """Send the results keyed by command id and wait until the broker has them all (raises otherwise)."""
-    failures: list[str] = []
-
-    def delivered(error: KafkaError | None, _: Message) -> None:
-        if error is not None:
-            failures.append(str(error))
-
-    for result in results:
-        producer.produce(topic, key=result.command_id, value=codec.encode(result, topic), on_delivery=delivered)
-    if producer.flush(FLUSH_TIMEOUT_S) or failures:
-        raise KafkaException(f"command results not delivered to {topic}: {failures[:1] or 'flush timed out'}")
 
 
 def where(message: Message) -> tuple[str, int, int]:
