@@ -21,7 +21,7 @@ from jobstream.api.routes_batch import batch_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
-from jobstream.api.routes_read import executions_router
+from jobstream.api.routes_read import commands_router, executions_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(jobs_router())
     app.include_router(dlq_router())
     app.include_router(executions_router())
+    app.include_router(commands_router())
     app.include_router(logs_router())
     app.include_router(workers_router())
     app.include_router(ops_router())

@@ -38,6 +38,7 @@ Context = Annotated[ApiContext, Depends(_context)]
 # Identifiers in paths and free-text filters: bounded, and never NUL (Postgres refuses it).
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]
 ExecutionId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
+CommandId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 WorkerId = Annotated[str, Path(min_length=1, max_length=300, pattern=NO_NUL)]
 TextFilter = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
 LabelFilter = Annotated[list[str] | None, Query(max_length=50, description="k=v: a label the item must have; "

@@ -1,16 +1,17 @@
-"""``/v1/executions``: read-only views of the read model (workers: ``routes_workers.py``)."""
+"""``/v1/executions`` and ``/v1/commands``: read-only views of the read model (workers: ``routes_workers.py``)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from jobstream.api.context import Context, Cursor, ExecutionId, Limit, TextFilter
+from jobstream.api.context import CommandId, Context, Cursor, ExecutionId, Limit, TextFilter
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.store import Filter
-from jobstream.api.views import PROBLEM, ExecutionPage, ExecutionView
+from jobstream.api.views import PROBLEM, CommandView, ExecutionPage, ExecutionView
 from jobstream.projections.rows import ExecutionStatus
 
 
@@ -35,5 +36,20 @@ def executions_router() -> APIRouter:
         if row is None:
             raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
         return ExecutionView.model_validate(row)
+
+    return router
+
+
+def commands_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/commands", tags=["commands"])
+
+    @router.get("/{command_id}", response_model=CommandView, responses={404: PROBLEM})
+    async def get_command(command_id: CommandId, context: Context) -> CommandView:
+        """What became of a command sent by any producer, by its id; 404 until it is decided or set aside."""
+        result = await context.store.command_result(command_id)
+        if result is None:
+            raise ApiProblem(404, "not-found", f"nothing is known of command {command_id} (yet): it was not "
+                                               "decided nor set aside, or its events are not projected")
+        return CommandView.model_validate(asdict(result))
 
     return router

@@ -19,7 +19,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from jobstream.core.lifecycle import UNFINISHED, Status
-from jobstream.projections.rows import WorkerStatus
+from jobstream.projections.command_results import result_of
+from jobstream.projections.rows import EventRow, PoisonedRow, WorkerStatus
+from jobstream.schemas import CommandResult
 
 Row = dict[str, Any]
 # What a reader gets of each log chunk (execution_logs holds the execution's ids besides).
@@ -177,6 +179,15 @@ class ReadModel:
             "SELECT type, payload->>'reason' AS reason FROM {} WHERE job_id = %s AND causation_id = %s ORDER BY seq"
         ).format(self.table("job_events"))
         return await self.fetch(query, [job_id, command_id])
+
+    async def command_result(self, command_id: str) -> CommandResult | None:
+        """What became of a command: the events it caused, or its poisoning; None while nothing is known."""
+        events = await self.fetch(sql.SQL("SELECT * FROM {} WHERE causation_id = %s ORDER BY job_id, seq").format(
+            self.table("job_events")), [command_id])
+        poisoned = await self.fetch_one(sql.SQL("SELECT * FROM {} WHERE command_id = %s").format(
+            self.table("poisoned_commands")), [command_id])
+        return result_of(command_id, [EventRow(**row) for row in events],
+                         None if poisoned is None else PoisonedRow(**poisoned))
 
     async def existing(self, job_ids: list[str]) -> set[str]:
         """Which of these jobs the read model knows."""

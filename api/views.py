@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 
 from jobstream.api.store import LOG_CHUNK_COLUMNS
 from jobstream.projections.rows import EventRow, ExecutionRow, JobRow, WorkerRow
-from jobstream.schemas import LogChunk
+from jobstream.schemas import CommandResult, LogChunk
 
 
 class _Row(BaseModel):
@@ -44,6 +44,10 @@ def _default(source: type, name: str) -> Any:
 
 
 # Built from the rows at import: mypy cannot see such a base, hence the ignores.
+class CommandView(columns_of(CommandResult)):  # type: ignore[misc]
+    """What became of a command: accepted (the events it caused), rejected (why), or poisoned (why)."""
+
+
 class JobView(columns_of(JobRow, partial=True)):  # type: ignore[misc]
     waiting_reason: str | None = None  # on GET of a queued job that no live worker can take: why
 

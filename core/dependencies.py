@@ -11,6 +11,8 @@ no longer be; that cancellation is final too, so it travels on down the graph.
 
 from __future__ import annotations
 
+import json
+
 from jobstream.core.emit import Emitter, queue
 from jobstream.core.state import JobState, Status
 from jobstream.schemas import (
@@ -26,6 +28,9 @@ from jobstream.schemas import (
 )
 
 UPSTREAM_FAILED = "upstream_failed"
+# What a job keeps of its upstreams' results, all together: each is at most 64 KiB (a larger one is
+# already a {"ref": "logs", ...} marker), and a JobReady must stay well under Kafka's 1 MB message.
+UPSTREAM_RESULTS_MAX_BYTES = 256 * 1024
 
 
 def dependency_problem(job_id: str, spec: JobSpec) -> str | None:
@@ -64,12 +69,25 @@ def settle(state: JobState, command: NotifyUpstreamFinished, emit: Emitter) -> l
     if state.status != Status.PENDING or upstream not in state.waiting_on or state.spec is None:
         return []
     satisfied = condition_holds(_condition(state.spec, upstream), status)
-    emit(UpstreamSettled, upstream_job_id=upstream, upstream_status=status, satisfied=satisfied)
+    emit(UpstreamSettled, upstream_job_id=upstream, upstream_status=status, satisfied=satisfied,
+         upstream_result_json=kept_result(state.spec, upstream, command.upstream_result_json))
     if not satisfied:
         emit(JobCancelled, reason=f"{UPSTREAM_FAILED}: upstream {upstream} is {status}")
     elif state.waiting_on == (upstream,):
         return queue(state, emit, attempt=state.attempt + 1)
     return emit.events
+
+
+def kept_result(spec: JobSpec, upstream: str, result_json: str | None) -> str | None:
+    """The upstream's result as the job keeps it for its task: itself while the job's upstream results
+    stay within UPSTREAM_RESULTS_MAX_BYTES, else a marker naming the job whose result it is."""
+    if result_json is None:
+        return None
+    size = len(result_json.encode())
+    held = sum(len(kept.encode()) for kept in spec.upstream_results.values())
+    if held + size <= UPSTREAM_RESULTS_MAX_BYTES:
+        return result_json
+    return json.dumps({"ref": "job", "job_id": upstream, "bytes": size})
 
 
 def condition_holds(condition: DependencyCondition, upstream_status: str) -> bool:

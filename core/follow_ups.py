@@ -60,7 +60,8 @@ def _register(upstream: str, dependent: str, cause: JobEvent) -> RegisterDepende
 def _notify(dependent: str, upstream: JobState, status: str, cause: JobEvent) -> NotifyUpstreamFinished:
     command_id = f"upstream-ended:{upstream.job_id}:{dependent}:{cause.envelope.seq}"
     return NotifyUpstreamFinished(envelope=_envelope(NotifyUpstreamFinished, dependent, command_id, cause),
-                                  upstream_job_id=upstream.job_id, upstream_status=status)
+                                  upstream_job_id=upstream.job_id, upstream_status=status,
+                                  upstream_result_json=upstream.result_json)
 
 
 def _tell_parent(before: JobState, after: JobState, events: list[JobEvent]) -> list[Command]:

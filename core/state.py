@@ -7,7 +7,7 @@ State is derived: folding a job's events from seq 1 rebuilds it exactly. Every e
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -20,6 +20,7 @@ from jobstream.core.lifecycle import Status, transition
 from jobstream.schemas import (
     DependentRegistered,
     Envelope,
+    JobCompleted,
     JobEvent,
     JobPending,
     JobResumed,
@@ -76,6 +77,8 @@ class JobState:
     # Dependencies: upstreams this job still waits on, and the jobs waiting on this one.
     waiting_on: tuple[str, ...] = ()
     dependents: tuple[str, ...] = ()
+    # What the job returned when it completed (inline JSON or a {"ref": ...} marker), for its dependents.
+    result_json: str | None = None
     # Set while the events of one decision are folded one by one; a state that still has it once
     # folding stops is a decision cut short by a crash, which ``decide`` completes.
     incomplete: Incomplete | None = None
@@ -193,8 +196,14 @@ def _own_changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # 
             return {"waiting_on": tuple(waiting_on)}
         case DependentRegistered(dependent_job_id=dependent) if dependent not in state.dependents:
             return {"dependents": state.dependents + (dependent,)}
-        case UpstreamSettled(upstream_job_id=upstream):
-            return {"waiting_on": tuple(u for u in state.waiting_on if u != upstream)}
+        case UpstreamSettled(upstream_job_id=upstream, upstream_result_json=result):
+            waiting = {"waiting_on": tuple(u for u in state.waiting_on if u != upstream)}
+            if result is None or state.spec is None:
+                return waiting
+            results = {**state.spec.upstream_results, upstream: result}
+            return {**waiting, "spec": replace(state.spec, upstream_results=results)}
+        case JobCompleted(result_json=result):
+            return {"result_json": result}
         case JobScheduled(next_run_at=next_run_at) | JobResumed(next_run_at=next_run_at):
             return {"next_run_at": next_run_at}
         case JobUpdated(patch=patch) if state.spec is not None:

@@ -30,6 +30,8 @@ def validate_spec(spec: JobSpec) -> list[Problem]:
     problems.extend(_validate_task(spec.task))
     if spec.retry is not None:
         problems.extend(_validate_retry(spec))
+    if spec.upstream_results:
+        problems.append(("upstream_results", "is filled in by the scheduler as upstreams settle, never submitted"))
     return problems
 
 

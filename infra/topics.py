@@ -68,6 +68,10 @@ class Topics:
         return f"{self.prefix}.poison"
 
     @property
+    def command_results(self) -> str:
+        return f"{self.prefix}.command-results"
+
+    @property
     def state_processor_app(self) -> str:
         return f"{self.prefix}.state-processor"
 
@@ -133,6 +137,10 @@ class Topics:
                       "the worker monitor's liveness table, keyed by worker_id, written with its expiries"),
             TopicSpec(self.poison, 1, kept_forever,
                       "messages no consumer could decode, with their origin topic, partition and offset"),
+            TopicSpec(self.command_results, partitions,
+                      {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "compact,delete"},
+                      "what became of each command (accepted, rejected, poisoned), keyed by command_id; "
+                      "written by the projector"),
         ]
 
 

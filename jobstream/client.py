@@ -159,6 +159,11 @@ def _register_reads(app: typer.Typer, api: Api) -> None:
         else:
             print_rows(page.get("items", []), JOB_COLUMNS, page.get("next_cursor"))
 
+    @app.command("command")
+    def command(command_id: str, api_url: ApiUrl = None) -> None:
+        """What became of a command sent by any producer: accepted (its job, its events), rejected or poisoned."""
+        print_json(api.call(api_url, "GET", f"/v1/commands/{command_id}")[1])
+
     @app.command("events")
     def events(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
         """Show a job's audit trail."""

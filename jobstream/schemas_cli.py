@@ -9,9 +9,11 @@ import typer
 
 from jobstream.schemas import AVRO_DIR, BASELINE_DIR, check_compatibility, snapshot_baseline
 
-app = typer.Typer(no_args_is_help=True, help="The Avro contract: keep every schema compatible with its baseline.")
+app = typer.Typer(no_args_is_help=True, help="The Avro contract: keep every schema compatible with its baseline, "
+                                                "and export it for producers in other services.")
 Current = Annotated[Path, typer.Option(help="the schemas as they are now", file_okay=False)]
 Baseline = Annotated[Path, typer.Option(help="the committed baseline", file_okay=False)]
+ExportDir = Annotated[Path, typer.Argument(help="where to write the .avsc files and fingerprints.json")]
 
 
 @app.command()
@@ -29,3 +31,12 @@ def snapshot(current: Current = AVRO_DIR, baseline: Baseline = BASELINE_DIR) -> 
     """Make the baseline an exact copy of the current schemas: a deliberate change of the contract."""
     written = snapshot_baseline(current, baseline)
     typer.echo(f"baseline refreshed: {len(written)} schemas in {baseline}")
+
+
+@app.command()
+def export(directory: ExportDir) -> None:
+    """Write each record's schema, fully resolved, as the processors accept it, and fingerprints.json."""
+    from jobstream.schemas.export import FINGERPRINTS, export_schemas
+
+    written = export_schemas(directory)
+    typer.echo(f"{len(written)} schemas and {FINGERPRINTS} written to {directory}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from jobstream.schemas import JobEvent, Record, WorkerEvent
 
 from .mapping import execution_target, project_job_event, project_worker_event
-from .rows import EventRow, ExecutionRow, JobRow, WorkerRow
+from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, WorkerRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,7 @@ class Batch:
     changed_executions: dict[str, None] = field(default_factory=dict)
     changed_workers: dict[str, None] = field(default_factory=dict)
     notify_job_ids: dict[str, None] = field(default_factory=dict)  # every job with an applied event
+    poisoned: dict[str, PoisonedRow] = field(default_factory=dict)  # commands set aside, by command id
     applied: int = 0
     duplicates: int = 0
 
@@ -100,6 +101,11 @@ class Batch:
         self.workers[worker_id] = row
         self.changed_workers[worker_id] = None
         return True
+
+    def decided(self) -> list[str]:
+        """Ids of the commands this batch has news of: those that caused its new events, and the poisoned."""
+        caused = (event.causation_id for event in self.events.values() if event.causation_id)
+        return list(dict.fromkeys([*caused, *self.poisoned]))
 
     def rows_to_write(self) -> tuple[list[JobRow], list[ExecutionRow], list[WorkerRow], list[EventRow]]:
         return ([self.jobs[k] for k in self.changed_jobs], [self.executions[k] for k in self.changed_executions],

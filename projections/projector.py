@@ -1,4 +1,5 @@
-"""The projector: the events and workers topics into the Postgres read model, one transaction per batch.
+"""The projector: the events and workers topics into the Postgres read model, one transaction per batch;
+the commands set aside on the poison topic too, and what became of each command to the command-results topic.
 
 Exactly-once effect without Kafka transactions: each batch's rows and the next offsets of its
 partitions (projection_offsets) commit in one Postgres transaction, and on assignment the consumer
@@ -27,6 +28,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     IsolationLevel,
+    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -36,14 +38,30 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
-from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec
-from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
+from jobstream.schemas import (
+    JobEvent,
+    MessageDecodeError,
+    PoisonMessage,
+    Record,
+    WorkerEvent,
+    make_codec,
+)
+from jobstream.streams.kafka_io import (
+    Publisher,
+    consume_ready,
+    consumer_config,
+    decode_or_poison,
+    producer_config,
+    set_aside,
+)
 
 from . import metrics
+from .command_results import poisoned_row
 from .inflight import InFlight
+from .rows import PoisonedRow
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, notify_channel
 from .store import PartitionKey as Key
-from .store import keep_projecting, load_batch, load_offsets, prepare_connection, write_batch
+from .store import keep_projecting, load_batch, load_offsets, load_results, prepare_connection, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +90,7 @@ class Decoded:
     offsets: dict[Key, int]
     poisoned: int  # undecodable or of the wrong kind, already set aside
     seconds: float  # spent decoding
+    set_aside_commands: list[PoisonedRow]  # read from the poison topic: commands never decided
 
 
 @dataclass(frozen=True)
@@ -81,10 +100,11 @@ class Written:
     applied: int = 0
     duplicates: int = 0
     set_aside: int = 0  # refused by the mapping or by Postgres
+    decided: tuple[str, ...] = ()  # the commands it has news of (new events, or set aside)
 
     def __add__(self, other: Written) -> Written:
         return Written(self.applied + other.applied, self.duplicates + other.duplicates,
-                       self.set_aside + other.set_aside)
+                       self.set_aside + other.set_aside, self.decided + other.decided)
 
 
 class Projector:
@@ -99,6 +119,7 @@ class Projector:
         self.channel = notify_channel(schema)
         self.topics = Topics(settings.topic_prefix)
         self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent}
+        self.reads = [*self.expected, self.topics.poison]  # the poison topic for the commands set aside
         self.codec = make_codec(settings.schema_registry_url)
         self.manual = manual
         self.publish_poison = publish_poison
@@ -113,10 +134,12 @@ class Projector:
         group = group_id or f"{settings.topic_prefix}.projector"
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))
+        self.results = Publisher(settings, self.codec)
+        self._undelivered: list[str] = []  # delivery errors of command results, logged once a batch
         if manual:
             self._assign(self._all_partitions())
         else:
-            self.consumer.subscribe(list(self.expected), on_assign=self._on_assign, on_revoke=self._on_revoke,
+            self.consumer.subscribe(self.reads, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                     on_lost=self._on_revoke)
 
     # ------------------------------------------------------------------ lifecycle
@@ -135,6 +158,7 @@ class Projector:
         self.consumer.close()
         self.poison.flush(10)
         self.poison.close()
+        self.results.flush(10)
         self.conn.close()
 
     def run(self, stop: threading.Event) -> None:
@@ -171,15 +195,19 @@ class Projector:
         offsets: dict[Key, int] = {}
         items: list[tuple[Message, Record]] = []
         poisoned = 0
+        set_aside_commands: list[PoisonedRow] = []
         for message in messages:
             if self._consumer_error(message):
+                continue
+            if message.topic() == self.topics.poison:
+                set_aside_commands += self._poisoned_command(message, offsets)
                 continue
             record = self._decode(message, offsets)
             if record is None:
                 poisoned += 1
             else:
                 items.append((message, record))
-        return Decoded(len(messages), items, offsets, poisoned, time.perf_counter() - started)
+        return Decoded(len(messages), items, offsets, poisoned, time.perf_counter() - started, set_aside_commands)
 
     def _settle(self) -> None:
         """Wait for the batch in flight, then count it and move the positions past it."""
@@ -203,18 +231,39 @@ class Projector:
         """The batch's transaction (on the writer thread): fold and write the records with the offsets."""
         started = time.perf_counter()
         try:
-            written = self._commit(decoded.items, decoded.offsets)
+            written = self._commit(decoded.items, decoded.offsets, decoded.set_aside_commands)
         except BAD_DATA as error:
             log.error("Postgres refused a batch (%s): retrying it event by event to set the bad ones aside", error)
-            written = self._commit_one_by_one(decoded.items, decoded.offsets)
+            written = self._commit_one_by_one(decoded.items, decoded.offsets, decoded.set_aside_commands)
         metrics.BATCH_SECONDS.observe(decoded.seconds + time.perf_counter() - started)
+        if self.publish_poison and written.decided:
+            self._publish_results(list(dict.fromkeys(written.decided)))
         return written
 
-    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
+    def _publish_results(self, command_ids: list[str]) -> None:
+        """After the commit, so that neither the read nor the sends delay the batch's visibility; sent
+        without waiting (librdkafka delivers them while the next batch is read), failures logged once a batch."""
+        with self.conn.transaction():
+            results = load_results(self.conn, command_ids)
+        for result in results:
+            self.results.publish(self.topics.command_results, result.command_id, result, self._delivered)
+        self.results.poll(0)
+        if self._undelivered:
+            log.error("%d command results not delivered to %s, e.g.: %s", len(self._undelivered),
+                      self.topics.command_results, self._undelivered[0])
+            self._undelivered.clear()
+
+    def _delivered(self, error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            self._undelivered.append(str(error))
+
+    def _commit(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
+                set_aside_commands: list[PoisonedRow]) -> Written:
         """Load, fold and write the records and the offsets in one transaction."""
         set_aside = 0
         with self.conn.transaction():
             batch = load_batch(self.conn, [record for _, record in items])
+            batch.poisoned.update((row.command_id, row) for row in set_aside_commands)
             for message, record in items:
                 try:
                     batch.apply(record)
@@ -222,19 +271,20 @@ class Projector:
                     self._set_aside(message, f"projection failed: {type(error).__name__}: {error}")
                     set_aside += 1
             write_batch(self.conn, batch, offsets, self.channel)
-        return Written(batch.applied, batch.duplicates, set_aside)
+        return Written(batch.applied, batch.duplicates, set_aside, tuple(batch.decided()))
 
-    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int]) -> Written:
+    def _commit_one_by_one(self, items: list[tuple[Message, Record]], offsets: dict[Key, int],
+                           set_aside_commands: list[PoisonedRow]) -> Written:
         """A batch Postgres refuses is bad data, not a bad moment: retrying it would loop forever.
         Write its events one at a time and set aside those refused."""
         written = Written()
         for message, record in items:
             try:
-                written += self._commit([(message, record)], {})
+                written += self._commit([(message, record)], {}, [])
             except BAD_DATA as error:
                 self._set_aside(message, f"refused by Postgres: {type(error).__name__}: {error}")
                 written += Written(set_aside=1)
-        self._commit([], offsets)
+        self._commit([], offsets, set_aside_commands)
         return written
 
     def _consumer_error(self, message: Message) -> bool:
@@ -258,6 +308,15 @@ class Projector:
             self._set_aside(message, f"{type(record).__name__} is not a {expected.__name__}")
             return None
         return record
+
+    def _poisoned_command(self, message: Message, offsets: dict[Key, int]) -> list[PoisonedRow]:
+        """The command a poison message holds, if it was one with a readable id (else nothing to file)."""
+        topic, partition, offset = where(message)
+        offsets[(topic, partition)] = offset + 1
+        headers = dict(cast(list[tuple[str, bytes]], message.headers() or []))
+        row = poisoned_row(headers, message.key(), message.value(), message.timestamp()[1], self.topics.commands,
+                           self.codec)
+        return [] if row is None else [row]
 
     def _decode_value(self, message: Message) -> Record | None:
         if self.publish_poison:
@@ -305,7 +364,7 @@ class Projector:
 
     def _assign(self, partitions: list[TopicPartition]) -> None:
         """Start each partition where Postgres says the read model stands (or at the beginning)."""
-        stored = load_offsets(self.conn, self.expected)
+        stored = load_offsets(self.conn, self.reads)
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
             self.positions[(tp.topic, tp.partition)] = stored.get((tp.topic, tp.partition), 0)
@@ -327,7 +386,7 @@ class Projector:
     def _all_partitions(self) -> list[TopicPartition]:
         metadata = self.consumer.list_topics(timeout=10)
         return [TopicPartition(topic, partition)
-                for topic in self.expected if topic in metadata.topics
+                for topic in self.reads if topic in metadata.topics
                 for partition in sorted(metadata.topics[topic].partitions)]
 
     def _watermarks(self) -> dict[Key, tuple[int, int]]:
@@ -381,7 +440,8 @@ def run_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None:
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         with Projector(settings, schema) as projector:
-            log.info("projecting %s and %s into schema %s", projector.topics.events, projector.topics.workers, schema)
+            log.info("projecting %s into schema %s; command results to %s", ", ".join(projector.reads), schema,
+                     projector.topics.command_results)
             projector.run(stop)
     finally:
         for sig, handler in previous.items():

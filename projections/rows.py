@@ -121,7 +121,19 @@ class EventRow(NamedTuple):
     payload: dict[str, Any]
 
 
-Row = JobRow | ExecutionRow | WorkerRow | EventRow
+class PoisonedRow(NamedTuple):
+    """A command set aside on the poison topic (never decided), by its id."""
+
+    command_id: str
+    job_id: str | None
+    reason: str
+    origin_topic: str
+    origin_partition: int
+    origin_offset: int
+    set_aside_at: datetime
+
+
+Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow
 
 
 def columns(cls: type[Row]) -> tuple[str, ...]:

@@ -20,10 +20,11 @@ import psycopg
 from tenacity import RetryError, Retrying, retry_if_exception_type
 
 from jobstream.retrying import log_failure, reconnect_backoff
-from jobstream.schemas import Record
+from jobstream.schemas import CommandResult, Record
 
 from .batch import Batch, wanted
-from .rows import EventRow, ExecutionRow, JobRow, Row, WorkerRow, columns
+from .command_results import results_of
+from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, Row, WorkerRow, columns
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ UPSERT_JOB = _upsert(JobRow, "jobs", "job_id", guard="seq")
 UPSERT_WORKER = _upsert(WorkerRow, "workers", "worker_id", guard="seq")
 UPSERT_EXECUTION = _upsert(ExecutionRow, "executions", "execution_id", guard=None)
 INSERT_EVENT = _insert(EventRow, "job_events", "ON CONFLICT DO NOTHING")
+INSERT_POISONED = _insert(PoisonedRow, "poisoned_commands", "ON CONFLICT DO NOTHING")
+SELECT_CAUSED = (f"SELECT {', '.join(columns(EventRow))} FROM job_events WHERE causation_id = ANY(%s) "
+                 "ORDER BY job_id, seq")
+SELECT_POISONED = _select(PoisonedRow, "poisoned_commands", "command_id", lock=False)
 SELECT_OFFSETS = "SELECT topic, partition, next_offset FROM projection_offsets WHERE topic = ANY(%s)"
 UPSERT_OFFSETS = ("INSERT INTO projection_offsets (topic, partition, next_offset) "
                   "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
@@ -122,9 +127,11 @@ def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[Pa
                 channel: str) -> None:
     """Write the folded rows, the new positions and the notifications (inside the transaction)."""
     jobs, executions, workers, events = batch.rows_to_write()
+    poisoned = list(batch.poisoned.values())
     with conn.pipeline():
         for query, cls, rows in ((UPSERT_JOB, JobRow, jobs), (UPSERT_EXECUTION, ExecutionRow, executions),
-                                 (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events)):
+                                 (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events),
+                                 (INSERT_POISONED, PoisonedRow, poisoned)):
             if rows:
                 conn.execute(query, (rows_json(cls, rows),))  # type: ignore[arg-type]
         if offsets:
@@ -132,6 +139,15 @@ def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[Pa
             conn.execute(UPSERT_OFFSETS, ([t for t, _ in keys], [p for _, p in keys], [offsets[k] for k in keys]))
         if batch.notify_job_ids:
             conn.execute(NOTIFY, (channel, list(batch.notify_job_ids)))
+
+
+def load_results(conn: psycopg.Connection[Any], command_ids: list[str]) -> list[CommandResult]:
+    """What became of these commands, from every event they caused and the poisoned ones (in the transaction)."""
+    with conn.pipeline():
+        events = conn.execute(SELECT_CAUSED, (command_ids,))
+        poisoned = conn.execute(SELECT_POISONED, (command_ids,))
+    rows = _rows(poisoned, PoisonedRow)
+    return results_of(command_ids, _rows(events, EventRow), {row.command_id: row for row in rows})
 
 
 def load_offsets(conn: psycopg.Connection[Any], topics: Iterable[str]) -> dict[PartitionKey, int]:

@@ -174,6 +174,7 @@ class NotifyUpstreamFinished(Command):
     envelope: CommandEnvelope
     upstream_job_id: str
     upstream_status: str
+    upstream_result_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -226,6 +226,7 @@ class JobSpec(Record):
     requirements: Requirements | None = None
     depends_on: list[Dependency] = field(default_factory=list)
     run_of: ScheduledRun | None = None
+    upstream_results: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

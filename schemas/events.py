@@ -264,6 +264,7 @@ class UpstreamSettled(JobEvent):
     upstream_job_id: str
     upstream_status: str
     satisfied: bool
+    upstream_result_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,6 +83,7 @@ from .events import (
     UpstreamSettled,
 )
 from .logs import LogChunk
+from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
 from .workers import (
     WorkerDeregistered,
@@ -95,6 +96,8 @@ from .workers import (
 
 __all__ = [
     "Record", "Command", "JobEvent", "WorkerEvent", "Task",
+    # command results
+    "CommandResult", "CausedEvent", "CommandStatus",
     # enums
     "Outcome", "MisfirePolicy", "ConcurrencyPolicy", "Jitter", "DependencyCondition", "TimerPurpose", "SkipReason",
     # common records

@@ -1,10 +1,11 @@
 """The child process of a python job: ``python -m jobstream.worker.python_runner TASK RESULT ERROR``.
 
-TASK is a JSON file (entrypoint, args, kwargs, limits, python_path). The runner sets the limits,
-puts the worker's python path first on ``sys.path``, imports ``package.module:function``, calls it
-(awaiting it if it is a coroutine function) and writes what it returns, as JSON, to RESULT; exit
-code 0. An exception is written to ERROR (type, message and traceback tail) and printed to stderr;
-exit code 1. stdout and stderr stay the job's own: the worker streams them to the logs topic.
+TASK is a JSON file (entrypoint, args, kwargs, limits, python_path, upstream_results). The runner
+sets the limits, puts the worker's python path first on ``sys.path``, imports
+``package.module:function``, calls it (awaiting it if it is a coroutine function) and writes what
+it returns, as JSON, to RESULT; exit code 0. An exception is written to ERROR (type, message and
+traceback tail) and printed to stderr; exit code 1. stdout and stderr stay the job's own: the
+worker streams them to the logs topic.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from jobstream.worker.limits import apply_limits
 from jobstream.worker.python_path import put_first_on_sys_path
+from jobstream.worker.upstream_results import with_upstream_results
 
 TRACEBACK_TAIL = 4000  # characters of traceback kept in the error
 
@@ -52,9 +54,12 @@ def _where_code_is_looked_for(python_path: tuple[str, ...]) -> str:
             "start it with --python-path DIR or JOBSTREAM_WORKER_PYTHONPATH")
 
 
-def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any], python_path: tuple[str, ...] = ()) -> str:
-    """Call the entrypoint and return its result as JSON text (TypeError/ValueError if it is not JSON)."""
-    value = load_entrypoint(entrypoint, python_path)(*args, **kwargs)
+def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any], python_path: tuple[str, ...] = (),
+         upstream: dict[str, Any] | None = None) -> str:
+    """Call the entrypoint (with ``upstream_results`` if it asks) and return its result as JSON text
+    (TypeError/ValueError if it is not JSON)."""
+    function = load_entrypoint(entrypoint, python_path)
+    value = function(*args, **with_upstream_results(function, kwargs, upstream or {}))
     if inspect.isawaitable(value):
         value = asyncio.run(_awaited(value))
     return json.dumps(value, allow_nan=False)
@@ -77,7 +82,8 @@ def run(task_path: Path, result_path: Path, error_path: Path) -> int:
         args, kwargs = task.get("args", []), task.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise TypeError("args must be a JSON array and kwargs a JSON object")
-        result = call(task["entrypoint"], args, kwargs, tuple(task.get("python_path", ())))
+        result = call(task["entrypoint"], args, kwargs, tuple(task.get("python_path", ())),
+                      task.get("upstream_results", {}))
     except Exception as error:  # noqa: BLE001 - the job's own failure, reported as its outcome
         described = describe(error)
         sys.stderr.write(described["traceback"])

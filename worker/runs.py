@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
+from pathlib import Path
 
 from jobstream.schemas import Assignment, ReportFinished, ReportProgress, ReportStarted
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
 from jobstream.worker.log_stream import ExecutionLog
 from jobstream.worker.progress import Progress
+from jobstream.worker.upstream_results import upstream_results, write_results_file
 
 Report = type[ReportStarted] | type[ReportProgress] | type[ReportFinished]
 
@@ -52,8 +55,11 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
                     percent=progress.percent, message=progress.message)
 
     output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output)
-    ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started, env=job_env(assignment),
-                     options=options)
-    result = await run_task(assignment.spec.task, ctx, assignment.execution_id)
+    results = upstream_results(assignment.spec)
+    with tempfile.TemporaryDirectory(prefix="jobstream-upstream-") as tmp:  # lives as long as the job
+        env = {**job_env(assignment), **(write_results_file(Path(tmp), results) if results else {})}
+        ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started, env=env,
+                         options=options, upstream_results=results)
+        result = await run_task(assignment.spec.task, ctx, assignment.execution_id)
     on_started(None)  # every executor starts before it ends; this only guards a new one that forgets
     return result

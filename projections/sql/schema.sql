@@ -90,6 +90,17 @@ CREATE TABLE IF NOT EXISTS job_events (
 CREATE INDEX IF NOT EXISTS job_events_causation_idx ON job_events (causation_id);
 CREATE INDEX IF NOT EXISTS job_events_type_idx ON job_events (type, job_id);
 
+-- Commands set aside on the poison topic, by command id (GET /v1/commands/{id}, command results).
+CREATE TABLE IF NOT EXISTS poisoned_commands (
+    command_id       text PRIMARY KEY,
+    job_id           text,
+    reason           text NOT NULL,
+    origin_topic     text NOT NULL,
+    origin_partition int NOT NULL,
+    origin_offset    bigint NOT NULL,
+    set_aside_at     timestamptz NOT NULL
+);
+
 -- Where the projector stands in each topic partition; written in the same transaction as the rows.
 CREATE TABLE IF NOT EXISTS projection_offsets (
     topic       text NOT NULL,

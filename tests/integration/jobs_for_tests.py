@@ -80,3 +80,8 @@ def shout(text: str, copies: int = 3) -> str:
         print(f"{text} {n}")
     print(f"{text} on stderr", file=sys.stderr)
     return text.upper()
+
+
+def relay(suffix: str, upstream_results: dict[str, Any]) -> dict[str, Any]:
+    """A dependent: what its upstreams returned (the worker passes them, as it asks), with a suffix."""
+    return {"seen": upstream_results, "suffix": suffix}

@@ -179,8 +179,9 @@ def high_watermarks(settings: Settings) -> dict[tuple[str, int], int]:
     topics = Topics(settings.topic_prefix)
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watermarks"})
     try:
-        return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                for t in (topics.events, topics.workers) for p in range(settings.partitions)}
+        read = [(t, p) for t in (topics.events, topics.workers) for p in range(settings.partitions)]
+        read.append((topics.poison, 0))  # for the commands set aside (it has one partition)
+        return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for t, p in read}
     finally:
         consumer.close()
 

@@ -105,7 +105,8 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     app = typer.Typer()
     register(app)
     names = {command.name for command in app.registered_commands}
-    assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs"}
+    assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs",
+                     "command"}
     assert {group.name for group in app.registered_groups} == {"workers", "dlq"}
 
 
@@ -122,3 +123,15 @@ def test_patch_clone_and_cancel_by_filter_send_only_the_options_given() -> None:
         ("POST", "/v1/jobs:cancel", {"queue": "q", "label": "team=a"}),
     ]
     assert run(handle, "cancel").exit_code != 0  # neither a job nor a filter
+
+
+def test_command_asks_what_became_of_a_command_by_its_id() -> None:
+    fate = {"command_id": "billing:1", "job_id": "0190-1", "status": "rejected", "reason": "job exists",
+            "events": [{"event_id": "0190-1:3", "type": "CommandRejected"}], "at": "2026-01-01T12:00:00Z"}
+    seen, handle = recorder(200, fate)
+
+    result = run(handle, "command", "billing:1")
+
+    assert result.exit_code == 0, result.output
+    assert [str(r.url) for r in seen] == ["http://api.test/v1/commands/billing:1"]
+    assert json.loads(result.stdout) == fate

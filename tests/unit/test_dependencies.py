@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobstream.core.dependencies import condition_holds
+from jobstream.core.dependencies import UPSTREAM_RESULTS_MAX_BYTES, condition_holds
 from jobstream.core.state import fold
+from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     CancelJob,
     CommandRejected,
@@ -16,9 +18,11 @@ from jobstream.schemas import (
     DependencyCondition,
     JobCancelled,
     JobQueued,
+    JobReady,
     Outcome,
     UpstreamSettled,
 )
+from jobstream.streams.side_effects import messages
 from tests.unit.builders import command, spec
 from tests.unit.world import World
 
@@ -147,3 +151,57 @@ def test_any_dag_any_delivery_order_with_duplicates_ends_as_the_reference_says(s
         if world.state(job_id).exists:
             assert fold(job_id, events) == world.state(job_id)
         assert sum(isinstance(e, JobQueued) for e in events) <= 1
+
+
+def test_a_chain_hands_each_result_down_and_the_ready_work_carries_them() -> None:
+    # Given a chain A -> B -> C
+    world = World()
+    world.submit("A", spec())
+    world.submit("B", after("A"))
+    world.submit("C", after("B"))
+
+    # When A returns 1 and B returns 2
+    world.run("A", result_json="1")
+    world.run("B", result_json='{"n": 2}')
+
+    # Then each dependent holds its own upstream's result, and its queued work carries it to the worker
+    assert world.state("B").spec.upstream_results == {"A": "1"}  # type: ignore[union-attr]
+    assert world.state("C").spec.upstream_results == {"B": '{"n": 2}'}  # type: ignore[union-attr]
+    before = world.state("C")
+    assert [e.upstream_result_json for e in world.history["C"] if isinstance(e, UpstreamSettled)] == ['{"n": 2}']
+    [ready] = [r for _, _, r in messages(Topics("t"), before, before, [queued(world, "C")]) if isinstance(r, JobReady)]
+    assert ready.spec.upstream_results == {"B": '{"n": 2}'}
+
+
+def test_results_past_the_jobs_bound_are_kept_as_a_reference_to_their_job() -> None:
+    # Given D after three upstreams whose results together pass the bound
+    world = World()
+    for upstream in "ABC":
+        world.submit(upstream, spec())
+    world.submit("D", after("A", "B", "C"))
+    big = json.dumps("x" * (UPSTREAM_RESULTS_MAX_BYTES // 2 - 10))
+
+    # When each returns a result of half the bound
+    for upstream in "ABC":
+        world.run(upstream, result_json=big)
+
+    # Then the first two are kept whole, the third as a marker naming the job that has it
+    kept = world.state("D").spec.upstream_results  # type: ignore[union-attr]
+    assert kept["A"] == kept["B"] == big
+    assert json.loads(kept["C"]) == {"ref": "job", "job_id": "C", "bytes": len(big)}
+    assert world.status("D") == "queued"
+
+
+def test_a_failed_upstream_hands_no_result_and_a_submission_cannot_carry_any() -> None:
+    world = World()
+    world.submit("A", spec())
+    world.submit("B", after("A", condition=COMPLETED))
+    world.run("A", Outcome.FAILED)
+    assert world.state("B").spec.upstream_results == {}  # type: ignore[union-attr]
+
+    [rejected] = world.submit("E", spec(upstream_results={"A": "1"}))
+    assert isinstance(rejected, CommandRejected) and "upstream_results" in rejected.reason
+
+
+def queued(world: World, job_id: str) -> JobQueued:
+    return next(e for e in reversed(world.history[job_id]) if isinstance(e, JobQueued))

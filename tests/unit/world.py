@@ -47,13 +47,13 @@ class World:
     def submit(self, job_id: str, spec: JobSpec) -> list[JobEvent]:
         return self.send(command(SubmitJob, job_id=job_id, spec=spec))
 
-    def run(self, job_id: str, outcome: Outcome = Outcome.SUCCEEDED) -> None:
-        """The job's queued attempt is assigned, starts and finishes with ``outcome``."""
+    def run(self, job_id: str, outcome: Outcome = Outcome.SUCCEEDED, result_json: str | None = None) -> None:
+        """The job's queued attempt is assigned, starts and finishes with ``outcome`` (and its result)."""
         state = self.state(job_id)
         lease: dict[str, Any] = dict(execution_id=state.execution_id, attempt=state.attempt, worker_id="w1")
         for cmd in (command(AssignJob, job_id=job_id, **lease), command(ReportStarted, job_id=job_id, **lease),
                     command(ReportFinished, job_id=job_id, outcome=outcome, exit_code=0 if outcome == "succeeded"
-                            else 1, **lease)):
+                            else 1, result_json=result_json, **lease)):
             self.send(cmd)
 
     def deliver(self) -> None:

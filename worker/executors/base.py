@@ -65,6 +65,7 @@ class RunContext:
     output: ExecutionOutput
     on_started: Callable[[int | None], None] = lambda pid: None  # pid of the child, None if there is none
     env: dict[str, str] = field(default_factory=dict)  # added to every child's environment
+    upstream_results: dict[str, Any] = field(default_factory=dict)  # upstream job_id -> its result, parsed
     options: ExecutorOptions = field(default_factory=ExecutorOptions)
 
     def result(self, outcome: Outcome, exit_code: int | None, duration_ms: int, error: str | None = None,

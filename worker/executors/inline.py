@@ -35,6 +35,7 @@ from jobstream.streams import metrics
 from jobstream.worker.executors.base import ExecutionResult, RunContext, ended_in_time, stopped_outcome
 from jobstream.worker.executors.output import ExecutionOutput
 from jobstream.worker.python_runner import describe, load_entrypoint
+from jobstream.worker.upstream_results import with_upstream_results
 
 log = logging.getLogger(__name__)
 TICK_S = 0.1
@@ -148,7 +149,7 @@ async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     token = _output.set((asyncio.get_running_loop(), ctx.output))
     ticker = asyncio.create_task(_tick(ctx.output))
     try:
-        run = _Run(function, args, kwargs)
+        run = _Run(function, args, with_upstream_results(function, kwargs, ctx.upstream_results))
         outcome = await _wait(run, ctx, task.entrypoint)
     finally:
         _output.reset(token)

@@ -25,21 +25,23 @@ def runner_argv(workdir: Path, python: str = sys.executable) -> list[str]:
             str(workdir / "task.json"), str(workdir / "result.json"), str(workdir / "error.json")]
 
 
-def task_document(task: PythonTask, python_path: tuple[str, ...] = ()) -> dict[str, object]:
+def task_document(task: PythonTask, python_path: tuple[str, ...] = (),
+                  upstream_results: dict[str, object] | None = None) -> dict[str, object]:
     """What the runner reads; ValueError if the arguments are not a JSON array and object."""
     args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ValueError("args_json must be a JSON array and kwargs_json a JSON object")
     return {"entrypoint": task.entrypoint, "args": args, "kwargs": kwargs,
             "memory_limit_mb": task.memory_limit_mb, "cpu_limit_s": task.cpu_limit_s,
-            "python_path": list(python_path)}
+            "python_path": list(python_path), "upstream_results": upstream_results or {}}
 
 
 async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     with tempfile.TemporaryDirectory(prefix="jobstream-python-") as tmp:
         workdir = Path(tmp)
         try:
-            (workdir / "task.json").write_text(json.dumps(task_document(task, ctx.options.python_path)))
+            document = task_document(task, ctx.options.python_path, ctx.upstream_results)
+            (workdir / "task.json").write_text(json.dumps(document))
         except ValueError as error:
             ctx.on_started(None)
             return ctx.result(Outcome.FAILED, None, 0, f"invalid task: {error}")
