@@ -14,20 +14,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from jobstream.core.validation import Problem
+from jobstream.schemas import ParamType
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 PLACEHOLDER = re.compile(r"\{\{\s*(" + NAME.pattern + r")\s*\}\}")
-
-
-class ParamType(StrEnum):
-    STRING = "string"
-    INT = "int"
-    NUMBER = "number"
-    BOOL = "bool"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The projector: the events and workers topics into the Postgres read model, one transaction per batch.
+"""The projector: the events, workers and templates topics into the Postgres read model, one transaction per batch.
 
 Exactly-once effect without Kafka transactions: each batch's rows and the next offsets of its
 partitions (projection_offsets) commit in one Postgres transaction, and on assignment the consumer
@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
-from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, WorkerEvent, make_codec
+from jobstream.schemas import JobEvent, MessageDecodeError, PoisonMessage, Record, Template, WorkerEvent, make_codec
 from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
 from . import metrics
@@ -92,7 +92,8 @@ class Projector:
         self.schema = schema
         self.channel = notify_channel(schema)
         self.topics = Topics(settings.topic_prefix)
-        self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent}
+        self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent,
+                                                  self.topics.templates: Template}
         self.codec = make_codec(settings.schema_registry_url)
         self.manual = manual
         self.publish_poison = publish_poison
@@ -375,7 +376,7 @@ def run_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None:
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         with Projector(settings, schema) as projector:
-            log.info("projecting %s and %s into schema %s", projector.topics.events, projector.topics.workers, schema)
+            log.info("projecting %s into schema %s", ", ".join(projector.expected), schema)
             projector.run(stop)
     finally:
         for sig, handler in previous.items():

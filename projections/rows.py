@@ -120,7 +120,14 @@ class EventRow(NamedTuple):
     payload: dict[str, Any]
 
 
-Row = JobRow | ExecutionRow | WorkerRow | EventRow
+class TemplateRow(NamedTuple):
+    name: str
+    latest: int  # the last version's number: a row is only ever replaced by a later one
+    versions: list[dict[str, Any]]  # every version, oldest first (the API's TemplateVersionView)
+    updated_at: datetime  # when the last version was created
+
+
+Row = JobRow | ExecutionRow | WorkerRow | EventRow | TemplateRow
 
 
 def columns(cls: type[Row]) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import psycopg
 from jobstream.schemas import Record
 
 from .batch import Batch, wanted
-from .rows import EventRow, ExecutionRow, JobRow, Row, WorkerRow, columns
+from .rows import EventRow, ExecutionRow, JobRow, Row, TemplateRow, WorkerRow, columns
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,14 @@ UPSERT_JOB = _upsert(JobRow, "jobs", "job_id", guard="seq")
 UPSERT_WORKER = _upsert(WorkerRow, "workers", "worker_id", guard="seq")
 UPSERT_EXECUTION = _upsert(ExecutionRow, "executions", "execution_id", guard=None)
 INSERT_EVENT = _insert(EventRow, "job_events", "ON CONFLICT DO NOTHING")
+UPSERT_TEMPLATE = _upsert(TemplateRow, "templates", "name", guard="latest")
 SELECT_OFFSETS = "SELECT topic, partition, next_offset FROM projection_offsets WHERE topic = ANY(%s)"
 UPSERT_OFFSETS = ("INSERT INTO projection_offsets (topic, partition, next_offset) "
                   "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
                   "ON CONFLICT (topic, partition) DO UPDATE "
                   "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)")
 NOTIFY = "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id"
-TABLES = ("jobs", "executions", "workers", "job_events", "projection_offsets")
+TABLES = ("jobs", "executions", "workers", "job_events", "templates", "projection_offsets")
 
 # Postgres text and json cannot hold NUL: an escaped one (not an escaped backslash before "u0000")
 # becomes U+FFFD, the same way on every replay.
@@ -122,7 +123,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[Pa
     jobs, executions, workers, events = batch.rows_to_write()
     with conn.pipeline():
         for query, cls, rows in ((UPSERT_JOB, JobRow, jobs), (UPSERT_EXECUTION, ExecutionRow, executions),
-                                 (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events)):
+                                 (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events),
+                                 (UPSERT_TEMPLATE, TemplateRow, list(batch.templates.values()))):
             if rows:
                 conn.execute(query, (rows_json(cls, rows),))  # type: ignore[arg-type]
         if offsets:

@@ -23,6 +23,7 @@ from .events import (
 )
 from .logs import LogChunk
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
+from .templates import ParamType, Template, TemplateParam, TemplateVersion
 from .workers import (
     WorkerDeregistered, WorkerDraining, WorkerEvent, WorkerHeartbeat, WorkerLost, WorkerRegistered,
 )
@@ -52,4 +53,6 @@ __all__ = [
     "LogChunk",
     # processor state
     "Liveness", "Held", "WorkerLiveness", "PendingTimer",
+    # job templates
+    "ParamType", "TemplateParam", "TemplateVersion", "Template",
 ]

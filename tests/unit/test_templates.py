@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobstream.core.templates import Param, ParamType, bind, definition_problems, placeholders, substitute
+from jobstream.core.templates import Param, bind, definition_problems, placeholders, substitute
+from jobstream.schemas import ParamType
 
 SPEC = {"name": "report-{{day}}", "priority": "{{prio}}",
         "task": {"type": "python", "entrypoint": "m:f", "args": ["{{day}}", "{{n}}"],
