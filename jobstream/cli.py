@@ -188,7 +188,8 @@ def projector(schema: str = typer.Option("jobstream", help="Postgres schema of t
     from jobstream.streams.metrics import serve
 
     settings, topics = _process("projector")
-    _started("projector", f"projector: projects {topics.events} and {topics.workers} into Postgres schema {schema}",
+    _started("projector", f"projector: projects {topics.events}, {topics.workers} and {topics.templates} into "
+                          f"Postgres schema {schema}",
              metrics_port)
     serve(metrics_port)
     run_projector(settings, schema)
