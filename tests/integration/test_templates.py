@@ -55,6 +55,18 @@ def test_a_template_runs_with_its_parameters_and_a_bad_one_is_named(stack: httpx
     assert _run(stack, "nobody", params={}).status_code == 404
 
 
+def test_a_template_with_a_schedule_makes_a_recurring_job(stack: httpx.Client) -> None:
+    nightly = {"name": "nightly", "params": [{"name": "cron", "type": "string"}],
+               "spec": {"name": "nightly", "task": {"type": "shell", "argv": ["true"]},
+                        "schedule": {"cron": "{{cron}}", "timezone": "Europe/Paris"}}}
+    assert stack.post("/v1/templates", json=nightly).status_code == 201
+    run = _run(stack, "nightly", params={"cron": "0 3 * * *"})
+    assert run.status_code == 201, run.text
+    job = run.json()
+    assert job["status"] == "scheduled" and job["next_run_at"] is not None
+    assert job["spec"]["schedule"]["cron"] == "0 3 * * *" and job["labels"]["jobstream.template"] == "nightly@1"
+
+
 def test_versions_each_run_as_they_were_and_survive_a_replay(stack: httpx.Client, test_settings: Settings,
                                                              unique_name: str) -> None:
     # Given two versions of one template
