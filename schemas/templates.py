@@ -23,7 +23,7 @@ class ParamType(StrEnum):
 class TemplateParam(Record):
     avro_name: ClassVar[str] = "jobstream.templates.TemplateParam"
     name: str
-    type: ParamType = ParamType.STRING
+    type: ParamType
     default_json: str | None = None  # None: required
 
 
@@ -32,9 +32,9 @@ class TemplateVersion(Record):
     avro_name: ClassVar[str] = "jobstream.templates.TemplateVersion"
     version: int
     spec_json: str
-    created_at: datetime
     params: list[TemplateParam] = field(default_factory=list)
     description: str = ""
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
