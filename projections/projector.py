@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import psycopg
 from confluent_kafka import (
-    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaException, Message, Producer, TopicPartition,
+    OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError, KafkaException, Message, Producer, TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
@@ -45,6 +45,8 @@ BATCH_SIZE = 2000  # a cap, not a target: a batch is whatever the consumer has r
 POLL_TIMEOUT_S = 0.05
 LAG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
+# A partition's leader being elected or moved: asking again soon gets an answer.
+LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
 # Errors that the same rows would raise again (bad values), unlike a lost connection.
 BAD_DATA = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 
@@ -325,9 +327,21 @@ class Projector:
                 for topic in self.expected if topic in metadata.topics
                 for partition in sorted(metadata.topics[topic].partitions)]
 
-    def _watermarks(self) -> dict[Key, tuple[int, int]]:
-        """(low, end) of every partition of both topics, in two batched requests. The end is the last
-        stable offset: as far as a read_committed consumer can get."""
+    def _watermarks(self, timeout_s: float = 30.0) -> dict[Key, tuple[int, int]]:
+        """(low, end) of every partition of the topics, in two batched requests. The end is the last
+        stable offset: as far as a read_committed consumer can get. A partition of a topic created a
+        moment ago may have no leader yet (a topic nobody wrote to, say): asked again until one is."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self._list_watermarks()
+            except KafkaException as error:
+                if error.args[0].code() not in LEADER_MOVING or time.monotonic() > deadline:
+                    raise
+                log.info("asking for watermarks again: %s", error)
+                time.sleep(0.2)  # a retry interval bounded by the deadline above
+
+    def _list_watermarks(self) -> dict[Key, tuple[int, int]]:
         partitions = self._all_partitions()
         if not partitions:
             return {}
