@@ -21,6 +21,9 @@ from jobstream.projections.batch import template_key
 from jobstream.projections.templates import template_from_row, version_view
 from jobstream.schemas import ParamType, Template, TemplateParam, TemplateVersion
 
+# Every version travels in each value of the templates topic: kept well under the broker's 1 MB.
+MAX_TEMPLATE_CHARS = 256 * 1024
+
 
 def _unprocessable(detail: str, problems: list[Problem]) -> ApiProblem:
     return ApiProblem(422, "validation", detail, errors=[field_error(field, why) for field, why in problems])
@@ -63,6 +66,10 @@ class TemplateCommands:
                                   params=[_param_record(p.to_param()) for p in body.params],
                                   description=body.description, created_at=utcnow())
         template = replace(previous, versions=[*previous.versions, version])
+        if sum(len(v.spec_json) for v in template.versions) > MAX_TEMPLATE_CHARS:
+            raise _unprocessable("the template is too large", [("spec", f"its versions' specs would hold more than "
+                                                                        f"{MAX_TEMPLATE_CHARS} characters in all; "
+                                                                        "use a new name")])
         async with self.notifier.subscribe(template_key(body.name)) as subscription:
             await self._publish(template)
             row = await subscription.wait_until(tolerant(lambda: self._projected(template)),

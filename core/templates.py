@@ -59,6 +59,10 @@ def definition_problems(spec: Any, params: list[Param]) -> list[Problem]:
     default is of the wrong type, a placeholder names no declared parameter."""
     if not isinstance(spec, Mapping):
         return [("spec", "must be a JSON object (a job submission body)")]
+    try:
+        json.dumps(spec, allow_nan=False)  # NaN and Infinity parse in Python, but no JSON reader takes them
+    except ValueError:
+        return [("spec", "must be JSON: NaN and Infinity are not numbers there")]
     problems: list[Problem] = []
     seen: set[str] = set()
     for k, param in enumerate(params):

@@ -54,6 +54,14 @@ def test_a_template_runs_with_its_parameters_and_a_bad_one_is_named(stack: httpx
     assert invalid.status_code == 422 and [e["field"] for e in invalid.json()["errors"]] == ["priority"]
     assert _run(stack, "nobody", params={}).status_code == 404
 
+    # A definition that could not be projected is refused before anything is published
+    undeclared = stack.post("/v1/templates", json={"name": "bad", "spec": {"name": "{{nope}}"}})
+    not_json = stack.post("/v1/templates", content='{"name": "bad", "spec": {"name": "x", "timeout_s": NaN}}',
+                          headers={"content-type": "application/json"})  # Python's JSON reader takes NaN
+    for refused in (undeclared, not_json):
+        assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["spec"]
+    assert stack.get("/v1/templates/bad").status_code == 404
+
 
 def test_a_template_with_a_schedule_makes_a_recurring_job(stack: httpx.Client) -> None:
     nightly = {"name": "nightly", "params": [{"name": "cron", "type": "string"}],

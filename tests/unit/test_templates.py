@@ -46,6 +46,8 @@ def test_a_definition_names_undeclared_placeholders_bad_defaults_and_twice_decla
     ]
     assert definition_problems(["not", "an", "object"], []) == [
         ("spec", "must be a JSON object (a job submission body)")]
+    assert definition_problems({"timeout_s": float("nan")}, []) == [
+        ("spec", "must be JSON: NaN and Infinity are not numbers there")]
     assert definition_problems(SPEC, PARAMS) == []
 
 
