@@ -4,10 +4,13 @@ a replay of the templates topic."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
+from jobstream.cli import app
 from jobstream.config import Settings
 from jobstream.projections.replay import replay
 from tests.integration.harness import wait_terminal
@@ -92,6 +95,11 @@ def test_versions_each_run_as_they_were_and_survive_a_replay(stack: httpx.Client
     listed = stack.get("/v1/templates").json()["items"]
     assert [(t["name"], t["latest"]) for t in listed] == [("greet", 2)]
     assert stack.get("/v1/templates/greet", params={"version": 3}).status_code == 404
+    # the CLI reads the same
+    cli = CliRunner().invoke(app, ["templates", "get", "greet", "--version", "1"],
+                             env={"JOBSTREAM_API_URL": str(stack.base_url)})
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output) == first
 
     # When the older version runs, and then the latest
     old = _run(stack, "greet", params={"who": "ann"}, version=1, idempotency_key="old-ann").json()
