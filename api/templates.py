@@ -60,16 +60,8 @@ class TemplateCommands:
         if problems:
             raise _unprocessable("the template is not valid; see errors", problems)
         current = await self.store.template(body.name)
-        previous = template_from_row(body.name, current["versions"]) if current else Template(name=body.name,
-                                                                                              versions=[])
-        version = TemplateVersion(version=len(previous.versions) + 1, spec_json=json.dumps(body.spec),
-                                  params=[_param_record(p.to_param()) for p in body.params],
-                                  description=body.description, created_at=utcnow())
-        template = replace(previous, versions=[*previous.versions, version])
-        if sum(len(v.spec_json) for v in template.versions) > MAX_TEMPLATE_CHARS:
-            raise _unprocessable("the template is too large", [("spec", f"its versions' specs would hold more than "
-                                                                        f"{MAX_TEMPLATE_CHARS} characters in all; "
-                                                                        "use a new name")])
+        template = _with_next_version(body, current)
+        version = template.versions[-1]
         async with self.notifier.subscribe(template_key(body.name)) as subscription:
             await self._publish(template)
             row = await subscription.wait_until(tolerant(lambda: self._projected(template)),
@@ -104,7 +96,9 @@ class TemplateCommands:
         if problems:
             raise _unprocessable("the parameters do not fit the template; see errors", problems)
         job = substitute(version["spec"], values)
-        labels = {**job.get("labels", {}), **body.labels, TEMPLATE_LABEL: f"{name}@{version['version']}"}
+        labels = job.get("labels", {})
+        if isinstance(labels, dict):  # else left as it is, for the job's validation to name it
+            labels = {**labels, **body.labels, TEMPLATE_LABEL: f"{name}@{version['version']}"}
         options = body.model_dump(include={"idempotency_key", "upstreams_may_come_later"}, exclude_none=True)
         try:
             submission = JobSubmission.model_validate({**job, **options, "labels": labels})
@@ -113,6 +107,20 @@ class TemplateCommands:
                                                 "valid with these parameters; see errors",
                              errors=validation_errors(error.errors())) from error
         return await self.jobs.submit(submission.to_spec(), submission.upstreams_may_come_later)
+
+
+def _with_next_version(body: TemplateIn, current: Row | None) -> Template:
+    """The template as it stands (``current``, its row) with ``body`` as its next version."""
+    previous = template_from_row(body.name, current["versions"]) if current else Template(name=body.name)
+    version = TemplateVersion(version=len(previous.versions) + 1, spec_json=json.dumps(body.spec),
+                              params=[_param_record(p.to_param()) for p in body.params],
+                              description=body.description, created_at=utcnow())
+    template = replace(previous, versions=[*previous.versions, version])
+    if sum(len(v.spec_json) for v in template.versions) > MAX_TEMPLATE_CHARS:
+        raise _unprocessable("the template is too large", [("spec", f"its versions' specs would hold more than "
+                                                                    f"{MAX_TEMPLATE_CHARS} characters in all; "
+                                                                    "use a new name")])
+    return template
 
 
 def _param_record(param: Param) -> TemplateParam:

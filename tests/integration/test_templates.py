@@ -64,6 +64,11 @@ def test_a_template_runs_with_its_parameters_and_a_bad_one_is_named(stack: httpx
     for refused in (undeclared, not_json):
         assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["spec"]
     assert stack.get("/v1/templates/bad").status_code == 404
+    # a spec the job refuses, whatever the values, is named at run time (labels must be an object)
+    odd = {"name": "odd", "spec": {"name": "odd", "labels": "x", "task": {"type": "shell", "argv": ["true"]}}}
+    assert stack.post("/v1/templates", json=odd).status_code == 201
+    refused_job = _run(stack, "odd")
+    assert refused_job.status_code == 422 and [e["field"] for e in refused_job.json()["errors"]] == ["labels"]
 
 
 def test_a_template_with_a_schedule_makes_a_recurring_job(stack: httpx.Client) -> None:
