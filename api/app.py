@@ -22,6 +22,7 @@ from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
+from jobstream.api.routes_templates import templates_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(commands_router())
     app.include_router(logs_router())
     app.include_router(workers_router())
+    app.include_router(templates_router())
     app.include_router(ops_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 import psycopg
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Message
 from psycopg_pool import PoolTimeout
 
 from jobstream.api.models import spec_from_json
@@ -89,7 +89,7 @@ class JobCommands:
         command = SubmitJob(envelope=command_envelope(SubmitJob, job_id, ACTOR), spec=spec)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(_tolerant(lambda: self._submitted(job_id, command)),
+            result = await subscription.wait_until(tolerant(lambda: self._submitted(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
         return result or Result(Reply.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
 
@@ -137,9 +137,9 @@ class JobCommands:
         command = CancelJob(envelope=command_envelope(CancelJob, job_id, ACTOR), reason=reason)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(_tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
+            result = await subscription.wait_until(tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
 
     async def rerun(self, job_id: str, command_type: type[RetryJob] | type[RedriveJob]) -> Result:
         """Run a failed (or dead-lettered) job again as a new attempt; answers once it is queued."""
@@ -153,9 +153,9 @@ class JobCommands:
         command = command_type(envelope=command_envelope(command_type, job_id, ACTOR))
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(_tolerant(lambda: self._requeued(job_id, command, seen_seq)),
+            result = await subscription.wait_until(tolerant(lambda: self._requeued(job_id, command, seen_seq)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
 
     async def update(self, job_id: str, patch: JobPatch) -> Result:
         """Change a job before it runs; 409 with the state processor's reason if it may not change."""
@@ -184,9 +184,9 @@ class JobCommands:
         command = make()
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(_tolerant(lambda: self._decided(job_id, command)),
+            result = await subscription.wait_until(tolerant(lambda: self._decided(job_id, command)),
                                                    self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await _tolerant(lambda: self.store.job(job_id))() or job)
+        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
 
     async def _decided(self, job_id: str, command: Command) -> Result | None:
         command_id = command.envelope.command_id
@@ -223,15 +223,19 @@ class JobCommands:
 
     async def _send(self, command: Command) -> None:
         """Produce durably (acks=all) or answer 503; a timed-out command may still land later."""
+        await self.acked(self.publisher.send_command_acked(command), command_id=command.envelope.command_id,
+                         job_id=command.envelope.job_id)
+
+    async def acked(self, sending: Awaitable[Message], **ids: str) -> None:
+        """Wait for the broker's acknowledgement of a produce, or answer 503 naming ``ids``."""
         try:
-            await asyncio.wait_for(self.publisher.send_command_acked(command), self.options.ack_timeout_s)
+            await asyncio.wait_for(sending, self.options.ack_timeout_s)
         except (TimeoutError, RuntimeError, KafkaException, BufferError) as error:
-            raise ApiProblem(503, "broker-unavailable", f"the command was not acknowledged by Kafka: {error}",
-                             headers={"Retry-After": "1"}, command_id=command.envelope.command_id,
-                             job_id=command.envelope.job_id) from error
+            raise ApiProblem(503, "broker-unavailable", f"the record was not acknowledged by Kafka: {error}",
+                             headers={"Retry-After": "1"}, **ids) from error
 
 
-def _tolerant(check: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable[T | None]]:
+def tolerant(check: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable[T | None]]:
     """Once a command is sent, a read model that does not answer means "not visible yet" (202),
     not 503: a client retrying a durable submit without an idempotency key would duplicate it."""
 

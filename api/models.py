@@ -55,7 +55,7 @@ StrMap = dict[ShortText, Text]
 Seconds = Annotated[float, Field(gt=0, le=YEAR_S)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
@@ -64,7 +64,7 @@ MemoryLimit = Annotated[int, Field(ge=16, le=2**30, description="address-space l
 CpuLimit = Annotated[int, Field(ge=1, le=int(YEAR_S), description="CPU-time limit, seconds")]
 
 
-class ShellTaskIn(_Strict):
+class ShellTaskIn(Strict):
     """Run a process: exec ``argv``, or ``/bin/sh -c argv[0]`` when ``shell`` is true."""
 
     type: Literal["shell"]
@@ -80,7 +80,7 @@ class ShellTaskIn(_Strict):
                          memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s)
 
 
-class HttpTaskIn(_Strict):
+class HttpTaskIn(Strict):
     """Make one HTTP request; success is judged by the status (any 2xx when none is listed)."""
 
     type: Literal["http"]
@@ -96,7 +96,7 @@ class HttpTaskIn(_Strict):
                         timeout_s=self.timeout_s, expected_status=list(self.expected_status))
 
 
-class PythonTaskIn(_Strict):
+class PythonTaskIn(Strict):
     """Call ``package.module:function(*args, **kwargs)`` on the worker."""
 
     type: Literal["python"]
@@ -125,7 +125,7 @@ class PythonTaskIn(_Strict):
 TaskIn = Annotated[ShellTaskIn | HttpTaskIn | PythonTaskIn, Field(discriminator="type")]
 
 
-class RetryIn(_Strict):
+class RetryIn(Strict):
     """Capped exponential backoff; ``max_attempts`` counts the first attempt."""
 
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 1
@@ -143,7 +143,7 @@ class RetryIn(_Strict):
                            retry_on_timeout=self.retry_on_timeout)
 
 
-class RequirementsIn(_Strict):
+class RequirementsIn(Strict):
     """Resources and labels a worker must offer."""
 
     cpu: Annotated[float, Field(ge=0, le=100_000)] = 0.0
@@ -159,14 +159,14 @@ def _bare_job_id(value: Any) -> Any:
     return {"job_id": value} if isinstance(value, str) else value
 
 
-class DependencyIn(_Strict):
+class DependencyIn(Strict):
     """An upstream job; ``succeeded`` waits for its success, ``completed`` for any end."""
 
     job_id: Annotated[ShortText, Field(min_length=1)]
     condition: Literal["succeeded", "completed"] = "succeeded"
 
 
-class BatchDependencyIn(_Strict):
+class BatchDependencyIn(Strict):
     """In a batch, an upstream is an existing job (``job_id``) or a job of the batch (``ref``)."""
 
     job_id: Annotated[ShortText, Field(min_length=1)] | None = None
@@ -190,7 +190,7 @@ BatchDependencies = Annotated[list[Annotated[BatchDependencyIn, BeforeValidator(
                               Field(max_length=MAX_DEPENDENCIES)]
 
 
-class _JobFields(_Strict):
+class _JobFields(Strict):
     name: ShortText
     queue: ShortText = "default"
     priority: Annotated[int, Field(ge=1, le=10, description="1 is the most urgent")] = 5
@@ -239,7 +239,7 @@ class BatchJobIn(_JobFields):
 MAX_BATCH = 10_000
 
 
-class BatchRequest(_Strict):
+class BatchRequest(Strict):
     """``POST /v1/jobs:batch``: up to 10,000 jobs, submitted atomically. Jobs are checked one by one
     (``BatchJobIn``), so that errors name ``jobs[i]``."""
 
@@ -247,7 +247,7 @@ class BatchRequest(_Strict):
     idempotency_key: Annotated[ShortText, Field(min_length=1)] | None = None
 
 
-class JobPatchIn(_Strict):
+class JobPatchIn(Strict):
     """``PATCH /v1/jobs/{job_id}``: fields to change before the job runs; absent ones stay."""
 
     priority: Annotated[int, Field(ge=1, le=10)] | None = None
@@ -286,7 +286,7 @@ class CloneRequest(JobPatchIn):
         return replace(spec, name=self.name or spec.name, idempotency_key=None, run_of=None)
 
 
-class BulkCancelRequest(_Strict):
+class BulkCancelRequest(Strict):
     """``POST /v1/jobs:cancel``: cancel every unfinished job that matches all the given filters."""
 
     queue: ShortText | None = None
@@ -329,7 +329,7 @@ def spec_from_json(stored: dict[str, Any]) -> JobSpec:
         raise ValueError(f"not a stored job spec: {error!r}") from error
 
 
-class CancelRequest(_Strict):
+class CancelRequest(Strict):
     """``POST /v1/jobs/{job_id}/cancel``: an optional reason, kept in the audit trail."""
 
     reason: Annotated[Text, Field(min_length=1, max_length=1000)] = "cancelled by user"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
@@ -25,10 +26,21 @@ def job_location(job_id: str) -> str:
     return f"/v1/jobs/{job_id}"
 
 
-def _answer(result: Result, response: Response) -> JobView:
+def answer_with_job(result: Result, response: Response) -> JobView:
     response.status_code = STATUS_CODES[result.reply]
     response.headers["Location"] = job_location(result.job["job_id"])
     return JobView.model_validate(result.job)
+
+
+async def counted_submit(context: Context, submitting: Awaitable[Result]) -> Result:
+    """A submit's result, counted by how it was answered (``jobstream_api_submits_total``)."""
+    try:
+        result = await submitting
+    except ApiProblem as problem:
+        context.metrics.submits.labels(problem.slug).inc()
+        raise
+    context.metrics.submits.labels(result.reply.value).inc()
+    return result
 
 
 async def _known_job(context: Context, job_id: str) -> dict[str, Any]:
@@ -53,7 +65,7 @@ def dlq_router() -> APIRouter:
         404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
     async def redrive(job_id: JobId, response: Response, context: Context) -> JobView:
         """Run a dead-lettered job again, as a new attempt with a fresh retry budget."""
-        return _answer(await context.commands.rerun(job_id, RedriveJob), response)
+        return answer_with_job(await context.commands.rerun(job_id, RedriveJob), response)
 
     return router
 
@@ -67,13 +79,9 @@ def jobs_router() -> APIRouter:
         413: PROBLEM, 503: PROBLEM})
     async def submit_job(submission: JobSubmission, response: Response, context: Context) -> JobView:
         """Submit a job; answers once it is visible (read-your-writes), or 202 past the wait bound."""
-        try:
-            result = await context.commands.submit(submission.to_spec(), submission.upstreams_may_come_later)
-        except ApiProblem as problem:
-            context.metrics.submits.labels(problem.slug).inc()
-            raise
-        context.metrics.submits.labels(result.reply.value).inc()
-        return _answer(result, response)
+        result = await counted_submit(context, context.commands.submit(submission.to_spec(),
+                                                                         submission.upstreams_may_come_later))
+        return answer_with_job(result, response)
 
     @router.get("", response_model=JobPage)
     async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
@@ -108,14 +116,14 @@ def jobs_router() -> APIRouter:
             context.metrics.cancels.labels(problem.slug).inc()
             raise
         context.metrics.cancels.labels(result.reply.value).inc()
-        return _answer(result, response)
+        return answer_with_job(result, response)
 
     @router.post("/{job_id}/retry", response_model=JobView, responses={
         202: {"model": JobView, "description": "sent, not yet visible in the read model"},
         404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
     async def retry_job(job_id: JobId, response: Response, context: Context) -> JobView:
         """Run a failed job again, as a new attempt."""
-        return _answer(await context.commands.rerun(job_id, RetryJob), response)
+        return answer_with_job(await context.commands.rerun(job_id, RetryJob), response)
 
     @router.patch("/{job_id}", response_model=JobView, responses={
         202: {"model": JobView, "description": "sent, the decision is not visible yet"},
@@ -127,21 +135,21 @@ def jobs_router() -> APIRouter:
         if problems:
             raise ApiProblem(422, "validation", "the patch is not valid; see errors",
                              errors=[field_error(field, detail) for field, detail in problems])
-        return _answer(await context.commands.update(job_id, patch.to_patch()), response)
+        return answer_with_job(await context.commands.update(job_id, patch.to_patch()), response)
 
     @router.post("/{job_id}/pause", response_model=JobView, responses={
         202: {"model": JobView, "description": "sent, the decision is not visible yet"},
         404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
     async def pause_job(job_id: JobId, response: Response, context: Context) -> JobView:
         """Stop a job from running until resumed; 409 with the reason if it cannot be paused."""
-        return _answer(await context.commands.pause(job_id), response)
+        return answer_with_job(await context.commands.pause(job_id), response)
 
     @router.post("/{job_id}/resume", response_model=JobView, responses={
         202: {"model": JobView, "description": "sent, the decision is not visible yet"},
         404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
     async def resume_job(job_id: JobId, response: Response, context: Context) -> JobView:
         """Let a paused job run again; 409 with the reason if it is not paused."""
-        return _answer(await context.commands.resume(job_id), response)
+        return answer_with_job(await context.commands.resume(job_id), response)
 
     @router.post("/{job_id}/clone", status_code=201, response_model=JobView, responses={
         202: {"model": JobView, "description": "accepted, not yet visible in the read model"},
@@ -150,7 +158,7 @@ def jobs_router() -> APIRouter:
                         overrides: Annotated[CloneRequest | None, Body()] = None) -> JobView:
         """Submit a new job with this one's spec and the given changes; answers like a submit."""
         changes = overrides or CloneRequest()
-        return _answer(await context.commands.clone(job_id, changes.apply), response)
+        return answer_with_job(await context.commands.clone(job_id, changes.apply), response)
 
     @router.get("/{job_id}/executions", response_model=ExecutionList, responses={404: PROBLEM})
     async def job_executions(job_id: JobId, context: Context) -> ExecutionList:

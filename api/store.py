@@ -124,6 +124,15 @@ class ReadModel:
             self.table(table), where, sql.Identifier(key), order)
         return await self.fetch(query, [*params, limit + 1])
 
+    # ------------------------------------------------------------------ templates
+    async def template(self, name: str) -> Row | None:
+        query = sql.SQL("SELECT * FROM {} WHERE name = %s").format(self.table("templates"))
+        return await self.fetch_one(query, [name])
+
+    async def templates(self, limit: int, after: str | None) -> list[Row]:
+        """Up to ``limit + 1`` templates by name, after the name ``after``."""
+        return await self.page("templates", "name", Filter({}), limit, after, descending=False)
+
     # ------------------------------------------------------------------ jobs
     async def jobs_by_submission(self, filters: Filter, limit: int, after: tuple[str, str] | None) -> list[Row]:
         """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``

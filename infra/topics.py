@@ -64,6 +64,10 @@ class Topics:
         return f"{self.prefix}.dead-letters"
 
     @property
+    def templates(self) -> str:
+        return f"{self.prefix}.templates"
+
+    @property
     def poison(self) -> str:
         return f"{self.prefix}.poison"
 
@@ -126,6 +130,8 @@ class Topics:
                       "stdout/stderr chunks keyed by execution_id"),
             TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},
                       "dead-lettered jobs keyed by job_id, latest state per job"),
+            TopicSpec(self.templates, partitions, {"cleanup.policy": "compact"},
+                      "job templates keyed by name, each value holding every version: the truth of templates"),
             # Processor state tables: the latest value per key, co-partitioned with their source.
             TopicSpec(self.state_processor_changelog, partitions, {"cleanup.policy": "compact"},
                       "the state processor's job states, keyed by job_id, written with its events"),

@@ -195,8 +195,9 @@ def projector(schema: str = typer.Option("jobstream", help="Postgres schema of t
     from jobstream.streams.metrics import serve
 
     settings, topics = _process("projector")
-    _started("projector", f"projector: projects {topics.events}, {topics.workers} and the commands set aside on "
-                          f"{topics.poison} into Postgres schema {schema}; command results to {topics.command_results}",
+    _started("projector", f"projector: projects {topics.events}, {topics.workers}, {topics.templates} and the commands "
+                          f"set aside on {topics.poison} into Postgres schema {schema}; command results to "
+                          f"{topics.command_results}",
              metrics_port)
     serve(metrics_port)
     run_projector(settings, schema)

@@ -23,7 +23,8 @@ from jobstream.submit_body import (
     parse_pairs,
     submission_body,
 )
-from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_rows, show_job
+from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_page, print_rows, show_job
+from jobstream.templates_client import register_templates
 
 __all__ = ["ApiClient", "ClientError", "describe_problem", "make_jobs_app", "register"]
 
@@ -46,6 +47,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     _register_changes(app, api)
     register_ops(app, api)
     register_logs(app, api)
+    register_templates(app, api)
 
 
 def _show(api: Api, api_url: str | None, as_json: bool, method: str, path: str, **kwargs: Any) -> None:
@@ -154,10 +156,7 @@ def _register_reads(app: typer.Typer, api: Api) -> None:
         params: dict[str, Any] = {"limit": limit, "status": status or [], "queue": queue, "label": label or [],
                                   "parent_job_id": parent, "cursor": cursor}
         page = api.call(api_url, "GET", "/v1/jobs", params={k: v for k, v in params.items() if v not in (None, [])})[1]
-        if as_json:
-            print_json(page)
-        else:
-            print_rows(page.get("items", []), JOB_COLUMNS, page.get("next_cursor"))
+        print_page(page, JOB_COLUMNS, as_json)
 
     @app.command("command")
     def command(command_id: str, api_url: ApiUrl = None) -> None:

@@ -8,16 +8,9 @@ import typer
 
 from jobstream.api_client import Api, ApiUrl, AsJson
 from jobstream.submit_body import parse_pairs
-from jobstream.tables import DEAD_LETTER_COLUMNS, WORKER_COLUMNS, print_json, print_rows, show_job
+from jobstream.tables import DEAD_LETTER_COLUMNS, WORKER_COLUMNS, print_page, show_job
 
 Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
-
-
-def _print_page(page: dict[str, Any], columns: tuple[str, ...], as_json: bool) -> None:
-    if as_json:
-        print_json(page)
-    else:
-        print_rows(page.get("items", []), columns, page.get("next_cursor"))
 
 
 def register_ops(app: typer.Typer, api: Api) -> None:
@@ -38,7 +31,7 @@ def register_ops(app: typer.Typer, api: Api) -> None:
         parse_pairs(label, "--label")
         params: dict[str, Any] = {"status": status or [], "label": label or [], "limit": limit, "cursor": cursor}
         page = api.call(api_url, "GET", "/v1/workers", params={k: v for k, v in params.items() if v not in (None, [])})
-        _print_page(page[1], WORKER_COLUMNS, as_json)
+        print_page(page[1], WORKER_COLUMNS, as_json)
 
     @workers.command("drain")
     def workers_drain(worker_id: str, reason: Annotated[str, typer.Option(help="Why")] = "",
@@ -52,7 +45,7 @@ def register_ops(app: typer.Typer, api: Api) -> None:
                api_url: ApiUrl = None, as_json: AsJson = False) -> None:
         """List dead-lettered jobs (failed for good after their retries), newest job first."""
         params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        _print_page(api.call(api_url, "GET", "/v1/dlq", params=params)[1], DEAD_LETTER_COLUMNS, as_json)
+        print_page(api.call(api_url, "GET", "/v1/dlq", params=params)[1], DEAD_LETTER_COLUMNS, as_json)
 
     @dlq.command("redrive")
     def dlq_redrive(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:

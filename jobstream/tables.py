@@ -19,6 +19,7 @@ JOB_COLUMNS = ("job_id", "name", "status", "queue", "priority", "submitted_at")
 EXECUTION_COLUMNS = ("execution_id", "status", "worker_id", "started_at", "finished_at", "exit_code")
 WORKER_COLUMNS = ("worker_id", "status", "queues", "slots", "free_slots", "running_count", "last_heartbeat_at")
 DEAD_LETTER_COLUMNS = ("job_id", "name", "queue", "attempt", "dead_lettered_at", "last_error")
+TEMPLATE_COLUMNS = ("name", "latest", "description", "updated_at")
 EVENT_COLUMNS = ("seq", "type", "occurred_at", "actor", "payload")
 
 
@@ -51,6 +52,14 @@ def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], next_curs
     console.print(table)
     if next_cursor:
         console.print(f"more: --cursor {next_cursor}", soft_wrap=True)
+
+
+def print_page(page: dict[str, Any], columns: tuple[str, ...], as_json: bool) -> None:
+    """A page of a list: the API's JSON, or a table of ``columns`` and the next cursor."""
+    if as_json:
+        print_json(page)
+    else:
+        print_rows(page.get("items", []), columns, page.get("next_cursor"))
 
 
 def print_job(job: dict[str, Any], executions: Sequence[dict[str, Any]] = ()) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from jobstream.schemas import JobEvent, Record, WorkerEvent
+from jobstream.schemas import JobEvent, Record, Template, WorkerEvent
 
 from .mapping import execution_target, project_job_event, project_worker_event
-from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, WorkerRow
+from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, TemplateRow, WorkerRow
+from .templates import template_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,12 @@ class Batch:
     executions: dict[str, ExecutionRow] = field(default_factory=dict)
     workers: dict[str, WorkerRow] = field(default_factory=dict)
     events: dict[str, EventRow] = field(default_factory=dict)
+    templates: dict[str, TemplateRow] = field(default_factory=dict)  # not loaded: the upsert keeps the later
     changed_jobs: dict[str, None] = field(default_factory=dict)
     changed_executions: dict[str, None] = field(default_factory=dict)
     changed_workers: dict[str, None] = field(default_factory=dict)
-    notify_job_ids: dict[str, None] = field(default_factory=dict)  # every job with an applied event
+    notify_job_ids: dict[str, None] = field(default_factory=dict)  # every job with an applied event,
+    # and "template:<name>" for every template written (the API waits on both the same way)
     poisoned: dict[str, PoisonedRow] = field(default_factory=dict)  # commands set aside, by command id
     applied: int = 0
     duplicates: int = 0
@@ -67,6 +70,8 @@ class Batch:
             return self._count(self._apply_job(record))
         if isinstance(record, WorkerEvent):
             return self._count(self._apply_worker(record))
+        if isinstance(record, Template):
+            return self._count(self._apply_template(record))
         return False
 
     def _count(self, applied: bool) -> bool:
@@ -107,6 +112,20 @@ class Batch:
         caused = (event.causation_id for event in self.events.values() if event.causation_id)
         return list(dict.fromkeys([*caused, *self.poisoned]))
 
+    def _apply_template(self, template: Template) -> bool:
+        row = template_row(template)
+        current = self.templates.get(row.name)
+        if current is not None and current.latest >= row.latest:
+            return False
+        self.templates[row.name] = row
+        self.notify_job_ids[template_key(row.name)] = None
+        return True
+
     def rows_to_write(self) -> tuple[list[JobRow], list[ExecutionRow], list[WorkerRow], list[EventRow]]:
         return ([self.jobs[k] for k in self.changed_jobs], [self.executions[k] for k in self.changed_executions],
                 [self.workers[k] for k in self.changed_workers], list(self.events.values()))
+
+
+def template_key(name: str) -> str:
+    """What the projector notifies once a template's new version is committed."""
+    return f"template:{name}"

@@ -1,5 +1,6 @@
-"""The projector: the events and workers topics into the Postgres read model, one transaction per batch;
-the commands set aside on the poison topic too, and what became of each command to the command-results topic.
+"""The projector: the events, workers and templates topics into the Postgres read model, one transaction
+per batch; the commands set aside on the poison topic too, and what became of each command to the
+command-results topic.
 
 Exactly-once effect without Kafka transactions: each batch's rows and the next offsets of its
 partitions (projection_offsets) commit in one Postgres transaction, and on assignment the consumer
@@ -43,6 +44,7 @@ from jobstream.schemas import (
     MessageDecodeError,
     PoisonMessage,
     Record,
+    Template,
     WorkerEvent,
     make_codec,
 )
@@ -69,6 +71,8 @@ BATCH_SIZE = 2000  # a cap, not a target: a batch is whatever the consumer has r
 POLL_TIMEOUT_S = 0.05
 LAG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
+# A partition's leader being elected or moved: asking again soon gets an answer.
+LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
 # Errors that the same rows would raise again (bad values), unlike a lost connection.
 BAD_DATA = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 
@@ -118,7 +122,8 @@ class Projector:
         self.schema = schema
         self.channel = notify_channel(schema)
         self.topics = Topics(settings.topic_prefix)
-        self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent}
+        self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent,
+                                                  self.topics.templates: Template}
         self.reads = [*self.expected, self.topics.poison]  # the poison topic for the commands set aside
         self.codec = make_codec(settings.schema_registry_url)
         self.manual = manual
@@ -389,9 +394,21 @@ class Projector:
                 for topic in self.reads if topic in metadata.topics
                 for partition in sorted(metadata.topics[topic].partitions)]
 
-    def _watermarks(self) -> dict[Key, tuple[int, int]]:
-        """(low, end) of every partition of both topics, in two batched requests. The end is the last
-        stable offset: as far as a read_committed consumer can get."""
+    def _watermarks(self, timeout_s: float = 30.0) -> dict[Key, tuple[int, int]]:
+        """(low, end) of every partition of the topics, in two batched requests. The end is the last
+        stable offset: as far as a read_committed consumer can get. A partition of a topic created a
+        moment ago may have no leader yet (a topic nobody wrote to, say): asked again until one is."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self._list_watermarks()
+            except KafkaException as error:
+                if error.args[0].code() not in LEADER_MOVING or time.monotonic() > deadline:
+                    raise
+                log.info("asking for watermarks again: %s", error)
+                time.sleep(0.2)  # a retry interval bounded by the deadline above
+
+    def _list_watermarks(self) -> dict[Key, tuple[int, int]]:
         partitions = self._all_partitions()
         if not partitions:
             return {}

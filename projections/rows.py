@@ -133,7 +133,14 @@ class PoisonedRow(NamedTuple):
     set_aside_at: datetime
 
 
-Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow
+class TemplateRow(NamedTuple):
+    name: str
+    latest: int  # the last version's number: a row is only ever replaced by a later one
+    versions: list[dict[str, Any]]  # every version, oldest first (the API's TemplateVersionView)
+    updated_at: datetime  # when the last version was created
+
+
+Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow | TemplateRow
 
 
 def columns(cls: type[Row]) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from jobstream.schemas import CommandResult, Record
 
 from .batch import Batch, wanted
 from .command_results import results_of
-from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, Row, WorkerRow, columns
+from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, Row, TemplateRow, WorkerRow, columns
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,14 @@ INSERT_POISONED = _insert(PoisonedRow, "poisoned_commands", "ON CONFLICT DO NOTH
 SELECT_CAUSED = (f"SELECT {', '.join(columns(EventRow))} FROM job_events WHERE causation_id = ANY(%s) "
                  "ORDER BY job_id, seq")
 SELECT_POISONED = _select(PoisonedRow, "poisoned_commands", "command_id", lock=False)
+UPSERT_TEMPLATE = _upsert(TemplateRow, "templates", "name", guard="latest")
 SELECT_OFFSETS = "SELECT topic, partition, next_offset FROM projection_offsets WHERE topic = ANY(%s)"
 UPSERT_OFFSETS = ("INSERT INTO projection_offsets (topic, partition, next_offset) "
                   "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
                   "ON CONFLICT (topic, partition) DO UPDATE "
                   "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)")
 NOTIFY = "SELECT pg_notify(%s, job_id) FROM unnest(%s::text[]) AS job_id"
-TABLES = ("jobs", "executions", "workers", "job_events", "projection_offsets")
+TABLES = ("jobs", "executions", "workers", "job_events", "templates", "projection_offsets")
 
 # Postgres text and json cannot hold NUL: an escaped one (not an escaped backslash before "u0000")
 # becomes U+FFFD, the same way on every replay.
@@ -131,7 +132,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[Pa
     with conn.pipeline():
         for query, cls, rows in ((UPSERT_JOB, JobRow, jobs), (UPSERT_EXECUTION, ExecutionRow, executions),
                                  (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events),
-                                 (INSERT_POISONED, PoisonedRow, poisoned)):
+                                 (INSERT_POISONED, PoisonedRow, poisoned),
+                                 (UPSERT_TEMPLATE, TemplateRow, list(batch.templates.values()))):
             if rows:
                 conn.execute(query, (rows_json(cls, rows),))  # type: ignore[arg-type]
         if offsets:

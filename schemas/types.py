@@ -85,6 +85,7 @@ from .events import (
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
+from .templates import ParamType, Template, TemplateParam, TemplateVersion
 from .workers import (
     WorkerDeregistered,
     WorkerDraining,
@@ -122,4 +123,6 @@ __all__ = [
     "LogChunk",
     # processor state
     "Liveness", "Held", "WorkerLiveness", "PendingTimer",
+    # job templates
+    "ParamType", "TemplateParam", "TemplateVersion", "Template",
 ]

@@ -147,16 +147,21 @@ class Publisher:
 
     async def send_command_acked(self, command: Command) -> Message:
         """Produce a command and wait for the broker's acknowledgement (acks=all)."""
+        return await self.publish_acked(self.topics.commands, command.envelope.job_id, command)
+
+    async def publish_acked(self, topic: str, key: str, record: Record) -> Message:
+        """Produce a record and wait for the broker's acknowledgement (acks=all)."""
         loop = asyncio.get_running_loop()
         acked: asyncio.Future[Message] = loop.create_future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
-                loop.call_soon_threadsafe(_set_exception, acked, RuntimeError(f"command not delivered: {error}"))
+                failure = RuntimeError(f"{record.short_name()} not delivered: {error}")
+                loop.call_soon_threadsafe(_set_exception, acked, failure)
             else:
                 loop.call_soon_threadsafe(_set_result, acked, message)
 
-        self.send_command(command, delivered)
+        self.publish(topic, key, record, delivered)
         self.producer.poll(0)
         return await acked
 

@@ -101,6 +101,14 @@ CREATE TABLE IF NOT EXISTS poisoned_commands (
     set_aside_at     timestamptz NOT NULL
 );
 
+-- Job templates, from the compacted templates topic: one row per name holding every version.
+CREATE TABLE IF NOT EXISTS templates (
+    name       text PRIMARY KEY,
+    latest     int NOT NULL,                      -- the last version's number
+    versions   jsonb NOT NULL,                    -- every version, oldest first: spec, params, created_at
+    updated_at timestamptz NOT NULL
+);
+
 -- Where the projector stands in each topic partition; written in the same transaction as the rows.
 CREATE TABLE IF NOT EXISTS projection_offsets (
     topic       text NOT NULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,8 @@ from jobstream.schemas import (
     ReportProgress,
     ReportStarted,
     SubmitJob,
+    Template,
+    TemplateVersion,
     TimerPurpose,
     WorkerDeregistered,
     WorkerDraining,
@@ -89,6 +92,16 @@ class Script:
         self.records.append(event)
         return event
 
+    def template(self, name: str, *argvs: list[str]) -> Template:
+        """A template with one version per argv, as the API publishes it after its last version."""
+        self.clock += timedelta(milliseconds=250)
+        versions = [TemplateVersion(version=n, spec_json=f'{{"name": "{name}", "task": {{"type": "shell", '
+                                                             f'"argv": {json.dumps(argv)}}}}}', created_at=self.clock)
+                    for n, argv in enumerate(argvs, start=1)]
+        template = Template(name=name, versions=versions)
+        self.records.append(template)
+        return template
+
 
 def scenario() -> Script:
     s = Script()
@@ -121,6 +134,8 @@ def scenario() -> Script:
     s.worker(WorkerHeartbeat, "w1", running=[], free_slots=2)
     s.worker(WorkerDraining, "w1")
     s.worker(WorkerDeregistered, "w1")
+    s.template("greet", ["echo", "hi"])
+    s.template("greet", ["echo", "hi"], ["echo", "{{who}}"])  # its second version: the value holds both
     return s
 
 
@@ -137,6 +152,8 @@ def produce(settings: Settings, records: list[Record], *, duplicate: list[Record
     def send(record: Record) -> None:
         if isinstance(record, WorkerEvent):
             publisher.publish(topics.workers, record.envelope.worker_id, record)
+        elif isinstance(record, Template):
+            publisher.publish(topics.templates, record.name, record)
         else:
             publisher.publish(topics.events, record.envelope.job_id, record)  # type: ignore[attr-defined]
 
@@ -179,7 +196,7 @@ def high_watermarks(settings: Settings) -> dict[tuple[str, int], int]:
     topics = Topics(settings.topic_prefix)
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "watermarks"})
     try:
-        read = [(t, p) for t in (topics.events, topics.workers) for p in range(settings.partitions)]
+        read = [(t, p) for t in (topics.events, topics.workers, topics.templates) for p in range(settings.partitions)]
         read.append((topics.poison, 0))  # for the commands set aside (it has one partition)
         return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for t, p in read}
     finally:
@@ -255,6 +272,8 @@ def test_projector_builds_the_read_model(test_settings: Settings, produced: tupl
     ]
     workers = rows(database_url, schema, "SELECT worker_id, status, seq, slots, free_slots, running FROM workers")
     assert sorted(workers) == [("w1", "deregistered", 5, 2, 2, []), ("w2", "lost", 2, 2, 2, [])]
+    templates = rows(database_url, schema, "SELECT name, latest, versions->1->'spec'->'task'->'argv' FROM templates")
+    assert templates == [("greet", 2, ["echo", "{{who}}"])]
 
     # every job event exactly once, in seq order, the ghost's rejection included
     expected = sorted((e.envelope.job_id, e.envelope.seq, e.envelope.event_id, e.envelope.type)
@@ -273,7 +292,7 @@ def test_projector_builds_the_read_model(test_settings: Settings, produced: tupl
     assert stored == {k: v for k, v in high_watermarks(test_settings).items() if v > 0}
 
     # one notification per job, on the schema's channel
-    expected_ids, heard = {"job-ok", "job-retry", "job-cancel", "job-lost", "ghost"}, set()
+    expected_ids, heard = {"job-ok", "job-retry", "job-cancel", "job-lost", "ghost", "template:greet"}, set()
     for notification in listener.notifies(timeout=5):
         assert notification.channel == f"{schema}_jobs"
         heard.add(notification.payload)

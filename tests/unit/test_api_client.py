@@ -107,7 +107,7 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     names = {command.name for command in app.registered_commands}
     assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs",
                      "command"}
-    assert {group.name for group in app.registered_groups} == {"workers", "dlq"}
+    assert {group.name for group in app.registered_groups} == {"workers", "dlq", "templates"}
 
 
 def test_patch_clone_and_cancel_by_filter_send_only_the_options_given() -> None:
