@@ -36,6 +36,14 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class OfJobsLabelled:
+    """Rows whose job has at least these labels (executions have none of their own)."""
+
+    pairs: dict[str, str]
+    jobs: sql.Composable  # the jobs table, qualified by the read model's schema
+
+
+@dataclass(frozen=True)
 class Filter:
     """Equality filters on columns (or containment, for ``Contains``); None means "any"."""
 
@@ -53,9 +61,12 @@ class Filter:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
-            if value is None or value == Contains({}):
+            if value is None or value == Contains({}) or isinstance(value, OfJobsLabelled) and not value.pairs:
                 continue
-            if isinstance(value, Contains):
+            if isinstance(value, OfJobsLabelled):
+                clauses.append(sql.SQL("job_id IN (SELECT job_id FROM {} WHERE labels @> %s)").format(value.jobs))
+                params.append(Jsonb(value.pairs))
+            elif isinstance(value, Contains):
                 clauses.append(sql.SQL("{} @> %s").format(sql.Identifier(column)))
                 params.append(Jsonb(value.pairs))
             elif isinstance(value, list | tuple):

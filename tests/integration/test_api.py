@@ -479,6 +479,14 @@ def test_executions_by_job_by_id_and_filtered(client: TestClient, db: psycopg.Co
 
     one = client.get(f"/v1/executions/{job_id}.1").json()
     assert one["execution_id"] == f"{job_id}.1" and one["job_id"] == job_id
+    # executions filtered by their job's labels
+    ml, web = f"ml-{job_id}", f"web-{job_id}"
+    insert_job(db, other := new_job_id(), labels={"team": web})
+    insert(db, "executions", execution_id=f"{other}.1", job_id=other, attempt=1, worker_id="w3", status="running")
+    db.execute("UPDATE jobs SET labels = %s WHERE job_id = %s", (Jsonb({"team": ml}), job_id))
+    of_team = lambda team: {e["execution_id"] for e in client.get(  # noqa: E731
+        "/v1/executions", params={"label": f"team={team}"}).json()["items"]}
+    assert of_team(ml) == {f"{job_id}.1", f"{job_id}.2"} and of_team(web) == {f"{other}.1"}
     by_worker = client.get("/v1/executions", params={"worker_id": "w2"}).json()["items"]
     assert [e["execution_id"] for e in by_worker] == [f"{job_id}.2"]
     failed = client.get("/v1/executions", params={"job_id": job_id, "status": "failed"}).json()["items"]
