@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jobstream.schemas import JobEvent, Record, Template, WorkerEvent
+from jobstream.schemas.actors import is_worker
 
 from .mapping import execution_target, project_job_event, project_worker_event
 from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, TemplateRow, WorkerRow
@@ -108,8 +109,11 @@ class Batch:
         return True
 
     def decided(self) -> list[str]:
-        """Ids of the commands this batch has news of: those that caused its new events, and the poisoned."""
-        caused = (event.causation_id for event in self.events.values() if event.causation_id)
+        """Ids of the commands this batch has news of, for the command-results topic: those that
+        caused its new events, and the poisoned. Not workers' own reports (two of a job's three
+        commands): no producer waits for them, and `GET /v1/commands/{id}` still answers for them."""
+        caused = (event.causation_id for event in self.events.values()
+                  if event.causation_id and not is_worker(event.actor))
         return list(dict.fromkeys([*caused, *self.poisoned]))
 
     def _apply_template(self, template: Template) -> bool:

@@ -49,6 +49,7 @@ from jobstream.schemas import (
     WorkerLost,
     WorkerRegistered,
 )
+from jobstream.schemas.actors import worker_actor
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import (
     Publisher,
@@ -235,7 +236,7 @@ class Worker:
         self.seq += 1
         envelope = WorkerEnvelope(event_id=f"{self.spec.worker_id}:{self.seq}", worker_id=self.spec.worker_id,
                                   seq=self.seq, type=event_type.short_name(), occurred_at=utcnow(),
-                                  actor=f"worker:{self.spec.worker_id}")
+                                  actor=worker_actor(self.spec.worker_id))
         self.publisher.publish(self.topics.workers, self.spec.worker_id, event_type(envelope=envelope, **fields))
 
     # -- executions -----------------------------------------------------------------------
@@ -266,7 +267,7 @@ class Worker:
         log.warning("handing back %s: %s", assignment.execution_id, reason,
                     extra={"job_id": assignment.job_id, "command_id": command_id})
         metrics.ASSIGNMENTS_RETURNED.inc()
-        envelope = command_envelope(ReturnAssignment, assignment.job_id, f"worker:{self.spec.worker_id}",
+        envelope = command_envelope(ReturnAssignment, assignment.job_id, worker_actor(self.spec.worker_id),
                                     command_id=command_id)
         self.publisher.send_command(ReturnAssignment(envelope=envelope, execution_id=assignment.execution_id,
                                                      attempt=assignment.attempt, worker_id=self.spec.worker_id,
@@ -301,7 +302,7 @@ class Worker:
 
     def _report(self, cls: type[ReportStarted] | type[ReportFinished], assignment: Assignment, what: str,
                 **fields: object) -> None:
-        envelope = command_envelope(cls, assignment.job_id, f"worker:{self.spec.worker_id}",
+        envelope = command_envelope(cls, assignment.job_id, worker_actor(self.spec.worker_id),
                                     command_id=f"{assignment.execution_id}:{what}")
         self.publisher.send_command(cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
                                         attempt=assignment.attempt, worker_id=self.spec.worker_id, **fields))

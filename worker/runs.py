@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from jobstream.schemas import Assignment, ReportFinished, ReportProgress, ReportStarted
+from jobstream.schemas.actors import worker_actor
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
 from jobstream.worker.log_stream import ExecutionLog
@@ -25,7 +26,7 @@ Report = type[ReportStarted] | type[ReportProgress] | type[ReportFinished]
 
 def send_report(publisher: Publisher, worker_id: str, cls: Report, assignment: Assignment, what: str,
                 **fields: object) -> None:
-    envelope = command_envelope(cls, assignment.job_id, f"worker:{worker_id}",
+    envelope = command_envelope(cls, assignment.job_id, worker_actor(worker_id),
                                 command_id=f"{assignment.execution_id}:{what}")
     publisher.send_command(cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
                                attempt=assignment.attempt, worker_id=worker_id, **fields))

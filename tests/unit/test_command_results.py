@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jobstream.projections.batch import Batch
 from jobstream.projections.command_results import poisoned_row, result_of, results_of
 from jobstream.projections.rows import EventRow, PoisonedRow
 from jobstream.schemas import CommandStatus, SingleObjectCodec, SubmitJob, make_codec
+from jobstream.schemas.actors import worker_actor
 from jobstream.schemas.codec import MARKER
 from tests.unit.builders import command, spec
 
@@ -82,3 +84,13 @@ def test_a_decodable_command_gives_its_id_and_other_poison_is_not_a_command() ->
                                                                                      offset=0), SubmitJob)
     assert poisoned_row(headers("p.events"), b"job-2", value, 0, "p.commands", codec) is None
     assert poisoned_row(headers("p.commands"), b"job-2", b"garbage", 0, "p.commands", codec) is None
+
+
+def test_a_batch_publishes_results_of_clients_commands_not_of_workers_reports() -> None:
+    def event(seq: int, actor: str, causation: str) -> EventRow:
+        return EventRow(f"j:{seq}", "j", seq, "JobSubmitted", AT, actor, causation, None, {})
+
+    batch = Batch()
+    batch.events = {e.event_id: e for e in (event(1, "api", "submit-1"), event(2, "api", "submit-1"),
+                                            event(3, worker_actor("w1"), "j.1:started"))}
+    assert batch.decided() == ["submit-1"]
