@@ -158,7 +158,7 @@ class DispatchHandler:
         self.replayed_below[partition] = end_offsets(self.settings, self.topics.dispatch)[partition]
         for job in table.values():
             self.board.add(job)
-        log.info("dispatcher took partition %d: %d ready executions", partition, len(table))
+        log.debug("dispatcher took partition %d: %d ready executions", partition, len(table))
 
     def revoked(self, partition: int) -> None:
         self.tables.pop(partition, None)

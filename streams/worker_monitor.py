@@ -152,7 +152,7 @@ class MonitorHandler:
     def assigned(self, partition: int, table: MutableMapping[str, WorkerLiveness]) -> None:
         self.tables[partition] = table
         self._rebuild()
-        log.info("worker monitor took partition %d: %d workers", partition, len(table))
+        log.debug("worker monitor took partition %d: %d workers", partition, len(table))
 
     def revoked(self, partition: int) -> None:
         self.tables.pop(partition, None)
