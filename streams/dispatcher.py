@@ -59,7 +59,7 @@ from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import (
     consume_ready,
     consumer_config,
-    end_offsets,
+    end_offset,
     ensure_all_topics,
     partition_for,
     while_leaders_settle,
@@ -86,6 +86,7 @@ class DispatchHandler:
         self.replayed_below: dict[int, int] = {}  # dispatch partition -> its end offset when we took it
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
         self.sent = 0
+        self._offsets_consumer: Consumer | None = None
 
     # -- per message and per batch ---------------------------------------------------------
 
@@ -155,10 +156,18 @@ class DispatchHandler:
 
     def assigned(self, partition: int, table: MutableMapping[str, JobReady]) -> None:
         self.tables[partition] = table
-        self.replayed_below[partition] = end_offsets(self.settings, self.topics.dispatch)[partition]
+        # One partition's end, on a consumer kept for it: all 12 partitions' ends on a new consumer
+        # for each partition taken cost 12 consumers and 144 requests at start-up.
+        self.replayed_below[partition] = end_offset(self._offsets(), TopicPartition(self.topics.dispatch, partition))
         for job in table.values():
             self.board.add(job)
         log.debug("dispatcher took partition %d: %d ready executions", partition, len(table))
+
+    def _offsets(self) -> Consumer:
+        if self._offsets_consumer is None:
+            group = f"dispatcher-offsets-{uuid.uuid4().hex[:8]}"  # never joined: it only asks for ends
+            self._offsets_consumer = Consumer(consumer_config(self.settings, group))
+        return self._offsets_consumer
 
     def revoked(self, partition: int) -> None:
         self.tables.pop(partition, None)
