@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from tenacity import AsyncRetrying
+from tenacity import AsyncRetrying, RetryCallState
 
-from jobstream.retrying import log_failure, reconnect_backoff
+from jobstream.outage import Gate
+from jobstream.retrying import reconnect_backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,8 +35,8 @@ class Subscription:
         self.woken = asyncio.Event()
 
     async def wait_until(self, check: Callable[[], Awaitable[T | None]], timeout_s: float,
-                         recheck_s: float) -> T | None:
-        """``check()``'s first non-None answer, or None once ``timeout_s`` has passed."""
+                         recheck_s: float, give_up: Callable[[], bool] = lambda: False) -> T | None:
+        """``check()``'s first non-None answer, or None once ``timeout_s`` has passed or ``give_up()``."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.woken.clear()  # before checking: a wake-up during the check is kept
@@ -43,16 +44,16 @@ class Subscription:
             if result is not None:
                 return result
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or give_up():
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.woken.wait(), min(remaining, recheck_s))
 
 
 class JobNotifier:
-    def __init__(self, database_url: str, channel: str, *, heartbeat_s: float = 30.0,
+    def __init__(self, database_url: str, channel: str, gate: Gate, *, heartbeat_s: float = 30.0,
                  max_backoff_s: float = 5.0) -> None:
-        self.database_url, self.channel = database_url, channel
+        self.database_url, self.channel, self.gate = database_url, channel, gate
         self.heartbeat_s, self.max_backoff_s = heartbeat_s, max_backoff_s
         self._waiters: dict[str, set[Subscription]] = {}
         self._listening = asyncio.Event()
@@ -99,8 +100,7 @@ class JobNotifier:
 
     async def _run(self) -> None:
         # Connecting is retried with backoff; a connection that worked and was lost starts it afresh.
-        reconnecting = AsyncRetrying(wait=reconnect_backoff(self.max_backoff_s),
-                                     before_sleep=log_failure(log, logging.WARNING, f"LISTEN {self.channel}"))
+        reconnecting = AsyncRetrying(wait=reconnect_backoff(self.max_backoff_s), before_sleep=self._failed)
         while True:
             await reconnecting(self._listen)
 
@@ -109,13 +109,19 @@ class JobNotifier:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self._listening.set()
+            self.gate.mark_up()
             self.wake_all()
             try:
                 await self._dispatch_notifications(conn)
             except psycopg.Error as error:
-                log.warning("LISTEN %s lost, reconnecting: %s", self.channel, error)
+                self.gate.mark_down(f"LISTEN {self.channel} lost: {error}")
             finally:
                 self._listening.clear()
+
+    def _failed(self, attempt: RetryCallState) -> None:
+        """A failed (re)connection is part of the read model's outage, logged by its gate."""
+        error = attempt.outcome.exception() if attempt.outcome is not None else None
+        self.gate.mark_down(f"LISTEN {self.channel}: {error}")
 
     async def _dispatch_notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:

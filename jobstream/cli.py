@@ -255,7 +255,9 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     dirs = worker_python_path(python_path, settings)  # checked before anything starts
     for line in Infra(settings).up():
         typer.echo(line)
-    raise SystemExit(Supervisor(settings, default_children(workers, slots, dirs, instances)).run())
+    children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
+                                metrics_base=settings.metrics_port_base)
+    raise SystemExit(Supervisor(settings, children).run())
 
 
 @bench_app.command("e2e")
