@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jobstream.config import Settings
 from jobstream.infra.kafka import LocalKafka, broker_answers
 from jobstream.infra.postgres import LocalPostgres, answers_query
+from jobstream.infra.registry import LocalRegistry
 from jobstream.infra.topics import Topics, ensure_topics
 
 
@@ -25,11 +26,16 @@ class Infra:
         return LocalPostgres(self.settings.state_dir / "postgres", self.settings.pg_port)
 
     @property
+    def registry(self) -> LocalRegistry:
+        return LocalRegistry(self.settings.state_dir / "registry", self.settings.cache_dir, self.settings.registry_port)
+
+    @property
     def topics(self) -> Topics:
         return Topics(self.settings.topic_prefix)
 
-    def up(self) -> list[str]:
-        """Start what is local and not running, create missing topics; one line per fact."""
+    def up(self, *, registry: bool = False) -> list[str]:
+        """Start what is local and not running, create missing topics; one line per fact. The schema
+        registry only when asked (a JVM that plain single-object encoding does not need)."""
         s = self.settings
         lines = []
         if s.external_kafka:
@@ -40,14 +46,18 @@ class Infra:
             lines.append("postgres: external (JOBSTREAM_DATABASE_URL)")
         else:
             lines.append(self.postgres.up())
+        if registry:
+            lines.append(self.registry.up())
         created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions))
         lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
         lines.append(f"JOBSTREAM_KAFKA_BOOTSTRAP={s.kafka_bootstrap}")
         lines.append(f"JOBSTREAM_DATABASE_URL={s.database_url}")
+        if registry:
+            lines.append(f"JOBSTREAM_SCHEMA_REGISTRY_URL={self.registry.url}")
         return lines
 
     def down(self) -> list[str]:
-        lines = []
+        lines = [self.registry.down()]
         if not self.settings.external_database_url:
             lines.append(self.postgres.down())
         if not self.settings.external_kafka:
@@ -60,4 +70,4 @@ class Infra:
         kafka = f"kafka: external {s.external_kafka} ({reached})" if s.external_kafka else self.kafka.status()
         postgres = (f"postgres: external ({'ready' if answers_query(s.database_url) else 'unreachable'})"
                     if s.external_database_url else self.postgres.status())
-        return [kafka, postgres]
+        return [kafka, postgres, self.registry.status()]

@@ -83,26 +83,29 @@ def _print_lines(lines: list[str]) -> None:
 
 @infra_app.command("install")
 def infra_install() -> None:
-    """Fetch the Kafka broker jars and install Debian's PostgreSQL server, when missing."""
+    """Fetch the Kafka broker jars and the schema registry, install Debian's PostgreSQL server, when missing."""
     from jobstream.infra.postgres import install_server
 
     infra = _infra()
     if not infra.settings.external_kafka:
         infra.kafka.ensure_jars()
         typer.echo(f"kafka {infra.settings.kafka_version} jars: {infra.kafka.libs}")
+    typer.echo(f"schema registry: {infra.registry.ensure_app()}")
     if not infra.settings.external_database_url:
         typer.echo(f"postgres server binaries: {install_server()}")
 
 
 @infra_app.command("up")
-def infra_up() -> None:
+def infra_up(registry: Annotated[bool, typer.Option(
+        "--registry", help="also start a schema registry (Apicurio, in memory) for Confluent's wire format")] = False,
+) -> None:
     """Start Kafka (KRaft) and Postgres in the background, wait until ready, create topics."""
-    _print_lines(_infra().up())
+    _print_lines(_infra().up(registry=registry))
 
 
 @infra_app.command("down")
 def infra_down() -> None:
-    """Stop the local Kafka and Postgres started by `infra up`."""
+    """Stop the local Kafka, Postgres (and registry, Connect worker) started by `infra up`."""
     _print_lines(_infra().down())
 
 
