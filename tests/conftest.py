@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from jobstream.config import Settings
+from jobstream.infra.connect import LocalConnect
 from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
@@ -90,6 +91,22 @@ def schema_registry_url() -> Iterator[str]:
     finally:
         registry.down()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_connect(infra_settings: Settings) -> Iterator[LocalConnect]:
+    """A real Kafka Connect worker (distributed, the JDBC sink and Avro converter plugins) on the
+    session's broker, started once and only for the tests that ask for it."""
+    jars = LocalKafka(infra_settings.state_dir / "kafka", infra_settings.cache_dir, infra_settings.kafka_version,
+                      0, 0)
+    jars.ensure_jars()
+    connect = LocalConnect(infra_settings.state_dir / "connect", infra_settings.cache_dir, jars.libs,
+                           infra_settings.kafka_bootstrap, free_port())
+    try:
+        connect.up()
+        yield connect
+    finally:
+        connect.down()
 
 
 @pytest.fixture
