@@ -18,7 +18,7 @@ import typer
 from jobstream.config import Settings
 from jobstream.infra.connect import CONNECTOR_CONFIG
 from jobstream.infra.registry import CCOMPAT_PATH
-from jobstream.infra.topics import Topics
+from jobstream.infra.topics import Topics, ensure_topics
 
 DEFAULT_TABLE = "analytics.job_events"
 APICURIO_V2_PATH = "/apis/registry/v2"  # what Apicurio's 2.x converter speaks
@@ -55,10 +55,12 @@ def render_connector(template: str, settings: Settings, *, name: str, table: str
 
 def deploy(settings: Settings, connect_url: str, *, name: str, table: str,
            template: str | None = None) -> dict[str, Any]:
-    """Create the table's schema, then create or update the connector (PUT is idempotent)."""
+    """Create the analytics topics and the table's schema, then create or update the connector (PUT
+    is idempotent), so that it may be deployed before or after the analytics projector starts."""
     import psycopg
 
     connector = render_connector(template or CONNECTOR_CONFIG.read_text(), settings, name=name, table=table)
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).analytics_specs(settings.partitions))
     schema = table.split(".", 1)[0] if "." in table else None
     if schema:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
