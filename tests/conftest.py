@@ -23,6 +23,7 @@ from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
 from jobstream.infra.registry import LocalRegistry
+from jobstream.infra.stack import Infra
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -97,11 +98,9 @@ def schema_registry_url() -> Iterator[str]:
 def kafka_connect(infra_settings: Settings) -> Iterator[LocalConnect]:
     """A real Kafka Connect worker (distributed, the JDBC sink and Avro converter plugins) on the
     session's broker, started once and only for the tests that ask for it."""
-    jars = LocalKafka(infra_settings.state_dir / "kafka", infra_settings.cache_dir, infra_settings.kafka_version,
-                      0, 0)
-    jars.ensure_jars()
-    connect = LocalConnect(infra_settings.state_dir / "connect", infra_settings.cache_dir, jars.libs,
-                           infra_settings.kafka_bootstrap, free_port())
+    infra = Infra(infra_settings.with_(connect_port=free_port()))
+    infra.kafka.ensure_jars()  # Connect runs from the broker's jars, fetched already unless the broker is external
+    connect = infra.connect
     try:
         connect.up()
         yield connect

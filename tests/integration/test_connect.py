@@ -48,15 +48,15 @@ def test_each_job_event_is_one_row_also_across_a_killed_connect_worker(
     table = f"analytics.{unique_name}"
     deploy(test_settings, kafka_connect.url, name=unique_name, table=table)
 
-    # When half the jobs run, the worker is killed once rows arrive, and the other half run meanwhile
+    # When half the jobs run and the worker is killed as their first rows arrive, and the other
+    # half runs while it is down
     first = [submit_job(stack, ["echo", f"job {n}"])["job_id"] for n in range(JOBS // 2)]
-    wait_terminal(stack, first, timeout_s=120)
     poll(lambda: _rows(test_settings.database_url, table), 180, "the first rows in the analytics table")
     pid = kafka_connect.jvm.running_pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     second = [submit_job(stack, ["echo", f"job {n}"])["job_id"] for n in range(JOBS // 2, JOBS)]
-    wait_terminal(stack, second, timeout_s=120)
+    wait_terminal(stack, first + second, timeout_s=120)
     kafka_connect.up()
 
     # Then every event of every job is in the table exactly once, with its flat columns
