@@ -39,6 +39,7 @@ def _events(stack: httpx.Client, job_ids: list[str]) -> list[tuple[str, int, str
                   for e in stack.get(f"/v1/jobs/{job_id}/events").json()["items"])
 
 
+@pytest.mark.timeout(600)  # the session's first use starts the registry and the Connect worker (JVMs)
 def test_each_job_event_is_one_row_also_across_a_killed_connect_worker(
         stack: httpx.Client, services: dict[str, ServiceProcess], test_settings: Settings,
         kafka_connect: LocalConnect, unique_name: str) -> None:
