@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     topic_prefix: str = "jobstream"
     partitions: int = 12
     schema_registry_url: str | None = None
+    registry_port: int = 8081  # `infra up --registry`: the local Apicurio Registry
+    connect_port: int = 8083  # `infra up --connect`: the local Kafka Connect worker's REST API
     api_url: str = "http://127.0.0.1:8000"
     metrics_port_base: int = 9100  # `jobstream run`: processors' metrics on 9101 and up
     aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
