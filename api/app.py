@@ -29,6 +29,7 @@ from jobstream.api.transactional import TransactionalPublisher
 from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
 from jobstream.streams.kafka_io import Publisher
+from jobstream.ui.routes import install_dashboard
 
 log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 5.0
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    install_dashboard(app)  # /ui, and / redirecting to it
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -1,0 +1,99 @@
+# ruff: noqa: F811 - the fixtures imported from the API's tests are parameters of these tests
+"""The dashboard's pages over a real read model (rows written as the projector would), without a
+browser: filters kept in the URL, keyset pages, the job page, and what an operator is told when
+something is missing or refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
+    T0,
+    client,
+    db,
+    insert_event,
+    insert_job,
+    make_client,
+    schema,
+    topics,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'data-job-id="([^"]+)"', html)
+
+
+def next_link(html: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="next">', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_filters_live_in_the_url_and_pages_follow_the_keyset(client: TestClient,
+                                                              db: psycopg.Connection[Any]) -> None:
+    # Given 55 "etl" jobs (every 5th labelled team=ml) and 3 others, one a second apart
+    for i in range(55):
+        insert_job(db, f"etl-{i:02}", name=f"etl nightly {i}", submitted_at=T0 + timedelta(seconds=i),
+                   labels={"team": "ml"} if i % 5 == 0 else {})
+    for i in range(3):
+        insert_job(db, f"other-{i}", name="report", status="completed", submitted_at=T0 + timedelta(minutes=5))
+    # When the operator lists jobs whose name starts with "etl"
+    first = client.get("/ui/jobs", params={"name": "etl"})
+    assert first.status_code == 200
+    # Then the newest 50 come first, and the next page (its cursor in the URL) holds the last 5
+    assert listed(first.text) == [f"etl-{i:02}" for i in range(54, 4, -1)]
+    following = next_link(first.text)
+    assert following is not None and "name=etl" in following and "cursor=" in following
+    second = client.get(following)
+    assert listed(second.text) == [f"etl-{i:02}" for i in range(4, -1, -1)] and next_link(second.text) is None
+    # And status, queue and label filters narrow the list
+    assert listed(client.get("/ui/jobs", params={"status": "completed"}).text) == ["other-2", "other-1", "other-0"]
+    labelled = client.get("/ui/jobs", params={"label": "team=ml", "name": "etl"}).text
+    assert listed(labelled) == [f"etl-{i:02}" for i in range(50, -1, -5)]
+    assert listed(client.get("/ui/jobs", params={"queue": "nowhere"}).text) == []
+    assert "No job matches these filters" in client.get("/ui/jobs", params={"queue": "nowhere"}).text
+
+
+def test_bad_filters_are_problems_naming_the_field(client: TestClient) -> None:
+    assert client.get("/ui/jobs", params={"status": "sleeping"}).status_code == 422
+    assert client.get("/ui/jobs", params={"label": "no-equals"}).status_code == 422
+    assert client.get("/ui/jobs", params={"cursor": "forged"}).status_code == 422
+    unknown = client.get("/ui/jobs", params={"stauts": "queued"})
+    assert unknown.status_code == 400 and "stauts" in unknown.text
+
+
+def test_the_job_page_shows_status_why_it_waits_timeline_and_actions(client: TestClient,
+                                                                     db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "j1", status="queued", queue="gpu")
+    insert_event(db, "j1", 1, "JobSubmitted", {})
+    insert_event(db, "j1", 2, "JobQueued", {})
+    page = client.get("/ui/jobs/j1")
+    assert page.status_code == 200
+    assert 'data-status="queued"' in page.text
+    assert 'id="waiting-reason"' in page.text and "gpu" in page.text  # no live worker serves the queue
+    assert page.text.index('data-event="JobSubmitted"') < page.text.index('data-event="JobQueued"')
+    assert all(f'data-action="{a}"' in page.text for a in ("cancel", "retry", "pause", "resume"))
+
+
+def test_an_action_the_job_cannot_take_says_why_on_its_page(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "done", status="completed")
+    answer = client.post("/ui/jobs/done/cancel", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/jobs/done?notice=")
+    assert "cancel refused" in client.get(answer.headers["location"]).text
+
+
+def test_unknown_jobs_say_what_to_do_and_root_leads_to_the_dashboard(client: TestClient) -> None:
+    missing = client.get("/ui/jobs/nope")
+    assert missing.status_code == 404 and "check the id" in missing.text
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/ui"
+    overview = client.get("/ui")
+    assert overview.status_code == 200 and "No worker is live" in overview.text
+    assert client.get("/ui/static/htmx-2.0.11.min.js").status_code == 200

@@ -1,0 +1,126 @@
+"""The dashboard's pages under ``/ui``: server-rendered HTML over the read model, actions as
+plain form posts that answer with a redirect (so they work without JavaScript too).
+
+Every page and stream hangs off the one router ``dashboard_router`` builds; a dependency that
+every dashboard request must pass (a signed-in operator, say) goes into ``DASHBOARD_DEPENDENCIES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.params import Depends
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
+from jobstream.api.paging import decode_pair_cursor, next_cursor
+from jobstream.api.problems import ApiProblem
+from jobstream.api.query import label_pairs
+from jobstream.api.store import submission_key
+from jobstream.api.waiting import waiting_reason
+from jobstream.core.lifecycle import Status
+from jobstream.schemas import RetryJob
+from jobstream.ui.live import live_router
+from jobstream.ui.queries import DashboardQueries, JobFilters
+from jobstream.ui.render import STATIC_DIR, make_templates
+
+# Where authentication plugs in: e.g. ``[Depends(require_operator)]``.
+DASHBOARD_DEPENDENCIES: Sequence[Depends] = ()
+PAGE_SIZE = 50
+ACTIONS = ("cancel", "retry", "pause", "resume")
+Notice = Annotated[str | None, Query(max_length=500)]
+
+templates = make_templates()
+
+
+def _page(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, values, status_code=status_code)
+
+
+def jobs_url(filters: JobFilters, cursor: str | None = None) -> str:
+    query = [("status", filters.status), ("queue", filters.queue), ("name", filters.name_prefix),
+             *(("label", f"{k}={v}") for k, v in filters.label.items()), ("cursor", cursor)]
+    kept = [(k, v) for k, v in query if v]
+    return "/ui/jobs" + (f"?{urlencode(kept)}" if kept else "")
+
+
+def add_pages(router: APIRouter) -> None:
+    """The pages, on the dashboard's router."""
+
+    @router.get("", response_class=HTMLResponse)
+    async def overview(request: Request, context: Context) -> HTMLResponse:
+        stats = await DashboardQueries(context.store).overview()
+        return _page(request, "overview.html", stats=stats, statuses=[s.value for s in Status])
+
+    @router.get("/jobs", response_class=HTMLResponse)
+    async def jobs(request: Request, context: Context, status: Annotated[Status | None, Query()] = None,
+                   queue: TextFilter = None, name: TextFilter = None,
+                   label: Annotated[list[str] | None, Query(max_length=20)] = None,
+                   cursor: Cursor = None) -> HTMLResponse:
+        filters = JobFilters(status=status.value if status else None, queue=queue or None,
+                             name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
+        rows = await DashboardQueries(context.store).jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
+        items, following = next_cursor(rows, PAGE_SIZE, submission_key)
+        return _page(request, "jobs.html", jobs=items, filters=filters, statuses=[s.value for s in Status],
+                     self_url=jobs_url(filters, cursor),
+                     next_url=jobs_url(filters, following) if following else None,
+                     first_url=jobs_url(filters) if cursor else None)
+
+    @router.get("/jobs/{job_id}", response_class=HTMLResponse)
+    async def job(request: Request, job_id: JobId, context: Context, notice: Notice = None,
+                  execution: TextFilter = None) -> HTMLResponse:
+        row = await context.store.job(job_id)
+        if row is None:
+            return _page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", status_code=404)
+        executions = await context.store.executions_of(job_id)
+        shown = execution or row.get("execution_id") or (executions[-1]["execution_id"] if executions else None)
+        return _page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
+                     events=await context.store.job_events(job_id, 0, 1000),
+                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS)
+
+    @router.post("/jobs/{job_id}/{action}")
+    async def act(job_id: JobId, action: str, context: Context,
+                  reason: Annotated[str, Form(max_length=500)] = "cancelled from the dashboard") -> RedirectResponse:
+        notice = await _run_action(context, job_id, action, reason)
+        return RedirectResponse(f"/ui/jobs/{job_id}?{urlencode({'notice': notice})}", status_code=303)
+
+
+async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:
+    """What the operator is told: the action was sent, or why it was refused."""
+    commands = context.commands
+    try:
+        if action == "cancel":
+            await commands.cancel(job_id, reason)
+        elif action == "retry":
+            await commands.rerun(job_id, RetryJob)
+        elif action == "pause":
+            await commands.pause(job_id)
+        elif action == "resume":
+            await commands.resume(job_id)
+        else:
+            return f"{action} is not an action; use one of {', '.join(ACTIONS)}"
+    except ApiProblem as problem:
+        return f"{action} refused: {problem.detail}"
+    return f"{action} sent"
+
+
+def dashboard_router() -> APIRouter:
+    """Every page and live stream of the dashboard, under ``/ui``."""
+    router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=list(DASHBOARD_DEPENDENCIES))
+    add_pages(router)
+    router.include_router(live_router())
+    return router
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """The dashboard's routes, its static files (vendored htmx), and ``/`` sending browsers to it."""
+    app.include_router(dashboard_router())
+    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=307)
