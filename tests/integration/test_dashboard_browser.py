@@ -1,0 +1,71 @@
+"""The dashboard in a real browser (Debian's Chromium) against a live jobstream: pages update
+without a reload as jobs move, a running job's log is followed, and a job is cancelled from its page.
+The screenshots in docs/screenshots are made here."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.integration.browser import SCREENSHOTS
+from tests.integration.harness import submit_job
+
+pytestmark = pytest.mark.integration
+LIVE_S = 30_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
+NO_RELOAD = "window.__sameDocument = true"
+
+
+def open_page(page: Page, client: httpx.Client, path: str) -> None:
+    page.goto(f"{client.base_url}{path}")
+    page.evaluate(NO_RELOAD)  # gone if the page reloads: the updates below must come without one
+
+
+def still_same_document(page: Page) -> bool:
+    return bool(page.evaluate("window.__sameDocument === true"))
+
+
+def test_submitted_jobs_appear_and_complete_without_reload(stack: httpx.Client, page: Page) -> None:
+    # Given the jobs page open on an empty read model
+    open_page(page, stack, "/ui/jobs")
+    expect(page.get_by_text("No job matches these filters")).to_be_visible()
+    # When jobs are submitted over HTTP
+    ids = [submit_job(stack, ["sh", "-c", f"echo job {i}"], name=f"ui-demo-{i}")["job_id"] for i in range(3)]
+    # Then each appears in the list and turns completed, and the page was never reloaded
+    for job_id in ids:
+        row = page.locator(f'tr[data-job-id="{job_id}"]')
+        expect(row.locator(".status-completed")).to_be_visible(timeout=LIVE_S)
+    assert still_same_document(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "jobs.png")
+    # And the overview counts them
+    page.goto(f"{stack.base_url}/ui")
+    expect(page.locator('a[data-status="completed"] .count')).to_have_text("3", timeout=LIVE_S)
+    page.screenshot(path=SCREENSHOTS / "overview.png")
+    # And "/" leads to the dashboard
+    page.goto(f"{stack.base_url}/")
+    assert page.url.endswith("/ui")
+
+
+def test_follow_a_running_jobs_log_then_cancel_it_from_its_page(stack: httpx.Client, page: Page) -> None:
+    # Given a job that prints a line every 0.2 s for a minute
+    job = submit_job(stack, ["sh", "-c", "i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo line $i; sleep 0.2; done"],
+                     name="ui-tail")
+    open_page(page, stack, f"/ui/jobs/{job['job_id']}")
+    # Then its page turns running and its log grows as the job prints, like tail -f
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "running", timeout=LIVE_S)
+    log = page.locator("#log")
+    expect(log).to_contain_text("line 3", timeout=LIVE_S)
+    printed = int(re.findall(r"line (\d+)", log.inner_text())[-1])
+    expect(log).to_contain_text(f"line {printed + 5}", timeout=LIVE_S)
+    assert still_same_document(page)
+    page.screenshot(path=SCREENSHOTS / "job.png", full_page=True)
+    # When the operator cancels it from its page
+    page.get_by_role("button", name="Cancel").click()
+    # Then the page says so, the job ends cancelled and its log stops following
+    expect(page.locator(".notice")).to_contain_text("cancel sent")
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled", timeout=LIVE_S)
+    expect(page.locator("#log-end")).to_have_text("end of output", timeout=LIVE_S)
+    assert stack.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "cancelled"
