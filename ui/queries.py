@@ -79,6 +79,16 @@ class DashboardQueries:
         counts.update({str(r["status"]): int(r["n"]) for r in rows})
         return counts
 
+    async def schedules(self) -> list[Row]:
+        """Jobs with a schedule (not their runs), each with its last run's status and end."""
+        query = sql.SQL(
+            "SELECT j.*, last.status AS last_status, last.finished_at AS last_finished_at FROM {jobs} j"
+            " LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM {jobs} r WHERE r.parent_job_id = j.job_id"
+            "   ORDER BY r.submitted_at DESC NULLS LAST, r.job_id DESC LIMIT 1) last ON true"
+            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object'"
+            " ORDER BY j.name, j.job_id LIMIT 500").format(jobs=self.store.table("jobs"))
+        return await self.store.fetch(query)
+
     async def workers(self) -> list[Row]:
         query = sql.SQL("SELECT * FROM {} ORDER BY status, worker_id LIMIT 500").format(self.store.table("workers"))
         try:

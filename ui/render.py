@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -44,3 +46,11 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(when=when, pretty_json=pretty_json, duration=duration, status=status_badge)
     return templates
+
+
+TEMPLATES = make_templates()
+
+
+def page(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """A page rendered from its template."""
+    return TEMPLATES.TemplateResponse(request, name, values, status_code=status_code)

@@ -8,8 +8,8 @@ every dashboard request must pass (a signed-in operator, say) goes into ``DASHBO
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.params import Depends
@@ -25,20 +25,15 @@ from jobstream.api.waiting import waiting_reason
 from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
 from jobstream.ui.live import live_router
+from jobstream.ui.ops_pages import add_ops_pages, back_with
 from jobstream.ui.queries import DashboardQueries, JobFilters
-from jobstream.ui.render import STATIC_DIR, make_templates
+from jobstream.ui.render import STATIC_DIR, page
 
 # Where authentication plugs in: e.g. ``[Depends(require_operator)]``.
 DASHBOARD_DEPENDENCIES: Sequence[Depends] = ()
 PAGE_SIZE = 50
 ACTIONS = ("cancel", "retry", "pause", "resume")
 Notice = Annotated[str | None, Query(max_length=500)]
-
-templates = make_templates()
-
-
-def _page(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, values, status_code=status_code)
 
 
 def jobs_url(filters: JobFilters, cursor: str | None = None) -> str:
@@ -54,7 +49,7 @@ def add_pages(router: APIRouter) -> None:
     @router.get("", response_class=HTMLResponse)
     async def overview(request: Request, context: Context) -> HTMLResponse:
         stats = await DashboardQueries(context.store).overview()
-        return _page(request, "overview.html", stats=stats, statuses=[s.value for s in Status])
+        return page(request, "overview.html", stats=stats, statuses=[s.value for s in Status])
 
     @router.get("/jobs", response_class=HTMLResponse)
     async def jobs(request: Request, context: Context, status: Annotated[Status | None, Query()] = None,
@@ -65,7 +60,7 @@ def add_pages(router: APIRouter) -> None:
                              name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
         rows = await DashboardQueries(context.store).jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
-        return _page(request, "jobs.html", jobs=items, filters=filters, statuses=[s.value for s in Status],
+        return page(request, "jobs.html", jobs=items, filters=filters, statuses=[s.value for s in Status],
                      self_url=jobs_url(filters, cursor),
                      next_url=jobs_url(filters, following) if following else None,
                      first_url=jobs_url(filters) if cursor else None)
@@ -75,18 +70,21 @@ def add_pages(router: APIRouter) -> None:
                   execution: TextFilter = None) -> HTMLResponse:
         row = await context.store.job(job_id)
         if row is None:
-            return _page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", status_code=404)
+            return page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", status_code=404)
         executions = await context.store.executions_of(job_id)
         shown = execution or row.get("execution_id") or (executions[-1]["execution_id"] if executions else None)
-        return _page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
+        return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
                      waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS)
 
     @router.post("/jobs/{job_id}/{action}")
     async def act(job_id: JobId, action: str, context: Context,
-                  reason: Annotated[str, Form(max_length=500)] = "cancelled from the dashboard") -> RedirectResponse:
+                  reason: Annotated[str, Form(max_length=500)] = "cancelled from the dashboard",
+                  back: Annotated[str | None, Form(max_length=300, pattern=r"^/ui(/[^/].*)?$")] = None,
+                  ) -> RedirectResponse:
+        """Run the action, then back to the job's page (or ``back``, a dashboard page) saying how it went."""
         notice = await _run_action(context, job_id, action, reason)
-        return RedirectResponse(f"/ui/jobs/{job_id}?{urlencode({'notice': notice})}", status_code=303)
+        return back_with(back or f"/ui/jobs/{quote(job_id, safe='')}", notice)
 
 
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:
@@ -112,6 +110,7 @@ def dashboard_router() -> APIRouter:
     """Every page and live stream of the dashboard, under ``/ui``."""
     router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=list(DASHBOARD_DEPENDENCIES))
     add_pages(router)
+    add_ops_pages(router)
     router.include_router(live_router())
     return router
 

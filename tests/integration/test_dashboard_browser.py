@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.browser import SCREENSHOTS
-from tests.integration.harness import submit_job
+from tests.integration.harness import poll, submit_job, wait_terminal
 
 pytestmark = pytest.mark.integration
 LIVE_S = 30_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
@@ -69,3 +69,37 @@ def test_follow_a_running_jobs_log_then_cancel_it_from_its_page(stack: httpx.Cli
     expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled", timeout=LIVE_S)
     expect(page.locator("#log-end")).to_have_text("end of output", timeout=LIVE_S)
     assert stack.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "cancelled"
+
+
+def test_pause_and_resume_a_schedule_and_redrive_a_dead_letter(stack: httpx.Client, page: Page) -> None:
+    # Given an hourly schedule and a job that failed for good
+    hourly = submit_job(stack, ["true"], name="ui-hourly", schedule={"every": "1h"})["job_id"]
+    doomed = submit_job(stack, ["sh", "-c", "exit 7"], name="ui-doomed", retry={"max_attempts": 1})["job_id"]
+    wait_terminal(stack, [doomed], timeout_s=LIVE_S / 1000)
+    # When the operator pauses the schedule from the schedules page, then resumes it
+    open_page(page, stack, "/ui/schedules")
+    row = page.locator(f'tr[data-job-id="{hourly}"]')
+    expect(row.locator(".status-scheduled")).to_be_visible(timeout=LIVE_S)
+    row.get_by_role("button", name="Pause").click()
+    # Then the page says so and the schedule shows paused, then scheduled again
+    expect(page.locator(".notice")).to_have_text("pause sent")
+    expect(row.locator(".status-paused")).to_be_visible(timeout=LIVE_S)
+    page.screenshot(path=SCREENSHOTS / "schedules.png")
+    row.get_by_role("button", name="Resume").click()
+    expect(page.locator(".notice")).to_have_text("resume sent")
+    expect(row.locator(".status-scheduled")).to_be_visible(timeout=LIVE_S)
+    assert stack.get(f"/v1/jobs/{hourly}").json()["status"] == "scheduled"
+    # When the operator redrives the dead letter from its page
+    open_page(page, stack, "/ui/dead-letters")
+    dead = page.locator(f'tr[data-job-id="{doomed}"]')
+    expect(dead).to_contain_text("exited with code 7", timeout=LIVE_S)
+    page.screenshot(path=SCREENSHOTS / "dead-letters.png")
+    dead.get_by_role("button", name="Redrive").click()
+    # Then it runs again as a new attempt, and fails for good again
+    expect(page.locator(".notice")).to_have_text(f"redrive sent for {doomed}")
+    poll(lambda: [e["type"] for e in stack.get(f"/v1/jobs/{doomed}/events").json()["items"]].count(
+        "JobDeadLettered") == 2, LIVE_S / 1000, "the redriven job to be dead-lettered again")
+    # And the workers page lists the stack's worker with room to spare
+    page.goto(f"{stack.base_url}/ui/workers")
+    expect(page.locator("tr[data-worker-id] .status-active")).to_have_count(1)
+    page.screenshot(path=SCREENSHOTS / "workers.png")

@@ -17,6 +17,7 @@ from tests.integration.test_api import (  # noqa: F401 - fixtures shared with th
     T0,
     client,
     db,
+    insert,
     insert_event,
     insert_job,
     make_client,
@@ -97,3 +98,31 @@ def test_unknown_jobs_say_what_to_do_and_root_leads_to_the_dashboard(client: Tes
     overview = client.get("/ui")
     assert overview.status_code == 200 and "No worker is live" in overview.text
     assert client.get("/ui/static/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_workers_page_drains_a_live_worker_and_says_why_it_cannot_drain_a_lost_one(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert(db, "workers", worker_id="w-live", seq=1, status="active", updated_at=T0, queues=["default"], slots=4,
+           free_slots=1, last_heartbeat_at=T0)
+    insert(db, "workers", worker_id="w-lost", seq=3, status="lost", updated_at=T0, queues=["default"], slots=2)
+    listing = client.get("/ui/workers").text
+    assert 'data-worker-id="w-live"' in listing and "3/4" in listing  # slots used / total
+    assert listing.count('data-action="drain"') == 1  # only the live one can be drained
+    drained = client.post("/ui/workers/w-live/drain")
+    assert drained.status_code == 200 and "drain sent to w-live" in drained.text
+    assert "drain refused: worker w-lost is lost" in client.post("/ui/workers/w-lost/drain").text
+
+
+def test_schedules_and_dead_letters_list_what_they_should(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "nightly", status="scheduled", spec={"name": "n", "schedule": {"cron": "0 3 * * *",
+                                                                                  "timezone": "Europe/Paris"}})
+    insert_job(db, "nightly:run:1", status="failed", parent_job_id="nightly", finished_at=T0,
+               spec={"name": "n", "schedule": None})
+    insert_job(db, "plain", status="failed", last_error="exited with code 7")
+    insert_event(db, "plain", 1, "JobDeadLettered", {})
+    schedules = client.get("/ui/schedules").text
+    assert listed(schedules) == ["nightly"] and "cron 0 3 * * * (Europe/Paris)" in schedules
+    assert "status-failed" in schedules  # its last run's result
+    dead = client.get("/ui/dead-letters").text
+    assert listed(dead) == ["plain"] and "exited with code 7" in dead
+    assert "redrive refused" in client.post("/ui/dead-letters/nope/redrive").text
