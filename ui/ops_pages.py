@@ -15,6 +15,7 @@ from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.routes_workers import request_drain
 from jobstream.schemas import RedriveJob
+from jobstream.ui.links import back_with
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
@@ -31,10 +32,6 @@ def schedule_summary(schedule: dict[str, Any]) -> str:
     if schedule.get("at"):
         return f"once at {schedule['at']}"
     return "–"
-
-
-def back_with(path: str, notice: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
 
 
 def add_ops_pages(router: APIRouter) -> None:

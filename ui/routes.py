@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.params import Depends
@@ -18,14 +18,16 @@ from fastapi.staticfiles import StaticFiles
 
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
 from jobstream.api.paging import decode_pair_cursor, next_cursor
-from jobstream.api.problems import ApiProblem
+from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
 from jobstream.api.store import submission_key
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
+from jobstream.ui.bulk_pages import add_bulk_pages
+from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
 from jobstream.ui.live import live_router
-from jobstream.ui.ops_pages import add_ops_pages, back_with
+from jobstream.ui.ops_pages import add_ops_pages
 from jobstream.ui.queries import DashboardQueries, JobFilters
 from jobstream.ui.render import STATIC_DIR, page
 
@@ -34,13 +36,6 @@ DASHBOARD_DEPENDENCIES: Sequence[Depends] = ()
 PAGE_SIZE = 50
 ACTIONS = ("cancel", "retry", "pause", "resume")
 Notice = Annotated[str | None, Query(max_length=500)]
-
-
-def jobs_url(filters: JobFilters, cursor: str | None = None) -> str:
-    query = [("status", filters.status), ("queue", filters.queue), ("name", filters.name_prefix),
-             *(("label", f"{k}={v}") for k, v in filters.label.items()), ("cursor", cursor)]
-    kept = [(k, v) for k, v in query if v]
-    return "/ui/jobs" + (f"?{urlencode(kept)}" if kept else "")
 
 
 def add_pages(router: APIRouter) -> None:
@@ -52,15 +47,16 @@ def add_pages(router: APIRouter) -> None:
         return page(request, "overview.html", stats=stats, statuses=[s.value for s in Status])
 
     @router.get("/jobs", response_class=HTMLResponse)
-    async def jobs(request: Request, context: Context, status: Annotated[Status | None, Query()] = None,
+    async def jobs(request: Request, context: Context, status: TextFilter = None,
                    queue: TextFilter = None, name: TextFilter = None,
                    label: Annotated[list[str] | None, Query(max_length=20)] = None,
-                   cursor: Cursor = None) -> HTMLResponse:
-        filters = JobFilters(status=status.value if status else None, queue=queue or None,
+                   cursor: Cursor = None, notice: Notice = None) -> HTMLResponse:
+        filters = JobFilters(status=known_status(status), queue=queue or None,
                              name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
         rows = await DashboardQueries(context.store).jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
-        return page(request, "jobs.html", jobs=items, filters=filters, statuses=[s.value for s in Status],
+        return page(request, "jobs.html", jobs=items, filters=filters, notice=notice,
+                    statuses=[s.value for s in Status], bulk_url=bulk_cancel_url(filters),
                      self_url=jobs_url(filters, cursor),
                      next_url=jobs_url(filters, following) if following else None,
                      first_url=jobs_url(filters) if cursor else None)
@@ -87,6 +83,16 @@ def add_pages(router: APIRouter) -> None:
         return back_with(back or f"/ui/jobs/{quote(job_id, safe='')}", notice)
 
 
+def known_status(status: str | None) -> str | None:
+    """A status filter as the form sends it: empty for any; a 422 naming ``status`` if it is no status."""
+    if not status:
+        return None
+    if status not in {s.value for s in Status}:
+        raise ApiProblem(422, "validation", "the request is not valid; see errors",
+                         errors=[field_error("status", f"{status!r} is not a job status")])
+    return status
+
+
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:
     """What the operator is told: the action was sent, or why it was refused."""
     commands = context.commands
@@ -111,6 +117,7 @@ def dashboard_router() -> APIRouter:
     router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=list(DASHBOARD_DEPENDENCIES))
     add_pages(router)
     add_ops_pages(router)
+    add_bulk_pages(router)
     router.include_router(live_router())
     return router
 

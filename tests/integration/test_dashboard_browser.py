@@ -103,3 +103,25 @@ def test_pause_and_resume_a_schedule_and_redrive_a_dead_letter(stack: httpx.Clie
     page.goto(f"{stack.base_url}/ui/workers")
     expect(page.locator("tr[data-worker-id] .status-active")).to_have_count(1)
     page.screenshot(path=SCREENSHOTS / "workers.png")
+
+
+def test_filter_then_bulk_cancel_after_a_dry_run(stack: httpx.Client, page: Page) -> None:
+    # Given three jobs waiting on a queue no worker serves, and one job elsewhere
+    waiting = [submit_job(stack, ["true"], name=f"ui-bulk-{i}", queue="nobody-serves")["job_id"] for i in range(3)]
+    other = submit_job(stack, ["sleep", "60"], name="ui-other")["job_id"]
+    # When the operator filters the list by that queue (the filter lands in the URL)
+    open_page(page, stack, "/ui/jobs")
+    page.get_by_label("Queue", exact=True).fill("nobody-serves")
+    page.get_by_role("button", name="Filter").click()
+    assert "queue=nobody-serves" in page.url
+    expect(page.locator("tr[data-job-id]")).to_have_count(3)
+    # And asks to cancel what matches: the dry run says how many, and nothing is sent yet
+    page.get_by_role("link", name=re.compile("Cancel every unfinished job matching")).click()
+    expect(page.locator("#dry-run")).to_have_attribute("data-matched", "3")
+    assert all(stack.get(f"/v1/jobs/{job_id}").json()["status"] == "queued" for job_id in waiting)
+    page.screenshot(path=SCREENSHOTS / "bulk-cancel.png")
+    page.get_by_role("button", name="Cancel 3 jobs").click()
+    # Then the list says so and its three jobs turn cancelled; the other job goes on
+    expect(page.locator(".notice")).to_have_text("cancel sent to 3 of 3 matching jobs")
+    expect(page.locator("tr[data-job-id] .status-cancelled")).to_have_count(3, timeout=LIVE_S)
+    assert stack.get(f"/v1/jobs/{other}").json()["status"] != "cancelled"

@@ -59,6 +59,10 @@ def test_filters_live_in_the_url_and_pages_follow_the_keyset(client: TestClient,
     labelled = client.get("/ui/jobs", params={"label": "team=ml", "name": "etl"}).text
     assert listed(labelled) == [f"etl-{i:02}" for i in range(50, -1, -5)]
     assert listed(client.get("/ui/jobs", params={"queue": "nowhere"}).text) == []
+    # And the empty fields of the filter form mean "any"
+    as_the_form_sends = {"status": "", "queue": "", "name": "etl nightly 1", "label": ""}
+    assert listed(client.get("/ui/jobs", params=as_the_form_sends).text) == [f"etl-{i}" for i in range(19, 9, -1)] + [
+        "etl-01"]
     assert "No job matches these filters" in client.get("/ui/jobs", params={"queue": "nowhere"}).text
 
 
@@ -126,3 +130,16 @@ def test_schedules_and_dead_letters_list_what_they_should(client: TestClient, db
     dead = client.get("/ui/dead-letters").text
     assert listed(dead) == ["plain"] and "exited with code 7" in dead
     assert "redrive refused" in client.post("/ui/dead-letters/nope/redrive").text
+
+
+def test_bulk_cancel_is_a_dry_run_first_and_needs_a_filter(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    for i in range(3):
+        insert_job(db, f"q-{i}", queue="batch")
+    insert_job(db, "q-done", queue="batch", status="completed")
+    dry = client.get("/ui/bulk-cancel", params={"queue": "batch"})
+    assert 'data-matched="3"' in dry.text and "Nothing has been sent yet" in dry.text
+    assert "request_id" in dry.text
+    unfiltered = client.get("/ui/bulk-cancel")
+    assert unfiltered.status_code == 422 and "at least one filter" in unfiltered.text
+    assert 'id="bulk-cancel"' not in client.get("/ui/jobs").text  # no filter: no bulk action offered
+    assert 'href="/ui/bulk-cancel?queue=batch"' in client.get("/ui/jobs", params={"queue": "batch"}).text

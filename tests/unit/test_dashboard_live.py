@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from jobstream.api.notifier import Changes, JobNotifier
+from jobstream.ui.links import jobs_url
 from jobstream.ui.live import concerns, log_events
 from jobstream.ui.queries import JobFilters
-from jobstream.ui.routes import jobs_url
 
 
 def test_a_list_redraws_on_any_change_and_a_job_page_only_on_its_own() -> None:
