@@ -22,6 +22,7 @@ from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
+from jobstream.api.routes_schedules import schedules_router
 from jobstream.api.routes_templates import templates_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    app.include_router(schedules_router())  # /v1/schedules:preview
     install_dashboard(app)  # /ui, and / redirecting to it
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -11,15 +11,19 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from jobstream.api.context import Context, Cursor, JobId, WorkerId
+from jobstream.api.models import spec_from_json
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
+from jobstream.api.routes_schedules import SchedulePreview, fire_views, preview, schedule_from_query
 from jobstream.api.routes_workers import request_drain
+from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
 from jobstream.ui.links import back_with
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
 Notice = Annotated[str | None, Query(max_length=500)]
+Param = Annotated[str | None, Query(max_length=200)]
 
 
 def schedule_summary(schedule: dict[str, Any]) -> str:
@@ -34,11 +38,39 @@ def schedule_summary(schedule: dict[str, Any]) -> str:
     return "–"
 
 
+def upcoming_fires(job: dict[str, Any], now: datetime) -> SchedulePreview | None:
+    """A recurring job's next 10 fires, counted as the state processor counts them (from its
+    submission); None for a job without a schedule, or one that is over."""
+    spec = job.get("spec") or {}
+    if not isinstance(spec.get("schedule"), dict) or job.get("status") in TERMINAL:
+        return None
+    try:
+        schedule = spec_from_json(spec).schedule
+    except ValueError:
+        return None
+    if schedule is None:
+        return None
+    return fire_views(schedule, max(now, job.get("next_run_at") or now) - timedelta(microseconds=1),
+                      job.get("submitted_at") or now, 10)
+
+
+def _preview(trial: dict[str, str]) -> tuple[SchedulePreview | None, str | None]:
+    try:
+        return preview(schedule_from_query(trial), datetime.now(UTC), 10), None
+    except ApiProblem as problem:
+        return None, "; ".join(f"{e['field']}: {e['detail']}" for e in problem.errors or []) or problem.detail
+
+
 def add_ops_pages(router: APIRouter) -> None:
     @router.get("/schedules", response_class=HTMLResponse)
-    async def schedules(request: Request, context: Context, notice: Notice = None) -> HTMLResponse:
+    async def schedules(request: Request, context: Context, notice: Notice = None, cron: Param = None,
+                        every: Param = None, timezone: Param = None) -> HTMLResponse:
+        """Every recurring job, and a preview of a schedule's next fires (``cron`` or ``every``)."""
         rows = await DashboardQueries(context.store).schedules()
-        return page(request, "schedules.html", schedules=rows, notice=notice, summary=schedule_summary)
+        trial = {"cron": cron or "", "every": every or "", "timezone": timezone or "UTC"}
+        fires, problem = _preview(trial) if cron or every else (None, None)
+        return page(request, "schedules.html", schedules=rows, notice=notice, summary=schedule_summary,
+                    trial=trial, fires=fires, problem=problem)
 
     @router.get("/workers", response_class=HTMLResponse)
     async def workers(request: Request, context: Context, notice: Notice = None) -> HTMLResponse:

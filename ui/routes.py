@@ -8,6 +8,7 @@ every dashboard request must pass (a signed-in operator, say) goes into ``DASHBO
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
 from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
 from jobstream.ui.live import live_router
-from jobstream.ui.ops_pages import add_ops_pages
+from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
 from jobstream.ui.queries import DashboardQueries, JobFilters
 from jobstream.ui.render import STATIC_DIR, page
 
@@ -71,7 +72,8 @@ def add_pages(router: APIRouter) -> None:
         shown = execution or row.get("execution_id") or (executions[-1]["execution_id"] if executions else None)
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
-                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS)
+                    waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
+                    upcoming=upcoming_fires(row, datetime.now(UTC)))
 
     @router.post("/jobs/{job_id}/{action}")
     async def act(job_id: JobId, action: str, context: Context,

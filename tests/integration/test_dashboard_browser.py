@@ -89,6 +89,9 @@ def test_pause_and_resume_a_schedule_and_redrive_a_dead_letter(stack: httpx.Clie
     expect(page.locator(".notice")).to_have_text("resume sent")
     expect(row.locator(".status-scheduled")).to_be_visible(timeout=LIVE_S)
     assert stack.get(f"/v1/jobs/{hourly}").json()["status"] == "scheduled"
+    # And its page lists its next ten fire times
+    open_page(page, stack, f"/ui/jobs/{hourly}")
+    expect(page.locator("#fires li")).to_have_count(10)
     # When the operator redrives the dead letter from its page
     open_page(page, stack, "/ui/dead-letters")
     dead = page.locator(f'tr[data-job-id="{doomed}"]')

@@ -143,3 +143,10 @@ def test_bulk_cancel_is_a_dry_run_first_and_needs_a_filter(client: TestClient, d
     assert unfiltered.status_code == 422 and "at least one filter" in unfiltered.text
     assert 'id="bulk-cancel"' not in client.get("/ui/jobs").text  # no filter: no bulk action offered
     assert 'href="/ui/bulk-cancel?queue=batch"' in client.get("/ui/jobs", params={"queue": "batch"}).text
+
+
+def test_the_schedules_page_previews_a_schedule_before_it_is_saved(client: TestClient) -> None:
+    paris = client.get("/ui/schedules", params={"cron": "0 9 * * *", "timezone": "Europe/Paris"}).text
+    assert paris.count("<li") - paris.count('<li class="empty"') >= 10 and "+0" in paris  # local times with offsets
+    wrong = client.get("/ui/schedules", params={"cron": "61 * * * *", "timezone": "UTC"}).text
+    assert 'role="alert"' in wrong and "cron" in wrong
