@@ -79,6 +79,21 @@ class DashboardQueries:
         counts.update({str(r["status"]): int(r["n"]) for r in rows})
         return counts
 
+    async def neighbours(self, job: Row) -> tuple[list[Row], list[Row]]:
+        """The job's upstreams (its spec's ``depends_on``) and downstreams (the dependents its
+        ``DependentRegistered`` events name), each row with job_id, name and status; an upstream
+        not in the read model (yet) has only its id."""
+        upstream_ids = [str(d.get("job_id")) for d in (job.get("spec") or {}).get("depends_on") or []][:50]
+        downstream = await self.store.fetch(sql.SQL(
+            "SELECT DISTINCT payload->>'dependent_job_id' AS job_id FROM {} WHERE job_id = %s"
+            " AND type = 'DependentRegistered' LIMIT 50").format(self.store.table("job_events")), [job["job_id"]])
+        downstream_ids = sorted(str(r["job_id"]) for r in downstream)
+        rows = await self.store.fetch(sql.SQL("SELECT job_id, name, status FROM {} WHERE job_id = ANY(%s)").format(
+            self.store.table("jobs")), [upstream_ids + downstream_ids])
+        known = {r["job_id"]: r for r in rows}
+        return ([known.get(i, {"job_id": i, "name": None, "status": "not submitted"}) for i in upstream_ids],
+                [known.get(i, {"job_id": i, "name": None, "status": None}) for i in downstream_ids])
+
     async def schedules(self) -> list[Row]:
         """Jobs with a schedule (not their runs), each with its last run's status and end."""
         query = sql.SQL(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
 from jobstream.api.paging import decode_pair_cursor, next_cursor
@@ -26,6 +27,7 @@ from jobstream.api.waiting import waiting_reason
 from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
+from jobstream.ui.dag_svg import Node, dag_svg
 from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
 from jobstream.ui.live import live_router
 from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
@@ -73,7 +75,8 @@ def add_pages(router: APIRouter) -> None:
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
-                    upcoming=upcoming_fires(row, datetime.now(UTC)))
+                    upcoming=upcoming_fires(row, datetime.now(UTC)),
+                    graph=await dependency_graph(context, row))
 
     @router.post("/jobs/{job_id}/{action}")
     async def act(job_id: JobId, action: str, context: Context,
@@ -83,6 +86,18 @@ def add_pages(router: APIRouter) -> None:
         """Run the action, then back to the job's page (or ``back``, a dashboard page) saying how it went."""
         notice = await _run_action(context, job_id, action, reason)
         return back_with(back or f"/ui/jobs/{quote(job_id, safe='')}", notice)
+
+
+async def dependency_graph(context: ApiContext, job: dict[str, Any]) -> Markup | None:
+    """The job with its upstreams and downstreams as SVG; None for a job with neither."""
+    upstreams, downstreams = await DashboardQueries(context.store).neighbours(job)
+    if not upstreams and not downstreams:
+        return None
+    return dag_svg(_node(job), [_node(r) for r in upstreams], [_node(r) for r in downstreams])
+
+
+def _node(row: dict[str, Any]) -> Node:
+    return Node(str(row["job_id"]), row.get("name"), row.get("status"))
 
 
 def known_status(status: str | None) -> str | None:

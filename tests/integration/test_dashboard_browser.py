@@ -5,17 +5,27 @@ The screenshots in docs/screenshots are made here."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.browser import SCREENSHOTS
-from tests.integration.harness import poll, submit_job, wait_terminal
+from tests.integration.harness import poll, wait_terminal
 
 pytestmark = pytest.mark.integration
 LIVE_S = 30_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
 NO_RELOAD = "window.__sameDocument = true"
+
+
+def submit_job(client: httpx.Client, argv: list[str], **fields: object) -> dict[str, Any]:
+    """POST a shell job. A 202 (sent, not visible within the API's wait: a stack starting on a busy
+    machine) is fine here: the pages are what must show it, within the tests' own deadlines."""
+    response = client.post("/v1/jobs", json={"task": {"type": "shell", "argv": argv}, **fields})
+    assert response.status_code in (201, 202), response.text
+    job: dict[str, Any] = response.json()
+    return job
 
 
 def open_page(page: Page, client: httpx.Client, path: str) -> None:
@@ -44,6 +54,14 @@ def test_submitted_jobs_appear_and_complete_without_reload(stack: httpx.Client, 
     page.goto(f"{stack.base_url}/ui")
     expect(page.locator('a[data-status="completed"] .count')).to_have_text("3", timeout=LIVE_S)
     page.screenshot(path=SCREENSHOTS / "overview.png")
+    # And a job that depends on two of them shows them as its upstreams in its graph, and they it
+    after = submit_job(stack, ["true"], name="ui-after", depends_on=ids[:2])["job_id"]
+    page.goto(f"{stack.base_url}/ui/jobs/{after}")
+    expect(page.locator("svg.dag g.node")).to_have_count(3)
+    expect(page.locator(f'svg.dag g.node[data-job-id="{ids[0]}"]')).to_contain_text("ui-demo-0")
+    page.locator("svg.dag").screenshot(path=SCREENSHOTS / "dag.png")
+    page.goto(f"{stack.base_url}/ui/jobs/{ids[0]}")
+    expect(page.locator(f'svg.dag g.node[data-job-id="{after}"]')).to_be_visible(timeout=LIVE_S)
     # And "/" leads to the dashboard
     page.goto(f"{stack.base_url}/")
     assert page.url.endswith("/ui")

@@ -150,3 +150,15 @@ def test_the_schedules_page_previews_a_schedule_before_it_is_saved(client: TestC
     assert paris.count("<li") - paris.count('<li class="empty"') >= 10 and "+0" in paris  # local times with offsets
     wrong = client.get("/ui/schedules", params={"cron": "61 * * * *", "timezone": "UTC"}).text
     assert 'role="alert"' in wrong and "cron" in wrong
+
+
+def test_the_job_page_draws_its_dependencies(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "up", name="extract", status="completed")
+    insert_job(db, "mid", name="transform", status="pending",
+               spec={"name": "transform", "depends_on": [{"job_id": "up"}, {"job_id": "later"}]})
+    insert_job(db, "down", name="load", status="pending")
+    insert_event(db, "mid", 1, "DependentRegistered", {"dependent_job_id": "down"})
+    graph = client.get("/ui/jobs/mid").text
+    assert re.findall(r'<g class="node[^"]*" data-job-id="([^"]+)"', graph) == ["up", "later", "mid", "down"]
+    assert "not submitted" in graph  # an upstream that may come later
+    assert 'id="graph-h"' not in client.get("/ui/jobs/up").text  # no depends_on nor dependents: no graph
