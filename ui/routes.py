@@ -23,6 +23,7 @@ from jobstream.api.paging import decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
 from jobstream.api.store import submission_key
+from jobstream.api.time_travel import events_until, fold_history, state_view
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
@@ -77,6 +78,15 @@ def add_pages(router: APIRouter) -> None:
                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
                     upcoming=upcoming_fires(row, datetime.now(UTC)),
                     graph=await dependency_graph(context, row))
+
+    @router.get("/jobs/{job_id}/as-of", response_class=HTMLResponse)
+    async def as_of(request: Request, job_id: JobId, context: Context,
+                    seq: Annotated[int, Query(ge=1, le=2**62)]) -> HTMLResponse:
+        """The job as it was right after its event ``seq``: its events up to it, folded by ``evolve``."""
+        rows = await events_until(context.store, job_id, seq=seq)
+        state = fold_history(job_id, rows)
+        return page(request, "as_of.html", job=state_view(state) if state.exists else None,
+                    event=rows[-1] if rows else None)
 
     @router.post("/jobs/{job_id}/{action}")
     async def act(job_id: JobId, action: str, context: Context,

@@ -87,6 +87,17 @@ def test_follow_a_running_jobs_log_then_cancel_it_from_its_page(stack: httpx.Cli
     expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled", timeout=LIVE_S)
     expect(page.locator("#log-end")).to_have_text("end of output", timeout=LIVE_S)
     assert stack.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "cancelled"
+    # And time travel shows it running again, as it was right after it started: on the page's
+    # slider, and over HTTP at the time it started
+    events = stack.get(f"/v1/jobs/{job['job_id']}/events").json()["items"]
+    started = next(e for e in events if e["type"] == "JobStarted")
+    page.reload()
+    page.locator("#as-of").fill(str(started["seq"]))
+    expect(page.locator("#as-of-status")).to_have_attribute("data-status", "running")
+    then = stack.get(f"/v1/jobs/{job['job_id']}", params={"as_of": started["occurred_at"]}).json()
+    assert then["status"] == "running" and then["seq"] == started["seq"] and then["name"] == "ui-tail"
+    before = stack.get(f"/v1/jobs/{job['job_id']}", params={"as_of": "2000-01-01T00:00:00Z"})
+    assert before.status_code == 404 and "did not exist yet" in before.text
 
 
 def test_pause_and_resume_a_schedule_and_redrive_a_dead_letter(stack: httpx.Client, page: Page) -> None:
