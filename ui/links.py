@@ -11,6 +11,7 @@ from jobstream.ui.queries import JobFilters
 
 def _with_filters(path: str, filters: JobFilters, cursor: str | None = None) -> str:
     query = [("status", filters.status), ("queue", filters.queue), ("name", filters.name_prefix),
+             ("priority", str(filters.priority) if filters.priority else None),
              *(("label", f"{k}={v}") for k, v in filters.label.items()), ("cursor", cursor)]
     kept = [(k, v) for k, v in query if v]
     return path + (f"?{urlencode(kept)}" if kept else "")

@@ -21,11 +21,12 @@ class JobFilters:
     status: str | None = None
     queue: str | None = None
     name_prefix: str | None = None
+    priority: int | None = None
     label: dict[str, str] = field(default_factory=dict)
 
     def clauses(self) -> tuple[list[sql.Composable], list[Any]]:
         clauses, params = Filter({"status": self.status or None, "queue": self.queue or None,
-                                  "labels": Contains(self.label)}).clauses()
+                                  "priority": self.priority, "labels": Contains(self.label)}).clauses()
         if self.name_prefix:
             clauses.append(sql.SQL("starts_with(name, %s)"))
             params.append(self.name_prefix)

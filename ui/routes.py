@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
+from jobstream.api.models import CloneRequest, JobPatchIn
 from jobstream.api.paging import decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
@@ -54,9 +55,14 @@ def add_pages(router: APIRouter) -> None:
     async def jobs(request: Request, context: Context, status: TextFilter = None,
                    queue: TextFilter = None, name: TextFilter = None,
                    label: Annotated[list[str] | None, Query(max_length=20)] = None,
-                   cursor: Cursor = None, notice: Notice = None) -> HTMLResponse:
-        filters = JobFilters(status=known_status(status), queue=queue or None,
+                   priority: Annotated[int | None, Query(ge=1, le=10)] = None, id: TextFilter = None,
+                   cursor: Cursor = None, notice: Notice = None) -> Response:
+        if id and await context.store.job(id.strip()) is not None:  # a search by id goes to the job
+            return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
+        filters = JobFilters(status=known_status(status), queue=queue or None, priority=priority,
                              name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
+        if id:
+            notice = f"no job has the id {id.strip()!r}; showing the list"
         rows = await DashboardQueries(context.store).jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
         return page(request, "jobs.html", jobs=items, filters=filters, notice=notice,
@@ -70,7 +76,8 @@ def add_pages(router: APIRouter) -> None:
                   execution: TextFilter = None) -> HTMLResponse:
         row = await context.store.job(job_id)
         if row is None:
-            return page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", status_code=404)
+            return page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", notice=notice,
+                        status_code=404)
         executions = await context.store.executions_of(job_id)
         shown = execution or row.get("execution_id") or (executions[-1]["execution_id"] if executions else None)
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
@@ -87,6 +94,27 @@ def add_pages(router: APIRouter) -> None:
         state = fold_history(job_id, rows)
         return page(request, "as_of.html", job=state_view(state) if state.exists else None,
                     event=rows[-1] if rows else None)
+
+    @router.post("/jobs/{job_id}/priority")
+    async def set_priority(job_id: JobId, context: Context,
+                           priority: Annotated[int, Form(ge=1, le=10)]) -> RedirectResponse:
+        """Change the priority of a job that has not started."""
+        try:
+            await context.commands.update(job_id, JobPatchIn(priority=priority).to_patch())
+            notice = f"priority {priority} sent"
+        except ApiProblem as problem:
+            notice = f"priority refused: {problem.detail}"
+        return back_with(f"/ui/jobs/{quote(job_id, safe='')}", notice)
+
+    @router.post("/jobs/{job_id}/clone")
+    async def clone(job_id: JobId, context: Context) -> RedirectResponse:
+        """Submit a copy of the job, then show the copy."""
+        try:
+            result = await context.commands.clone(job_id, CloneRequest().apply)
+        except ApiProblem as problem:
+            return back_with(f"/ui/jobs/{quote(job_id, safe='')}", f"clone refused: {problem.detail}")
+        copy = str(result.job["job_id"])
+        return back_with(f"/ui/jobs/{quote(copy, safe='')}", f"cloned from {job_id}")
 
     @router.post("/jobs/{job_id}/{action}")
     async def act(job_id: JobId, action: str, context: Context,

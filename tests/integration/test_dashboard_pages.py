@@ -162,3 +162,19 @@ def test_the_job_page_draws_its_dependencies(client: TestClient, db: psycopg.Con
     assert re.findall(r'<g class="node[^"]*" data-job-id="([^"]+)"', graph) == ["up", "later", "mid", "down"]
     assert "not submitted" in graph  # an upstream that may come later
     assert 'id="graph-h"' not in client.get("/ui/jobs/up").text  # no depends_on nor dependents: no graph
+
+
+def test_search_by_id_opens_the_job_and_priority_filters_the_list(client: TestClient,
+                                                                  db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "urgent", priority=1)
+    insert_job(db, "relaxed", priority=9)
+    found = client.get("/ui/jobs", params={"id": " urgent "}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == "/ui/jobs/urgent"
+    missing = client.get("/ui/jobs", params={"id": "nobody"})
+    assert "no job has the id &#39;nobody&#39;" in missing.text and len(listed(missing.text)) == 2
+    assert listed(client.get("/ui/jobs", params={"priority": "1"}).text) == ["urgent"]
+    assert 'id="bulk-cancel"' in client.get("/ui/jobs", params={"priority": "1"}).text  # a filter: bulk offered
+    refused = client.post("/ui/jobs/nobody-at-all/priority", data={"priority": "3"}, follow_redirects=False)
+    assert refused.status_code == 303 and "priority+refused" in refused.headers["location"]
+    assert client.post("/ui/jobs/relaxed/priority", data={"priority": "11"}).status_code == 422
+    assert "clone refused" in client.post("/ui/jobs/nobody-at-all/clone").text
