@@ -4,6 +4,7 @@ counts, a name-prefix filter); every statement is a named method here, the pages
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -69,6 +70,14 @@ class DashboardQueries:
         return Overview(jobs_by_status={str(r["status"]): int(r["n"]) for r in by_status}, queues=queues,
                         workers_by_status=await self._workers_by_status(),
                         dead_letters=int(dead["n"]) if dead else 0)
+
+    async def finished_per_minute(self, since: datetime) -> list[tuple[datetime, int, int]]:
+        """Jobs completed and failed in each minute since ``since``."""
+        rows = await self.store.fetch(sql.SQL(
+            "SELECT date_trunc('minute', finished_at) AS minute, count(*) FILTER (WHERE status = %s) AS completed,"
+            " count(*) FILTER (WHERE status = %s) AS failed FROM {} WHERE finished_at >= %s GROUP BY 1").format(
+            self.store.table("jobs")), [Status.COMPLETED.value, Status.FAILED.value, since])
+        return [(r["minute"], int(r["completed"]), int(r["failed"])) for r in rows]
 
     async def _workers_by_status(self) -> dict[str, int]:
         query = sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(self.store.table("workers"))

@@ -8,7 +8,7 @@ every dashboard request must pass (a signed-in operator, say) goes into ``DASHBO
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ from jobstream.api.waiting import waiting_reason
 from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
+from jobstream.ui.chart_svg import minutes, throughput_svg
 from jobstream.ui.dag_svg import Node, dag_svg
 from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
 from jobstream.ui.live import live_router
@@ -48,8 +49,11 @@ def add_pages(router: APIRouter) -> None:
 
     @router.get("", response_class=HTMLResponse)
     async def overview(request: Request, context: Context) -> HTMLResponse:
-        stats = await DashboardQueries(context.store).overview()
-        return page(request, "overview.html", stats=stats, statuses=[s.value for s in Status])
+        queries = DashboardQueries(context.store)
+        now = datetime.now(UTC)
+        series = minutes(await queries.finished_per_minute(now - timedelta(minutes=60)), now)
+        return page(request, "overview.html", stats=await queries.overview(), statuses=[s.value for s in Status],
+                    chart=throughput_svg(series))
 
     @router.get("/jobs", response_class=HTMLResponse)
     async def jobs(request: Request, context: Context, status: TextFilter = None,

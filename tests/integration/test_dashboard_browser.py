@@ -15,7 +15,7 @@ from tests.integration.browser import SCREENSHOTS
 from tests.integration.harness import poll, wait_terminal
 
 pytestmark = pytest.mark.integration
-LIVE_S = 30_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
+LIVE_S = 60_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
 NO_RELOAD = "window.__sameDocument = true"
 
 
@@ -53,6 +53,7 @@ def test_submitted_jobs_appear_and_complete_without_reload(stack: httpx.Client, 
     # And the overview counts them
     page.goto(f"{stack.base_url}/ui")
     expect(page.locator('a[data-status="completed"] .count')).to_have_text("3", timeout=LIVE_S)
+    expect(page.locator("svg.chart")).to_have_attribute("data-completed", "3")
     page.screenshot(path=SCREENSHOTS / "overview.png")
     # And a job that depends on two of them shows them as its upstreams in its graph, and they it
     after = submit_job(stack, ["true"], name="ui-after", depends_on=ids[:2])["job_id"]
