@@ -99,6 +99,11 @@ def test_follow_a_running_jobs_log_then_cancel_it_from_its_page(stack: httpx.Cli
     assert then["status"] == "running" and then["seq"] == started["seq"] and then["name"] == "ui-tail"
     before = stack.get(f"/v1/jobs/{job['job_id']}", params={"as_of": "2000-01-01T00:00:00Z"})
     assert before.status_code == 404 and "did not exist yet" in before.text
+    # And on a phone's width the page fits: nothing wider than the screen but what scrolls inside
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=SCREENSHOTS / "job-phone.png")
 
 
 def test_pause_and_resume_a_schedule_and_redrive_a_dead_letter(stack: httpx.Client, page: Page) -> None:
