@@ -59,11 +59,11 @@ def add_pages(router: APIRouter) -> None:
     async def jobs(request: Request, context: Context, status: TextFilter = None,
                    queue: TextFilter = None, name: TextFilter = None,
                    label: Annotated[list[str] | None, Query(max_length=20)] = None,
-                   priority: Annotated[int | None, Query(ge=1, le=10)] = None, id: TextFilter = None,
+                   priority: Annotated[str | None, Query(max_length=2)] = None, id: TextFilter = None,
                    cursor: Cursor = None, notice: Notice = None) -> Response:
         if id and await context.store.job(id.strip()) is not None:  # a search by id goes to the job
             return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
-        filters = JobFilters(status=known_status(status), queue=queue or None, priority=priority,
+        filters = JobFilters(status=known_status(status), queue=queue or None, priority=known_priority(priority),
                              name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
         if id:
             notice = f"no job has the id {id.strip()!r}; showing the list"
@@ -150,6 +150,16 @@ def known_status(status: str | None) -> str | None:
         raise ApiProblem(422, "validation", "the request is not valid; see errors",
                          errors=[field_error("status", f"{status!r} is not a job status")])
     return status
+
+
+def known_priority(priority: str | None) -> int | None:
+    """A priority filter as the form sends it: empty for any; a 422 naming ``priority`` unless 1 to 10."""
+    if not priority:
+        return None
+    if not priority.isdigit() or not 1 <= int(priority) <= 10:
+        raise ApiProblem(422, "validation", "the request is not valid; see errors",
+                         errors=[field_error("priority", f"{priority!r} is not a priority from 1 to 10")])
+    return int(priority)
 
 
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:

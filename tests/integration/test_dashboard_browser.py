@@ -20,12 +20,18 @@ NO_RELOAD = "window.__sameDocument = true"
 
 
 def submit_job(client: httpx.Client, argv: list[str], **fields: object) -> dict[str, Any]:
-    """POST a shell job. A 202 (sent, not visible within the API's wait: a stack starting on a busy
-    machine) is fine here: the pages are what must show it, within the tests' own deadlines."""
+    """POST a shell job and return once it can be read. A 202 (sent, not visible within the API's
+    own wait: a stack starting on a loaded machine) is waited out here: these tests are about the
+    pages, which need the job in the read model."""
     response = client.post("/v1/jobs", json={"task": {"type": "shell", "argv": argv}, **fields})
     assert response.status_code in (201, 202), response.text
-    job: dict[str, Any] = response.json()
-    return job
+    job_id = response.json()["job_id"]
+
+    def readable() -> dict[str, Any] | None:
+        answer = client.get(f"/v1/jobs/{job_id}")
+        return answer.json() if answer.status_code == 200 else None
+
+    return poll(readable, LIVE_S / 1000, f"job {job_id} in the read model")
 
 
 def open_page(page: Page, client: httpx.Client, path: str) -> None:
@@ -60,6 +66,8 @@ def test_submitted_jobs_appear_and_complete_without_reload(stack: httpx.Client, 
     page.goto(f"{stack.base_url}/ui/jobs/{after}")
     expect(page.locator("svg.dag g.node")).to_have_count(3)
     expect(page.locator(f'svg.dag g.node[data-job-id="{ids[0]}"]')).to_contain_text("ui-demo-0")
+    # (once it has completed its page stops redrawing, and the graph holds still for its picture)
+    expect(page.locator("svg.dag g.center")).to_have_class(re.compile("status-completed"), timeout=LIVE_S)
     page.locator("svg.dag").screenshot(path=SCREENSHOTS / "dag.png")
     page.goto(f"{stack.base_url}/ui/jobs/{ids[0]}")
     expect(page.locator(f'svg.dag g.node[data-job-id="{after}"]')).to_be_visible(timeout=LIVE_S)
@@ -152,7 +160,7 @@ def test_filter_then_bulk_cancel_after_a_dry_run(stack: httpx.Client, page: Page
     page.get_by_label("Queue", exact=True).fill("nobody-serves")
     page.get_by_role("button", name="Filter").click()
     assert "queue=nobody-serves" in page.url
-    expect(page.locator("tr[data-job-id]")).to_have_count(3)
+    expect(page.locator("tr[data-job-id]")).to_have_count(3, timeout=LIVE_S)
     # And asks to cancel what matches: the dry run says how many, and nothing is sent yet
     page.get_by_role("link", name=re.compile("Cancel every unfinished job matching")).click()
     expect(page.locator("#dry-run")).to_have_attribute("data-matched", "3")

@@ -60,7 +60,7 @@ def test_filters_live_in_the_url_and_pages_follow_the_keyset(client: TestClient,
     assert listed(labelled) == [f"etl-{i:02}" for i in range(50, -1, -5)]
     assert listed(client.get("/ui/jobs", params={"queue": "nowhere"}).text) == []
     # And the empty fields of the filter form mean "any"
-    as_the_form_sends = {"status": "", "queue": "", "name": "etl nightly 1", "label": ""}
+    as_the_form_sends = {"status": "", "queue": "", "priority": "", "name": "etl nightly 1", "label": ""}
     assert listed(client.get("/ui/jobs", params=as_the_form_sends).text) == [f"etl-{i}" for i in range(19, 9, -1)] + [
         "etl-01"]
     assert "No job matches these filters" in client.get("/ui/jobs", params={"queue": "nowhere"}).text
@@ -173,6 +173,7 @@ def test_search_by_id_opens_the_job_and_priority_filters_the_list(client: TestCl
     missing = client.get("/ui/jobs", params={"id": "nobody"})
     assert "no job has the id &#39;nobody&#39;" in missing.text and len(listed(missing.text)) == 2
     assert listed(client.get("/ui/jobs", params={"priority": "1"}).text) == ["urgent"]
+    assert client.get("/ui/jobs", params={"priority": "11"}).status_code == 422
     assert 'id="bulk-cancel"' in client.get("/ui/jobs", params={"priority": "1"}).text  # a filter: bulk offered
     refused = client.post("/ui/jobs/nobody-at-all/priority", data={"priority": "3"}, follow_redirects=False)
     assert refused.status_code == 303 and "priority+refused" in refused.headers["location"]
