@@ -23,6 +23,7 @@ from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
+from jobstream.api.routes_schedules import schedules_router
 from jobstream.api.routes_templates import templates_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
@@ -30,6 +31,7 @@ from jobstream.api.transactional import TransactionalPublisher
 from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
 from jobstream.streams.kafka_io import Publisher
+from jobstream.ui.routes import install_dashboard
 
 log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 5.0
@@ -112,6 +114,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    app.include_router(schedules_router())  # /v1/schedules:preview
+    install_dashboard(app)  # /ui, and / redirecting to it
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)

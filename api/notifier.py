@@ -50,12 +50,46 @@ class Subscription:
                 await asyncio.wait_for(self.woken.wait(), min(remaining, recheck_s))
 
 
+class Changes:
+    """A watcher of every job (the dashboard's live views): the ids changed since it last looked.
+
+    ``everything`` stands for ids it cannot know (a reconnect lost notifications, or too many
+    piled up), so a view redraws as a whole."""
+
+    MAX_IDS = 1000
+
+    def __init__(self) -> None:
+        self.job_ids: set[str] = set()
+        self.everything = False
+        self.woken = asyncio.Event()
+
+    def add(self, job_id: str | None) -> None:
+        if job_id is None or len(self.job_ids) >= self.MAX_IDS:
+            self.everything = True
+        else:
+            self.job_ids.add(job_id)
+        self.woken.set()
+
+    async def next(self, timeout_s: float) -> tuple[set[str], bool] | None:
+        """The ids changed (and whether that is everything) once something changed, or None after
+        ``timeout_s`` with no change."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), timeout_s)
+        if not self.woken.is_set():
+            return None
+        changed, everything = self.job_ids, self.everything
+        self.job_ids, self.everything = set(), False
+        self.woken.clear()
+        return changed, everything
+
+
 class JobNotifier:
     def __init__(self, database_url: str, channel: str, gate: Gate, *, heartbeat_s: float = 30.0,
                  max_backoff_s: float = 5.0) -> None:
         self.database_url, self.channel, self.gate = database_url, channel, gate
         self.heartbeat_s, self.max_backoff_s = heartbeat_s, max_backoff_s
         self._waiters: dict[str, set[Subscription]] = {}
+        self._watchers: set[Changes] = set()
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -89,14 +123,28 @@ class JobNotifier:
                 if not waiters:
                     del self._waiters[job_id]
 
+    @contextlib.asynccontextmanager
+    async def watch(self) -> AsyncIterator[Changes]:
+        """Every job's changes, while the context lasts."""
+        changes = Changes()
+        self._watchers.add(changes)
+        try:
+            yield changes
+        finally:
+            self._watchers.discard(changes)
+
     def dispatch(self, job_id: str) -> None:
         for subscription in self._waiters.get(job_id, ()):
             subscription.woken.set()
+        for changes in self._watchers:
+            changes.add(job_id)
 
     def wake_all(self) -> None:
         for waiters in self._waiters.values():
             for subscription in waiters:
                 subscription.woken.set()
+        for changes in self._watchers:
+            changes.add(None)
 
     async def _run(self) -> None:
         # Connecting is retried with backoff; a connection that worked and was lost starts it afresh.

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from jobstream.api.context import Context, Cursor, LabelFilter, WorkerId
+from jobstream.api.context import ApiContext, Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.query import label_pairs
@@ -137,18 +137,23 @@ def workers_router() -> APIRouter:
     async def drain_worker(worker_id: WorkerId, context: Context,
                            reason: Annotated[str, Query(max_length=500, pattern=r"^[^\x00]*$")] = "") -> DrainOut:
         """Ask a worker to drain: it finishes what runs, takes nothing new, then deregisters."""
-        row = await context.store.worker(worker_id)
-        if row is None:
-            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
-        if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
-            raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
-        request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=ACTOR, requested_at=datetime.now(UTC))
-        assignments = context.publisher.topics.assignments
-        await context.commands.acked(lambda: context.publisher.publish_acked(assignments, worker_id, request),
-                                     worker_id=worker_id)
-        return DrainOut(worker_id=worker_id, status=str(row["status"]))
+        return await request_drain(context, worker_id, reason)
 
     return router
+
+
+async def request_drain(context: ApiContext, worker_id: str, reason: str) -> DrainOut:
+    """Send a worker its ``DrainWorker``; 404 for a worker unknown, 409 for one that is gone."""
+    row = await context.store.worker(worker_id)
+    if row is None:
+        raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+    if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
+        raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
+    request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=ACTOR, requested_at=datetime.now(UTC))
+    assignments = context.publisher.topics.assignments
+    await context.commands.acked(lambda: context.publisher.publish_acked(assignments, worker_id, request),
+                                 worker_id=worker_id)
+    return DrainOut(worker_id=worker_id, status=str(row["status"]))
 
 
 async def _partitions(publisher: Publisher, topic: str) -> int:

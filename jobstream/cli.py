@@ -85,7 +85,9 @@ def _print_lines(lines: list[str]) -> None:
 
 @infra_app.command("install")
 def infra_install() -> None:
-    """Fetch the Kafka broker jars and the schema registry, install Debian's PostgreSQL server, when missing."""
+    """Fetch the Kafka broker jars, the schema registry and the Connect plugins, and install Debian's
+    PostgreSQL server and Chromium (for the dashboard's browser tests), when missing."""
+    from jobstream.infra.chromium import install_chromium
     from jobstream.infra.postgres import install_server
 
     infra = _infra()
@@ -96,6 +98,7 @@ def infra_install() -> None:
     typer.echo(f"kafka connect plugins: {infra.connect.ensure_plugins()}")
     if not infra.settings.external_database_url:
         typer.echo(f"postgres server binaries: {install_server()}")
+    typer.echo(f"chromium: {install_chromium()}")
 
 
 @infra_app.command("up")
