@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,11 +34,11 @@ def _our_processes(state: Path) -> list[int]:
     return [pid for pid in found if pid is not None]
 
 
-def test_up_twice_status_down(tmp_path_factory: pytest.TempPathFactory) -> None:
-    state = tmp_path_factory.mktemp("infra")
+def test_up_twice_status_down() -> None:
+    # Not under pytest's own temporary root: another pytest session on the machine makes that 0700
+    # again, and Postgres runs as its own user when we are root.
+    state = Path(tempfile.mkdtemp(prefix="jobstream-infra-"))
     state.chmod(0o755)
-    for parent in state.parents:  # Postgres runs as its own user when we are root
-        parent.chmod(parent.stat().st_mode | 0o001)
     ports = {"kafka": free_port(), "controller": free_port(), "pg": free_port()}
     try:
         first = _jobstream(state, ports, "up")
@@ -58,6 +60,7 @@ def test_up_twice_status_down(tmp_path_factory: pytest.TempPathFactory) -> None:
     finally:
         down = _jobstream(state, ports, "down")
     assert down.returncode == 0, down.stderr
+    shutil.rmtree(state, ignore_errors=True)
     assert "kafka stopped" in down.stdout and "postgres stopped" in down.stdout
     assert _our_processes(state) == []
     assert "stopped" in _jobstream(state, ports, "status").stdout
