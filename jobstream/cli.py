@@ -83,8 +83,9 @@ def _print_lines(lines: list[str]) -> None:
 
 @infra_app.command("install")
 def infra_install() -> None:
-    """Fetch the Kafka broker jars and install Debian's PostgreSQL server, when missing."""
+    """Fetch the Kafka broker jars and install Debian's PostgreSQL server and promtool, when missing."""
     from jobstream.infra.postgres import install_server
+    from jobstream.infra.promtool import install_promtool
 
     infra = _infra()
     if not infra.settings.external_kafka:
@@ -92,6 +93,7 @@ def infra_install() -> None:
         typer.echo(f"kafka {infra.settings.kafka_version} jars: {infra.kafka.libs}")
     if not infra.settings.external_database_url:
         typer.echo(f"postgres server binaries: {install_server()}")
+    typer.echo(f"promtool (checks the alert rules in tests): {install_promtool()}")
 
 
 @infra_app.command("up")

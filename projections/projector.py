@@ -56,6 +56,7 @@ from jobstream.streams.kafka_io import (
     producer_config,
     set_aside,
 )
+from jobstream.streams.metrics import CONSUMER_LAG
 
 from . import metrics
 from .command_results import poisoned_row
@@ -137,6 +138,7 @@ class Projector:
         # The batch whose transaction runs while the next one is consumed and decoded; only it uses conn.
         self.writer: InFlight[tuple[Decoded, Written]] = InFlight("projector-writer")
         group = group_id or f"{settings.topic_prefix}.projector"
+        self.lag = CONSUMER_LAG.labels(group)
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))
         self.results = Publisher(settings, self.codec)
@@ -440,7 +442,7 @@ class Projector:
             _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             if high >= 0:
                 lag += max(0, high - self.positions.get((tp.topic, tp.partition), 0))
-        metrics.LAG.set(lag)
+        self.lag.set(lag)
 
 
 def where(message: Message) -> tuple[str, int, int]:
