@@ -13,11 +13,13 @@ import typer
 
 from jobstream.config import Settings
 from jobstream.sdk.errors import ClientError, describe_problem, json_or_text
+from jobstream.tables import Format
 
-__all__ = ["Api", "ApiClient", "ClientError", "describe_problem", "fail"]
+__all__ = ["Api", "ApiClient", "ClientError", "Format", "Output", "describe_problem", "fail"]
 
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="API base URL (default: $JOBSTREAM_API_URL)")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+Output = Annotated[Format, typer.Option("--output", "-o", case_sensitive=False,
+                                        help="table, or the API's answer as json or yaml")]
 
 
 class ApiClient:

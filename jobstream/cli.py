@@ -15,7 +15,7 @@ from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
 from jobstream.schemas_cli import app as schemas_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
+app = typer.Typer(no_args_is_help=True, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
 app.add_typer(infra_app, name="infra")
 register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., workers, dlq, logs

@@ -24,7 +24,7 @@ def cli(client: httpx.Client, *args: str) -> str:
 
 
 def submit(client: httpx.Client, *args: str) -> str:
-    return str(json.loads(cli(client, "submit", "--json", *args))["job_id"])
+    return str(json.loads(cli(client, "submit", "-o", "json", *args))["job_id"])
 
 
 def job_once(client: httpx.Client, job_id: str, done: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_submitted_tasks_schedules_and_dependencies_run_and_show(stack: httpx.Cl
     assert "next_run_at" in cli(stack, "get", nightly)
     assert cli(stack, "logs", then) == f"after {then}\n"
     assert cli(stack, "logs", done["execution_id"]) == f"after {then}\n"
-    listed = [job["job_id"] for job in json.loads(cli(stack, "ls", "--json"))["items"]]
+    listed = [job["job_id"] for job in json.loads(cli(stack, "ls", "-o", "json"))["items"]]
     assert listed == [nightly, then, first]
     table = cli(stack, "ls")
     assert all(job_id in table for job_id in listed)
@@ -64,7 +64,7 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
     # Given a job with a retry policy that fails on its only attempt: it is dead-lettered
     failing = submit(stack, "--python", f"{JOBS}:fail", "--arg", "no luck", "--retry", "1")
     job_once(stack, failing, lambda j: j["status"] == "failed")
-    dead = poll(lambda: json.loads(cli(stack, "dlq", "ls", "--json"))["items"], TIMEOUT_S, "the dead letter")
+    dead = poll(lambda: json.loads(cli(stack, "dlq", "ls", "-o", "json"))["items"], TIMEOUT_S, "the dead letter")
     assert [job["job_id"] for job in dead] == [failing]
 
     # When it is redriven, then retried, each runs it again as a new attempt
@@ -75,7 +75,7 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
     assert again["last_error"].startswith("ValueError: no luck")
 
     # And the worker is listed with its full id, and drains when asked
-    [worker] = poll(lambda: json.loads(cli(stack, "workers", "ls", "--json"))["items"], TIMEOUT_S, "the worker")
+    [worker] = poll(lambda: json.loads(cli(stack, "workers", "ls", "-o", "json"))["items"], TIMEOUT_S, "the worker")
     assert worker["worker_id"] in cli(stack, "workers", "ls")
     assert "drain requested" in cli(stack, "workers", "drain", worker["worker_id"], "--reason", "test")
     poll(lambda: stack.get(f"/v1/workers/{worker['worker_id']}").json()["status"] in ("draining", "deregistered"),
