@@ -13,6 +13,7 @@ import httpx
 import typer
 
 from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, Format, Output, describe_problem
+from jobstream.explain_client import register_explain
 from jobstream.logs_client import register_logs
 from jobstream.ops_client import register_ops
 from jobstream.submit_body import (
@@ -58,6 +59,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     register_ops(app, api)
     register_logs(app, api)
     register_templates(app, api)
+    register_explain(app, api)
 
 
 def _show(api: Api, api_url: str | None, output: Format, method: str, path: str, **kwargs: Any) -> None:

@@ -80,3 +80,14 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
     assert "drain requested" in cli(stack, "workers", "drain", worker["worker_id"], "--reason", "test")
     poll(lambda: stack.get(f"/v1/workers/{worker['worker_id']}").json()["status"] in ("draining", "deregistered"),
          TIMEOUT_S, "the worker to drain")
+
+
+def test_explain_says_why_jobs_wait_from_the_real_read_model(stack: httpx.Client) -> None:
+    # Given a job on a queue no worker serves, and a job waiting for it
+    stranded = submit(stack, "--queue", "nobody-serves-this", "--", "true")
+    waiting = submit(stack, "--after", stranded, "--", "true")
+    # Then explain names the missing worker, and the upstream the second waits for
+    stranded_answer = json.loads(cli(stack, "explain", stranded, "-o", "json"))["explanation"]
+    assert "no live worker serves queue 'nobody-serves-this'" in stranded_answer, stranded_answer
+    answer = json.loads(cli(stack, "explain", waiting, "-o", "json"))
+    assert answer["status"] == "pending" and f"{stranded} (queued)" in answer["explanation"], answer
