@@ -40,7 +40,7 @@ class Infra:
             lines.append("postgres: external (JOBSTREAM_DATABASE_URL)")
         else:
             lines.append(self.postgres.up())
-        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions))
+        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions, s.log_retention_days))
         lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
         lines.append(f"JOBSTREAM_KAFKA_BOOTSTRAP={s.kafka_bootstrap}")
         lines.append(f"JOBSTREAM_DATABASE_URL={s.database_url}")

@@ -25,11 +25,11 @@ from jobstream.config import Settings
 from jobstream.core.decide import decide
 from jobstream.core.latency import Stage, finished_results, stage_latencies
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
-from jobstream.streams.kafka_io import partition_for
+from jobstream.streams.kafka_io import ensure_all_topics, partition_for
 from jobstream.streams.record_serde import decode_input
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
@@ -274,7 +274,7 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     metrics.serve(metrics_port)
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    ensure_all_topics(settings)
     engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())
     signal.signal(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGINT, engine.stop)
