@@ -45,7 +45,7 @@ def infra_settings() -> Iterator[Settings]:
     try:
         plan = choose(os.environ, docker_reachable)
     except InfraChoiceError as error:
-        raise pytest.UsageError(str(error)) from None
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
     if plan.kafka == Source.CONTAINER:
         yield from _in_containers()
         return
