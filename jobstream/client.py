@@ -36,6 +36,7 @@ from jobstream.tables import (
     show_job,
 )
 from jobstream.templates_client import register_templates
+from jobstream.top import register_top
 
 __all__ = ["ApiClient", "ClientError", "describe_problem", "make_jobs_app", "register"]
 
@@ -60,6 +61,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     register_logs(app, api)
     register_templates(app, api)
     register_explain(app, api)
+    register_top(app, api)
 
 
 def _show(api: Api, api_url: str | None, output: Format, method: str, path: str, **kwargs: Any) -> None:

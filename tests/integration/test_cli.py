@@ -82,7 +82,7 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
          TIMEOUT_S, "the worker to drain")
 
 
-def test_explain_says_why_jobs_wait_from_the_real_read_model(stack: httpx.Client) -> None:
+def test_explain_and_top_say_why_jobs_wait_from_the_real_read_model(stack: httpx.Client) -> None:
     # Given a job on a queue no worker serves, and a job waiting for it
     stranded = submit(stack, "--queue", "nobody-serves-this", "--", "true")
     waiting = submit(stack, "--after", stranded, "--", "true")
@@ -91,3 +91,7 @@ def test_explain_says_why_jobs_wait_from_the_real_read_model(stack: httpx.Client
     assert "no live worker serves queue 'nobody-serves-this'" in stranded_answer, stranded_answer
     answer = json.loads(cli(stack, "explain", waiting, "-o", "json"))
     assert answer["status"] == "pending" and f"{stranded} (queued)" in answer["explanation"], answer
+    # And top shows that queue with its job waiting and no worker, beside the stack's worker
+    view = cli(stack, "top", "--once")
+    assert "1 live workers" in view and any(line.split()[:5] == ["nobody-serves-this", "1", "0", "0", "0"]
+                                            for line in view.splitlines() if line.strip()), view
