@@ -146,10 +146,10 @@ def execution_of(job_or_execution_id: str) -> Flow[str]:
     return str(job["execution_id"])
 
 
-def follow_done(page: LogPage, idle_s: float, grace_s: float) -> bool:
-    """Whether a follower has read everything there will be: the eof marker, or an execution that
-    ended and sent nothing for ``grace_s`` (a worker killed -9 writes no eof)."""
-    return page.complete or (page.finished and idle_s >= grace_s)
+def follow_done(page: Mapping[str, Any], idle_s: float, grace_s: float) -> bool:
+    """Whether a follower of ``GET /v1/executions/{id}/logs`` has read everything there will be: the eof
+    marker, or an execution that ended and sent nothing for ``grace_s`` (a worker killed -9 writes no eof)."""
+    return bool(page.get("complete")) or (bool(page.get("finished")) and idle_s >= grace_s)
 
 
 def logs(job_or_execution_id: str, follow: bool, clock: Callable[[], float], *, after_seq: int = 0,
@@ -168,6 +168,6 @@ def logs(job_or_execution_id: str, follow: bool, clock: Callable[[], float], *, 
             last_new = clock()
         if len(page.items) == LOG_PAGE:
             continue  # more is already there
-        if not follow or follow_done(page, clock() - last_new, grace_s):
+        if not follow or follow_done(answer, clock() - last_new, grace_s):
             return
         yield Pause(poll_s)  # the polling interval of a follower; logs have no push channel
