@@ -20,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
@@ -173,12 +174,17 @@ class Projector:
         resumes from the offsets stored in Postgres, so nothing is lost or applied twice."""
         keep_projecting(self.poll_once, self._recover, stop, "projector", MAX_BACKOFF_S)
 
-    def run_until_caught_up(self, timeout_s: float = 120.0) -> Counts:
-        """Consume until every assigned partition reaches the high watermark it had when this was called."""
+    def run_until_caught_up(self, timeout_s: float = 120.0,
+                            progress: Callable[[int, int], None] | None = None) -> Counts:
+        """Consume until every assigned partition reaches the high watermark it had when this was called;
+        ``progress(messages read, messages to read)`` after each batch (a replay's progress bar)."""
         targets = self._watermarks()
+        total = sum(max(0, high - low) for low, high in targets.values())
         deadline = time.monotonic() + timeout_s
         while True:
             self.poll_once()
+            if progress is not None:
+                progress(min(self.counts.messages, total), total)
             if self.assigned and not self.writer.busy and self._reached(targets):
                 return self.counts
             if time.monotonic() > deadline:

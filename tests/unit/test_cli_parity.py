@@ -197,3 +197,20 @@ def test_read_commands_print_the_api_s_answer_as_json_or_yaml(output: str) -> No
         assert result.exit_code == 0, result.output
         parsed = json.loads(result.stdout) if output == "json" else yaml.safe_load(result.stdout)
         assert parsed == ({"items": [JOB], "next_cursor": None} if command[0] != "events" else [JOB]), command
+
+
+def test_replay_shows_progress_on_stderr_and_prints_only_its_json_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import jobstream.projections.replay as replay_module
+    from jobstream.cli import app
+
+    def fake_replay(settings: object, schema: str, progress: Any) -> dict[str, Any]:
+        for done in (0, 50, 100):
+            progress(done, 100)
+        return {"schema": schema, "messages": 100}
+
+    monkeypatch.setattr(replay_module, "replay_command", fake_replay)
+    result = CliRunner().invoke(app, ["replay", "--schema", "s1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"schema": "s1", "messages": 100}
