@@ -239,16 +239,12 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
     """Drop the read model and rebuild it by replaying the topics from the start."""
     import json
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from jobstream.progress import progress_bar
     from jobstream.projections.replay import replay_command
 
     settings, _ = _process("replay")
-    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("messages"), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:  # stdout stays the JSON
-        task = bar.add_task("replay", total=None)
-        result = replay_command(settings, schema, lambda done, total: bar.update(task, completed=done, total=total))
+    with progress_bar("replaying", "messages") as update:  # on stderr: stdout stays the JSON
+        result = replay_command(settings, schema, update)
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
