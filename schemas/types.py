@@ -1,5 +1,6 @@
 """All record and enum types in one namespace (defined in common/commands/events/workers)."""
 
+from .analytics import JobContext, JobEventRow
 from .base import Record
 from .commands import (
     AssignJob,
@@ -125,4 +126,6 @@ __all__ = [
     "Liveness", "Held", "WorkerLiveness", "PendingTimer",
     # job templates
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
+    # analytics
+    "JobEventRow", "JobContext",
 ]

@@ -38,6 +38,11 @@ def ensure_all_topics(settings: Settings) -> None:
     ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days))
 
 
+# librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's
+# poll, instead of straight to stderr: so they have the process's format, and repeats are left out.
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
@@ -48,6 +53,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         # Java's partitioner (murmur2), as faust and other services use: one key, one partition.
         "partitioner": "murmur2_random",
         "log_level": 3,
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
@@ -65,6 +71,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         # at 5 ms a dozen idle consumers sent the broker thousands of empty fetches a second.
         "fetch.wait.max.ms": 100,
         "log_level": 3,
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
