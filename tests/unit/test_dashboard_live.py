@@ -4,8 +4,10 @@ filtered jobs list, and the notifier's watcher of every job."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from jobstream.api.notifier import Changes, JobNotifier
+from jobstream.outage import Gate, Outage
 from jobstream.ui.links import jobs_url
 from jobstream.ui.live import concerns, log_events
 from jobstream.ui.queries import JobFilters
@@ -37,7 +39,7 @@ def test_the_filters_live_in_the_url_and_empty_ones_are_left_out() -> None:
 
 def test_a_watcher_sees_every_job_changed_since_it_last_looked() -> None:
     async def scenario() -> None:
-        notifier = JobNotifier("postgresql://unused", "chan")
+        notifier = JobNotifier("postgresql://unused", "chan", Gate(Outage("db", logging.getLogger("test"))))
         async with notifier.watch() as changes:
             assert await changes.next(0.01) is None  # nothing changed
             notifier.dispatch("a")
