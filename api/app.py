@@ -25,6 +25,7 @@ from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
 from jobstream.api.routes_schedules import schedules_router
 from jobstream.api.routes_templates import templates_router
+from jobstream.api.routes_wait import wait_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
@@ -106,6 +107,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
                   dependencies=[Depends(known_query_only)], responses=APP_WIDE_PROBLEMS)
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
+    app.include_router(wait_router())  # before jobs_router, whose /v1/jobs/{job_id} would match :wait
     app.include_router(jobs_router())
     app.include_router(dlq_router())
     app.include_router(executions_router())

@@ -174,6 +174,14 @@ class DispatchBoard:
         entry = (self.key(job), next(self._order), job.job_id, job)
         heapq.heappush(self._shapes.setdefault(shape_of(job), []), entry)
 
+    def depths(self, now: datetime) -> dict[str, tuple[int, float]]:
+        """Per queue: ready executions, and how long the oldest has waited (seconds)."""
+        depths: dict[str, tuple[int, float]] = {}
+        for job in self.ready.values():
+            count, oldest = depths.get(job.queue, (0, 0.0))
+            depths[job.queue] = (count + 1, max(oldest, (now - job.enqueued_at).total_seconds()))
+        return depths
+
     def reset(self, jobs: Iterable[JobReady]) -> None:
         """Start again from these ready jobs (after a rebalance) and no credits; departed workers stay
         departed."""

@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobstream.infra.apt import apt_install
 from jobstream.infra.process import InfraError, pid_alive, port_open, read_pid, tail, wait_until
 
 READY_TIMEOUT_S = 60.0
@@ -40,15 +41,8 @@ def install_server() -> Path:
     bindir = find_bindir()
     if bindir is not None:
         return bindir
-    sudo: list[str] = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        result = subprocess.run(sudo + command, capture_output=True, text=True, env=env)
-        if result.returncode != 0:
-            raise InfraError(
-                f"installing PostgreSQL failed ({' '.join(command)}):\n{result.stderr[-2000:]}\n"
-                "install Debian's 'postgresql' package, or set JOBSTREAM_DATABASE_URL to an existing server"
-            )
+    apt_install("postgresql", "install Debian's 'postgresql' package, or set JOBSTREAM_DATABASE_URL to an existing "
+                              "server")
     bindir = find_bindir()
     if bindir is None:
         raise InfraError("the postgresql package installed but initdb was not found under /usr/lib/postgresql")

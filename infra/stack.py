@@ -58,7 +58,7 @@ class Infra:
             lines.append(self.registry.up())
         if connect:
             lines.append(self.connect.up())
-        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions))
+        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions, s.log_retention_days))
         lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
         lines.append(f"JOBSTREAM_KAFKA_BOOTSTRAP={s.kafka_bootstrap}")
         lines.append(f"JOBSTREAM_DATABASE_URL={s.database_url}")

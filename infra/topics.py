@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from jobstream.config import DEFAULT_LOG_RETENTION_DAYS
 from jobstream.infra.process import InfraError
 
 DAY_MS = 24 * 3600 * 1000
@@ -135,7 +136,7 @@ class Topics:
         """faust's name for a table's changelog topic."""
         return f"{app_id}-{table}-changelog"
 
-    def specs(self, partitions: int) -> list[TopicSpec]:
+    def specs(self, partitions: int, log_retention_days: float = DEFAULT_LOG_RETENTION_DAYS) -> list[TopicSpec]:
         kept_forever = {"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"}
         return [
             TopicSpec(self.commands, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
@@ -149,7 +150,8 @@ class Topics:
                       "ready work and worker credits, keyed by queue: the dispatcher's input"),
             TopicSpec(self.assignments, partitions, {"retention.ms": str(DAY_MS), "cleanup.policy": "delete"},
                       "assignments and cancel notices, keyed by worker_id"),
-            TopicSpec(self.logs, partitions, {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+            TopicSpec(self.logs, partitions, {"retention.ms": str(retention_ms(log_retention_days)),
+                                              "cleanup.policy": "delete"},
                       "stdout/stderr chunks keyed by execution_id"),
             TopicSpec(self.dead_letters, partitions, {"cleanup.policy": "compact"},
                       "dead-lettered jobs keyed by job_id, latest state per job"),
@@ -171,6 +173,10 @@ class Topics:
                       "what became of each command (accepted, rejected, poisoned), keyed by command_id; "
                       "written by the projector"),
         ]
+
+
+def retention_ms(days: float) -> int:
+    return round(days * DAY_MS)
 
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:

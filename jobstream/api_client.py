@@ -12,17 +12,14 @@ import httpx
 import typer
 
 from jobstream.config import Settings
+from jobstream.sdk.errors import ClientError, describe_problem, json_or_text
+from jobstream.tables import Format
+
+__all__ = ["Api", "ApiClient", "ClientError", "Format", "Output", "describe_problem", "fail"]
 
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="API base URL (default: $JOBSTREAM_API_URL)")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
-
-
-class ClientError(Exception):
-    """An answer to show the user instead of a traceback (``status``: the API's, if it answered)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+Output = Annotated[Format, typer.Option("--output", "-o", case_sensitive=False,
+                                        help="table, or the API's answer as json or yaml")]
 
 
 class ApiClient:
@@ -35,29 +32,13 @@ class ApiClient:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             raise ClientError(f"cannot reach the API at {self.base_url}: {error}") from None
-        body = _json_or_text(response)
+        body = json_or_text(response)
         if response.status_code >= 400:
-            raise ClientError(describe_problem(response.status_code, body), response.status_code)
+            raise ClientError(describe_problem(response.status_code, body), response.status_code, body)
         return response.status_code, body
 
     def close(self) -> None:
         self.http.close()
-
-
-def _json_or_text(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {"detail": response.text}
-    return body if isinstance(body, dict) else {"items": body}
-
-
-def describe_problem(status: int, problem: dict[str, Any]) -> str:
-    """One line for an RFC 9457 problem, plus one per offending field."""
-    lines = [f"{status} {problem.get('title', 'error')}: {problem.get('detail') or ''}".rstrip(": ")]
-    for error in problem.get("errors") or []:
-        lines.append(f"  {error.get('field', '?')}: {error.get('detail', '')}")
-    return "\n".join(lines)
 
 
 def fail(error: ClientError) -> typer.Exit:

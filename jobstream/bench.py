@@ -21,6 +21,7 @@ from jobstream.bench_run import bench_run, reader_group
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, TopicSpec, ensure_topics
+from jobstream.progress import progress_bar
 from jobstream.schemas import (
     JobAssigned,
     JobCompleted,
@@ -141,8 +142,15 @@ class EventWatch:
 
 def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
     watch = EventWatch(settings)
+    total = len(result.jobs)
+
+    def record(event: Any, remaining: set[str], update: Callable[[int, int | None], None]) -> None:
+        _record(event, result, remaining)
+        update(total - len(remaining), total)
+
     try:
-        watch.until_done(lambda event, remaining: _record(event, result, remaining), set(result.jobs), timeout_s)
+        with progress_bar("jobs finished", "jobs", total) as update:
+            watch.until_done(lambda event, remaining: record(event, remaining, update), set(result.jobs), timeout_s)
     finally:
         watch.close()
 

@@ -16,7 +16,7 @@ from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
 from jobstream.schemas_cli import app as schemas_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
+app = typer.Typer(no_args_is_help=True, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
 app.add_typer(infra_app, name="infra")
 register_client_commands(app)  # the HTTP API's client: submit, get, ls, ..., workers, dlq, logs
@@ -86,9 +86,11 @@ def _print_lines(lines: list[str]) -> None:
 @infra_app.command("install")
 def infra_install() -> None:
     """Fetch the Kafka broker jars, the schema registry and the Connect plugins, and install Debian's
-    PostgreSQL server and Chromium (for the dashboard's browser tests), when missing."""
+    PostgreSQL server, Chromium (for the dashboard's browser tests) and promtool (for the alert rules'
+    tests), when missing."""
     from jobstream.infra.chromium import install_chromium
     from jobstream.infra.postgres import install_server
+    from jobstream.infra.promtool import install_promtool
 
     infra = _infra()
     if not infra.settings.external_kafka:
@@ -99,6 +101,7 @@ def infra_install() -> None:
     if not infra.settings.external_database_url:
         typer.echo(f"postgres server binaries: {install_server()}")
     typer.echo(f"chromium: {install_chromium()}")
+    typer.echo(f"promtool (checks the alert rules in tests): {install_promtool()}")
 
 
 @infra_app.command("up")
@@ -259,10 +262,13 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
     """Drop the read model and rebuild it by replaying the topics from the start."""
     import json
 
+    from jobstream.progress import progress_bar
     from jobstream.projections.replay import replay_command
 
     settings, _ = _process("replay")
-    typer.echo(json.dumps(replay_command(settings, schema), indent=2, default=str))
+    with progress_bar("replaying", "messages") as update:  # on stderr: stdout stays the JSON
+        result = replay_command(settings, schema, update)
+    typer.echo(json.dumps(result, indent=2, default=str))
 
 
 @app.command("run")

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from jobstream.api_client import Api, ApiClient, ApiUrl, AsJson, ClientError, describe_problem
+from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, Format, Output, describe_problem
+from jobstream.explain_client import register_explain
 from jobstream.logs_client import register_logs
 from jobstream.ops_client import register_ops
 from jobstream.submit_body import (
@@ -23,8 +24,19 @@ from jobstream.submit_body import (
     parse_pairs,
     submission_body,
 )
-from jobstream.tables import EVENT_COLUMNS, JOB_COLUMNS, print_job, print_json, print_page, print_rows, show_job
+from jobstream.tables import (
+    EVENT_COLUMNS,
+    JOB_COLUMNS,
+    print_data,
+    print_fields,
+    print_job,
+    print_json,
+    print_page,
+    print_rows,
+    show_job,
+)
 from jobstream.templates_client import register_templates
+from jobstream.top import register_top
 
 __all__ = ["ApiClient", "ClientError", "describe_problem", "make_jobs_app", "register"]
 
@@ -48,10 +60,12 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     register_ops(app, api)
     register_logs(app, api)
     register_templates(app, api)
+    register_explain(app, api)
+    register_top(app, api)
 
 
-def _show(api: Api, api_url: str | None, as_json: bool, method: str, path: str, **kwargs: Any) -> None:
-    show_job(api.call(api_url, method, path, **kwargs), as_json)
+def _show(api: Api, api_url: str | None, output: Format, method: str, path: str, **kwargs: Any) -> None:
+    show_job(api.call(api_url, method, path, **kwargs), output)
 
 
 def _register_submit(app: typer.Typer, api: Api) -> None:
@@ -113,7 +127,7 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
         max_backoff: Annotated[float | None, typer.Option(help="Longest wait between retries (default: 300)",
                                                           rich_help_panel="Retry")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request's JSON body; send nothing")] = False,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """Submit a job: `jobstream submit -- echo hi`, `--python mod:func --arg 1`, or `--http URL`."""
         task = TaskOptions(argv=argv or [], python=python, args=arg or [], kwargs=kwarg or [], inline=inline,
@@ -127,17 +141,17 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
         if dry_run:  # one line, to read or to pipe into curl -d @-
             typer.echo(json.dumps(body))
             return
-        _show(api, api_url, as_json, "POST", "/v1/jobs", json=body)
+        _show(api, api_url, output, "POST", "/v1/jobs", json=body)
 
 
 def _register_reads(app: typer.Typer, api: Api) -> None:
     @app.command("get")
-    def get(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    def get(job_id: str, api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Show one job and its executions."""
         job = api.call(api_url, "GET", f"/v1/jobs/{job_id}")[1]
         executions = api.call(api_url, "GET", f"/v1/jobs/{job_id}/executions")[1].get("items", [])
-        if as_json:
-            print_json({**job, "executions": executions})
+        if output != Format.TABLE:
+            print_data({**job, "executions": executions}, output)
         else:
             print_job(job, executions)
 
@@ -149,26 +163,30 @@ def _register_reads(app: typer.Typer, api: Api) -> None:
         parent: Annotated[str | None, typer.Option(help="The runs of this recurring job")] = None,
         limit: Annotated[int, typer.Option(help="Jobs per page")] = 50,
         cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """List jobs, the last submitted first."""
         parse_pairs(label, "--label")
         params: dict[str, Any] = {"limit": limit, "status": status or [], "queue": queue, "label": label or [],
                                   "parent_job_id": parent, "cursor": cursor}
         page = api.call(api_url, "GET", "/v1/jobs", params={k: v for k, v in params.items() if v not in (None, [])})[1]
-        print_page(page, JOB_COLUMNS, as_json)
+        print_page(page, JOB_COLUMNS, output)
 
     @app.command("command")
-    def command(command_id: str, api_url: ApiUrl = None) -> None:
+    def command(command_id: str, api_url: ApiUrl = None, output: Output = Format.JSON) -> None:
         """What became of a command sent by any producer: accepted (its job, its events), rejected or poisoned."""
-        print_json(api.call(api_url, "GET", f"/v1/commands/{command_id}")[1])
+        result = api.call(api_url, "GET", f"/v1/commands/{command_id}")[1]
+        if output != Format.TABLE:
+            print_data(result, output)
+        else:
+            print_fields(result)
 
     @app.command("events")
-    def events(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    def events(job_id: str, api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Show a job's audit trail."""
         items = api.call(api_url, "GET", f"/v1/jobs/{job_id}/events")[1].get("items", [])
-        if as_json:
-            print_json(items)
+        if output != Format.TABLE:
+            print_data(items, output)
         else:
             print_rows(items, EVENT_COLUMNS)
 
@@ -182,7 +200,7 @@ def _register_changes(app: typer.Typer, api: Api) -> None:
         status: Annotated[str | None, typer.Option(help="... in this (unfinished) status")] = None,
         label: Annotated[str | None, typer.Option(help="... with this label, KEY=VALUE")] = None,
         name_prefix: Annotated[str | None, typer.Option(help="... whose name starts with this")] = None,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """Cancel a job that has not finished, or every one matching all the filters (`--queue q`)."""
         filters = change_body(queue=queue, status=status, label=label, name_prefix=name_prefix)
@@ -191,12 +209,12 @@ def _register_changes(app: typer.Typer, api: Api) -> None:
         if job_id is None:
             print_json(api.call(api_url, "POST", "/v1/jobs:cancel", json=change_body(reason=reason, **filters))[1])
             return
-        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/cancel", json={"reason": reason} if reason else None)
+        _show(api, api_url, output, "POST", f"/v1/jobs/{job_id}/cancel", json={"reason": reason} if reason else None)
 
     @app.command("retry")
-    def retry(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    def retry(job_id: str, api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Run a failed job again, as a new attempt."""
-        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/retry")
+        _show(api, api_url, output, "POST", f"/v1/jobs/{job_id}/retry")
 
     @app.command("patch")
     def patch(
@@ -205,21 +223,21 @@ def _register_changes(app: typer.Typer, api: Api) -> None:
         queue: Annotated[str | None, typer.Option(help="Queue")] = None,
         timeout: Annotated[float | None, typer.Option(help="Timeout in seconds")] = None,
         env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE, repeatable")] = None,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """Change a job before it runs, e.g. `jobstream patch ID --priority 3`."""
         body = change_body(priority=priority, queue=queue, timeout=timeout, env=parse_pairs(env, "--env"))
-        _show(api, api_url, as_json, "PATCH", f"/v1/jobs/{job_id}", json=body)
+        _show(api, api_url, output, "PATCH", f"/v1/jobs/{job_id}", json=body)
 
     @app.command("pause")
-    def pause(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    def pause(job_id: str, api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Hold back a job waiting for its schedule (cron, every, at) until resumed."""
-        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/pause")
+        _show(api, api_url, output, "POST", f"/v1/jobs/{job_id}/pause")
 
     @app.command("resume")
-    def resume(job_id: str, api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+    def resume(job_id: str, api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Resume a paused job."""
-        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/resume")
+        _show(api, api_url, output, "POST", f"/v1/jobs/{job_id}/resume")
 
     @app.command("clone")
     def clone(
@@ -228,12 +246,12 @@ def _register_changes(app: typer.Typer, api: Api) -> None:
         priority: Annotated[int | None, typer.Option(help="1 (most urgent) to 10")] = None,
         queue: Annotated[str | None, typer.Option(help="Queue")] = None,
         label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable; replaces the labels")] = None,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """Submit a copy of a job, with changes."""
         body = change_body(priority=priority, queue=queue, name=name,
                            labels=parse_pairs(label, "--label") if label else None)
-        _show(api, api_url, as_json, "POST", f"/v1/jobs/{job_id}/clone", json=body)
+        _show(api, api_url, output, "POST", f"/v1/jobs/{job_id}/clone", json=body)
 
 
 def make_jobs_app(transport: httpx.BaseTransport | None = None) -> typer.Typer:

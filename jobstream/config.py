@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_KAFKA_VERSION = "3.9.1"
 PREFIX = "JOBSTREAM_"
 LOG_MAX_BYTES = 10 * 1024 * 1024  # output a worker streams per execution, by default
+DEFAULT_LOG_RETENTION_DAYS = 30.0  # the requirements' retention of execution logs
 
 
 class SettingsError(ValueError):
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     worker_python_path: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="JOBSTREAM_WORKER_PYTHONPATH")
     log_max_bytes: int = LOG_MAX_BYTES  # workers: output streamed per execution; the rest is dropped
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
+    # executions' output: kept this long in Postgres (the logs projector purges) and on the logs topic
+    log_retention_days: Annotated[float, Field(gt=0)] = DEFAULT_LOG_RETENTION_DAYS
 
     @field_validator("state_dir")
     @classmethod

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, fail
+from jobstream.sdk.flows import follow_done
+
+__all__ = ["follow_done", "read_logs", "register_logs"]
 
 PAGE = 1000
 Write = Callable[[str, str], None]  # (stream, data)
@@ -22,11 +25,6 @@ Write = Callable[[str, str], None]  # (stream, data)
 
 def echo(stream: str, data: str) -> None:
     typer.echo(data, nl=False, err=stream == "stderr")
-
-
-def follow_done(page: dict[str, Any], idle_s: float, grace_s: float) -> bool:
-    """Whether a follower has read everything there will be."""
-    return bool(page.get("complete")) or (bool(page.get("finished")) and idle_s >= grace_s)
 
 
 def read_logs(api: ApiClient, execution_id: str, *, follow: bool, after_seq: int = 0, poll_s: float = 0.5,

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from jobstream.api_client import Api, ApiUrl, AsJson
+from jobstream.api_client import Api, ApiUrl, Format, Output
 from jobstream.submit_body import json_or_text, parse_pairs
-from jobstream.tables import TEMPLATE_COLUMNS, print_json, print_page, show_job
+from jobstream.tables import TEMPLATE_COLUMNS, print_data, print_fields, print_page, show_job
 
 Version = Annotated[int | None, typer.Option(min=1, help="A version (the latest by default)")]
 
@@ -47,11 +47,11 @@ def register_templates(app: typer.Typer, api: Api) -> None:
     @templates.command("create")
     def templates_create(file: Annotated[str, typer.Argument(help="JSON: name, spec, params, description "
                                                                   "(- for standard input)")],
-                         api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+                         api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """Create a template, or the next version of the one with the same name."""
         status, created = api.call(api_url, "POST", "/v1/templates", json=read_template(file))
-        if as_json:
-            print_json(created)
+        if output != Format.TABLE:
+            print_data(created, output)
         else:
             typer.echo(f"{created['name']} version {created['version']}"
                        + (" (accepted, not visible yet)" if status == 202 else ""))
@@ -59,16 +59,21 @@ def register_templates(app: typer.Typer, api: Api) -> None:
     @templates.command("ls")
     def templates_ls(limit: Annotated[int, typer.Option(help="Templates per page")] = 50,
                      cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
-                     api_url: ApiUrl = None, as_json: AsJson = False) -> None:
+                     api_url: ApiUrl = None, output: Output = Format.TABLE) -> None:
         """List templates by name, with their latest version."""
         params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        print_page(api.call(api_url, "GET", "/v1/templates", params=params)[1], TEMPLATE_COLUMNS, as_json)
+        print_page(api.call(api_url, "GET", "/v1/templates", params=params)[1], TEMPLATE_COLUMNS, output)
 
     @templates.command("get")
-    def templates_get(name: str, version: Version = None, api_url: ApiUrl = None) -> None:
-        """Print one version of a template (its spec and parameters) as JSON."""
+    def templates_get(name: str, version: Version = None, api_url: ApiUrl = None,
+                      output: Output = Format.JSON) -> None:
+        """Print one version of a template (its spec and parameters), as JSON by default."""
         params = {"version": version} if version is not None else {}
-        print_json(api.call(api_url, "GET", f"/v1/templates/{name}", params=params)[1])
+        template = api.call(api_url, "GET", f"/v1/templates/{name}", params=params)[1]
+        if output != Format.TABLE:
+            print_data(template, output)
+        else:
+            print_fields(template)
 
     @templates.command("run")
     def templates_run(
@@ -77,9 +82,9 @@ def register_templates(app: typer.Typer, api: Api) -> None:
         version: Version = None,
         idempotency_key: Annotated[str | None, typer.Option(help="Submit at most once per key")] = None,
         label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE added to the job's labels")] = None,
-        api_url: ApiUrl = None, as_json: AsJson = False,
+        api_url: ApiUrl = None, output: Output = Format.TABLE,
     ) -> None:
         """Submit the template's job with these parameters (the job's label jobstream.template names the
         version used)."""
         body = run_body(param, version, idempotency_key, label)
-        show_job(api.call(api_url, "POST", f"/v1/templates/{name}:run", json=body), as_json)
+        show_job(api.call(api_url, "POST", f"/v1/templates/{name}:run", json=body), output)

@@ -25,6 +25,7 @@ from jobstream.infra.topics import Topics
 from jobstream.schemas import LogChunk, PoisonMessage, make_codec
 from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
 
+from .log_retention import LogPurger, align_topic_retention
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, validate_schema
 from .store import UPSERT_OFFSETS, PartitionKey, keep_projecting, load_offsets
 
@@ -80,6 +81,7 @@ class LogsProjector:
         self.conn = self._connect()
         self.consumer = Consumer(consumer_config(settings, group_id or f"{settings.topic_prefix}.logs-projector"))
         self.poison = Producer(producer_config(settings))
+        self.purger = LogPurger(settings.log_retention_days)
         self.consumer.subscribe([self.topics.logs], on_assign=self._on_assign)
 
     def close(self) -> None:
@@ -115,6 +117,7 @@ class LogsProjector:
             log.error("Postgres refused a batch of log chunks (%s): writing them one by one", error)
             self._write_one_by_one(chunks, offsets)
         CHUNKS.inc(len(rows))
+        self.purger.maybe_purge(self.conn)
         return len(messages)
 
     def _write_one_by_one(self, chunks: list[tuple[Message, tuple[Any, ...]]],
@@ -172,7 +175,12 @@ def run_logs_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     projector = LogsProjector(settings, schema)
-    log.info("projecting %s into %s.execution_logs", projector.topics.logs, schema)
+    log.info("projecting %s into %s.execution_logs, kept %g days", projector.topics.logs, schema,
+             settings.log_retention_days)
+    try:
+        align_topic_retention(settings.kafka_bootstrap, projector.topics.logs, settings.log_retention_days)
+    except KafkaException as error:  # the topic is kept as it is; the table's purge does not depend on it
+        log.warning("cannot align the retention of %s: %s", projector.topics.logs, error)
     try:
         projector.run(stop)
     finally:

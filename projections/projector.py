@@ -20,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
@@ -56,6 +57,7 @@ from jobstream.streams.kafka_io import (
     producer_config,
     set_aside,
 )
+from jobstream.streams.metrics import CONSUMER_LAG
 
 from . import metrics
 from .command_results import poisoned_row
@@ -137,6 +139,7 @@ class Projector:
         # The batch whose transaction runs while the next one is consumed and decoded; only it uses conn.
         self.writer: InFlight[tuple[Decoded, Written]] = InFlight("projector-writer")
         group = group_id or f"{settings.topic_prefix}.projector"
+        self.lag = CONSUMER_LAG.labels(group)
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))
         self.results = Publisher(settings, self.codec)
@@ -171,12 +174,17 @@ class Projector:
         resumes from the offsets stored in Postgres, so nothing is lost or applied twice."""
         keep_projecting(self.poll_once, self._recover, stop, "projector", MAX_BACKOFF_S)
 
-    def run_until_caught_up(self, timeout_s: float = 120.0) -> Counts:
-        """Consume until every assigned partition reaches the high watermark it had when this was called."""
+    def run_until_caught_up(self, timeout_s: float = 120.0,
+                            progress: Callable[[int, int], None] | None = None) -> Counts:
+        """Consume until every assigned partition reaches the high watermark it had when this was called;
+        ``progress(messages read, messages to read)`` after each batch (a replay's progress bar)."""
         targets = self._watermarks()
+        total = sum(max(0, high - low) for low, high in targets.values())
         deadline = time.monotonic() + timeout_s
         while True:
             self.poll_once()
+            if progress is not None:
+                progress(min(self.counts.messages, total), total)
             if self.assigned and not self.writer.busy and self._reached(targets):
                 return self.counts
             if time.monotonic() > deadline:
@@ -438,7 +446,7 @@ class Projector:
             _, high = self.consumer.get_watermark_offsets(tp, cached=True)
             if high >= 0:
                 lag += max(0, high - self.positions.get((tp.topic, tp.partition), 0))
-        metrics.LAG.set(lag)
+        self.lag.set(lag)
 
 
 def where(message: Message) -> tuple[str, int, int]:

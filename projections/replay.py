@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from jobstream.config import Settings
@@ -19,7 +20,8 @@ from .schema import DEFAULT_SCHEMA, connect, drop_schema, ensure_schema
 from .store import count_rows
 
 
-def replay(settings: Settings, schema: str = DEFAULT_SCHEMA, timeout_s: float = 3600.0) -> dict[str, Any]:
+def replay(settings: Settings, schema: str = DEFAULT_SCHEMA, timeout_s: float = 3600.0,
+           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Drop and recreate ``schema``, project both topics into it; returns what was read and written."""
     with connect(settings.database_url, schema) as conn:
         drop_schema(conn, schema)
@@ -27,7 +29,7 @@ def replay(settings: Settings, schema: str = DEFAULT_SCHEMA, timeout_s: float = 
     started = time.perf_counter()
     group = f"{settings.topic_prefix}.replay.{uuid.uuid4().hex[:12]}"
     with Projector(settings, schema, group_id=group, manual=True, publish_poison=False) as projector:
-        counts = projector.run_until_caught_up(timeout_s)
+        counts = projector.run_until_caught_up(timeout_s, progress)
         rows = count_rows(projector.conn)
     return {
         "schema": schema,
@@ -40,6 +42,7 @@ def replay(settings: Settings, schema: str = DEFAULT_SCHEMA, timeout_s: float = 
     }
 
 
-def replay_command(settings: Settings, schema: str = DEFAULT_SCHEMA) -> dict[str, Any]:
+def replay_command(settings: Settings, schema: str = DEFAULT_SCHEMA,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """What ``jobstream replay`` calls."""
-    return replay(settings, schema)
+    return replay(settings, schema, progress=progress)

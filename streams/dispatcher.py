@@ -86,6 +86,7 @@ class DispatchHandler:
         self.replayed_below: dict[int, int] = {}  # dispatch partition -> its end offset when we took it
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
         self.sent = 0
+        self.reported_queues: set[str] = set()  # queues whose depth gauges this process has set
         self._offsets_consumer: Consumer | None = None
 
     # -- per message and per batch ---------------------------------------------------------
@@ -118,6 +119,17 @@ class DispatchHandler:
 
     def punctuate(self, batch: Batch[JobReady], owned: frozenset[int]) -> None:
         self._forget_departed()
+        self._report_depths()
+
+    def _report_depths(self) -> None:
+        depths = self.board.depths(self.clock())
+        for gone in self.reported_queues - depths.keys():  # its partition moved away, or it emptied
+            metrics.QUEUE_READY.labels(gone).set(0)
+            metrics.QUEUE_OLDEST_AGE.labels(gone).set(0)
+        for queue_name, (count, oldest_s) in depths.items():
+            metrics.QUEUE_READY.labels(queue_name).set(count)
+            metrics.QUEUE_OLDEST_AGE.labels(queue_name).set(max(0.0, oldest_s))
+        self.reported_queues = set(depths)
 
     def _forget_departed(self) -> None:
         while True:

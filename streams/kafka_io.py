@@ -34,7 +34,8 @@ def partition_for(key: str, partitions: int) -> int:
 def ensure_all_topics(settings: Settings) -> None:
     """Every topic a process uses exists before it starts: faust's own auto-creation races its
     metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    topics = Topics(settings.topic_prefix)
+    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days))
 
 
 # librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's

@@ -3,7 +3,7 @@ process), served on ``--metrics-port`` when one is given."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state processor, by type.", ["type"])
 EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type.", ["type"])
@@ -27,6 +27,30 @@ RETIRED = Counter("jobstream_jobs_retired_total", "Settled jobs slimmed down to 
 INLINE_ORPHANS = Counter("jobstream_worker_inline_orphans_total",
                          "Inline Python tasks that did not stop when timed out or cancelled (blocked in C code).")
 EXECUTIONS = Counter("jobstream_worker_executions_total", "Executions a worker finished, by outcome.", ["outcome"])
+JOBS_FINISHED = Counter("jobstream_jobs_finished_total",
+                        "Jobs completed, or failed for good (a failed try that will be retried is not one), by result.",
+                        ["result"])
+# A job's way through the system, observed by the state processor as it decides (core/latency.py):
+# queued -> running (the alerts' scheduling latency), running -> done, submitted -> done.
+SCHEDULING_LATENCY = Histogram(
+    "jobstream_job_scheduling_latency_seconds", "From queued (ready to run) to running.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+RUN_DURATION = Histogram(
+    "jobstream_job_run_duration_seconds", "How long an execution ran, completed or failed.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0))
+TURNAROUND = Histogram(
+    "jobstream_job_turnaround_seconds", "From submitted to completed, or failed for good.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0))
+QUEUE_READY = Gauge("jobstream_queue_ready_executions",
+                    "Executions ready and waiting for a worker, by queue (the queues this dispatcher owns).", ["queue"])
+QUEUE_OLDEST_AGE = Gauge("jobstream_queue_oldest_ready_age_seconds",
+                         "How long the longest-waiting ready execution has waited, by queue.", ["queue"])
+CONSUMER_LAG = Gauge("jobstream_consumer_lag_messages",
+                     "Messages behind the end of the partitions this process consumes, by consumer group.", ["group"])
+WORKER_SLOTS = Gauge("jobstream_worker_slots", "Slots of this worker: executions it may run at once.")
+WORKER_SLOTS_USED = Gauge("jobstream_worker_slots_used", "Slots of this worker running an execution now.")
+WORKERS = Gauge("jobstream_workers", "Workers the worker monitor knows, by liveness status (its partitions).",
+                ["status"])
 
 
 def serve(port: int | None) -> None:

@@ -23,12 +23,13 @@ from confluent_kafka import Message
 from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.decide import decide
+from jobstream.core.latency import Stage, finished_results, stage_latencies
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
-from jobstream.streams.kafka_io import partition_for
+from jobstream.streams.kafka_io import ensure_all_topics, partition_for
 from jobstream.streams.record_serde import decode_input
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
@@ -46,6 +47,10 @@ class UndecidableCommand(Exception):
 
 
 
+STAGE_HISTOGRAMS = {Stage.SCHEDULING: metrics.SCHEDULING_LATENCY, Stage.RUN: metrics.RUN_DURATION,
+                    Stage.TURNAROUND: metrics.TURNAROUND}
+
+
 class Tally:
     """Metrics of a transaction, published once it committed (an aborted batch is redone)."""
 
@@ -55,6 +60,8 @@ class Tally:
         self.rejections: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.decide_seconds: list[float] = []
+        self.stages: list[tuple[Stage, float]] = []
+        self.finished: Counter[str] = Counter()
         self.poison = 0
         self.retired = 0
         self.forwarded = 0
@@ -70,6 +77,10 @@ class Tally:
             metrics.IGNORED.labels(kind).inc(n)
         for seconds in self.decide_seconds:
             metrics.DECIDE_SECONDS.observe(seconds)
+        for stage, seconds in self.stages:
+            STAGE_HISTOGRAMS[stage].observe(seconds)
+        for result, n in self.finished.items():
+            metrics.JOBS_FINISHED.labels(result).inc(n)
         if self.poison:
             metrics.POISON.labels("state-processor").inc(self.poison)
         if self.retired:
@@ -160,6 +171,8 @@ class StateHandler:
             self.tally.events[kind] += 1
             if isinstance(event, (CommandRejected, ReportRejected)):
                 self.tally.rejections[kind] += 1
+        self.tally.stages += stage_latencies(before, events)
+        self.tally.finished.update(finished_results(events))
         for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events):
             batch.send(out_topic, out_key.encode(), encode(record, out_topic), self.partition_of(out_key))
 
@@ -261,7 +274,7 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     metrics.serve(metrics_port)
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    ensure_all_topics(settings)
     engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())
     signal.signal(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGINT, engine.stop)

@@ -33,6 +33,7 @@ from jobstream.schemas import (
     Assignment,
     ExpireExecution,
     Held,
+    Liveness,
     WorkerEnvelope,
     WorkerEvent,
     WorkerLiveness,
@@ -147,6 +148,9 @@ class MonitorHandler:
     # -- the transaction's end -------------------------------------------------------------
 
     def committed(self) -> None:
+        workers = self.tracker.workers.values()
+        for status in Liveness:
+            metrics.WORKERS.labels(status.value).set(sum(1 for worker in workers if worker.status == status))
         for cause in self.expired:
             EXPIRED.labels(cause).inc()
         if self.lost:

@@ -1,8 +1,10 @@
 """Session fixtures: one real Kafka broker and one real Postgres for the whole test run.
 
-External services are used when JOBSTREAM_KAFKA_BOOTSTRAP / JOBSTREAM_DATABASE_URL are set;
-otherwise a private broker and cluster start on free loopback ports in a temporary directory,
-and are stopped when the session ends. Tests isolate themselves by unique topic prefixes.
+Where they come from is JOBSTREAM_TEST_INFRA's choice (jobstream/infra/test_backends.py): by
+default (local) a private broker and cluster start on free loopback ports in a temporary
+directory, unless JOBSTREAM_KAFKA_BOOTSTRAP / JOBSTREAM_DATABASE_URL name existing ones;
+"external" uses only those; "testcontainers" starts both in Docker. What the session started is
+stopped when it ends. Tests isolate themselves by unique topic prefixes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
 from jobstream.infra.registry import LocalRegistry
 from jobstream.infra.stack import Infra
+from jobstream.infra.test_backends import InfraChoiceError, Source, choose, docker_reachable, start_containers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,6 +45,13 @@ def _scratch_dir() -> Path:
 @pytest.fixture(scope="session")
 def infra_settings() -> Iterator[Settings]:
     """Settings pointing at a running broker and database, shared by every integration test."""
+    try:
+        plan = choose(os.environ, docker_reachable)
+    except InfraChoiceError as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
+    if plan.kafka == Source.CONTAINER:
+        yield from _in_containers()
+        return
     base = Settings.from_env()
     scratch = _scratch_dir()
     kafka = None if base.external_kafka else LocalKafka(
@@ -63,6 +73,17 @@ def infra_settings() -> Iterator[Settings]:
                 service.down()
             except Exception as error:  # noqa: BLE001 - report, keep stopping the others
                 print(f"stopping {service} failed: {error}")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _in_containers() -> Iterator[Settings]:
+    containers = start_containers()
+    scratch = _scratch_dir()
+    try:
+        yield Settings.from_env().with_(state_dir=scratch, external_kafka=containers.bootstrap,
+                                        external_database_url=containers.dsn)
+    finally:
+        containers.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 

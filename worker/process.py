@@ -226,6 +226,8 @@ class Worker:
         """What this worker really has room for, per queue (the dispatcher subtracts what is on its way)."""
         self.turn += 1
         now = utcnow()
+        metrics.WORKER_SLOTS.set(self.spec.slots)  # sent with every credit: on each change and heartbeat
+        metrics.WORKER_SLOTS_USED.set(len(self.running))
         room = free(self.capacity, self._running_needs())
         for queue, slots in split_slots(self._free(), self.spec.queues, self.turn).items():
             running = sum(1 for r in self.running.values() if r.assignment.spec.queue == queue)

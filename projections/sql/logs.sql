@@ -14,3 +14,5 @@ CREATE TABLE IF NOT EXISTS execution_logs (
     dropped_bytes bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (execution_id, seq)
 );
+-- The retention purge deletes the oldest chunks first (projections/log_retention.py).
+CREATE INDEX IF NOT EXISTS execution_logs_at ON execution_logs (at);

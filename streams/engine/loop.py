@@ -23,6 +23,7 @@ from jobstream.streams.engine.processor import Batch, Processor
 from jobstream.streams.engine.restore import restore
 from jobstream.streams.engine.store import Overlay, Serde, Stores
 from jobstream.streams.engine.transaction import Fatal, Outcome, abort, classify, commit, error_of
+from jobstream.streams.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -54,6 +55,7 @@ class Engine(Generic[V]):
         self.stopping = False
         self.next_punctuate = time.monotonic() + config.punctuate_every_s
         self.lag_checked_at = 0.0
+        self.lag_reported_at = 0.0
         self.measures = Measures(config.app_id)
 
     def stop(self, *_: Any) -> None:
@@ -125,6 +127,9 @@ class Engine(Generic[V]):
             self._rewind(messages)  # fetched around an assignment change: take them again
             messages = []
         now = time.monotonic()
+        if now - self.lag_reported_at >= LAG_CHECK_EVERY_S:
+            self.lag_reported_at = now
+            self.measures.lag.set(self._cached_lag())
         punctuate = now >= self.next_punctuate and bool(self.stores.tables)
         if punctuate:
             self.next_punctuate = now + self.config.punctuate_every_s
@@ -254,6 +259,19 @@ class Engine(Generic[V]):
                 return True  # never fetched from, yet there is work
         return False
 
+    def _cached_lag(self) -> int:
+        """Messages behind the partitions' ends as the last fetches reported them: no round trip."""
+        partitions = [TopicPartition(t, p) for t in self.config.input_topics for p in self.stores.tables]
+        lag = 0
+        try:
+            for position in self.consumer.position(partitions) if partitions else []:
+                high = self.consumer.get_watermark_offsets(position, cached=True)[1]
+                if position.offset >= 0 and high >= 0:
+                    lag += max(0, high - position.offset)
+        except KafkaException as error:  # a metric is not worth stopping the loop for
+            log.debug("lag not known this turn: %s", error)
+        return lag
+
     def _committed(self, partition: TopicPartition) -> int:
         committed = self.consumer.committed([partition], timeout=5)[0].offset
         return max(committed, 0)
@@ -316,6 +334,7 @@ class Measures:
         self.aborted = metrics.ABORTED.labels(app)
         self.batch_messages = metrics.BATCH_MESSAGES.labels(app)
         self.commit_seconds = metrics.COMMIT_SECONDS.labels(app)
+        self.lag = CONSUMER_LAG.labels(app)  # the app id is the consumer group
 
     def committed(self, messages: int, commit_s: float) -> None:
         self.transactions.inc()

@@ -53,7 +53,7 @@ def api_url(test_settings: Settings, database_url: str, unique_name: str) -> Ite
 def test_cli_commands_against_a_served_api(api_url: str) -> None:
     runner, app, env = CliRunner(), make_jobs_app(), {"JOBSTREAM_API_URL": api_url}
 
-    listed = runner.invoke(app, ["ls", "--json"], env=env)
+    listed = runner.invoke(app, ["ls", "-o", "json"], env=env)
     assert listed.exit_code == 0, listed.output
     [job] = json.loads(listed.stdout)["items"]
     assert job["name"] == "served"

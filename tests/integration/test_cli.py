@@ -24,7 +24,7 @@ def cli(client: httpx.Client, *args: str) -> str:
 
 
 def submit(client: httpx.Client, *args: str) -> str:
-    return str(json.loads(cli(client, "submit", "--json", *args))["job_id"])
+    return str(json.loads(cli(client, "submit", "-o", "json", *args))["job_id"])
 
 
 def job_once(client: httpx.Client, job_id: str, done: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_submitted_tasks_schedules_and_dependencies_run_and_show(stack: httpx.Cl
     assert "next_run_at" in cli(stack, "get", nightly)
     assert cli(stack, "logs", then) == f"after {then}\n"
     assert cli(stack, "logs", done["execution_id"]) == f"after {then}\n"
-    listed = [job["job_id"] for job in json.loads(cli(stack, "ls", "--json"))["items"]]
+    listed = [job["job_id"] for job in json.loads(cli(stack, "ls", "-o", "json"))["items"]]
     assert listed == [nightly, then, first]
     table = cli(stack, "ls")
     assert all(job_id in table for job_id in listed)
@@ -64,7 +64,7 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
     # Given a job with a retry policy that fails on its only attempt: it is dead-lettered
     failing = submit(stack, "--python", f"{JOBS}:fail", "--arg", "no luck", "--retry", "1")
     job_once(stack, failing, lambda j: j["status"] == "failed")
-    dead = poll(lambda: json.loads(cli(stack, "dlq", "ls", "--json"))["items"], TIMEOUT_S, "the dead letter")
+    dead = poll(lambda: json.loads(cli(stack, "dlq", "ls", "-o", "json"))["items"], TIMEOUT_S, "the dead letter")
     assert [job["job_id"] for job in dead] == [failing]
 
     # When it is redriven, then retried, each runs it again as a new attempt
@@ -75,8 +75,23 @@ def test_retry_dead_letters_and_workers(stack: httpx.Client) -> None:
     assert again["last_error"].startswith("ValueError: no luck")
 
     # And the worker is listed with its full id, and drains when asked
-    [worker] = poll(lambda: json.loads(cli(stack, "workers", "ls", "--json"))["items"], TIMEOUT_S, "the worker")
+    [worker] = poll(lambda: json.loads(cli(stack, "workers", "ls", "-o", "json"))["items"], TIMEOUT_S, "the worker")
     assert worker["worker_id"] in cli(stack, "workers", "ls")
     assert "drain requested" in cli(stack, "workers", "drain", worker["worker_id"], "--reason", "test")
     poll(lambda: stack.get(f"/v1/workers/{worker['worker_id']}").json()["status"] in ("draining", "deregistered"),
          TIMEOUT_S, "the worker to drain")
+
+
+def test_explain_and_top_say_why_jobs_wait_from_the_real_read_model(stack: httpx.Client) -> None:
+    # Given a job on a queue no worker serves, and a job waiting for it
+    stranded = submit(stack, "--queue", "nobody-serves-this", "--", "true")
+    waiting = submit(stack, "--after", stranded, "--", "true")
+    # Then explain names the missing worker, and the upstream the second waits for
+    stranded_answer = json.loads(cli(stack, "explain", stranded, "-o", "json"))["explanation"]
+    assert "no live worker serves queue 'nobody-serves-this'" in stranded_answer, stranded_answer
+    answer = json.loads(cli(stack, "explain", waiting, "-o", "json"))
+    assert answer["status"] == "pending" and f"{stranded} (queued)" in answer["explanation"], answer
+    # And top shows that queue with its job waiting and no worker, beside the stack's worker
+    view = cli(stack, "top", "--once")
+    assert "1 live workers" in view and any(line.split()[:5] == ["nobody-serves-this", "1", "0", "0", "0"]
+                                            for line in view.splitlines() if line.strip()), view

@@ -322,9 +322,12 @@ def test_replay_rebuilds_identical_rows(test_settings: Settings, produced: tuple
     live = snapshot(database_url, schema)
     assert all(live[table] for table in TABLES)
 
-    result = replay(test_settings, schema)
+    progress: list[tuple[int, int]] = []
+    result = replay(test_settings, schema, progress=lambda done, total: progress.append((done, total)))
 
     assert (result["applied"], result["duplicates"], result["poisoned"]) == (len(script.records), 2, 1)
+    # the progress bar's feed: never past the total, ending at it (every message of the topics read)
+    assert progress[-1] == (result["messages"], result["messages"]) and all(d <= t for d, t in progress)
     rebuilt = snapshot(database_url, schema)
     for table in TABLES:
         assert rebuilt[table] == live[table], f"{table} differs after replay"

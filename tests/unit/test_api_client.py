@@ -36,7 +36,8 @@ def recorder(status: int, body: Any) -> tuple[list[httpx.Request], Handler]:
 def test_submit_sends_a_shell_job_and_prints_it_as_json() -> None:
     seen, handle = recorder(201, JOB)
     result = run(handle, "submit", "--name", "x", "--priority", "3", "--timeout", "30", "--label", "team=a",
-                 "--env", "A=1", "--idempotency-key", "k", "--max-attempts", "2", "--json", "--", "echo", "-n", "hi")
+                 "--env", "A=1", "--idempotency-key", "k", "--max-attempts", "2", "-o", "json", "--",
+                 "echo", "-n", "hi")
 
     assert result.exit_code == 0, result.output
     [request] = seen
@@ -106,15 +107,15 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     register(app)
     names = {command.name for command in app.registered_commands}
     assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs",
-                     "command"}
+                     "command", "explain", "top"}
     assert {group.name for group in app.registered_groups} == {"workers", "dlq", "templates"}
 
 
 def test_patch_clone_and_cancel_by_filter_send_only_the_options_given() -> None:
     seen, handle = recorder(200, JOB)
-    assert run(handle, "patch", "0190-1", "--priority", "3", "--env", "A=1", "--json").exit_code == 0
-    assert run(handle, "clone", "0190-1", "--name", "copy", "--json").exit_code == 0
-    assert run(handle, "pause", "0190-1", "--json").exit_code == 0
+    assert run(handle, "patch", "0190-1", "--priority", "3", "--env", "A=1", "-o", "json").exit_code == 0
+    assert run(handle, "clone", "0190-1", "--name", "copy", "-o", "json").exit_code == 0
+    assert run(handle, "pause", "0190-1", "-o", "json").exit_code == 0
     assert run(handle, "cancel", "--queue", "q", "--label", "team=a").exit_code == 0
     assert [(r.method, r.url.path, json.loads(r.content or b"null")) for r in seen] == [
         ("PATCH", "/v1/jobs/0190-1", {"priority": 3, "env": {"A": "1"}}),

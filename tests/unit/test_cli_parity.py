@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
+import yaml
 
 from jobstream.submit_body import (
     JobOptions,
@@ -171,3 +172,45 @@ def test_markup_in_values_is_printed_as_is(capsys: pytest.CaptureFixture[str]) -
     print_job({**JOB, "name": "[bold]x[/bold]", "last_error": "KeyError: [red]"})
     out = capsys.readouterr().out
     assert "[bold]x[/bold]" in out and "KeyError: [red]" in out
+
+
+def test_ls_at_80_columns_breaks_no_short_value_and_says_what_it_left_out(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = [{**JOB, "job_id": "0197a3b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b", "name": "nightly-report", "status": "scheduled",
+             "queue": "default", "priority": 10}]
+    print_rows(rows, JOB_COLUMNS)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for whole in ("job_id", "name", "status", "queue", "scheduled", "default", "nightly-report"):
+        assert any(whole in line.split() for line in lines), (whole, out)  # on one line, not folded
+    assert "not shown at this width: priority, submitted_at" in out
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_read_commands_print_the_api_s_answer_as_json_or_yaml(output: str) -> None:
+    seen, handle = recorder(200, {"items": [JOB], "next_cursor": None})
+    for command in (["ls"], ["workers", "ls"], ["dlq", "ls"], ["events", "job-1"], ["templates", "ls"],
+                    ["command", "c1"]):
+        result = run(handle, *command, "-o", output)
+        assert result.exit_code == 0, result.output
+        parsed = json.loads(result.stdout) if output == "json" else yaml.safe_load(result.stdout)
+        assert parsed == ({"items": [JOB], "next_cursor": None} if command[0] != "events" else [JOB]), command
+
+
+def test_replay_shows_progress_on_stderr_and_prints_only_its_json_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import jobstream.projections.replay as replay_module
+    from jobstream.cli import app
+
+    def fake_replay(settings: object, schema: str, progress: Any) -> dict[str, Any]:
+        for done in (0, 50, 100):
+            progress(done, 100)
+        return {"schema": schema, "messages": 100}
+
+    monkeypatch.setattr(replay_module, "replay_command", fake_replay)
+    result = CliRunner().invoke(app, ["replay", "--schema", "s1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"schema": "s1", "messages": 100}

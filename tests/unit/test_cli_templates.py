@@ -25,7 +25,7 @@ def test_create_sends_the_file_and_names_the_version(tmp_path: Path) -> None:
 def test_run_sends_typed_parameters_the_version_and_submit_options() -> None:
     seen, handle = recorder(201, JOB)
     result = run(handle, "templates", "run", "greet", "--param", "who=ann", "--param", "times=3",
-                 "--param", "dry=true", "--version", "1", "--idempotency-key", "k1", "--label", "team=ml", "--json")
+                 "--param", "dry=true", "--version", "1", "--idempotency-key", "k1", "--label", "team=ml", "-o", "json")
     assert result.exit_code == 0, result.output
     [request] = seen
     assert (request.method, request.url.path) == ("POST", "/v1/templates/greet:run")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from jobstream.config import Settings, SettingsError
@@ -39,3 +41,17 @@ def test_the_workers_output_bound_comes_from_the_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("JOBSTREAM_LOG_MAX_BYTES", "4096")
     options = ExecutorOptions.from_settings(Settings.from_env(), python_path=("/jobs",))
     assert (options.output.max_bytes, options.python_path) == (4096, ("/jobs",))
+
+
+def test_log_retention_days_defaults_to_30_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobstream.infra.topics import DAY_MS, Topics
+    from jobstream.projections.log_retention import cutoff
+
+    assert Settings.from_env().log_retention_days == 30
+    monkeypatch.setenv("JOBSTREAM_LOG_RETENTION_DAYS", "0")
+    with pytest.raises(SettingsError, match="JOBSTREAM_LOG_RETENTION_DAYS"):
+        Settings.from_env()
+    logs = next(spec for spec in Topics("p").specs(3, log_retention_days=2.5) if spec.name == "p.logs")
+    assert logs.config["retention.ms"] == str(int(2.5 * DAY_MS))
+    now = datetime(2026, 3, 31, tzinfo=UTC)
+    assert cutoff(now, 30) == datetime(2026, 3, 1, tzinfo=UTC)

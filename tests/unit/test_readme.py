@@ -22,7 +22,8 @@ from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
-READMES = [ROOT / "README.md", ROOT / "examples" / "python_tasks" / "README.md"]
+READMES = [ROOT / "README.md", ROOT / "examples" / "python_tasks" / "README.md",
+           ROOT / "examples" / "sdk" / "README.md"]
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 JOBSTREAM = ".venv/bin/jobstream "
 
