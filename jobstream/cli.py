@@ -34,10 +34,19 @@ def _keep_option() -> bool:
                                               "their prefix is printed")
 
 
-def _infra():  # type: ignore[no-untyped-def]
-    from jobstream.infra.stack import Infra
+def _infra(brokers: int | None = None):  # type: ignore[no-untyped-def]
+    """The local infrastructure: ``brokers`` Kafka nodes if given, else as configured, else as many
+    as the cluster an earlier `infra up --brokers N` left in the state directory, else one."""
+    from jobstream.infra.stack import Infra, local_cluster_size
 
-    return Infra(Settings.from_env())
+    settings = Settings.from_env()
+    if brokers is None and "kafka_brokers" not in settings.model_fields_set:
+        brokers = local_cluster_size(settings)
+    return Infra(settings.with_(kafka_brokers=brokers) if brokers else settings)
+
+
+Brokers = Annotated[int | None, typer.Option("--brokers", min=1, max=9,
+                                             help="Kafka nodes: 3 for a cluster (default: $JOBSTREAM_KAFKA_BROKERS)")]
 
 
 def _python_path_option() -> list[str]:
@@ -95,21 +104,26 @@ def infra_install() -> None:
 
 
 @infra_app.command("up")
-def infra_up() -> None:
-    """Start Kafka (KRaft) and Postgres in the background, wait until ready, create topics."""
-    _print_lines(_infra().up())
+def infra_up(brokers: Brokers = None) -> None:
+    """Start Kafka (KRaft, one node or a cluster) and Postgres in the background, wait until ready,
+    create topics (replicated 3 times on a cluster)."""
+    _print_lines(_infra(brokers).up())
 
 
 @infra_app.command("down")
-def infra_down() -> None:
-    """Stop the local Kafka and Postgres started by `infra up`."""
-    _print_lines(_infra().down())
+def infra_down(brokers: Brokers = None) -> None:
+    """Stop the local Kafka node(s) and Postgres started by `infra up`."""
+    infra = _infra(brokers)
+    _print_lines(infra.down())
+    if brokers is None and infra.settings.kafka_brokers > 1 and (infra.settings.state_dir / "kafka").exists():
+        _print_lines([_infra(1).kafka.down()])  # a single broker started there before the cluster
 
 
 @infra_app.command("status")
-def infra_status() -> None:
-    """Say whether the broker and the database run and answer."""
-    _print_lines(_infra().status())
+def infra_status(brokers: Brokers = None) -> None:
+    """Say whether each Kafka node and the database run and answer; on a cluster, list the
+    under-replicated partitions."""
+    _print_lines(_infra(brokers).status())
 
 
 @app.command("state-processor")
@@ -248,14 +262,13 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
         instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
         python_path: list[str] = _python_path_option()) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
-    from jobstream.infra.stack import Infra
     from jobstream.supervisor import Supervisor, default_children
 
-    settings = Settings.from_env()
-    dirs = worker_python_path(python_path, settings)  # checked before anything starts
-    for line in Infra(settings).up():
+    infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
+    dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
+    for line in infra.up():
         typer.echo(line)
-    raise SystemExit(Supervisor(settings, default_children(workers, slots, dirs, instances)).run())
+    raise SystemExit(Supervisor(infra.settings, default_children(workers, slots, dirs, instances)).run())
 
 
 @bench_app.command("e2e")

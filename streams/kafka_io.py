@@ -34,7 +34,8 @@ def partition_for(key: str, partitions: int) -> int:
 def ensure_all_topics(settings: Settings) -> None:
     """Every topic a process uses exists before it starts: faust's own auto-creation races its
     metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions),
+                  replication=settings.replication_factor)
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:

@@ -261,7 +261,8 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
 def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     metrics.serve(metrics_port)
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
+    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions),
+                  replication=settings.replication_factor)
     engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())
     signal.signal(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGINT, engine.stop)
