@@ -337,6 +337,30 @@ def bench_timers(schedules: int = typer.Option(100_000, help="schedules active a
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("chaos")
+def bench_chaos(jobs: int = typer.Option(10_000, help="jobs submitted over the load (shell, Python, retried, a DAG)"),
+                duration_s: float = typer.Option(180, help="seconds of load, with a kill every --every-s"),
+                every_s: float = typer.Option(5, help="seconds between two kills"),
+                seed: int = typer.Option(11, help="seeds the workload's mix and the kill schedule"),
+                keep: bool = _keep_option()) -> None:
+    """SIGKILL a random process (processor instance, worker, broker node, Postgres) every few seconds
+    under a mixed load on the local 3-node cluster; then the checks (lost jobs, duplicates, gaps,
+    fenced writes, replay) as JSON. Needs `jobstream infra up --brokers 3`."""
+    import json
+
+    from jobstream.bench_chaos import run_chaos
+    from jobstream.infra.kafka_cluster import LocalKafkaCluster
+
+    infra = _infra()
+    if infra.settings.external_kafka or not isinstance(infra.kafka, LocalKafkaCluster):
+        raise InfraError("bench chaos kills broker nodes of the local cluster: start it with "
+                         "`jobstream infra up --brokers 3` (and leave JOBSTREAM_KAFKA_BOOTSTRAP unset)")
+    postgres = None if infra.settings.external_database_url else infra.postgres
+    result = run_chaos(infra.settings, infra.kafka, postgres, jobs, duration_s, every_s, seed, keep)
+    typer.echo(json.dumps(result, indent=2, default=str))
+    raise SystemExit(1 if result["violations"] else 0)
+
+
 @bench_app.command("failover")
 def bench_failover(jobs: int = typer.Option(8, help="jobs running on the worker that is killed"),
                    trials: int = typer.Option(5, help="workers killed, one after the other"),
