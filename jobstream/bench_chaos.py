@@ -173,11 +173,15 @@ def table_rows(settings: Settings, schema: str) -> dict[tuple[str, str], dict[st
 
 def wait_quiet(log: EventLog, settings: Settings, schema: str, expected: list[str], timeout_s: float) -> float:
     """Seconds until every job is terminal and the read model has caught up with the events."""
-    started = time.monotonic()
+    started, said = time.monotonic(), [0.0]
 
     def quiet() -> bool:
         log.poll()
-        return unfinished(log.events, expected) == 0 and projection_behind(settings, schema, log.events) == 0
+        left, behind = unfinished(log.events, expected), projection_behind(settings, schema, log.events)
+        if time.monotonic() - said[0] > 15:
+            say(f"{time.monotonic() - started:6.0f}s: {left} jobs unfinished, the read model behind on {behind}")
+            said[0] = time.monotonic()
+        return left == 0 and behind == 0
 
     wait_until(quiet, timeout_s, "quiescence (every job terminal, the read model caught up)", 0.5)
     return round(time.monotonic() - started, 1)
