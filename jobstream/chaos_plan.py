@@ -80,8 +80,18 @@ class Kill:
     target: str  # a supervised process's name, "broker-<node>" or "postgres"
 
 
+def kind_of(target: str) -> str:
+    """broker, postgres, worker or processor."""
+    return target.split("-")[0] if target.startswith(("broker-", "worker-")) or target == "postgres" else "processor"
+
+
 def kill_schedule(targets: list[str], duration_s: float, every_s: float, seed: int) -> list[Kill]:
-    """A random target every ``every_s`` seconds (the first after one interval) until ``duration_s``."""
+    """A kill every ``every_s`` seconds (the first after one interval) until ``duration_s``: one of
+    each kind of target first (in a random order, so even a short run kills a broker node, Postgres,
+    a worker and a processor), then any target at random."""
     rng = random.Random(seed)
-    count = int(duration_s // every_s)
-    return [Kill(every_s * (n + 1), rng.choice(targets)) for n in range(count) if every_s * (n + 1) < duration_s]
+    kinds = sorted({kind_of(t) for t in targets})
+    rng.shuffle(kinds)
+    firsts = [rng.choice([t for t in targets if kind_of(t) == kind]) for kind in kinds]
+    times = [every_s * (n + 1) for n in range(int(duration_s // every_s)) if every_s * (n + 1) < duration_s]
+    return [Kill(at, firsts[n] if n < len(firsts) else rng.choice(targets)) for n, at in enumerate(times)]
