@@ -62,9 +62,11 @@ class Killer:
         brokers = [f"broker-{node.node_id}" for node in self.cluster.nodes]
         return [c.name for c in self.supervisor.children] + brokers + (["postgres"] if self.postgres else [])
 
-    def run(self, schedule: list[Kill], started: float, stop: threading.Event) -> None:
+    def run(self, schedule: list[Kill], started: float, stop: threading.Event, gap_s: float) -> None:
+        ready_at = started
         for kill in schedule:
-            if stop.wait(max(started + kill.at_s - time.monotonic(), 0)):
+            # On time, but never sooner than half an interval after the last target came back.
+            if stop.wait(max(started + kill.at_s, ready_at) - time.monotonic()):
                 return
             at = round(time.monotonic() - started, 1)
             try:
@@ -73,6 +75,7 @@ class Killer:
                 self.done.append({"at_s": at, "target": kill.target, "error": str(error)})
                 continue
             self.done.append({"at_s": at, "target": kill.target, "pid": pid, "back_after_s": back_s})
+            ready_at = time.monotonic() + gap_s
             say(f"{at:7.1f}s SIGKILL {kill.target} (pid {pid}); back after {back_s}s")
 
     def kill(self, target: str) -> tuple[int | None, float]:
@@ -213,7 +216,8 @@ def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgre
             killer, stop = Killer(sup, cluster, postgres), threading.Event()
             schedule = kill_schedule(killer.targets(), duration_s, every_s, seed)
             started = time.monotonic()
-            chaos = threading.Thread(target=killer.run, args=(schedule, started, stop), daemon=True)
+            chaos = threading.Thread(target=killer.run, args=(schedule, started, stop, every_s / 2),
+                                     daemon=True)
             chaos.start()
             try:
                 submit_paced(publisher, planned, started, log.poll)
