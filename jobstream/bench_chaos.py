@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from jobstream.bench_run import bench_run, reader_group, say
 from jobstream.chaos_checks import final_status, histories, verdict, violations
-from jobstream.chaos_plan import Kill, kill_schedule, workload
+from jobstream.chaos_plan import Kill, Planned, kill_schedule, workload
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.core.lifecycle import TERMINAL
@@ -190,14 +190,30 @@ def wait_quiet(log: EventLog, settings: Settings, schema: str, expected: list[st
     return round(time.monotonic() - started, 1)
 
 
-def submit_paced(publisher: Publisher, planned: list[Any], started: float, tick: Callable[[], None]) -> None:
+def submit_paced(publisher: Publisher, planned: list[Planned], started: float, tick: Callable[[], None]) -> int:
+    """Send each planned job at its time; a command the broker did not acknowledge (a node killed
+    while it was in flight) is sent again until one is, as any client must. Returns the resends."""
+    commands = {job.job_id: SubmitJob(envelope=command_envelope(SubmitJob, job.job_id, "chaos-bench"), spec=job.spec)
+                for job in planned}
+    failed: list[str] = []
+
+    def delivered(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            failed.append((message.key() or b"").decode())
+
     for job in planned:
         while time.monotonic() < started + job.at_s:
             tick()
-        publisher.send_command(SubmitJob(envelope=command_envelope(SubmitJob, job.job_id, "chaos-bench"),
-                                         spec=job.spec))
+        publisher.send_command(commands[job.job_id], delivered)
         publisher.poll(0)
-    publisher.flush()
+    resent = 0
+    while publisher.flush(5) or failed:
+        again, failed[:] = list(failed), []
+        for job_id in again:
+            publisher.send_command(commands[job_id], delivered)
+        resent += len(again)
+        tick()
+    return resent
 
 
 def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgres | None, jobs: int,
@@ -220,7 +236,7 @@ def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgre
                                      daemon=True)
             chaos.start()
             try:
-                submit_paced(publisher, planned, started, log.poll)
+                resent = submit_paced(publisher, planned, started, log.poll)
                 while chaos.is_alive():
                     log.poll()
                     chaos.join(0)
@@ -234,8 +250,8 @@ def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgre
         log.drain()
         result = _checked(run.settings, schema, log.events, expected, ledger)
         log.close()
-        result.update({"time_to_quiesce_s": quiesce_s, "duration_s": duration_s, "kill_every_s": every_s,
-                       "kills": killer.done})
+        result.update({"submits_resent": resent, "time_to_quiesce_s": quiesce_s, "duration_s": duration_s,
+                       "kill_every_s": every_s, "kills": killer.done})
         if not keep:
             _drop(run.settings, schema, f"{schema}_replay")
     return result
