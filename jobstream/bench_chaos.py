@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,10 @@ def table_rows(settings: Settings, schema: str) -> dict[tuple[str, str], dict[st
     return rows
 
 
-def wait_quiet(log: EventLog, settings: Settings, schema: str, expected: list[str], timeout_s: float) -> float:
-    """Seconds until every job is terminal and the read model has caught up with the events."""
+def wait_quiet(log: EventLog, settings: Settings, schema: str, expected: list[str],
+               timeout_s: float) -> float | None:
+    """Seconds until every job is terminal and the read model has caught up with the events; None
+    when that did not happen within ``timeout_s`` (the checks then say what is missing)."""
     started, said = time.monotonic(), [0.0]
 
     def quiet() -> bool:
@@ -186,34 +189,49 @@ def wait_quiet(log: EventLog, settings: Settings, schema: str, expected: list[st
             said[0] = time.monotonic()
         return left == 0 and behind == 0
 
-    wait_until(quiet, timeout_s, "quiescence (every job terminal, the read model caught up)", 0.5)
+    try:
+        wait_until(quiet, timeout_s, "quiescence (every job terminal, the read model caught up)", 0.5)
+    except InfraError as error:
+        say(str(error))
+        return None
     return round(time.monotonic() - started, 1)
 
 
-def submit_paced(publisher: Publisher, planned: list[Planned], started: float, tick: Callable[[], None]) -> int:
+@dataclass
+class Submitted:
+    """What the broker said of the load's submits: resent after an error, never acknowledged."""
+
+    resent: int = 0
+    acked: set[str] = field(default_factory=set)
+
+
+def submit_paced(publisher: Publisher, planned: list[Planned], started: float, tick: Callable[[], None]) -> Submitted:
     """Send each planned job at its time; a command the broker did not acknowledge (a node killed
-    while it was in flight) is sent again until one is, as any client must. Returns the resends."""
+    while it was in flight) is sent again until one is, as any client must."""
     commands = {job.job_id: SubmitJob(envelope=command_envelope(SubmitJob, job.job_id, "chaos-bench"), spec=job.spec)
                 for job in planned}
     failed: list[str] = []
+    submitted = Submitted()
 
     def delivered(error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            failed.append((message.key() or b"").decode())
+        job_id = (message.key() or b"").decode()
+        if error is None:
+            submitted.acked.add(job_id)
+        else:
+            failed.append(job_id)
 
     for job in planned:
         while time.monotonic() < started + job.at_s:
             tick()
         publisher.send_command(commands[job.job_id], delivered)
         publisher.poll(0)
-    resent = 0
     while publisher.flush(5) or failed:
         again, failed[:] = list(failed), []
         for job_id in again:
             publisher.send_command(commands[job_id], delivered)
-        resent += len(again)
+        submitted.resent += len(again)
         tick()
-    return resent
+    return submitted
 
 
 def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgres | None, jobs: int,
@@ -236,7 +254,7 @@ def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgre
                                      daemon=True)
             chaos.start()
             try:
-                resent = submit_paced(publisher, planned, started, log.poll)
+                submitted = submit_paced(publisher, planned, started, log.poll)
                 while chaos.is_alive():
                     log.poll()
                     chaos.join(0)
@@ -250,7 +268,9 @@ def run_chaos(base: Settings, cluster: LocalKafkaCluster, postgres: LocalPostgre
         log.drain()
         result = _checked(run.settings, schema, log.events, expected, ledger)
         log.close()
-        result.update({"submits_resent": resent, "time_to_quiesce_s": quiesce_s, "duration_s": duration_s,
+        result.update({"submits_resent": submitted.resent,
+                       "submits_never_acknowledged": len(set(expected) - submitted.acked),
+                       "quiesced": quiesce_s is not None, "time_to_quiesce_s": quiesce_s, "duration_s": duration_s,
                        "kill_every_s": every_s, "kills": killer.done})
         if not keep:
             _drop(run.settings, schema, f"{schema}_replay")

@@ -25,4 +25,4 @@ def test_a_short_chaos_run_loses_and_duplicates_nothing(infra_settings: Settings
     killed = {kind_of(kill["target"]) for kill in result["kills"] if "pid" in kill}
     assert killed >= {"broker", "worker", "processor"} | ({"postgres"} if local_postgres else set())
     assert result["jobs"] >= 150 and result["events"] > 0
-    assert result["violations"] == 0, result["examples"]
+    assert result["quiesced"] and result["violations"] == 0, result["examples"]
