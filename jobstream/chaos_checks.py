@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobstream.core.lifecycle import TERMINAL, transition
-from jobstream.schemas import JobCancelled, JobCompleted, JobEvent, JobFailed, Outcome, ScheduleEnded
+from jobstream.schemas import JobCancelled, JobCompleted, JobEvent, JobFailed, JobReturned, Outcome, ScheduleEnded
 
 Row = Mapping[str, Any]
 
@@ -98,9 +98,16 @@ def reexecutions(events: Iterable[JobEvent], ledger: Iterable[tuple[str, str]]) 
         retried = sum(1 for e in history if isinstance(e, JobFailed) and not e.final and e.outcome != Outcome.LOST)
         if count <= 1 + retried:
             continue
-        worker_died = any(isinstance(e, JobFailed) and e.outcome == Outcome.LOST for e in history)
-        (lost if worker_died else unexplained).append(job)
+        (lost if any(map(_worker_died, history)) else unexplained).append(job)
     return Reexecutions(lost, unexplained)
+
+
+def _worker_died(event: JobEvent) -> bool:
+    """A lease ended by the worker's death: a running execution failed as lost, or one the job's
+    state had not seen start yet returned by the monitor's expiry (``expire:<execution_id>``),
+    though its task may have run before its start report was decided."""
+    return (isinstance(event, JobFailed) and event.outcome == Outcome.LOST) or (
+        isinstance(event, JobReturned) and (event.envelope.causation_id or "").startswith("expire:"))
 
 
 def rows_differing(live: Mapping[Any, Row], replayed: Mapping[Any, Row]) -> list[Any]:
@@ -131,7 +138,8 @@ def verdict(events: list[JobEvent], expected: Iterable[str], ledger: list[tuple[
                                     "unexplained": len(again.unexplained)},
         "examples": {"lost": lost[:5], "duplicate_terminal": twice[:5], "gaps": dict(list(gaps.items())[:5]),
                      "fenced": fenced[:5], "differing_rows": [repr(k) for k in differing[:5]],
-                     "reexecuted_unexplained": again.unexplained[:5]},
+                     "reexecuted_unexplained": {job: [type(e).__name__ for e in histories(events)[job]]
+                                                for job in again.unexplained[:3] if job in histories(events)}},
     }
 
 

@@ -22,6 +22,7 @@ from jobstream.schemas import (
     JobEvent,
     JobFailed,
     JobQueued,
+    JobReturned,
     JobStarted,
     JobSubmitted,
     Outcome,
@@ -52,6 +53,12 @@ def _completed(job: str, seq: int, attempt: int = 1) -> JobCompleted:
 def _failed(job: str, seq: int, outcome: Outcome, final: bool, attempt: int = 1) -> JobFailed:
     return JobFailed(envelope=_env(job, seq), execution_id=f"{job}-{attempt}", attempt=attempt, outcome=outcome,
                      final=final)
+
+
+def _returned(job: str, seq: int, cause: str) -> JobReturned:
+    envelope = Envelope(event_id=f"{job}:{seq}", job_id=job, seq=seq, type="t", occurred_at=T0,
+                        actor="state-processor", causation_id=cause)
+    return JobReturned(envelope=envelope, execution_id=f"{job}-1", attempt=1, worker_id="w1", reason="r")
 
 
 def _done(job: str) -> list[JobEvent]:
@@ -89,10 +96,14 @@ def test_a_task_run_twice_is_allowed_only_when_its_worker_died() -> None:
     retried = [*_run("r"), _failed("r", 5, Outcome.FAILED, final=False), *_run("r", 6, 2), _completed("r", 9, 2)]
     lost = [*_run("l"), _failed("l", 5, Outcome.LOST, final=False), *_run("l", 6, 2), _completed("l", 9, 2)]
     twice = _done("t")
-    ledger = [("r", "r-1"), ("r", "r-2"), ("l", "l-1"), ("l", "l-2"), ("t", "t-1"), ("t", "t-1")]
-    # Then only the last is unexplained; the lost worker's job is counted as allowed
-    found = reexecutions(retried + lost + twice, ledger)
-    assert found.after_worker_loss == ["l"] and found.unexplained == ["t"]
+    # and one whose worker died after running it but before its start was decided: expired, returned
+    expired = [*_run("e")[:3], _returned("e", 4, "expire:e-1"), *_run("e", 5, 2), _completed("e", 8, 2)]
+    returned = [*_run("n")[:3], _returned("n", 4, "n-1:returned"), *_run("n", 5, 2), _completed("n", 8, 2)]
+    ledger = [("r", "r-1"), ("r", "r-2"), ("l", "l-1"), ("l", "l-2"), ("t", "t-1"), ("t", "t-1"),
+              ("e", "e-1"), ("e", "e-2"), ("n", "n-1"), ("n", "n-2")]
+    # Then only those without a worker's death are unexplained; the others are counted as allowed
+    found = reexecutions(retried + lost + twice + expired + returned, ledger)
+    assert found.after_worker_loss == ["e", "l"] and found.unexplained == ["n", "t"]
 
 
 def test_a_row_missing_or_different_in_the_replay_is_reported() -> None:
