@@ -43,6 +43,12 @@ class LocalKafka:
     port: int
     controller_port: int
     heap: str = "512m"
+    # A node of a cluster: its id, the controller quorum ("1@host:port,..."), the replicas of
+    # internal topics, and the cluster id its storage is formatted with.
+    node_id: int = 1
+    voters: str | None = None
+    replication: int = 1
+    cluster_id: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -116,20 +122,23 @@ class LocalKafka:
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    f"controller.quorum.voters={self.voters or f'{self.node_id}@127.0.0.1:{self.controller_port}'}",
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={data_dir}",
-                    # One broker: internal topics cannot have more replicas than that.
-                    "offsets.topic.replication.factor=1",
+                    # Internal topics (offsets, transaction state) as replicated as ours: one
+                    # broker cannot hold more replicas than one; a cluster acknowledges at 2.
+                    f"offsets.topic.replication.factor={self.replication}",
                     "offsets.topic.num.partitions=12",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "min.insync.replicas=1",
+                    f"transaction.state.log.replication.factor={self.replication}",
+                    f"transaction.state.log.min.isr={min(2, self.replication)}",
+                    f"min.insync.replicas={min(2, self.replication)}",
+                    f"default.replication.factor={self.replication}",
+                    "unclean.leader.election.enable=false",
                     # Consumers of a fresh group start at once instead of waiting 3 s for peers.
                     "group.initial.rebalance.delay.ms=0",
                     # Topics are created explicitly (jobstream.infra.topics), never by a typo.
@@ -175,7 +184,7 @@ class LocalKafka:
     def _format_storage(self, config: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = new_cluster_id()
+        cluster_id = self.cluster_id or new_cluster_id()
         command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -206,6 +215,12 @@ class LocalKafka:
         if pid is not None:
             self.wait_ready(pid)
             return f"kafka already running (pid {pid}) at {self.bootstrap}"
+        process = self.start()
+        self.wait_ready(process.pid, process)
+        return f"kafka started (pid {process.pid}) at {self.bootstrap}"
+
+    def start(self) -> subprocess.Popen[bytes]:
+        """Start the broker, detached, without waiting for it (a cluster's nodes wait for each other)."""
         for port in (self.port, self.controller_port):
             if port_open(port):
                 raise InfraError(
@@ -226,8 +241,7 @@ class LocalKafka:
                 start_new_session=True,  # survives the CLI that started it
             )
         self.pid_file.write_text(str(process.pid))
-        self.wait_ready(process.pid, process)
-        return f"kafka started (pid {process.pid}) at {self.bootstrap}"
+        return process
 
     def wait_ready(self, pid: int, process: subprocess.Popen[bytes] | None = None) -> None:
         def ready() -> bool:

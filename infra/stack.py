@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from jobstream.config import Settings
 from jobstream.infra.connect import LocalConnect
 from jobstream.infra.kafka import LocalKafka, broker_answers
+from jobstream.infra.kafka_cluster import LocalKafkaCluster
 from jobstream.infra.postgres import LocalPostgres, answers_query
 from jobstream.infra.registry import LocalRegistry
 from jobstream.infra.topics import Topics, ensure_topics
@@ -17,8 +18,12 @@ class Infra:
     settings: Settings
 
     @property
-    def kafka(self) -> LocalKafka:
+    def kafka(self) -> LocalKafka | LocalKafkaCluster:
+        """One broker (the default), or a cluster of ``kafka_brokers`` nodes."""
         s = self.settings
+        if s.kafka_brokers > 1:
+            return LocalKafkaCluster(s.state_dir / "kafka-cluster", s.cache_dir, s.kafka_version,
+                                     tuple(s.kafka_node_ports), s.kafka_heap)
         return LocalKafka(s.state_dir / "kafka", s.cache_dir, s.kafka_version, s.kafka_port,
                           s.kafka_controller_port, s.kafka_heap)
 
@@ -58,7 +63,8 @@ class Infra:
             lines.append(self.registry.up())
         if connect:
             lines.append(self.connect.up())
-        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions, s.log_retention_days))
+        created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions, s.log_retention_days),
+                                replication=s.replication_factor)
         lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
         lines.append(f"JOBSTREAM_KAFKA_BOOTSTRAP={s.kafka_bootstrap}")
         lines.append(f"JOBSTREAM_DATABASE_URL={s.database_url}")
@@ -80,4 +86,10 @@ class Infra:
         kafka = f"kafka: external {s.external_kafka} ({reached})" if s.external_kafka else self.kafka.status()
         postgres = (f"postgres: external ({'ready' if answers_query(s.database_url) else 'unreachable'})"
                     if s.external_database_url else self.postgres.status())
-        return [kafka, postgres, self.registry.status(), self.connect.status()]
+        return [*kafka.splitlines(), postgres, self.registry.status(), self.connect.status()]
+
+
+def local_cluster_size(settings: Settings) -> int | None:
+    """How many nodes the local cluster in the state directory has, if one was started there."""
+    nodes = list((settings.state_dir / "kafka-cluster").glob("node-*/server.properties"))
+    return len(nodes) or None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from jobstream.config import DEFAULT_LOG_RETENTION_DAYS
-from jobstream.infra.process import InfraError
+from jobstream.infra.process import InfraError, wait_until
 
 DAY_MS = 24 * 3600 * 1000
 FOREVER = "-1"
@@ -179,25 +181,82 @@ def retention_ms(days: float) -> int:
     return round(days * DAY_MS)
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
-    """Create the missing topics; existing ones are left as they are. Returns the names created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+def replicated(config: dict[str, str], replication: int) -> dict[str, str]:
+    """A topic's config on a cluster: a write is acknowledged once 2 replicas have it, and a
+    replica that missed writes never becomes leader (which would lose them)."""
+    if replication == 1:
+        return config
+    return {**config, "min.insync.replicas": str(min(2, replication)), "unclean.leader.election.enable": "false"}
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0, replication: int = 1) -> list[str]:
+    """Create the missing topics with ``replication`` replicas each; existing ones are left as they
+    are. Returns the names created. A cluster that just formed answers with transient errors (a
+    connection torn down, no controller yet) for a while: those are retried until ``timeout_s``."""
+    retrying = Retrying(retry=retry_if_exception_type(_Transient), stop=stop_after_delay(max(timeout_s, 60.0)),
+                        wait=wait_fixed(0.5), reraise=True)
+    created: list[str] = []
+    try:
+        retrying(lambda: _create_missing(bootstrap, specs, timeout_s, replication, created))
+    except _Transient as error:
+        raise InfraError(str(error)) from error
+    if created:
+        _wait_for_leaders(bootstrap, {s.name: s.partitions for s in specs if s.name in created}, max(timeout_s, 60.0))
+    return created
+
+
+def _wait_for_leaders(bootstrap: str, partitions: dict[str, int], timeout_s: float) -> None:
+    """Return once every new topic's partitions have a leader: until then the metadata of a topic
+    just created may list no partitions, which consumers take for an empty topic."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+
+    def led() -> bool:
+        topics = admin.list_topics(timeout=10).topics
+        return all(name in topics and len(topics[name].partitions) == count
+                   and all(p.leader >= 0 for p in topics[name].partitions.values())
+                   for name, count in partitions.items())
+
+    wait_until(led, timeout_s, f"leaders of {len(partitions)} new topics", 0.2)
+
+
+class _Transient(Exception):
+    """A topic creation that failed for a reason that passes once the cluster has settled."""
+
+
+def _create_missing(bootstrap: str, specs: list[TopicSpec], timeout_s: float, replication: int,
+                    created: list[str]) -> None:
+    """Create what is missing, adding the names created to ``created``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as error:
+        raise _Transient(f"listing topics failed: {error}") from error
     missing = [spec for spec in specs if spec.name not in existing]
     if not missing:
-        return []
+        return
     futures = admin.create_topics(
-        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config) for s in missing],
+        [NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication,
+                  config=replicated(s.config, replication)) for s in missing],
         operation_timeout=timeout_s,
         request_timeout=timeout_s,
     )
-    created = []
+    transient = []
     for name, future in futures.items():
         try:
             future.result()
             created.append(name)
-        except Exception as error:  # noqa: BLE001 - re-raised with the topic named
-            if "TOPIC_ALREADY_EXISTS" in str(error):
+        except KafkaException as error:
+            if error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            if error.args[0].retriable() or error.args[0].code() in TRANSIENT:
+                transient.append(f"{name}: {error}")
                 continue
             raise InfraError(f"creating topic {name} failed: {error}") from error
-    return created
+    if transient:  # the next attempt lists what now exists and creates the rest
+        raise _Transient(f"creating topics failed: {'; '.join(transient)}")
+
+
+# Errors a freshly formed cluster answers before its brokers have registered with the controller.
+TRANSIENT = {KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN,
+             KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.NOT_CONTROLLER, KafkaError.REQUEST_TIMED_OUT,
+             KafkaError.BROKER_NOT_AVAILABLE}

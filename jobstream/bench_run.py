@@ -88,7 +88,8 @@ def bench_run(base: Settings, kind: str, keep: bool = False) -> Iterator[BenchRu
     say(f"bench topic prefix: {run.prefix}; its processes log to {run.log_dir}")
     with _handling_signals(_interrupt):
         try:
-            ensure_topics(settings.kafka_bootstrap, Topics(run.prefix).specs(settings.partitions))
+            ensure_topics(settings.kafka_bootstrap, Topics(run.prefix).specs(settings.partitions),
+                          replication=settings.replication_factor)
             yield run
         finally:
             _finish(run, keep)

@@ -36,10 +36,19 @@ def _keep_option() -> bool:
                                               "their prefix is printed")
 
 
-def _infra():  # type: ignore[no-untyped-def]
-    from jobstream.infra.stack import Infra
+def _infra(brokers: int | None = None):  # type: ignore[no-untyped-def]
+    """The local infrastructure: ``brokers`` Kafka nodes if given, else as configured, else as many
+    as the cluster an earlier `infra up --brokers N` left in the state directory, else one."""
+    from jobstream.infra.stack import Infra, local_cluster_size
 
-    return Infra(Settings.from_env())
+    settings = Settings.from_env()
+    if brokers is None and "kafka_brokers" not in settings.model_fields_set:
+        brokers = local_cluster_size(settings)
+    return Infra(settings.with_(kafka_brokers=brokers) if brokers else settings)
+
+
+Brokers = Annotated[int | None, typer.Option("--brokers", min=1, max=9,
+                                             help="Kafka nodes: 3 for a cluster (default: $JOBSTREAM_KAFKA_BROKERS)")]
 
 
 def _python_path_option() -> list[str]:
@@ -105,25 +114,30 @@ def infra_install() -> None:
 
 
 @infra_app.command("up")
-def infra_up(registry: Annotated[bool, typer.Option(
+def infra_up(brokers: Brokers = None, registry: Annotated[bool, typer.Option(
         "--registry", help="also start a schema registry (Apicurio, in memory) for Confluent's wire format")] = False,
              connect: Annotated[bool, typer.Option(
         "--connect", help="also start a Kafka Connect worker with the JDBC sink (and the registry)")] = False,
 ) -> None:
-    """Start Kafka (KRaft) and Postgres in the background, wait until ready, create topics."""
-    _print_lines(_infra().up(registry=registry, connect=connect))
+    """Start Kafka (KRaft, one node or a cluster) and Postgres in the background, wait until ready,
+    create topics (replicated 3 times on a cluster)."""
+    _print_lines(_infra(brokers).up(registry=registry, connect=connect))
 
 
 @infra_app.command("down")
-def infra_down() -> None:
-    """Stop the local Kafka, Postgres (and registry, Connect worker) started by `infra up`."""
-    _print_lines(_infra().down())
+def infra_down(brokers: Brokers = None) -> None:
+    """Stop the local Kafka node(s), Postgres (and registry, Connect worker) started by `infra up`."""
+    infra = _infra(brokers)
+    _print_lines(infra.down())
+    if brokers is None and infra.settings.kafka_brokers > 1 and (infra.settings.state_dir / "kafka").exists():
+        _print_lines([_infra(1).kafka.down()])  # a single broker started there before the cluster
 
 
 @infra_app.command("status")
-def infra_status() -> None:
-    """Say whether the broker and the database run and answer."""
-    _print_lines(_infra().status())
+def infra_status(brokers: Brokers = None) -> None:
+    """Say whether each Kafka node and the database run and answer; on a cluster, list the
+    under-replicated partitions."""
+    _print_lines(_infra(brokers).status())
 
 
 @app.command("state-processor")
@@ -276,16 +290,15 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
         instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
         python_path: list[str] = _python_path_option()) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
-    from jobstream.infra.stack import Infra
     from jobstream.supervisor import Supervisor, default_children
 
-    settings = Settings.from_env()
-    dirs = worker_python_path(python_path, settings)  # checked before anything starts
-    for line in Infra(settings).up():
+    infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
+    dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
+    for line in infra.up():
         typer.echo(line)
-    children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
-                                metrics_base=settings.metrics_port_base)
-    raise SystemExit(Supervisor(settings, children).run())
+    children = default_children(workers, slots, dirs, instances, api_port=infra.settings.api_port,
+                                metrics_base=infra.settings.metrics_port_base)
+    raise SystemExit(Supervisor(infra.settings, children).run())
 
 
 @bench_app.command("e2e")
@@ -352,6 +365,30 @@ def bench_timers(schedules: int = typer.Option(100_000, help="schedules active a
 
     result = run_timers(Settings.from_env(), schedules, window_s, timeout_s, recurring=not one_shot, keep=keep)
     typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("chaos")
+def bench_chaos(jobs: int = typer.Option(10_000, help="jobs submitted over the load (shell, Python, retried, a DAG)"),
+                duration_s: float = typer.Option(180, help="seconds of load, with a kill every --every-s"),
+                every_s: float = typer.Option(5, help="seconds between two kills"),
+                seed: int = typer.Option(11, help="seeds the workload's mix and the kill schedule"),
+                keep: bool = _keep_option()) -> None:
+    """SIGKILL a random process (processor instance, worker, broker node, Postgres) every few seconds
+    under a mixed load on the local 3-node cluster; then the checks (lost jobs, duplicates, gaps,
+    fenced writes, replay) as JSON. Needs `jobstream infra up --brokers 3`."""
+    import json
+
+    from jobstream.bench_chaos import run_chaos
+    from jobstream.infra.kafka_cluster import LocalKafkaCluster
+
+    infra = _infra()
+    if infra.settings.external_kafka or not isinstance(infra.kafka, LocalKafkaCluster):
+        raise InfraError("bench chaos kills broker nodes of the local cluster: start it with "
+                         "`jobstream infra up --brokers 3` (and leave JOBSTREAM_KAFKA_BOOTSTRAP unset)")
+    postgres = None if infra.settings.external_database_url else infra.postgres
+    result = run_chaos(infra.settings, infra.kafka, postgres, jobs, duration_s, every_s, seed, keep)
+    typer.echo(json.dumps(result, indent=2, default=str))
+    raise SystemExit(1 if result["violations"] else 0)
 
 
 @bench_app.command("failover")

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     kafka_version: str = DEFAULT_KAFKA_VERSION
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    # Local broker nodes: 1, or a cluster (node n listens on kafka_port + 2(n-1), its controller
+    # on kafka_controller_port + 2(n-1)); topics get min(brokers, 3) replicas.
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
     kafka_heap: str = "512m"
     external_kafka: str | None = Field(default=None, alias="JOBSTREAM_KAFKA_BOOTSTRAP")
     pg_port: int = 54329
@@ -79,8 +82,18 @@ class Settings(BaseSettings):
         return urlsplit(self.api_url).port or 8000
 
     @property
+    def kafka_node_ports(self) -> list[tuple[int, int]]:
+        """Each local node's (broker port, controller port)."""
+        return [(self.kafka_port + 2 * n, self.kafka_controller_port + 2 * n) for n in range(self.kafka_brokers)]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+        return self.external_kafka or ",".join(f"127.0.0.1:{port}" for port, _ in self.kafka_node_ports)
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas of every topic: 3 on a cluster (2 in sync to acknowledge a write), 1 on one broker."""
+        return min(self.kafka_brokers, 3)
 
     @property
     def database_url(self) -> str:

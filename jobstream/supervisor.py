@@ -13,7 +13,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from jobstream.config import Settings
 
@@ -65,24 +68,38 @@ def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, .
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, children: list[tuple[str, list[str]]]) -> None:
+    """Starts the children, restarts one that exits, stops them all. ``out``: where their
+    prefixed lines go (stdout by default; a log file when a bench or a test supervises)."""
+
+    def __init__(self, settings: Settings, children: list[tuple[str, list[str]]], out: TextIO | None = None) -> None:
         self.env = {**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
         self.children = [Child(name, args, COLOURS[i % len(COLOURS)]) for i, (name, args) in enumerate(children)]
         self.width = max(len(c.name) for c in self.children)
         self.stopping = threading.Event()
         self.print_lock = threading.Lock()
+        self.out = out
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        self.start_all()
+        self.watch()
+        return 0
+
+    def start_all(self) -> None:
         for child in self.children:
             self._start(child)
+
+    def watch(self) -> None:
+        """Restart what exits until ``stopping`` is set, then stop everything."""
         while not self.stopping.wait(0.5):
             for child in self.children:
                 self._restart_if_dead(child)
         self._say("supervisor", "0", "stopping all processes")
         self._stop_all()
-        return 0
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
 
     def _start(self, child: Child) -> None:
         child.process = subprocess.Popen(
@@ -99,10 +116,10 @@ class Supervisor:
 
     def _say(self, name: str, colour: str, line: str) -> None:
         prefix = f"{name:<{self.width}} |"
-        if sys.stdout.isatty():
+        if self.out is None and sys.stdout.isatty():
             prefix = f"\033[{colour}m{prefix}\033[0m"
         with self.print_lock:
-            print(f"{prefix} {line}", flush=True)
+            print(f"{prefix} {line}", flush=True, file=self.out or sys.stdout)
 
     def _restart_if_dead(self, child: Child) -> None:
         if child.process is None or child.process.poll() is None:
@@ -132,6 +149,21 @@ class Supervisor:
                 _signal_group(child.process, signal.SIGKILL)
                 child.process.wait(5)
             self._say(child.name, child.colour, f"stopped (code {child.process.returncode})")
+
+
+@contextmanager
+def supervised(settings: Settings, children: list[tuple[str, list[str]]], out: TextIO) -> Iterator[Supervisor]:
+    """The children running under the restart policy of `jobstream run`, watched from a thread,
+    for as long as the block runs; all stopped at its end."""
+    supervisor = Supervisor(settings, children, out)
+    supervisor.start_all()
+    watcher = threading.Thread(target=supervisor.watch, name="supervisor", daemon=True)
+    watcher.start()
+    try:
+        yield supervisor
+    finally:
+        supervisor.stopping.set()
+        watcher.join(STOP_TIMEOUT_S + 10)
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:

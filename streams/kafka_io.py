@@ -35,7 +35,8 @@ def ensure_all_topics(settings: Settings) -> None:
     """Every topic a process uses exists before it starts: faust's own auto-creation races its
     metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
     topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days))
+    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days),
+                  replication=settings.replication_factor)
 
 
 # librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's

@@ -184,9 +184,8 @@ class Engine(Generic[V]):
                 self.processor.punctuate(batch, frozenset(self.stores.tables))
             batch.write_changelog(self.config.changelog_topic, self.serde)
             closing = time.perf_counter()
-            if firsts:
-                # The consumer's position, not last offset + 1: it steps over transaction markers.
-                positions = self.consumer.position([TopicPartition(t, p) for t, p in firsts])
+            positions = self._positions(firsts, punctuate)
+            if positions:
                 self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(),
                                                           CALL_TIMEOUT_S)
             commit(self.producer, CALL_TIMEOUT_S)
@@ -201,6 +200,23 @@ class Engine(Generic[V]):
         overlay.apply()
         self.processor.committed()
         self.measures.committed(len(messages), time.perf_counter() - closing)
+
+    def _positions(self, firsts: dict[tuple[str, int], int], punctuate: bool) -> list[TopicPartition]:
+        """The offsets the transaction commits: the consumer's position (not last offset + 1: it
+        steps over transaction markers) on the batch's partitions, and on a punctuation on every
+        owned one. Offsets bind a transaction to this member's group generation, so a zombie whose
+        partitions moved (paused, then resumed) cannot commit what its timers produced either:
+        a punctuation alone sends nothing the group coordinator would check."""
+        wanted = set(firsts)
+        if punctuate:
+            wanted |= {(t, p) for t in self.config.input_topics for p in self.stores.tables}
+        if not wanted:
+            return []
+        positions = self.consumer.position([TopicPartition(t, p) for t, p in sorted(wanted)])
+        unread = [tp for tp in positions if tp.offset < 0]  # nothing consumed there since assigned
+        if unread:
+            positions = [tp for tp in positions if tp.offset >= 0] + self.consumer.committed(unread, CALL_TIMEOUT_S)
+        return [tp for tp in positions if tp.offset >= 0]
 
     def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[tuple[str, int], int]) -> None:
         outcome = classify(error)

@@ -7,10 +7,41 @@ import httpx
 import pytest
 
 from jobstream.config import Settings
+from jobstream.infra.kafka_cluster import LocalKafkaCluster
+from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
 from tests.integration.browser import chromium, page  # noqa: F401 - fixtures of the dashboard's browser tests
 from tests.integration.harness import ServiceProcess, api_stack
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(infra_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
+    """A 3-node Kafka cluster on free loopback ports, started once per session by the first test
+    that asks for it (three JVMs: only the fault tests need them)."""
+    home = tmp_path_factory.mktemp("kafka-cluster")
+    cluster = LocalKafkaCluster(home, infra_settings.cache_dir, infra_settings.kafka_version,
+                                tuple((free_port(), free_port()) for _ in range(3)), "384m")
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture
+def cluster_settings(kafka_cluster: LocalKafkaCluster, test_settings: Settings) -> Settings:
+    """The test's settings on the 3-node cluster: its topics get 3 replicas, 2 in sync."""
+    return test_settings.with_(external_kafka=kafka_cluster.bootstrap, kafka_brokers=3)
+
+
+@pytest.fixture(scope="session")
+def local_postgres(infra_settings: Settings) -> LocalPostgres | None:
+    """The session's private Postgres (to stop and start it), or None when it is external."""
+    if Settings.from_env().external_database_url:
+        return None
+    port = int(infra_settings.database_url.rsplit(":", 1)[1].split("/")[0])
+    return LocalPostgres(infra_settings.state_dir / "postgres", port, fast_and_unsafe=True)
 
 
 @pytest.fixture

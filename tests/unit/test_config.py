@@ -55,3 +55,20 @@ def test_log_retention_days_defaults_to_30_and_must_be_positive(monkeypatch: pyt
     assert logs.config["retention.ms"] == str(int(2.5 * DAY_MS))
     now = datetime(2026, 3, 31, tzinfo=UTC)
     assert cutoff(now, 30) == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_a_cluster_has_a_port_pair_per_node_and_three_replicas() -> None:
+    cluster = Settings(kafka_port=19092, kafka_controller_port=19093, kafka_brokers=3)
+    assert cluster.kafka_node_ports == [(19092, 19093), (19094, 19095), (19096, 19097)]
+    assert cluster.kafka_bootstrap == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    assert cluster.replication_factor == 3
+    assert Settings(kafka_brokers=5).replication_factor == 3
+    assert Settings().replication_factor == 1 and Settings().kafka_bootstrap == "127.0.0.1:9092"
+
+
+def test_a_replicated_topic_acknowledges_at_two_replicas_and_never_elects_a_stale_one() -> None:
+    from jobstream.infra.topics import replicated
+
+    assert replicated({"cleanup.policy": "compact"}, 1) == {"cleanup.policy": "compact"}
+    assert replicated({"cleanup.policy": "compact"}, 3) == {
+        "cleanup.policy": "compact", "min.insync.replicas": "2", "unclean.leader.election.enable": "false"}
