@@ -6,7 +6,16 @@ from datetime import datetime
 from typing import Any
 
 from jobstream.core.state import JobState, event_id_for, execution_id_for
-from jobstream.schemas import Command, CommandRejected, Envelope, JobEvent, JobQueued, JobSpec, JobSubmitted
+from jobstream.schemas import (
+    DEFAULT_NAMESPACE,
+    Command,
+    CommandRejected,
+    Envelope,
+    JobEvent,
+    JobQueued,
+    JobSpec,
+    JobSubmitted,
+)
 
 
 class Emitter:
@@ -21,6 +30,8 @@ class Emitter:
         self.seq = state.seq
         self.command = command
         self.now = now
+        # The job's namespace; a submission (or a command about a job that does not exist) brings its own.
+        self.namespace = state.namespace if state.exists else command.envelope.namespace or DEFAULT_NAMESPACE
         self._drafts: list[tuple[type[JobEvent], int, dict[str, Any]]] = []
         self._built: list[JobEvent] | None = []
 
@@ -51,6 +62,7 @@ class Emitter:
             causation_id=command.command_id,
             correlation_id=command.correlation_id,
             continues=continues,
+            namespace=self.namespace,
         )
         return event_type(envelope=envelope, **fields)
 

@@ -69,6 +69,8 @@ class JobRow(NamedTuple):
     finished_at: datetime | None = None
     parent_job_id: str | None = None  # a run of a recurring job names that job
     runs: int = 0  # a recurring job's runs fired so far
+    namespace: str = "default"  # the job's, from its events; readers see their namespace's jobs only
+    submitted_by: str | None = None  # the actor of the submission: a submitter acts on its own jobs only
 
 
 class ExecutionRow(NamedTuple):
@@ -107,6 +109,7 @@ class WorkerRow(NamedTuple):
     free_slots: int | None = None
     registered_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
+    namespace: str = "default"
 
 
 class EventRow(NamedTuple):
@@ -119,6 +122,7 @@ class EventRow(NamedTuple):
     causation_id: str | None
     correlation_id: str | None
     payload: dict[str, Any]
+    namespace: str = "default"
 
 
 class PoisonedRow(NamedTuple):

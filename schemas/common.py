@@ -12,6 +12,8 @@ from typing import ClassVar
 
 from .base import Record
 
+DEFAULT_NAMESPACE = "default"  # every job, worker and key belongs to one namespace; this one always exists
+
 
 class Outcome(StrEnum):
     """How one execution attempt ended."""
@@ -76,6 +78,7 @@ class Envelope(Record):
     causation_id: str | None = None
     correlation_id: str | None = None
     continues: bool = False  # more events of the same decision follow
+    namespace: str = DEFAULT_NAMESPACE  # the job's, set at submission
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +92,7 @@ class CommandEnvelope(Record):
     issued_at: datetime
     actor: str
     correlation_id: str | None = None
+    namespace: str | None = None  # the issuer's; None on the processors' and workers' own commands
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +108,7 @@ class WorkerEnvelope(Record):
     actor: str
     causation_id: str | None = None
     correlation_id: str | None = None
+    namespace: str = DEFAULT_NAMESPACE  # the namespace the worker serves
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

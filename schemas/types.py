@@ -82,6 +82,7 @@ from .events import (
     SkipReason,
     UpstreamSettled,
 )
+from .keys import KeyCreated, KeyEvent, KeyRevoked
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
@@ -125,4 +126,6 @@ __all__ = [
     "Liveness", "Held", "WorkerLiveness", "PendingTimer",
     # job templates
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
+    # API keys
+    "KeyCreated", "KeyRevoked", "KeyEvent",
 ]
