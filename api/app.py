@@ -10,9 +10,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from jobstream.api.auth import Authenticator, authorize, document_access
 from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.context import ApiContext
+from jobstream.api.keyring import Keyring
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
@@ -69,18 +71,23 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         producer = publisher or Publisher(settings)
         poller = ProducerPoller(producer)
         transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
+        keyring = app.state.auth.keyring
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
                                        commands=JobCommands(store, notifier, producer, options),
                                        metrics=metrics, options=options,
                                        bulk=BulkCommands(store, transactions))
         await pool.open(wait=False)
         poller.start()
+        if keyring is not None:
+            keyring.start()
         await notifier.start(options.listener_start_s)
         try:
             yield
         finally:
             await notifier.stop()
             poller.stop()
+            if keyring is not None:
+                keyring.stop()
             await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
             await asyncio.to_thread(transactions.flush, FLUSH_TIMEOUT_S)
             await pool.close()
@@ -90,13 +97,16 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
 
 
 def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publisher | None = None,
-               options: ApiOptions | None = None) -> FastAPI:
-    """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics."""
+               options: ApiOptions | None = None, no_auth: bool = False) -> FastAPI:
+    """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics. Every
+    route but the public ones asks for credentials (api/auth.py) unless ``no_auth``."""
     options = options or ApiOptions()
     metrics = ApiMetrics()
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
                   lifespan=_lifespan(settings, schema, publisher, options, metrics),
-                  dependencies=[Depends(known_query_only)], responses=APP_WIDE_PROBLEMS)
+                  dependencies=[Depends(known_query_only), Depends(authorize)], responses=APP_WIDE_PROBLEMS)
+    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings),
+                                   jwt_secret=settings.jwt_secret)
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())
@@ -107,6 +117,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    document_access(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -114,9 +125,10 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
 
 
 def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream",
-            access_log: bool = False) -> None:
+            access_log: bool = False, no_auth: bool = False) -> None:
     """Serve the API with uvicorn until interrupted; logging is the process's (log_config=None), with
     one line per request only when ``access_log``."""
     import uvicorn
 
-    uvicorn.run(create_app(settings, schema=schema), host=host, port=port, log_config=None, access_log=access_log)
+    app = create_app(settings, schema=schema, no_auth=no_auth)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)

@@ -12,6 +12,7 @@ import httpx
 import typer
 
 from jobstream.config import Settings
+from jobstream.credentials import token_for
 
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="API base URL (default: $JOBSTREAM_API_URL)")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
@@ -26,9 +27,11 @@ class ClientError(Exception):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0,
+                 token: str | None = None) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s, headers=headers)
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -73,7 +76,9 @@ class Api:
         self.transport = transport
 
     def client(self, api_url: str | None) -> ApiClient:
-        return ApiClient(api_url or Settings.from_env().api_url, self.transport)
+        settings = Settings.from_env()
+        url = api_url or settings.api_url
+        return ApiClient(url, self.transport, token=token_for(settings, url))
 
     def call(self, api_url: str | None, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One request; a problem is printed and exits 1."""

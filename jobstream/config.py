@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     worker_python_path: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="JOBSTREAM_WORKER_PYTHONPATH")
     log_max_bytes: int = LOG_MAX_BYTES  # workers: output streamed per execution; the rest is dropped
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
+    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set;
+    # the CLI sends this token, else the one the credentials file holds for its API URL.
+    jwt_secret: str | None = None
+    token: str | None = None
+    credentials_file: Path = Field(default_factory=lambda: Path.home() / ".config" / "jobstream" / "credentials")
 
     @field_validator("state_dir")
     @classmethod

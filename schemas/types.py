@@ -1,5 +1,6 @@
 """All record and enum types in one namespace (defined in common/commands/events/workers)."""
 
+from .audit import AuditEntry
 from .base import Record
 from .commands import (
     AssignJob,
@@ -128,4 +129,6 @@ __all__ = [
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
     # API keys
     "KeyCreated", "KeyRevoked", "KeyEvent",
+    # the audit trail
+    "AuditEntry",
 ]

@@ -21,6 +21,7 @@ from jobstream.config import Settings
 from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
+from tests.credentials import with_credentials
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,11 +50,11 @@ def infra_settings() -> Iterator[Settings]:
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda service: service.up(), services))
-        yield base.with_(
+        yield with_credentials(base.with_(
             state_dir=scratch,
             external_kafka=kafka.bootstrap if kafka else base.external_kafka,
             external_database_url=postgres.dsn if postgres else base.external_database_url,
-        )
+        ), str(scratch / "credentials"))
     finally:
         for service in services:
             try:
