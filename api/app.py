@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from jobstream.api.audit import AuditMiddleware
 from jobstream.api.auth import Authenticator, authorize, document_access
 from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
@@ -19,6 +20,7 @@ from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMid
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
 from jobstream.api.query import known_query_only
+from jobstream.api.routes_audit import audit_router
 from jobstream.api.routes_batch import batch_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
@@ -30,6 +32,8 @@ from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
 from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
+from jobstream.core.ratelimit import Rate, RateLimits
+from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
 
 log = logging.getLogger(__name__)
@@ -96,6 +100,15 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
     return lifespan
 
 
+def audit_publisher(app: FastAPI) -> Callable[[AuditEntry], None]:
+    """Publishes audit entries with the app's producer, keyed by actor (none before the lifespan ran)."""
+    def publish(entry: AuditEntry) -> None:
+        context: ApiContext | None = getattr(app.state, "context", None)
+        if context is not None and context.publisher is not None:
+            context.publisher.publish(context.publisher.topics.audit, entry.actor, entry)
+    return publish
+
+
 def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publisher | None = None,
                options: ApiOptions | None = None, no_auth: bool = False) -> FastAPI:
     """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics. Every
@@ -107,6 +120,9 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
                   dependencies=[Depends(known_query_only), Depends(authorize)], responses=APP_WIDE_PROBLEMS)
     app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings),
                                    jwt_secret=settings.jwt_secret)
+    key_rate, namespace_rate = settings.key_submit_rate, settings.namespace_submit_rate
+    app.state.limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate),
+                                  per_namespace=Rate(namespace_rate, 2 * namespace_rate))
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())
@@ -117,10 +133,12 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    app.include_router(audit_router())
     document_access(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AuditMiddleware, publish=audit_publisher(app))
     return app
 
 

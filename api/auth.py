@@ -15,6 +15,8 @@ with it through ``ACTING`` (api/acting.py).
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -27,6 +29,7 @@ from jobstream.api.keyring import Keyring
 from jobstream.api.problems import ApiProblem
 from jobstream.api.routes_access import route_permission
 from jobstream.core.access import Access, Permission, Principal, Role, acting_role, job_access, parse_grants
+from jobstream.core.ratelimit import RateLimits
 from jobstream.schemas import DEFAULT_NAMESPACE
 
 log = logging.getLogger(__name__)
@@ -85,13 +88,19 @@ async def authorize(request: Request) -> Principal:
     route = request.scope.get("route")
     permission = route_permission(request.method, getattr(route, "path", request.url.path))
     auth: Authenticator = request.app.state.auth
-    principal = _principal(request, auth)
-    if permission is not Permission.PUBLIC and auth.enabled:  # without auth any namespace is anyone's
-        if not principal.may(permission):
-            raise _forbidden(f"role {principal.role} may not {request.method} {getattr(route, 'path', '')} "
-                             f"(it needs the {permission} permission)")
-        await _check_target(request, principal, permission)
-    request.state.principal = principal
+    try:
+        principal = _principal(request, auth)
+        request.state.principal = principal  # for the audit trail, refused or not
+        if permission is not Permission.PUBLIC and auth.enabled:  # without auth any namespace is anyone's
+            if not principal.may(permission):
+                raise _forbidden(f"role {principal.role} may not {request.method} {getattr(route, 'path', '')} "
+                                 f"(it needs the {permission} permission)")
+            await _check_target(request, principal, permission)
+        if permission is Permission.SUBMIT:
+            _within_rate(request, principal)
+    except ApiProblem as problem:
+        request.state.refusal = problem.detail
+        raise
     ACTING.set(principal)  # stamps the commands this request sends (an async dependency: same context)
     return principal
 
@@ -111,6 +120,16 @@ def _principal(request: Request, auth: Authenticator) -> Principal:
     if acting is None:
         raise _forbidden(f"{actor} may not act in namespace {asked}")
     return Principal(actor, acting[1], acting[0], address)
+
+
+def _within_rate(request: Request, principal: Principal) -> None:
+    """A submission over its key's or its namespace's rate is a 429 saying when to come back."""
+    limits: RateLimits = request.app.state.limits
+    wait = limits.admit(principal.actor, principal.namespace, time.monotonic())
+    if wait > 0:
+        raise ApiProblem(429, "rate-limited", f"{principal.actor} in namespace {principal.namespace} is over its "
+                         f"submission rate; retry in {wait:.2f}s", title="Too Many Requests",
+                         headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 async def _check_target(request: Request, principal: Principal, permission: Permission) -> None:

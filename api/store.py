@@ -246,6 +246,26 @@ class ReadModel:
                 rows = await cur.fetchall()
         return [row["job_id"] for row in rows], int(rows[0]["matched"]) if rows else 0
 
+    # ------------------------------------------------------------------ the audit trail
+    async def audit(self, namespace: str, actor: str | None, action: str | None, since: datetime | None,
+                    limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` entries of ``namespace`` (and those refused before one was known),
+        newest first, after the key ``(at, entry_id)``."""
+        query = sql.SQL(
+            "SELECT * FROM {} WHERE (namespace = %(ns)s OR namespace IS NULL)"
+            " AND (%(actor)s::text IS NULL OR actor = %(actor)s)"
+            " AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+            " AND (%(at)s::timestamptz IS NULL OR (at, entry_id) < (%(at)s::timestamptz, %(id)s))"
+            " ORDER BY at DESC, entry_id DESC LIMIT %(limit)s"
+        ).format(self.table("audit_log"))
+        params = {"ns": namespace, "actor": actor, "action": action, "since": since,
+                  "at": after[0] if after else None, "id": after[1] if after else None, "limit": limit + 1}
+        async with self.pool.connection() as conn:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [utc_row(row) for row in await cur.fetchall()]
+
     # ------------------------------------------------------------------ executions and workers
     async def execution(self, execution_id: str) -> Row | None:
         query = sql.SQL("SELECT * FROM {} WHERE execution_id = %s").format(self.table("executions"))

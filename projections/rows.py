@@ -137,6 +137,23 @@ class PoisonedRow(NamedTuple):
     set_aside_at: datetime
 
 
+class AuditRow(NamedTuple):
+    """One request the API audited (an ``AuditEntry``): a change, or a refusal."""
+
+    entry_id: str
+    at: datetime
+    actor: str
+    role: str | None
+    namespace: str | None
+    address: str | None
+    action: str
+    method: str
+    route: str
+    target: str | None
+    status: int
+    detail: str
+
+
 class TemplateRow(NamedTuple):
     name: str
     latest: int  # the last version's number: a row is only ever replaced by a later one
@@ -144,10 +161,15 @@ class TemplateRow(NamedTuple):
     updated_at: datetime  # when the last version was created
 
 
-Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow | TemplateRow
+Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow | TemplateRow | AuditRow
 
 
 def columns(cls: type[Row]) -> tuple[str, ...]:
     """Column names of a row class, in field order (the order of the INSERT statements)."""
     return cls._fields
 
+
+
+def audit_row(entry: Any) -> AuditRow:
+    """The row of an ``AuditEntry`` (its fields, in the row's order)."""
+    return AuditRow(*(getattr(entry, name) for name in AuditRow._fields))

@@ -119,6 +119,23 @@ CREATE TABLE IF NOT EXISTS templates (
     updated_at timestamptz NOT NULL
 );
 
+-- The API's audit trail, from the audit topic: changes made and requests refused (GET /v1/audit).
+CREATE TABLE IF NOT EXISTS audit_log (
+    entry_id  text PRIMARY KEY,
+    at        timestamptz NOT NULL,
+    actor     text NOT NULL,                      -- key:<id>, jwt:<subject> or unauthenticated
+    role      text,
+    namespace text,
+    address   text,
+    action    text NOT NULL,                      -- the operation's name, e.g. cancel_job
+    method    text NOT NULL,
+    route     text NOT NULL,
+    target    text,
+    status    int NOT NULL,
+    detail    text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_at_idx ON audit_log (at, entry_id);
+
 -- Where the projector stands in each topic partition; written in the same transaction as the rows.
 CREATE TABLE IF NOT EXISTS projection_offsets (
     topic       text NOT NULL,

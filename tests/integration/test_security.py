@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from jobstream.api import create_app
 from jobstream.cli import app as cli_app
 from jobstream.config import Settings
 from jobstream.core.access import GRANTS, Permission, Role
@@ -34,6 +36,7 @@ PROBLEM_JSON = "application/problem+json"
 class Api:
     settings: Settings
     url: str
+    schema: str
 
     def as_(self, *grants: str, subject: str = "tests", namespace: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {jwt_for(*grants, subject=subject)}"}
@@ -59,7 +62,7 @@ def api(infra_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         with httpx.Client(base_url=settings.api_url, timeout=30) as client:
             wait_until(lambda: api_ready(client), 90, "the API to be ready")
-        yield Api(settings, settings.api_url)
+        yield Api(settings, settings.api_url, name)
     finally:
         for process in processes.values():
             process.stop()
@@ -207,3 +210,59 @@ def test_the_first_start_writes_an_admin_key_the_cli_then_uses(api: Api, tmp_pat
 
     job = json.loads(poll(submit, 30, "the CLI's submit to be accepted with the new key"))
     assert job["submitted_by"] == f"key:{key_id}"
+
+
+def test_the_audit_trail_says_who_did_what_refusals_included(api: Api) -> None:
+    # Given a refused attempt without credentials, a viewer refused a submit, and a submit and cancel
+    since = datetime.now(UTC)
+    with httpx.Client(base_url=api.url, timeout=30) as anonymous:
+        assert anonymous.post("/v1/jobs", json=ECHO).status_code == 401
+    with api.as_("audited:viewer", subject="vera") as viewer:
+        assert viewer.post("/v1/jobs", json=ECHO).status_code == 403
+    with api.as_("audited:operator", subject="otto") as operator:
+        job_id = submitted(operator)["job_id"]
+        assert operator.post(f"/v1/jobs/{job_id}/cancel").status_code in (200, 202)
+    # When an admin of that namespace asks the trail
+    with api.as_("audited:admin") as admin:
+        def trail() -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = admin.get("/v1/audit", params={"since": since.isoformat()}).json()["items"]
+            return items if len(items) >= 4 else None
+        entries = poll(trail, 30, "four audit entries")
+        # Then each says who, as what, where from, what and how it was answered, newest first
+        seen = {(e["actor"], e["role"], e["namespace"], e["action"], e["target"], e["status"]) for e in entries}
+        assert ("unauthenticated", None, None, "submit_job", None, 401) in seen
+        assert ("jwt:vera", "viewer", "audited", "submit_job", None, 403) in seen
+        assert ("jwt:otto", "operator", "audited", "submit_job", None, 201) in seen
+        assert ("jwt:otto", "operator", "audited", "cancel_job", job_id, 200) in seen or \
+            ("jwt:otto", "operator", "audited", "cancel_job", job_id, 202) in seen
+        assert all(e["address"] == "127.0.0.1" for e in entries)
+        assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
+        refused = next(e for e in entries if e["status"] == 403)
+        assert "permission" in refused["detail"]
+        # and filters by actor and action
+        by_actor = admin.get("/v1/audit", params={"actor": "jwt:otto", "action": "cancel_job"}).json()["items"]
+        assert [(e["actor"], e["action"]) for e in by_actor] == [("jwt:otto", "cancel_job")]
+    # and the job's own events name the same actor
+    with api.as_("audited:viewer") as viewer:
+        events = viewer.get(f"/v1/jobs/{job_id}/events").json()["items"]
+        assert {e["actor"] for e in events} == {"jwt:otto"}
+
+
+def test_submissions_past_the_rate_are_429_with_retry_after_and_audited(api: Api) -> None:
+    # Given an API allowing one submission a second per key (two in a burst)
+    settings = api.settings.with_(key_submit_rate=1.0)
+    headers = {"Authorization": f"Bearer {jwt_for('limited:submitter', subject='eager')}"}
+    with TestClient(create_app(settings, schema=api.schema), headers=headers) as client:
+        # When it submits three times at once (bodies the route refuses: the limit comes first)
+        answers = [client.post("/v1/jobs", json={}) for _ in range(3)]
+        # Then the burst passes and the third is refused, saying when to come back
+        assert [a.status_code for a in answers] == [422, 422, 429]
+        assert answers[2].headers["retry-after"] == "1"
+        assert assert_problem(answers[2], 429)["type"] == "urn:jobstream:problem:rate-limited"
+        # and reads are not limited
+        assert client.get("/v1/jobs").status_code != 429
+    with api.as_("limited:admin") as admin:
+        def refused() -> list[dict[str, Any]] | None:
+            items = admin.get("/v1/audit", params={"actor": "jwt:eager"}).json()["items"]
+            return [e for e in items if e["status"] == 429] or None
+        assert poll(refused, 30, "the 429 on the audit trail")[0]["action"] == "submit_job"
