@@ -118,11 +118,11 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
                   lifespan=_lifespan(settings, schema, publisher, options, metrics),
                   dependencies=[Depends(known_query_only), Depends(authorize)], responses=APP_WIDE_PROBLEMS)
-    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings),
-                                   jwt_secret=settings.jwt_secret)
     key_rate, namespace_rate = settings.key_submit_rate, settings.namespace_submit_rate
-    app.state.limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate),
-                                  per_namespace=Rate(namespace_rate, 2 * namespace_rate))
+    limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
+    app.state.limits = limits
+    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
+                                   jwt_secret=settings.jwt_secret)
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())

@@ -1,5 +1,6 @@
-"""The API's table of keys: a fold of the keys topic, kept current by a thread, so a key created or
-revoked anywhere takes effect here within a poll (well under a second).
+"""The API's table of keys (and namespaces' submission rates): a fold of the keys topic, kept
+current by a thread, so a key created or revoked anywhere takes effect here within a poll (well
+under a second).
 
 A token's secret is checked against its argon2id hash once per process; later requests with the
 same token cost a dictionary look-up (the key's revocation and expiry are still checked each time).
@@ -18,8 +19,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.core.keys import Key, fold_key, parse_token, refusal
+from jobstream.core.ratelimit import RateLimits
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, make_codec
+from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, QuotaSet, make_codec
 from jobstream.streams.kafka_io import consumer_config
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,8 @@ POLL_S = 0.2
 
 
 class Keyring:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, limits: RateLimits | None = None) -> None:
+        self.settings, self.limits = settings, limits
         self.topic = Topics(settings.topic_prefix).keys
         self.keys: dict[str, Key] = {}
         self._verified: dict[bytes, str] = {}  # sha256 of a token whose secret matched -> its key id
@@ -82,5 +84,7 @@ class Keyring:
             return
         if isinstance(record, KeyCreated | KeyRevoked):
             fold_key(self.keys, record)
+        elif isinstance(record, QuotaSet) and self.limits is not None:
+            self.limits.set_namespace_rate(record.namespace, record.submit_rate)
         else:
             log.warning("keys topic: skipped a %s, not a key record", type(record).__name__)

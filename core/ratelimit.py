@@ -47,6 +47,11 @@ class RateLimits:
     _keys: dict[str, Bucket] = field(default_factory=dict)
     _namespaces: dict[str, Bucket] = field(default_factory=dict)
 
+    def set_namespace_rate(self, namespace: str, per_s: float) -> None:
+        """A namespace's own rate (``jobstream quotas set``), with a burst of twice that."""
+        if per_s > 0:
+            self.namespace_rates[namespace] = Rate(per_s, max(1.0, 2 * per_s))
+
     def admit(self, actor: str, namespace: str, now: float) -> float:
         """0 when the submission may go (a token taken from both buckets), else the seconds to wait."""
         rates = ((self._keys, actor, self.per_key),

@@ -14,6 +14,7 @@ from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
 from jobstream.keys_cli import app as keys_app
+from jobstream.keys_cli import quotas_app
 from jobstream.schemas_cli import app as schemas_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="jobstream: event-sourced job scheduling on Kafka")
@@ -25,6 +26,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pas
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
+app.add_typer(quotas_app, name="quotas")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
 InstanceId = Annotated[str | None, typer.Option(help="static group membership id")]

@@ -19,7 +19,7 @@ from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import Key, NewToken, fold_key, new_token
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.schemas import DEFAULT_NAMESPACE, KeyCreated, KeyRevoked, make_codec
+from jobstream.schemas import DEFAULT_NAMESPACE, KeyCreated, KeyRevoked, QuotaSet, Record, make_codec
 from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset
 
 FLUSH_S = 30.0
@@ -50,8 +50,17 @@ def revoke_key(settings: Settings, key_id: str, now: datetime, actor: str | None
 
 def read_keys(settings: Settings) -> dict[str, Key]:
     """Every key the topic holds, as of now (a fold from its start to its end)."""
-    topics = _ensured(settings)
     keys: dict[str, Key] = {}
+    for record in _read_records(settings):
+        if isinstance(record, KeyCreated | KeyRevoked):
+            fold_key(keys, record)
+    return keys
+
+
+def _read_records(settings: Settings) -> list[Record]:
+    """The keys topic from its start to its end now."""
+    topics = _ensured(settings)
+    records: list[Record] = []
     codec = make_codec(settings.schema_registry_url)
     consumer = Consumer(consumer_config(settings, "jobstream-keys-reader"))
     try:
@@ -64,20 +73,18 @@ def read_keys(settings: Settings) -> dict[str, Key]:
                 raise RuntimeError(f"could not read {topics.keys} to its end within {READ_S:.0f}s")
             for message in consumer.consume(500, 1.0):
                 if message.error() is None:
-                    record = codec.decode(message.value(), topic=message.topic(), partition=0,
-                                          offset=message.offset())
-                    if isinstance(record, KeyCreated | KeyRevoked):
-                        fold_key(keys, record)
+                    records.append(codec.decode(message.value(), topic=message.topic(), partition=0,
+                                                offset=message.offset()))
                     position = (message.offset() or 0) + 1
     finally:
         consumer.close()
-    return keys
+    return records
 
 
-def _publish(settings: Settings, key_id: str, record: KeyCreated | KeyRevoked) -> None:
+def _publish(settings: Settings, key: str, record: Record) -> None:
     topics = _ensured(settings)
     publisher = Publisher(settings)
-    publisher.publish(topics.keys, key_id, record)
+    publisher.publish(topics.keys, key, record)
     if publisher.flush(FLUSH_S):
         raise RuntimeError(f"the broker did not acknowledge the key record within {FLUSH_S:.0f}s")
 
@@ -101,3 +108,16 @@ def ensure_admin_key(settings: Settings, now: datetime) -> str | None:
     token, record = create_key(settings, DEFAULT_NAMESPACE, Role.ADMIN, now, name="jobstream run")
     save_token(settings.credentials_file, settings.api_url, token.token)
     return record.key_id
+
+
+def set_quota(settings: Settings, namespace: str, submit_rate: float, now: datetime,
+              actor: str | None = None) -> QuotaSet:
+    """A namespace's submission rate, for every API process (they fold the keys topic)."""
+    record = QuotaSet(namespace=namespace, submit_rate=submit_rate, set_at=now, actor=actor or operator_actor())
+    _publish(settings, f"quota:{namespace}", record)
+    return record
+
+
+def read_quotas(settings: Settings) -> dict[str, QuotaSet]:
+    """The last rate set for each namespace."""
+    return {q.namespace: q for q in _read_records(settings) if isinstance(q, QuotaSet)}

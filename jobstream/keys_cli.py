@@ -68,3 +68,29 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the key's id (see keys ls
         raise typer.Exit(1)
     revoke_key(settings, key_id, datetime.now(UTC))
     typer.echo(f"key {key_id} revoked")
+
+
+quotas_app = typer.Typer(no_args_is_help=True,
+                         help="Namespaces' submission rates (per key: JOBSTREAM_KEY_SUBMIT_RATE).")
+
+
+@quotas_app.command("set")
+def set_rate(namespace: Annotated[str, typer.Option(help="the namespace")],
+             submit_rate: Annotated[float, typer.Option("--submit-rate", min=0.001,
+                                                        help="submissions a second, burst twice that")]) -> None:
+    """Set a namespace's submission rate; every API applies it within a second."""
+    from jobstream.keys_admin import set_quota
+
+    set_quota(Settings.from_env(), namespace, submit_rate, datetime.now(UTC))
+    typer.echo(f"namespace {namespace}: {submit_rate:g} submissions a second")
+
+
+@quotas_app.command("ls")
+def list_quotas() -> None:
+    """The rates set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE)."""
+    from jobstream.keys_admin import read_quotas
+
+    table = Table("namespace", "submit_rate", "set_at", "actor")
+    for quota in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace):
+        table.add_row(quota.namespace, f"{quota.submit_rate:g}", quota.set_at.isoformat(), quota.actor)
+    Console().print(table)

@@ -1,4 +1,5 @@
-"""API key records (jobstream.keys): the keys topic, keyed by key_id. Keys are events like the rest,
+"""API key and quota records (jobstream.keys): the keys topic, keyed by key_id (quotas by
+``quota:<namespace>``). Keys are events like the rest,
 so the API's key table is a fold of this topic and a replay rebuilds it."""
 
 from __future__ import annotations
@@ -31,5 +32,14 @@ class KeyRevoked(Record):
     actor: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaSet(Record):
+    avro_name: ClassVar[str] = "jobstream.keys.QuotaSet"
+    namespace: str
+    submit_rate: float
+    set_at: datetime
+    actor: str
+
+
 KeyEvent = KeyCreated | KeyRevoked
-RECORDS: tuple[type[Record], ...] = (KeyCreated, KeyRevoked)
+RECORDS: tuple[type[Record], ...] = (KeyCreated, KeyRevoked, QuotaSet)

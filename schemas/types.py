@@ -83,7 +83,7 @@ from .events import (
     SkipReason,
     UpstreamSettled,
 )
-from .keys import KeyCreated, KeyEvent, KeyRevoked
+from .keys import KeyCreated, KeyEvent, KeyRevoked, QuotaSet
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, Liveness, PendingTimer, WorkerLiveness
@@ -128,7 +128,7 @@ __all__ = [
     # job templates
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
     # API keys
-    "KeyCreated", "KeyRevoked", "KeyEvent",
+    "KeyCreated", "KeyRevoked", "KeyEvent", "QuotaSet",
     # the audit trail
     "AuditEntry",
 ]

@@ -24,7 +24,7 @@ from jobstream.config import Settings
 from jobstream.core.access import GRANTS, Permission, Role
 from jobstream.infra.process import free_port, wait_until
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.keys_admin import create_key, ensure_admin_key, revoke_key
+from jobstream.keys_admin import create_key, ensure_admin_key, read_quotas, revoke_key, set_quota
 from tests.credentials import jwt_for
 from tests.integration.harness import ServiceProcess, api_ready, poll
 
@@ -266,3 +266,15 @@ def test_submissions_past_the_rate_are_429_with_retry_after_and_audited(api: Api
             items = admin.get("/v1/audit", params={"actor": "jwt:eager"}).json()["items"]
             return [e for e in items if e["status"] == 429] or None
         assert poll(refused, 30, "the 429 on the audit trail")[0]["action"] == "submit_job"
+
+
+def test_a_namespace_rate_set_with_quotas_set_reaches_the_running_api(api: Api) -> None:
+    # Given a namespace whose submissions the API does not limit yet (the defaults are far above this)
+    with api.as_("quota-ns:submitter", subject="q") as client:
+        assert [client.post("/v1/jobs", json={}).status_code for _ in range(3)] == [422, 422, 422]
+        # When an operator sets its rate to one a second
+        set_quota(api.settings, "quota-ns", 1.0, datetime.now(UTC))
+        # Then the running API refuses its bursts past two, soon
+        poll(lambda: 429 in [client.post("/v1/jobs", json={}).status_code for _ in range(3)], 10,
+             "the namespace's new rate to apply")
+    assert read_quotas(api.settings)["quota-ns"].submit_rate == 1.0

@@ -45,3 +45,10 @@ def test_never_more_than_burst_plus_rate_times_elapsed(gaps: list[float]) -> Non
         now += gap
         admitted += limits.admit("key:a", "ns", now) == 0
     assert admitted <= 10 + 5 * now + 1e-9
+
+
+def test_a_namespace_rate_set_later_applies_to_its_next_submissions() -> None:
+    limits = RateLimits(per_key=Rate(100, 100), per_namespace=Rate(100, 100))
+    limits.set_namespace_rate("acme", 0.5)
+    assert limits.admit("key:a", "acme", 0) == 0 and limits.admit("key:b", "acme", 0) > 0
+    assert limits.admit("key:b", "other", 0) == 0
