@@ -35,6 +35,7 @@ from jobstream.schemas import DEFAULT_NAMESPACE
 log = logging.getLogger(__name__)
 NAMESPACE_HEADER = "X-Jobstream-Namespace"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="jobstream"'}
+TOKEN_COOKIE = "jobstream_token"  # accepted on reads only (see _token)
 ANONYMOUS = "anonymous"  # the actor of every request when auth is off (--no-auth)
 
 
@@ -110,16 +111,25 @@ def _principal(request: Request, auth: Authenticator) -> Principal:
     asked = request.headers.get(NAMESPACE_HEADER)
     if not auth.enabled:
         return Principal(ANONYMOUS, Role.ADMIN, asked or DEFAULT_NAMESPACE, address)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = _token(request)
+    if not token:
         if route_permission(request.method, getattr(request.scope.get("route"), "path", "")) is Permission.PUBLIC:
             return Principal(ANONYMOUS, Role.VIEWER, DEFAULT_NAMESPACE, address)
         raise _unauthorized("credentials are required: Authorization: Bearer <API key or JWT>")
-    actor, grants = auth.grants(token.strip(), datetime.now(UTC))
+    actor, grants = auth.grants(token, datetime.now(UTC))
     acting = acting_role(grants, asked)
     if acting is None:
         raise _forbidden(f"{actor} may not act in namespace {asked}")
     return Principal(actor, acting[1], acting[0], address)
+
+
+def _token(request: Request) -> str:
+    """The bearer token of the Authorization header; for reads only, else the ``jobstream_token``
+    cookie (a browser's dashboard page: a cookie never authorises a change, so no CSRF)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get(TOKEN_COOKIE, "").strip() if request.method in ("GET", "HEAD") else ""
 
 
 def _within_rate(request: Request, principal: Principal) -> None:

@@ -278,3 +278,10 @@ def test_a_namespace_rate_set_with_quotas_set_reaches_the_running_api(api: Api) 
         poll(lambda: 429 in [client.post("/v1/jobs", json={}).status_code for _ in range(3)], 10,
              "the namespace's new rate to apply")
     assert read_quotas(api.settings)["quota-ns"].submit_rate == 1.0
+
+
+def test_a_token_cookie_authorises_reads_only(api: Api) -> None:
+    cookie = {"jobstream_token": jwt_for("default:admin")}
+    with httpx.Client(base_url=api.url, timeout=30, cookies=cookie) as browser:
+        assert browser.get("/v1/jobs").status_code == 200
+        assert_problem(browser.post("/v1/jobs", json=ECHO), 401)  # a change needs the header: no CSRF
