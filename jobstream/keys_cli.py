@@ -94,3 +94,17 @@ def list_quotas() -> None:
     for quota in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace):
         table.add_row(quota.namespace, f"{quota.submit_rate:g}", quota.set_at.isoformat(), quota.actor)
     Console().print(table)
+
+
+@app.command()
+def token(api_url: Annotated[str | None, typer.Option("--api-url", help="default: $JOBSTREAM_API_URL")] = None) -> None:
+    """Print the token the CLI presents to the API (for curl: -H "Authorization: Bearer $(...)")."""
+    from jobstream.credentials import token_for
+
+    settings = Settings.from_env()
+    found = token_for(settings, api_url or settings.api_url)
+    if found is None:
+        typer.secho(f"error: no token for {api_url or settings.api_url} in {settings.credentials_file} "
+                    "(jobstream run writes one) nor in JOBSTREAM_TOKEN", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(found)
