@@ -186,6 +186,9 @@ def worker(
     metrics_port: MetricsPort = None,
     worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
     python_path: list[str] = _python_path_option(),
+    allow_module: list[str] = typer.Option(["*"], "--allow-module",
+                                           help="module pattern Python tasks may call into, e.g. 'mypkg.*' "
+                                                "(repeatable; default any)"),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
@@ -194,7 +197,7 @@ def worker(
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     optional = {"cpu": cpu, "worker_id": worker_id}
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
-                      python_path=worker_python_path(python_path, settings),
+                      python_path=worker_python_path(python_path, settings), allowed_modules=tuple(allow_module),
                       **{name: value for name, value in optional.items() if value is not None})
     run_worker(settings, spec, metrics_port)
 
