@@ -26,11 +26,11 @@ from fastapi import Depends, FastAPI, Request
 
 from jobstream.api.acting import ACTING
 from jobstream.api.keyring import Keyring
-from jobstream.api.problems import ApiProblem
+from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.routes_access import route_permission
 from jobstream.core.access import Access, Permission, Principal, Role, acting_role, job_access, parse_grants
 from jobstream.core.ratelimit import RateLimits
-from jobstream.schemas import DEFAULT_NAMESPACE
+from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
 
 log = logging.getLogger(__name__)
 NAMESPACE_HEADER = "X-Jobstream-Namespace"
@@ -109,6 +109,9 @@ async def authorize(request: Request) -> Principal:
 def _principal(request: Request, auth: Authenticator) -> Principal:
     address = request.client.host if request.client else None
     asked = request.headers.get(NAMESPACE_HEADER)
+    if asked is not None and not valid_namespace(asked):
+        raise ApiProblem(422, "validation", f"{NAMESPACE_HEADER} is not a namespace name",
+                         errors=[field_error(NAMESPACE_HEADER, f"must match {NAMESPACE_PATTERN}")])
     if not auth.enabled:
         return Principal(ANONYMOUS, Role.ADMIN, asked or DEFAULT_NAMESPACE, address)
     token = _token(request)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from jobstream.schemas import valid_namespace
+
 
 class Role(StrEnum):
     """A caller's role within one namespace (Airflow's viewer/user/op/admin, plus a worker's)."""
@@ -95,7 +97,7 @@ def parse_grants(claims: list[str]) -> dict[str, Role] | None:
     grants: dict[str, Role] = {}
     for claim in claims:
         namespace, _, role = claim.rpartition(":")
-        if not namespace or role not in Role.__members__.values():
+        if not valid_namespace(namespace) or role not in Role.__members__.values():
             return None
         grants[namespace] = Role(role)
     return grants

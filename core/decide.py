@@ -18,6 +18,7 @@ from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
+    NAMESPACE_PATTERN,
     AssignJob,
     CancelJob,
     Command,
@@ -50,6 +51,7 @@ from jobstream.schemas import (
     SubmitJob,
     TimerPurpose,
     UpdateJob,
+    valid_namespace,
 )
 
 # A job whose worker keeps getting lost is requeued at most this many times, whatever its policy.
@@ -80,6 +82,8 @@ def crossed_namespace(state: JobState, command: Command) -> str | None:
     """Why a command of one namespace may not act on an existing job of another; None if it may.
     The processors' and workers' own commands carry no namespace: they act within the job's."""
     namespace = command.envelope.namespace
+    if namespace is not None and not valid_namespace(namespace):
+        return f"{namespace[:64]!r} is not a namespace name ({NAMESPACE_PATTERN})"
     if not state.exists or namespace is None or namespace == state.namespace:
         return None
     return f"job {state.job_id} is not in namespace {namespace}"

@@ -15,6 +15,7 @@ from jobstream.schemas import (
     JobQueued,
     JobSpec,
     JobSubmitted,
+    valid_namespace,
 )
 
 
@@ -31,7 +32,9 @@ class Emitter:
         self.command = command
         self.now = now
         # The job's namespace; a submission (or a command about a job that does not exist) brings its own.
-        self.namespace = state.namespace if state.exists else command.envelope.namespace or DEFAULT_NAMESPACE
+        asked = command.envelope.namespace
+        self.namespace = state.namespace if state.exists else asked if asked and valid_namespace(asked) \
+            else DEFAULT_NAMESPACE
         self._drafts: list[tuple[type[JobEvent], int, dict[str, Any]]] = []
         self._built: list[JobEvent] | None = []
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import parse_duration, refusal
-from jobstream.schemas import DEFAULT_NAMESPACE
+from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
 
 app = typer.Typer(no_args_is_help=True, help="API keys: create (the token is printed once), list, revoke.")
 
@@ -27,6 +27,8 @@ def create(namespace: Annotated[str, typer.Option(help="the namespace the key ac
     """Create a key; its token is printed once, only an argon2id hash of it is kept."""
     from jobstream.keys_admin import create_key
 
+    if not valid_namespace(namespace):
+        raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
     try:
         lifetime = parse_duration(expires_in) if expires_in else None
     except ValueError as error:
@@ -81,6 +83,8 @@ def set_rate(namespace: Annotated[str, typer.Option(help="the namespace")],
     """Set a namespace's submission rate; every API applies it within a second."""
     from jobstream.keys_admin import set_quota
 
+    if not valid_namespace(namespace):
+        raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
     set_quota(Settings.from_env(), namespace, submit_rate, datetime.now(UTC))
     typer.echo(f"namespace {namespace}: {submit_rate:g} submissions a second")
 

@@ -5,6 +5,7 @@ Dict/list fields use default factories; treat them as immutable by convention.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,11 @@ from typing import ClassVar
 from .base import Record
 
 DEFAULT_NAMESPACE = "default"  # every job, worker and key belongs to one namespace; this one always exists
+NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"  # what a namespace's name may be: short, plain
+
+
+def valid_namespace(name: str) -> bool:
+    return re.match(NAMESPACE_PATTERN, name) is not None
 
 
 class Outcome(StrEnum):

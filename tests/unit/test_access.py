@@ -45,7 +45,8 @@ def test_the_acting_namespace_is_the_one_asked_for_among_the_grants() -> None:
 
 
 def test_namespace_role_claims_parse_or_are_refused_whole() -> None:
-    assert parse_grants(["acme:operator", "team:a:viewer"]) == {"acme": Role.OPERATOR, "team:a": Role.VIEWER}
+    assert parse_grants(["acme:operator", "team-a:viewer"]) == {"acme": Role.OPERATOR, "team-a": Role.VIEWER}
+    assert parse_grants(["team:a:viewer"]) is None  # not a namespace name
     assert parse_grants(["acme:root"]) is None
     assert parse_grants(["operator"]) is None
 

@@ -51,3 +51,11 @@ def test_the_same_namespace_or_a_processors_command_without_one_acts() -> None:
 def test_a_tombstone_keeps_its_namespace() -> None:
     state = evolve(submitted("acme"), decide(submitted("acme"), command(CancelJob), T0)[0])
     assert state.status == Status.CANCELLED and tombstone(state).namespace == "acme"
+
+
+def test_a_command_naming_no_valid_namespace_is_refused_and_recorded_in_the_default_one() -> None:
+    events = decide(JobState("job-1"), in_namespace(command(SubmitJob, spec=spec()), "x" * 100_000), T0)
+    assert [type(e) for e in events] == [CommandRejected] and "is not a namespace name" in events[0].reason
+    assert events[0].envelope.namespace == "default" and len(events[0].reason) < 200
+    state = submitted("acme")
+    assert [type(e) for e in decide(state, in_namespace(command(CancelJob), "Bad Name"), T0)] == [CommandRejected]
