@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export JOBSTREAM_STATE_DIR ?= $(CURDIR)/.jobstream
 
-.PHONY: setup deps run lint test unit integration golden infra-up infra-down bench-e2e clean
+.PHONY: setup deps run lint test unit integration golden screenshots infra-up infra-down bench-e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ unit: setup
 
 integration: deps
 	$(BIN)/pytest tests/integration
+
+# The README's screenshots of the dashboard, made by its browser tests.
+screenshots: deps
+	JOBSTREAM_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/integration/test_dashboard_browser.py
 
 # Record the golden histories (tests/golden/*.jsonl) again: only when a change of behaviour is meant.
 golden: setup

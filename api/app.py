@@ -15,6 +15,7 @@ from jobstream.api.auth import Authenticator, authorize, document_access
 from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.context import ApiContext
+from jobstream.api.health import BrokerWatch
 from jobstream.api.keyring import Keyring
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
@@ -26,6 +27,7 @@ from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
+from jobstream.api.routes_schedules import schedules_router
 from jobstream.api.routes_templates import templates_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
@@ -35,16 +37,18 @@ from jobstream.config import Settings
 from jobstream.core.ratelimit import Rate, RateLimits
 from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
+from jobstream.ui.routes import install_dashboard
 
 log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_S = 5.0
 
 
 class ProducerPoller:
-    """Serves the producer's delivery callbacks from a thread, so acknowledgements arrive promptly."""
+    """Serves the producer's delivery and error callbacks from a thread, so acknowledgements arrive
+    promptly, and probes the brokers while they are down."""
 
-    def __init__(self, publisher: Publisher, interval_s: float = 0.1) -> None:
-        self.publisher, self.interval_s = publisher, interval_s
+    def __init__(self, publisher: Publisher, broker: BrokerWatch, interval_s: float = 0.1) -> None:
+        self.publisher, self.broker, self.interval_s = publisher, broker, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jobstream-api-producer", daemon=True)
 
@@ -58,6 +62,7 @@ class ProducerPoller:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.publisher.poll(self.interval_s)
+            self.broker.probe(self.publisher.producer)
 
 
 def channel_for(schema: str) -> str:
@@ -71,13 +76,15 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = make_pool(settings.database_url, timeout_s=options.pool_timeout_s)
         store = ReadModel(pool, schema)
-        notifier = JobNotifier(settings.database_url, channel_for(schema))
-        producer = publisher or Publisher(settings)
-        poller = ProducerPoller(producer)
+        notifier = JobNotifier(settings.database_url, channel_for(schema), store.gate)
+        broker = BrokerWatch()
+        broker.bind(asyncio.get_running_loop())
+        producer = publisher or Publisher(settings, error_cb=broker.on_error)
+        poller = ProducerPoller(producer, broker)
         transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
         keyring = app.state.auth.keyring
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
-                                       commands=JobCommands(store, notifier, producer, options),
+                                       commands=JobCommands(store, notifier, producer, options, broker),
                                        metrics=metrics, options=options,
                                        bulk=BulkCommands(store, transactions))
         await pool.open(wait=False)
@@ -134,6 +141,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(templates_router())
     app.include_router(ops_router())
     app.include_router(audit_router())
+    app.include_router(schedules_router())  # /v1/schedules:preview
+    install_dashboard(app)  # /ui, and / redirecting to it
     document_access(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})

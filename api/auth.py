@@ -149,6 +149,8 @@ async def _check_target(request: Request, principal: Principal, permission: Perm
     """A job (or its execution, or a worker) named in the path must be the caller's to see, and,
     for a submitter changing a job, its own. One that does not exist is the route's 404 to give."""
     params = {name: value for name, value in request.path_params.items() if "\x00" not in value}  # the route's 422
+    if not params:
+        return
     store = request.app.state.context.store
     job_id = params.get("job_id") or _job_of_execution(params.get("execution_id"))
     if job_id is not None:

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-import psycopg
 from confluent_kafka import KafkaException, Message
-from psycopg_pool import PoolTimeout
 
 from jobstream.api.acting import acting_envelope, acting_namespace
+from jobstream.api.health import BrokerWatch
 from jobstream.api.models import spec_from_json
-from jobstream.api.notifier import JobNotifier
+from jobstream.api.notifier import JobNotifier, Subscription
 from jobstream.api.problems import ApiProblem, field_error
-from jobstream.api.store import ReadModel, Row
+from jobstream.api.store import UNAVAILABLE, ReadModel, Row
 from jobstream.clock import new_job_id
 from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.core.state import TERMINAL, Status
@@ -48,7 +47,7 @@ class ApiOptions:
 
     wait_s: float = 10.0  # read-your-writes: longest wait for the projection, then 202
     recheck_s: float = 1.0  # re-check this often even without a notification (safety net)
-    ack_timeout_s: float = 15.0  # longest wait for the broker's acknowledgement, then 503
+    ack_timeout_s: float = 5.0  # longest wait for an acknowledgement, then 503 (at once when all brokers are down)
     max_body_bytes: int = 1024 * 1024
     max_batch_body_bytes: int = 32 * 1024 * 1024  # POST /v1/jobs:batch: up to 10,000 jobs
     listener_start_s: float = 5.0  # at startup, longest wait for the first LISTEN
@@ -71,8 +70,35 @@ class Result:
 
 
 class JobCommands:
-    def __init__(self, store: ReadModel, notifier: JobNotifier, publisher: Publisher, options: ApiOptions) -> None:
+    def __init__(self, store: ReadModel, notifier: JobNotifier, publisher: Publisher, options: ApiOptions,
+                 broker: BrokerWatch | None = None) -> None:
         self.store, self.notifier, self.publisher, self.options = store, notifier, publisher, options
+        self.broker = broker or BrokerWatch()
+
+    async def _visible(self, subscription: Subscription, check: Callable[[], Awaitable[T | None]]) -> T | None:
+        """``check()``'s answer once the command's effect is projected; None past the wait bound, or
+        at once while the read model does not answer (the command is sent: the answer is 202)."""
+        if self.store.gate.down:
+            return None
+        return await subscription.wait_until(tolerant(check), self.options.wait_s, self.options.recheck_s,
+                                             give_up=lambda: self.store.gate.down)
+
+    async def _projected(self, job_id: str) -> Row | None:
+        """The job as projected, 404 if there is none; None when the read model does not answer,
+        since the state processor decides the command anyway (it rejects one for an unknown job)."""
+        try:
+            job = await self.store.job(job_id)
+        except UNAVAILABLE:
+            return None
+        if job is None:
+            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
+        return job
+
+    async def _accepted(self, job_id: str, command: Command, known: Row | None) -> Result:
+        """202: sent and acknowledged, its effect not visible yet; with the command id to ask about."""
+        read = None if self.store.gate.down else await tolerant(lambda: self.store.job(job_id))()
+        job = read or known or {"job_id": job_id}
+        return Result(Reply.ACCEPTED, {**job, "command_id": command.envelope.command_id})
 
     async def submit(self, spec: JobSpec, upstreams_may_come_later: bool = False) -> Result:
         problems = validate_spec(spec)
@@ -83,15 +109,15 @@ class JobCommands:
             await self._upstreams_exist(spec)
         key = spec.idempotency_key
         job_id = job_id_for_idempotency_key(key, acting_namespace()) if key else new_job_id()
-        if key and (existing := await self.store.job(job_id)) is not None:
+        # Unread while the read model is down: a second submit of the key is then the state processor's to refuse.
+        if key and (existing := await tolerant(lambda: self.store.job(job_id))()) is not None:
             await self._same_submission(job_id, key, spec)
             return Result(Reply.EXISTING, existing)
         command = SubmitJob(envelope=acting_envelope(SubmitJob, job_id), spec=spec)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(tolerant(lambda: self._submitted(job_id, command)),
-                                                   self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, {"job_id": job_id, "status": Status.PENDING.value})
+            result = await self._visible(subscription, lambda: self._submitted(job_id, command))
+        return result or await self._accepted(job_id, command, {"job_id": job_id, "status": Status.PENDING.value})
 
     async def _upstreams_exist(self, spec: JobSpec) -> None:
         """A job waiting on a job that does not exist would wait for ever, saying nothing."""
@@ -127,35 +153,29 @@ class JobCommands:
         return Result(Reply.CREATED if created else Reply.EXISTING, job)
 
     async def cancel(self, job_id: str, reason: str) -> Result:
-        job = await self.store.job(job_id)
-        if job is None:
-            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
-        if job.get("status") in TERMINAL:
+        job = await self._projected(job_id)
+        if job is not None and job.get("status") in TERMINAL:
             raise ApiProblem(409, "conflict", f"job is already {job['status']}", job_id=job_id,
                              job_status=job["status"])
-        seen_seq = int(job["seq"])
+        seen_seq = int(job["seq"]) if job is not None else 0
         command = CancelJob(envelope=acting_envelope(CancelJob, job_id), reason=reason)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(tolerant(lambda: self._cancelled(job_id, command, seen_seq)),
-                                                   self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
+            result = await self._visible(subscription, lambda: self._cancelled(job_id, command, seen_seq))
+        return result or await self._accepted(job_id, command, job)
 
     async def rerun(self, job_id: str, command_type: type[RetryJob] | type[RedriveJob]) -> Result:
         """Run a failed (or dead-lettered) job again as a new attempt; answers once it is queued."""
-        job = await self.store.job(job_id)
-        if job is None:
-            raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
-        if job.get("status") != Status.FAILED:
+        job = await self._projected(job_id)
+        if job is not None and job.get("status") != Status.FAILED:
             raise ApiProblem(409, "conflict", f"only a failed job can run again; this one is {job.get('status')}",
                              job_id=job_id, job_status=job.get("status"))
-        seen_seq = int(job["seq"])
+        seen_seq = int(job["seq"]) if job is not None else 0
         command = command_type(envelope=acting_envelope(command_type, job_id))
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(tolerant(lambda: self._requeued(job_id, command, seen_seq)),
-                                                   self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
+            result = await self._visible(subscription, lambda: self._requeued(job_id, command, seen_seq))
+        return result or await self._accepted(job_id, command, job)
 
     async def update(self, job_id: str, patch: JobPatch) -> Result:
         """Change a job before it runs; 409 with the state processor's reason if it may not change."""
@@ -180,13 +200,12 @@ class JobCommands:
     async def _change(self, job_id: str, make: Callable[[], Command]) -> Result:
         """Send a command about an existing job, then answer with its decision once projected:
         the job (200), or 409 with the reason it was rejected; 202 past the wait bound."""
-        job = await self._existing(job_id)
+        job = await self._projected(job_id)
         command = make()
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
-            result = await subscription.wait_until(tolerant(lambda: self._decided(job_id, command)),
-                                                   self.options.wait_s, self.options.recheck_s)
-        return result or Result(Reply.ACCEPTED, await tolerant(lambda: self.store.job(job_id))() or job)
+            result = await self._visible(subscription, lambda: self._decided(job_id, command))
+        return result or await self._accepted(job_id, command, job)
 
     async def _decided(self, job_id: str, command: Command) -> Result | None:
         command_id = command.envelope.command_id
@@ -222,17 +241,36 @@ class JobCommands:
         return None
 
     async def _send(self, command: Command) -> None:
-        """Produce durably (acks=all) or answer 503; a timed-out command may still land later."""
-        await self.acked(self.publisher.send_command_acked(command), command_id=command.envelope.command_id,
-                         job_id=command.envelope.job_id)
+        """Produce durably (acks=all) or answer 503: at once, producing nothing, while the brokers are
+        known to be down; a command that waited past the bound, or saw them go, may still land later."""
+        ids = {"command_id": command.envelope.command_id, "job_id": command.envelope.job_id}
+        if self.broker.down:
+            raise broker_unavailable("no broker answers", ids)
+        await self.acked(lambda: self.publisher.send_command_acked(command), **ids)
 
-    async def acked(self, sending: Awaitable[Message], **ids: str) -> None:
-        """Wait for the broker's acknowledgement of a produce, or answer 503 naming ``ids``."""
+    async def acked(self, send: Callable[[], Awaitable[Message]], **ids: str) -> None:
+        """Produce with ``send()`` and wait for the acknowledgement, or answer 503 naming ``ids``:
+        past ``ack_timeout_s``, or as soon as every broker is down."""
+        sending = asyncio.ensure_future(send())
+        gone = asyncio.ensure_future(self.broker.went_down())
         try:
-            await asyncio.wait_for(sending, self.options.ack_timeout_s)
-        except (TimeoutError, RuntimeError, KafkaException, BufferError) as error:
-            raise ApiProblem(503, "broker-unavailable", f"the record was not acknowledged by Kafka: {error}",
-                             headers={"Retry-After": "1"}, **ids) from error
+            done, _ = await asyncio.wait({sending, gone}, timeout=self.options.ack_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if sending not in done:
+                raise broker_unavailable("no broker answers" if gone in done else "timed out", ids)
+            sending.result()
+        except (RuntimeError, KafkaException, BufferError) as error:
+            raise broker_unavailable(str(error), ids) from error
+        finally:
+            gone.cancel()
+            if not sending.done():
+                sending.cancel()  # the produce itself goes on in librdkafka; only our wait ends
+        self.broker.acknowledged()
+
+
+def broker_unavailable(why: str, ids: dict[str, str]) -> ApiProblem:
+    return ApiProblem(503, "broker-unavailable", f"the command was not acknowledged by Kafka: {why}",
+                      headers={"Retry-After": "1"}, **ids)
 
 
 def tolerant(check: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable[T | None]]:
@@ -242,8 +280,7 @@ def tolerant(check: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable
     async def checked() -> T | None:
         try:
             return await check()
-        except (psycopg.OperationalError, PoolTimeout) as error:
-            log.warning("read model unavailable while waiting: %s", error)
+        except UNAVAILABLE:  # logged once as the read model's outage, not here per check
             return None
 
     return checked

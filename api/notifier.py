@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from tenacity import AsyncRetrying
+from tenacity import AsyncRetrying, RetryCallState
 
-from jobstream.retrying import log_failure, reconnect_backoff
+from jobstream.outage import Gate
+from jobstream.retrying import reconnect_backoff
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,8 +35,8 @@ class Subscription:
         self.woken = asyncio.Event()
 
     async def wait_until(self, check: Callable[[], Awaitable[T | None]], timeout_s: float,
-                         recheck_s: float) -> T | None:
-        """``check()``'s first non-None answer, or None once ``timeout_s`` has passed."""
+                         recheck_s: float, give_up: Callable[[], bool] = lambda: False) -> T | None:
+        """``check()``'s first non-None answer, or None once ``timeout_s`` has passed or ``give_up()``."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.woken.clear()  # before checking: a wake-up during the check is kept
@@ -43,18 +44,52 @@ class Subscription:
             if result is not None:
                 return result
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or give_up():
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.woken.wait(), min(remaining, recheck_s))
 
 
+class Changes:
+    """A watcher of every job (the dashboard's live views): the ids changed since it last looked.
+
+    ``everything`` stands for ids it cannot know (a reconnect lost notifications, or too many
+    piled up), so a view redraws as a whole."""
+
+    MAX_IDS = 1000
+
+    def __init__(self) -> None:
+        self.job_ids: set[str] = set()
+        self.everything = False
+        self.woken = asyncio.Event()
+
+    def add(self, job_id: str | None) -> None:
+        if job_id is None or len(self.job_ids) >= self.MAX_IDS:
+            self.everything = True
+        else:
+            self.job_ids.add(job_id)
+        self.woken.set()
+
+    async def next(self, timeout_s: float) -> tuple[set[str], bool] | None:
+        """The ids changed (and whether that is everything) once something changed, or None after
+        ``timeout_s`` with no change."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), timeout_s)
+        if not self.woken.is_set():
+            return None
+        changed, everything = self.job_ids, self.everything
+        self.job_ids, self.everything = set(), False
+        self.woken.clear()
+        return changed, everything
+
+
 class JobNotifier:
-    def __init__(self, database_url: str, channel: str, *, heartbeat_s: float = 30.0,
+    def __init__(self, database_url: str, channel: str, gate: Gate, *, heartbeat_s: float = 30.0,
                  max_backoff_s: float = 5.0) -> None:
-        self.database_url, self.channel = database_url, channel
+        self.database_url, self.channel, self.gate = database_url, channel, gate
         self.heartbeat_s, self.max_backoff_s = heartbeat_s, max_backoff_s
         self._waiters: dict[str, set[Subscription]] = {}
+        self._watchers: set[Changes] = set()
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -88,19 +123,32 @@ class JobNotifier:
                 if not waiters:
                     del self._waiters[job_id]
 
+    @contextlib.asynccontextmanager
+    async def watch(self) -> AsyncIterator[Changes]:
+        """Every job's changes, while the context lasts."""
+        changes = Changes()
+        self._watchers.add(changes)
+        try:
+            yield changes
+        finally:
+            self._watchers.discard(changes)
+
     def dispatch(self, job_id: str) -> None:
         for subscription in self._waiters.get(job_id, ()):
             subscription.woken.set()
+        for changes in self._watchers:
+            changes.add(job_id)
 
     def wake_all(self) -> None:
         for waiters in self._waiters.values():
             for subscription in waiters:
                 subscription.woken.set()
+        for changes in self._watchers:
+            changes.add(None)
 
     async def _run(self) -> None:
         # Connecting is retried with backoff; a connection that worked and was lost starts it afresh.
-        reconnecting = AsyncRetrying(wait=reconnect_backoff(self.max_backoff_s),
-                                     before_sleep=log_failure(log, logging.WARNING, f"LISTEN {self.channel}"))
+        reconnecting = AsyncRetrying(wait=reconnect_backoff(self.max_backoff_s), before_sleep=self._failed)
         while True:
             await reconnecting(self._listen)
 
@@ -109,13 +157,19 @@ class JobNotifier:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self._listening.set()
+            self.gate.mark_up()
             self.wake_all()
             try:
                 await self._dispatch_notifications(conn)
             except psycopg.Error as error:
-                log.warning("LISTEN %s lost, reconnecting: %s", self.channel, error)
+                self.gate.mark_down(f"LISTEN {self.channel} lost: {error}")
             finally:
                 self._listening.clear()
+
+    def _failed(self, attempt: RetryCallState) -> None:
+        """A failed (re)connection is part of the read model's outage, logged by its gate."""
+        error = attempt.outcome.exception() if attempt.outcome is not None else None
+        self.gate.mark_down(f"LISTEN {self.channel}: {error}")
 
     async def _dispatch_notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:

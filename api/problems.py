@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jobstream.api.store import ReadModelDown
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -112,7 +114,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("read model unavailable: %s", exc)
+    # Not logged here: the read model's gate logs the outage once, not once per request.
     return problem_response(request, 503, "unavailable", "the read model database does not answer",
                             headers={"Retry-After": "1"})
 
@@ -128,4 +130,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(psycopg.OperationalError, _on_unavailable)
     app.add_exception_handler(PoolTimeout, _on_unavailable)
+    app.add_exception_handler(ReadModelDown, _on_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

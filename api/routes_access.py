@@ -43,6 +43,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/templates"): P.ADMIN,  # templates are shared by every namespace
     ("POST", "/v1/templates/{name}:run"): P.SUBMIT,
     ("GET", "/v1/audit"): P.ADMIN,
+    ("GET", "/v1/schedules:preview"): P.READ,
 }
 
 

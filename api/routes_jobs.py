@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
+from pydantic import AwareDatetime
 
 from jobstream.api.auth import Caller
 from jobstream.api.commands import Reply, Result
@@ -15,6 +17,7 @@ from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
 from jobstream.api.store import Contains, Filter, submission_key
+from jobstream.api.time_travel import events_until, fold_history, state_view
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
@@ -49,6 +52,14 @@ async def _known_job(context: Context, job_id: str) -> dict[str, Any]:
     if job is None:
         raise ApiProblem(404, "not-found", f"job {job_id} does not exist")
     return job
+
+
+async def _job_as_of(context: Context, job_id: str, as_of: datetime) -> JobView:
+    state = fold_history(job_id, await events_until(context.store, job_id, as_of=as_of))
+    if not state.exists:
+        await _known_job(context, job_id)
+        raise ApiProblem(404, "not-found", f"job {job_id} did not exist yet at {as_of.isoformat()}")
+    return JobView.model_validate(state_view(state))
 
 
 def dlq_router() -> APIRouter:
@@ -100,7 +111,10 @@ def jobs_router() -> APIRouter:
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)
 
     @router.get("/{job_id}", response_model=JobView, responses={404: PROBLEM})
-    async def get_job(job_id: JobId, context: Context) -> JobView:
+    async def get_job(job_id: JobId, context: Context, as_of: Annotated[AwareDatetime | None, Query(
+            description="the job as it was then: its events up to that time, folded by evolve")] = None) -> JobView:
+        if as_of is not None:
+            return await _job_as_of(context, job_id, as_of)
         job = await _known_job(context, job_id)
         return JobView.model_validate({**job, "waiting_reason": await waiting_reason(context.store, job)})
 

@@ -14,12 +14,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from confluent_kafka import KafkaError, Message
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jobstream.api.auth import Caller
-from jobstream.api.context import Context, Cursor, LabelFilter, WorkerId
+from jobstream.api.context import ApiContext, Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.query import label_pairs
@@ -27,7 +26,7 @@ from jobstream.api.store import Contains, Filter
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
 from jobstream.projections.rows import WorkerStatus
-from jobstream.schemas import DrainWorker, Record, WorkerEnvelope, WorkerRegistered
+from jobstream.schemas import DrainWorker, WorkerEnvelope, WorkerRegistered
 from jobstream.streams.kafka_io import Publisher, partition_for
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"  # ids and queue names travel as Kafka keys and in URLs
@@ -89,31 +88,6 @@ def _detail(row: dict[str, Any]) -> WorkerDetail:
     return WorkerDetail.model_validate({**row, "running_count": len(row.get("running") or [])})
 
 
-async def _publish_acked(publisher: Publisher, topic: str, key: str, record: Record) -> None:
-    """Produce and wait (bounded) for the broker's acknowledgement; a 503 if it does not come."""
-    loop = asyncio.get_running_loop()
-    acked: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: KafkaError | None) -> None:
-        if acked.done():
-            return
-        if error is None:
-            acked.set_result(None)
-        else:
-            acked.set_exception(RuntimeError(str(error)))
-
-    def delivered(error: KafkaError | None, _: Message) -> None:  # on the producer's polling thread
-        loop.call_soon_threadsafe(settle, error)
-
-    publisher.publish(topic, key, record, on_delivery=delivered)
-    publisher.poll(0)
-    try:
-        await asyncio.wait_for(acked, 15.0)
-    except (TimeoutError, RuntimeError) as error:
-        raise ApiProblem(503, "unavailable", f"the broker did not acknowledge: {error}",
-                         headers={"Retry-After": "1"}) from None
-
-
 def workers_router() -> APIRouter:
     router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
@@ -149,7 +123,8 @@ def workers_router() -> APIRouter:
                                   actor=caller.actor, namespace=caller.namespace)
         record = WorkerRegistered(envelope=envelope, hostname=body.hostname, pid=body.pid, queues=list(body.queues),
                                   slots=body.slots, cpu=body.cpu, memory_mb=body.memory_mb, labels=dict(body.labels))
-        await _publish_acked(context.publisher, topics.workers, worker_id, record)
+        await context.commands.acked(lambda: context.publisher.publish_acked(topics.workers, worker_id, record),
+                                     worker_id=worker_id)
         partitions = await _partitions(context.publisher, topics.assignments)
         return Registration(worker_id=worker_id, seq=seq, workers_topic=topics.workers,
                             assignments_topic=topics.assignments,
@@ -161,17 +136,24 @@ def workers_router() -> APIRouter:
     async def drain_worker(worker_id: WorkerId, context: Context, caller: Caller,
                            reason: Annotated[str, Query(max_length=500, pattern=r"^[^\x00]*$")] = "") -> DrainOut:
         """Ask a worker to drain: it finishes what runs, takes nothing new, then deregisters."""
-        row = await context.store.worker(worker_id)
-        if row is None:
-            raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
-        if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
-            raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
-        request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=caller.actor,
-                              requested_at=datetime.now(UTC))
-        await _publish_acked(context.publisher, context.publisher.topics.assignments, worker_id, request)
-        return DrainOut(worker_id=worker_id, status=str(row["status"]))
+        return await request_drain(context, worker_id, reason, caller.actor)
 
     return router
+
+
+async def request_drain(context: ApiContext, worker_id: str, reason: str, actor: str) -> DrainOut:
+    """Send a worker its ``DrainWorker``; 404 for a worker unknown, 409 for one that is gone."""
+    row = await context.store.worker(worker_id)
+    if row is None:
+        raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+    if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
+        raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
+    request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=actor,
+                          requested_at=datetime.now(UTC))
+    assignments = context.publisher.topics.assignments
+    await context.commands.acked(lambda: context.publisher.publish_acked(assignments, worker_id, request),
+                                 worker_id=worker_id)
+    return DrainOut(worker_id=worker_id, status=str(row["status"]))
 
 
 async def _partitions(publisher: Publisher, topic: str) -> int:

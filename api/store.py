@@ -8,6 +8,9 @@ come back in UTC whatever the server's time zone.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +19,17 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from jobstream.core.lifecycle import UNFINISHED, Status
+from jobstream.outage import Gate, Outage
 from jobstream.projections.command_results import result_of
 from jobstream.projections.rows import EventRow, PoisonedRow, WorkerStatus
 from jobstream.schemas import CommandResult
 
 Row = dict[str, Any]
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT_S = 0.5  # while the read model is down, a probe waits this long for a connection
 # What a reader gets of each log chunk (execution_logs holds the execution's ids besides).
 LOG_CHUNK_COLUMNS = ("seq", "stream", "data", "at", "truncated", "eof", "dropped_bytes")
 
@@ -103,20 +109,56 @@ def utc_row(row: Row) -> Row:
 
 def make_pool(database_url: str, *, min_size: int = 1, max_size: int = 10,
               timeout_s: float = 5.0) -> AsyncConnectionPool:
-    """A pool that is not opened yet: the app opens it at startup, without waiting for the DB."""
+    """A pool that is not opened yet: the app opens it at startup, without waiting for the DB.
+    Each connection is checked as it is lent, so one broken by a database restart is replaced
+    instead of failing the request that drew it."""
     return AsyncConnectionPool(database_url, min_size=min_size, max_size=max_size, timeout=timeout_s,
-                               open=False, kwargs={"autocommit": True}, name="jobstream-api")
+                               open=False, kwargs={"autocommit": True}, name="jobstream-api",
+                               check=AsyncConnectionPool.check_connection)
+
+
+class ReadModelDown(Exception):
+    """The read model is known not to answer; a request is told so at once (503)."""
+
+
+# What says the database itself does not answer (not that one statement failed).
+UNAVAILABLE = (ReadModelDown, PoolTimeout, psycopg.OperationalError)
+
+
+def connection_lost(error: Exception) -> bool:
+    """A failure to reach the database: no connection (no SQLSTATE), a connection exception
+    (class 08) or a server shutting down or starting (57P01-57P03)."""
+    if isinstance(error, PoolTimeout):
+        return True
+    state = getattr(error, "sqlstate", None)
+    return isinstance(error, psycopg.OperationalError) and (state is None or state[:2] == "08" or state[:3] == "57P")
 
 
 class ReadModel:
-    def __init__(self, pool: AsyncConnectionPool, schema: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, schema: str, gate: Gate | None = None) -> None:
         self.pool, self.schema = pool, schema
+        self.gate = gate or Gate(Outage("the read model", log))
 
     def table(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; at once ``ReadModelDown`` while the database is known not to answer
+        (but for one probe a second, which waits ``PROBE_TIMEOUT_S`` at most)."""
+        if not self.gate.may_try():
+            raise ReadModelDown("the read model database does not answer")
+        try:
+            async with self.pool.connection(timeout=PROBE_TIMEOUT_S if self.gate.down else None) as conn:
+                yield conn
+        except Exception as error:
+            if connection_lost(error):
+                self.gate.mark_down(str(error) or type(error).__name__)
+            raise
+        self.gate.mark_up()
+
     async def fetch(self, query: sql.SQL | sql.Composed, params: list[Any] | tuple[Any, ...] = ()) -> list[Row]:
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
                 return [utc_row(row) for row in await cur.fetchall()]
@@ -240,7 +282,7 @@ class ReadModel:
         params = {"unfinished": sorted(s.value for s in UNFINISHED), "namespace": namespace, "queue": queue,
                   "status": status, "label": Jsonb(dict([label])) if label else None, "prefix": name_prefix,
                   "limit": limit}
-        async with self.pool.connection() as conn:
+        async with self.connection() as conn:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
                 rows = await cur.fetchall()

@@ -85,7 +85,7 @@ class TemplateCommands:
 
     async def _publish(self, template: Template) -> None:
         topic = self.publisher.topics.templates
-        await self.jobs.acked(self.publisher.publish_acked(topic, template.name, template),
+        await self.jobs.acked(lambda: self.publisher.publish_acked(topic, template.name, template),
                               template_name=template.name)
 
     async def run(self, name: str, body: TemplateRunIn) -> Result:

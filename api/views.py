@@ -50,6 +50,7 @@ class CommandView(columns_of(CommandResult)):  # type: ignore[misc]
 
 class JobView(columns_of(JobRow, partial=True)):  # type: ignore[misc]
     waiting_reason: str | None = None  # on GET of a queued job that no live worker can take: why
+    command_id: str | None = None  # on a 202: the command sent, which GET /v1/commands/{id} follows
 
 
 class ExecutionView(columns_of(ExecutionRow)):  # type: ignore[misc]

@@ -14,6 +14,7 @@ from typing import Any
 
 from jobstream.core import dependencies, scheduling
 from jobstream.core.emit import Emitter, queue
+from jobstream.core.patch import apply_patch
 from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
@@ -286,6 +287,10 @@ def _update(state: JobState, command: UpdateJob, emit: Emitter) -> list[JobEvent
     emit(JobUpdated, patch=command.patch)
     if schedule is not None:
         return scheduling.rearm(state, schedule, emit)
+    if state.status == Status.QUEUED and state.spec is not None:
+        # The old spec may be on its way to a worker already, under the current attempt: the new
+        # one goes out as the next attempt (no try used up), so a start of the old one is fenced.
+        return queue(replace(state, spec=apply_patch(state.spec, command.patch)), emit, attempt=state.attempt + 1)
     return emit.events
 
 

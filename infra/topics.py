@@ -115,6 +115,29 @@ class Topics:
         """The worker monitor's liveness table (Avro WorkerLiveness values), written with its expiries."""
         return self.changelog(self.worker_monitor_app, "worker-liveness")
 
+    @property
+    def analytics_app(self) -> str:
+        return f"{self.prefix}.analytics"
+
+    @property
+    def analytics_job_events(self) -> str:
+        """Flat job events for analytics sinks (Kafka Connect), derived from the events topic."""
+        return f"{self.prefix}.analytics.job-events"
+
+    @property
+    def analytics_changelog(self) -> str:
+        return self.changelog(self.analytics_app, "job-context")
+
+    def analytics_specs(self, partitions: int) -> list[TopicSpec]:
+        """The analytics projector's topics, created by it (not every deployment runs it)."""
+        week = {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"}
+        return [
+            TopicSpec(self.analytics_job_events, partitions, week,
+                      "one flat JobEventRow per job event, keyed by job_id: for Kafka Connect sinks"),
+            TopicSpec(self.analytics_changelog, partitions, {"cleanup.policy": "compact"},
+                      "the analytics projector's job contexts, keyed by job_id, written with its rows"),
+        ]
+
     @staticmethod
     def changelog(app_id: str, table: str) -> str:
         """faust's name for a table's changelog topic."""

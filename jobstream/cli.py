@@ -10,6 +10,7 @@ import typer
 
 from jobstream.client import register as register_client_commands
 from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
+from jobstream.connect_cli import app as connect_app
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
@@ -27,6 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
 app.add_typer(quotas_app, name="quotas")
+app.add_typer(connect_app, name="connect")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
 InstanceId = Annotated[str | None, typer.Option(help="static group membership id")]
@@ -96,26 +98,35 @@ def _print_lines(lines: list[str]) -> None:
 
 @infra_app.command("install")
 def infra_install() -> None:
-    """Fetch the Kafka broker jars and install Debian's PostgreSQL server, when missing."""
+    """Fetch the Kafka broker jars, the schema registry and the Connect plugins, and install Debian's
+    PostgreSQL server and Chromium (for the dashboard's browser tests), when missing."""
+    from jobstream.infra.chromium import install_chromium
     from jobstream.infra.postgres import install_server
 
     infra = _infra()
     if not infra.settings.external_kafka:
         infra.kafka.ensure_jars()
         typer.echo(f"kafka {infra.settings.kafka_version} jars: {infra.kafka.libs}")
+    typer.echo(f"schema registry: {infra.registry.ensure_app()}")
+    typer.echo(f"kafka connect plugins: {infra.connect.ensure_plugins()}")
     if not infra.settings.external_database_url:
         typer.echo(f"postgres server binaries: {install_server()}")
+    typer.echo(f"chromium: {install_chromium()}")
 
 
 @infra_app.command("up")
-def infra_up() -> None:
+def infra_up(registry: Annotated[bool, typer.Option(
+        "--registry", help="also start a schema registry (Apicurio, in memory) for Confluent's wire format")] = False,
+             connect: Annotated[bool, typer.Option(
+        "--connect", help="also start a Kafka Connect worker with the JDBC sink (and the registry)")] = False,
+) -> None:
     """Start Kafka (KRaft) and Postgres in the background, wait until ready, create topics."""
-    _print_lines(_infra().up())
+    _print_lines(_infra().up(registry=registry, connect=connect))
 
 
 @infra_app.command("down")
 def infra_down() -> None:
-    """Stop the local Kafka and Postgres started by `infra up`."""
+    """Stop the local Kafka, Postgres (and registry, Connect worker) started by `infra up`."""
     _print_lines(_infra().down())
 
 
@@ -174,6 +185,17 @@ def worker_monitor(instance_id: InstanceId = None,
     _started("worker-monitor", f"worker monitor: watches {topics.workers}, declares a worker lost after "
                                f"{window_s:g} s silent (its executions run again, via {topics.commands})", metrics_port)
     run_worker_monitor(settings, instance_id=instance_id, metrics_port=metrics_port, window_s=window_s)
+
+
+@app.command("analytics-projector")
+def analytics_projector(instance_id: InstanceId = None, metrics_port: MetricsPort = None) -> None:
+    """Run the analytics projector (each job event as one flat row, for Kafka Connect sinks)."""
+    from jobstream.streams.analytics import run_analytics_projector
+
+    settings, topics = _process("analytics-projector")
+    _started("analytics-projector", f"analytics projector: consumes {topics.events}, publishes flat rows on "
+                                    f"{topics.analytics_job_events}", metrics_port)
+    run_analytics_projector(settings, instance_id=instance_id, metrics_port=metrics_port)
 
 
 @app.command("worker")
@@ -286,7 +308,8 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
         typer.echo(line)
     if not no_auth and (key_id := ensure_admin_key(settings, datetime.now(UTC))) is not None:
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
-    children = default_children(workers, slots, dirs, instances)
+    children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
+                                metrics_base=settings.metrics_port_base)
     if no_auth:
         children = [(name, [*args, "--no-auth"] if name == "api" else args) for name, args in children]
     raise SystemExit(Supervisor(settings, children).run())

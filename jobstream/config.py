@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,7 +40,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "jobstream"
     partitions: int = 12
     schema_registry_url: str | None = None
+    registry_port: int = 8081  # `infra up --registry`: the local Apicurio Registry
+    connect_port: int = 8083  # `infra up --connect`: the local Kafka Connect worker's REST API
     api_url: str = "http://127.0.0.1:8000"
+    metrics_port_base: int = 9100  # `jobstream run`: processors' metrics on 9101 and up
     aging_step_s: float = 10.0  # dispatch: a waiting job gains one priority level per step
     queue_limits: str = ""  # dispatch: "queue=N,..." caps in-flight executions per queue
     state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
@@ -73,6 +77,11 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise SettingsError("; ".join(
                 f"{env_name(str(e['loc'][0]))}: {e['msg']}, got {e['input']!r}" for e in error.errors())) from None
+
+    @property
+    def api_port(self) -> int:
+        """The port of ``api_url``, where `jobstream run` serves the API."""
+        return urlsplit(self.api_url).port or 8000
 
     @property
     def kafka_bootstrap(self) -> str:

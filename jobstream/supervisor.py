@@ -31,33 +31,36 @@ class Child:
     restarts: deque[float] = field(default_factory=deque)
 
 
-# The processors `run` starts, with their metrics port for the first instance; instance n serves
-# on that port + 100 * (n - 1). Each instance gets its own id: static group membership, and a
-# transactional id of its own for those on the exactly-once engine.
-PROCESSORS: list[tuple[str, list[str], int, str | None]] = [  # name, command, metrics port, instance id base
-    ("state-processor", ["state-processor"], 9101, "state-processor"),
-    ("dispatcher", ["dispatcher"], 9102, "dispatcher"),
-    ("timers", ["timer-processor"], 9103, "timers"),
-    ("monitor", ["worker-monitor"], 9105, "worker-monitor"),
-    ("projector", ["projector"], 9104, None),
-    ("logs", ["logs-projector"], 9106, None),
+# The processors `run` starts, with their metrics port (above the base, 9100 unless
+# JOBSTREAM_METRICS_PORT_BASE says otherwise) for the first instance; instance n serves on that
+# port + 100 * (n - 1), worker n on base + 10 + n. Each instance gets its own id: static group
+# membership, and a transactional id of its own for those on the exactly-once engine.
+PROCESSORS: list[tuple[str, list[str], int, str | None]] = [  # name, command, metrics port offset, id base
+    ("state-processor", ["state-processor"], 1, "state-processor"),
+    ("dispatcher", ["dispatcher"], 2, "dispatcher"),
+    ("timers", ["timer-processor"], 3, "timers"),
+    ("monitor", ["worker-monitor"], 5, "worker-monitor"),
+    ("projector", ["projector"], 4, None),
+    ("logs", ["logs-projector"], 6, None),
 ]
 
 
 def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, ...] = (),
-                     instances: int = 1) -> list[tuple[str, list[str]]]:
-    """Every process of the stack: ``instances`` of each processor sharing its partitions, the API,
-    and the workers (metrics: the API on its own port, the others on 9101 and up)."""
+                     instances: int = 1, api_port: int = 8000,
+                     metrics_base: int = 9100) -> list[tuple[str, list[str]]]:
+    """Every process of the stack: ``instances`` of each processor sharing its partitions, the API
+    on ``api_port`` (which serves its metrics too), and the workers."""
     children = []
     for n in range(1, instances + 1):
-        for name, command, port, id_base in PROCESSORS:
+        for name, command, offset, id_base in PROCESSORS:
             label = name if instances == 1 else f"{name}-{n}"
             identity = ["--instance-id", f"{id_base}-{n}"] if id_base else []
-            children.append((label, [*command, *identity, "--metrics-port", str(port + 100 * (n - 1))]))
-    children.append(("api", ["api"]))
+            port = metrics_base + offset + 100 * (n - 1)
+            children.append((label, [*command, *identity, "--metrics-port", str(port)]))
+    children.append(("api", ["api", "--port", str(api_port)]))
     paths = [arg for directory in python_path for arg in ("--python-path", directory)]
-    children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(9110 + n), *paths])
-                 for n in range(1, workers + 1)]
+    children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(metrics_base + 10 + n),
+                                  *paths]) for n in range(1, workers + 1)]
     return children
 
 

@@ -154,16 +154,14 @@ class LogsProjector:
         self.consumer.assign(partitions)
 
     def _recover(self) -> None:
-        try:
-            if self.conn.closed or self.conn.broken:
-                self.conn = self._connect()
-            else:
-                ensure_logs_schema(self.conn, self.schema)  # a replay may have dropped the schema
-            assignment = self.consumer.assignment()
-            if assignment:
-                self._assign(assignment)
-        except psycopg.Error as error:
-            log.error("logs projector cannot recover yet: %s", error)
+        """Reconnect if needed and rewind to the stored offsets (a failure is retried by ``keep_projecting``)."""
+        if self.conn.closed or self.conn.broken:
+            self.conn = self._connect()
+        else:
+            ensure_logs_schema(self.conn, self.schema)  # a replay may have dropped the schema
+        assignment = self.consumer.assignment()
+        if assignment:
+            self._assign(assignment)
 
 
 def run_logs_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None:

@@ -378,16 +378,14 @@ class Projector:
         self.assigned = True
 
     def _recover(self) -> None:
-        """After a failed batch: reconnect if needed and rewind the consumer to the stored offsets."""
-        try:
-            if self.conn.closed or self.conn.broken:
-                self.conn = self._connect()
-            assignment = self.consumer.assignment() or self._pending
-            if assignment:
-                self._assign(assignment)
-                self._pending = []
-        except psycopg.Error as error:
-            log.error("projector cannot recover yet: %s", error)
+        """After a failed batch: reconnect if needed and rewind the consumer to the stored offsets
+        (a failure here is one more of the outage's attempts, retried by ``keep_projecting``)."""
+        if self.conn.closed or self.conn.broken:
+            self.conn = self._connect()
+        assignment = self.consumer.assignment() or self._pending
+        if assignment:
+            self._assign(assignment)
+            self._pending = []
 
     def _all_partitions(self) -> list[TopicPartition]:
         metadata = self.consumer.list_topics(timeout=10)

@@ -12,14 +12,16 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from tenacity import RetryError, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
 
-from jobstream.retrying import log_failure, reconnect_backoff
+from jobstream.outage import Outage
+from jobstream.retrying import reconnect_backoff
 from jobstream.schemas import CommandResult, Record
 
 from .batch import Batch, wanted
@@ -183,9 +185,14 @@ def keep_projecting(poll_once: Callable[[], object], recover: Callable[[], None]
     def pause(seconds: float) -> None:  # a wait that ``stop`` cuts short
         stop.wait(seconds)
 
+    outage = Outage(f"Postgres ({what} projector)", log)  # logged as a change of state, not per attempt
+
+    def failed(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        outage.failed(str(error).strip() or type(error).__name__, time.monotonic())
+
     retrying = Retrying(retry=retry_if_exception_type(psycopg.Error), wait=reconnect_backoff(max_backoff_s),
-                        stop=lambda _: stop.is_set(), sleep=pause,
-                        before_sleep=log_failure(log, logging.ERROR, f"{what} batch"))
+                        stop=lambda _: stop.is_set(), sleep=pause, before_sleep=failed)
     while not stop.is_set():
         try:
             for attempt in retrying:
@@ -193,5 +200,6 @@ def keep_projecting(poll_once: Callable[[], object], recover: Callable[[], None]
                     if attempt.retry_state.attempt_number > 1:
                         recover()
                     poll_once()
+                    outage.recovered(time.monotonic())
         except RetryError:  # stopped while failing
             return

@@ -1,70 +1,64 @@
-"""Minimal Confluent Schema Registry client (register + lookup by id), cached both ways."""
+"""The two registry calls the codec needs (register a schema, fetch one by id), on confluent-kafka's
+own ``SchemaRegistryClient``, which caches both ways; its errors become ours.
+
+confluent-kafka's serializers are not used: they frame Avro themselves, and our codec writes the
+bodies from the dataclasses (``schemas/binary.py``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
+from typing import NoReturn
 
-import httpx
+from confluent_kafka.schema_registry import Schema
+from confluent_kafka.schema_registry import SchemaRegistryClient as ConfluentClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError as ConfluentError
 
 from .errors import SchemaRegistryError
 
-CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+NOT_FOUND = 404
 
 
 class SchemaRegistryClient:
-    """Registers Avro schemas under subjects and fetches schemas by id.
+    """Registers Avro schemas under subjects and fetches schemas by id (Confluent's REST API:
+    Confluent Schema Registry, or Apicurio's ``/apis/ccompat/v7``)."""
 
-    Schemas are immutable per id, so neither cache is ever invalidated.
-    """
-
-    def __init__(self, url: str, *, timeout_s: float = 10.0, http: httpx.Client | None = None) -> None:
-        self._http = http or httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, headers={"Accept": CONTENT_TYPE})
-        self._ids: dict[tuple[str, str], int] = {}  # (subject, schema json) -> id
-        self._schemas: dict[int, str] = {}  # id -> schema json
+    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
+        # No retries of its own: a SchemaRegistryError is transient, and the edges retry (retrying.py).
+        self._client = ConfluentClient({"url": url.rstrip("/"), "timeout": timeout_s, "max.retries": 0})
 
     def register(self, subject: str, schema_json: str) -> int:
         """Id of `schema_json` under `subject`, registering it if new (idempotent server-side)."""
-        key = (subject, schema_json)
-        if key not in self._ids:
-            path = f"/subjects/{quote(subject, safe='')}/versions"
-            body = _json(self._send("POST", path, {"schema": schema_json}), "POST", path)
-            schema_id = int(body["id"])
-            self._ids[key] = schema_id
-            self._schemas[schema_id] = schema_json
-        return self._ids[key]
+        try:
+            return int(self._client.register_schema(subject, Schema(_registrable(schema_json), "AVRO")))
+        except Exception as exc:  # noqa: BLE001 - transport or HTTP: the registry is unavailable
+            _raise(f"POST /subjects/{subject}/versions", exc)
 
     def schema_by_id(self, schema_id: int) -> str | None:
         """Schema JSON for an id, or None if the registry does not know the id."""
-        if schema_id not in self._schemas:
-            path = f"/schemas/ids/{schema_id}"
-            response = self._send("GET", path, None)
-            if response.status_code == 404:
+        try:
+            schema = self._client.get_schema(schema_id)
+        except ConfluentError as exc:
+            if exc.http_status_code == NOT_FOUND:
                 return None
-            body = _json(response, "GET", path)
-            if body.get("schemaType", "AVRO") != "AVRO":
-                raise SchemaRegistryError(f"schema id {schema_id} is {body['schemaType']}, not AVRO")
-            self._schemas[schema_id] = str(body["schema"])
-        return self._schemas[schema_id]
+            _raise(f"GET /schemas/ids/{schema_id}", exc)
+        except Exception as exc:  # noqa: BLE001
+            _raise(f"GET /schemas/ids/{schema_id}", exc)
+        if (schema.schema_type or "AVRO") != "AVRO":
+            raise SchemaRegistryError(f"schema id {schema_id} is {schema.schema_type}, not AVRO")
+        return str(schema.schema_str)
 
     def close(self) -> None:
-        self._http.close()
-
-    def _send(self, method: str, path: str, payload: dict[str, str] | None) -> httpx.Response:
-        try:
-            return self._http.request(method, path, json=payload, headers={"Content-Type": CONTENT_TYPE})
-        except httpx.HTTPError as exc:
-            raise SchemaRegistryError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        self._client.__exit__()
 
 
-def _json(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
-    """Body of a successful response; anything else is a SchemaRegistryError."""
-    if response.is_error:
-        raise SchemaRegistryError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise SchemaRegistryError(f"{method} {path}: response is not JSON") from exc
-    if not isinstance(body, dict):
-        raise SchemaRegistryError(f"{method} {path}: unexpected response {body!r:.200}")
-    return body
+def _registrable(schema_json: str) -> str:
+    """The same schema, its string "{}" (a JSON default, say) written with an escape: Apicurio 3.0
+    refuses a schema whose text holds ``"{}"`` (422, "Failed to discover artifact type"). Outside a
+    string token the text cannot hold a quote right after ``}``, so only such tokens change."""
+    return schema_json.replace('"{}"', '"{\\u007d"')
+
+
+def _raise(call: str, exc: Exception) -> NoReturn:
+    status = getattr(exc, "http_status_code", None)
+    detail = f"HTTP {status}: {exc}" if isinstance(status, int) and status > 0 else f"{type(exc).__name__}: {exc}"
+    raise SchemaRegistryError(f"{call}: {detail}") from exc

@@ -1,5 +1,6 @@
 """All record and enum types in one namespace (defined in common/commands/events/workers)."""
 
+from .analytics import JobContext, JobEventRow
 from .audit import AuditEntry
 from .base import Record
 from .commands import (
@@ -127,6 +128,8 @@ __all__ = [
     "Liveness", "Held", "WorkerLiveness", "PendingTimer",
     # job templates
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
+    # analytics
+    "JobEventRow", "JobContext",
     # API keys
     "KeyCreated", "KeyRevoked", "KeyEvent", "QuotaSet",
     # the audit trail

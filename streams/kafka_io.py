@@ -37,6 +37,11 @@ def ensure_all_topics(settings: Settings) -> None:
     ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).specs(settings.partitions))
 
 
+# librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's
+# poll, instead of straight to stderr: so they have the process's format, and repeats are left out.
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
@@ -47,6 +52,7 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         # Java's partitioner (murmur2), as faust and other services use: one key, one partition.
         "partitioner": "murmur2_random",
         "log_level": 3,
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config
@@ -64,6 +70,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         # at 5 ms a dozen idle consumers sent the broker thousands of empty fetches a second.
         "fetch.wait.max.ms": 100,
         "log_level": 3,
+        "logger": LIBRDKAFKA_LOG,
     }
     config.update(overrides)
     return config

@@ -47,12 +47,9 @@ def _messages(topics: Topics, before: JobState, after: JobState, event: JobEvent
             return [(topics.dispatch, before.spec.queue, _withdrawn(before, "cancelled"))]
         case JobCancelled() if before.status in ACTIVE and before.worker_id:
             return [(topics.assignments, before.worker_id, _stop(before, before.worker_id, event.reason))]
-        case JobUpdated() if after.status == Status.QUEUED and before.spec is not None and after.spec is not None:
-            ready = JobReady(job_id=after.job_id, execution_id=after.execution_id or "", attempt=after.attempt,
-                             queue=after.spec.queue, priority=after.spec.priority, spec=after.spec,
-                             enqueued_at=event.envelope.occurred_at)
-            return [(topics.dispatch, before.spec.queue, _withdrawn(before, "updated")),
-                    (topics.dispatch, after.spec.queue, ready)]
+        case JobUpdated() if before.status == Status.QUEUED and before.spec is not None:
+            # The new spec goes out as the next attempt, by the JobQueued that follows this event.
+            return [(topics.dispatch, before.spec.queue, _withdrawn(before, "updated"))]
         case ReportRejected():
             stop = CancelExecution(job_id=after.job_id, execution_id=event.execution_id, attempt=event.attempt,
                                    worker_id=event.worker_id, reason=event.reason)

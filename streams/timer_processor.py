@@ -27,6 +27,7 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.timer_wheel import TimerWheel
 from jobstream.infra.topics import Topics
+from jobstream.logging_setup import dict_config
 from jobstream.schemas import FireTimer, PendingTimer, TimerChange, TimerPurpose, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.app import decoded_or_poison, ensure_all_topics, make_app, partition_for, produce, raw_topic
@@ -140,4 +141,7 @@ def run_timer_processor(settings: Settings, instance_id: str | None = None, metr
     metrics.serve(metrics_port)
     processor = TimerProcessor(settings, instance_id=instance_id)
     ensure_all_topics(settings)
-    faust.Worker(processor.app, loglevel="INFO", quiet=True).execute_from_commandline()
+    # faust's worker sets up logging itself: given our set-up, its lines and aiokafka's look like every
+    # other process's, and a lost broker's retries are not a line each.
+    faust.Worker(processor.app, loglevel="INFO", quiet=True,
+                 logging_config=dict_config("timer-processor", settings.log_format)).execute_from_commandline()

@@ -70,6 +70,7 @@ class MonitorHandler:
         self.orphans: list[Orphan] = []
         self.expired: list[str] = []  # causes of this transaction's expiries, counted once committed
         self.lost = 0
+        self.swept_at: datetime | None = None
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
 
     # -- records in -----------------------------------------------------------------------
@@ -99,6 +100,7 @@ class MonitorHandler:
 
     def punctuate(self, batch: Batch[WorkerLiveness], owned: frozenset[int]) -> None:
         now = self.clock()
+        self._heard_nothing_meanwhile(now)
         for loss in self.tracker.overdue(now):
             self._declare(loss, now, batch)
         for worker_id in self.tracker.forget_lost(now):  # the table holds the fleet, not every loss ever
@@ -107,6 +109,16 @@ class MonitorHandler:
         for _, worker_id, held, reason in due:
             self._expire(held, worker_id, reason, "orphan", batch)
         self.orphans = [orphan for orphan in self.orphans if orphan[0] > now]
+
+    def _heard_nothing_meanwhile(self, now: datetime) -> None:
+        """Silence is evidence only while the monitor listened. After a gap in its own sweeps (the
+        broker was away, the process was paused or starved), heartbeats may be waiting unread:
+        every worker gets a fresh window rather than all being declared lost at once."""
+        gap_s = (now - self.swept_at).total_seconds() if self.swept_at is not None else 0.0
+        self.swept_at = now
+        if gap_s > self.window_s / 2:
+            log.warning("the worker monitor did not sweep for %.1fs; every worker gets a fresh window", gap_s)
+            self.tracker.resume(now)
 
     def _declare(self, loss: Loss, now: datetime, batch: Batch[WorkerLiveness]) -> None:
         log.warning("%s; expiring %d executions", loss.reason, len(loss.executions))

@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 
 from jobstream.config import Settings
+from jobstream.infra.connect import LocalConnect
 from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
+from jobstream.infra.registry import LocalRegistry
+from jobstream.infra.stack import Infra
 from tests.credentials import with_credentials
 
 
@@ -72,6 +75,38 @@ def kafka_bootstrap(infra_settings: Settings) -> str:
 @pytest.fixture(scope="session")
 def database_url(infra_settings: Settings) -> str:
     return infra_settings.database_url
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url() -> Iterator[str]:
+    """A real schema registry (Apicurio, in memory), started once and only for the tests that ask
+    for it (a JVM of its own); JOBSTREAM_SCHEMA_REGISTRY_URL names an existing one instead."""
+    external = Settings.from_env().schema_registry_url
+    if external:
+        yield external
+        return
+    base, scratch = Settings.from_env(), _scratch_dir()
+    registry = LocalRegistry(scratch / "registry", base.cache_dir, free_port())
+    try:
+        registry.up()
+        yield registry.url
+    finally:
+        registry.down()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_connect(infra_settings: Settings) -> Iterator[LocalConnect]:
+    """A real Kafka Connect worker (distributed, the JDBC sink and Avro converter plugins) on the
+    session's broker, started once and only for the tests that ask for it."""
+    infra = Infra(infra_settings.with_(connect_port=free_port()))
+    infra.kafka.ensure_jars()  # Connect runs from the broker's jars, fetched already unless the broker is external
+    connect = infra.connect
+    try:
+        connect.up()
+        yield connect
+    finally:
+        connect.down()
 
 
 @pytest.fixture

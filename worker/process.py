@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
@@ -60,9 +60,11 @@ from jobstream.streams.kafka_io import (
     end_offset,
     ensure_all_topics,
     partition_for,
+    produce,
 )
 from jobstream.worker.allowlist import ANY_MODULE
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
+from jobstream.worker.outbox import Kept, Outbox
 from jobstream.worker.runs import run_assignment
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ class Worker:
         self.turn = 0
         self.draining = False
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
+        self.outbox = Outbox(settings.state_dir / "outbox")  # finish reports, until the broker has them
         self.stopped = asyncio.Event()
 
     # -- life cycle -----------------------------------------------------------------------
@@ -133,6 +136,7 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal)
         self._register()
+        self._resend_kept()  # what an earlier worker here finished but could not report
         log.info("worker %s: queues %s, %d slots, python path %s; reads partition %d of %s and %s; metrics %s",
                  self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots,
                  os.pathsep.join(self.spec.python_path) or "-", feed.partition, self.topics.assignments,
@@ -208,6 +212,7 @@ class Worker:
             self._emit(WorkerHeartbeat, running=list(self.running), free_slots=self._free(),
                        load_1m=os.getloadavg()[0])
             self._send_credits()
+            self._resend_kept()
             self.publisher.poll(0)
             await asyncio.sleep(HEARTBEAT_S)
 
@@ -306,9 +311,31 @@ class Worker:
                 **fields: object) -> None:
         envelope = command_envelope(cls, assignment.job_id, worker_actor(self.spec.worker_id),
                                     command_id=f"{assignment.execution_id}:{what}")
-        self.publisher.send_command(cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
-                                        attempt=assignment.attempt, worker_id=self.spec.worker_id, **fields))
+        report = cls(envelope=envelope, execution_id=assignment.execution_id,  # type: ignore[arg-type]
+                     attempt=assignment.attempt, worker_id=self.spec.worker_id, **fields)
+        if cls is ReportFinished:  # how it ended must survive this process: kept until acknowledged
+            topic = self.topics.commands
+            value = self.publisher.codec.encode(report, topic)
+            kept = Kept(envelope.command_id, topic, assignment.job_id.encode(), value)
+            self.outbox.keep(kept)
+            self._send_kept(kept, time.monotonic())
+            return
+        self.publisher.send_command(report)
         self.publisher.poll(0)
+
+    def _send_kept(self, kept: Kept, now: float) -> None:
+        def delivered(error: KafkaError | None, _: Message) -> None:
+            if error is None:
+                self.outbox.delivered(kept.command_id)
+
+        self.outbox.sending(kept.command_id, now)
+        produce(self.publisher.producer, kept.topic, kept.value, kept.key, on_delivery=delivered)
+        self.publisher.poll(0)
+
+    def _resend_kept(self) -> None:
+        now = time.monotonic()
+        for kept in self.outbox.due(now):
+            self._send_kept(kept, now)
 
 
 class AssignmentFeed(threading.Thread):

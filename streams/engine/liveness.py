@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
+import traceback
 
 log = logging.getLogger(__name__)
 STALLED_EXIT_CODE = 3
@@ -23,6 +25,7 @@ class Liveness:
         self.turned_at = now
         self.consumed_at = now
         self._thread = threading.Thread(target=self._watch, name="liveness", daemon=True)
+        self._loop_thread = threading.get_ident()  # the thread that turns the loop: its stack says where it hangs
 
     def start(self) -> None:
         self._thread.start()
@@ -45,6 +48,9 @@ class Liveness:
             time.sleep(min(5.0, self.limit_s / 4))  # the watchdog's own period
             silent = time.monotonic() - self.turned_at
             if silent > self.limit_s:
-                log.critical("liveness: the processing loop has not turned for %.0fs; exiting", silent)
+                frame = sys._current_frames().get(self._loop_thread)
+                where = "".join(traceback.format_stack(frame)[-6:]) if frame is not None else "(unknown)\n"
+                log.critical("liveness: the processing loop has not turned for %.0fs; exiting. It waits in:\n%s",
+                             silent, where.rstrip())
                 logging.shutdown()
                 os._exit(STALLED_EXIT_CODE)

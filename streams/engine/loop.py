@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from jobstream.config import Settings
+from jobstream.outage import Outage
 from jobstream.streams.engine import metrics
 from jobstream.streams.engine.config import (
     EngineConfig,
@@ -41,8 +42,10 @@ class Engine(Generic[V]):
         self.processor = processor
         self.serde = serde
         self.transactional_id = config.transactional_id
-        self.consumer = Consumer(engine_consumer_config(settings, config))
-        self.producer = Producer(engine_producer_config(settings, config, self.transactional_id))
+        self.settings = settings
+        self.consumer = Consumer({**engine_consumer_config(settings, config), "error_cb": self._on_client_error})
+        self.producer = self._new_producer()
+        self.broker_lost = False  # every broker was down since the producer was made: make a new one
         self.restorer = Consumer(restore_consumer_config(settings, config))
         self.stores: Stores[V] = Stores()
         self.liveness = Liveness(config.liveness_s)
@@ -59,21 +62,58 @@ class Engine(Generic[V]):
 
     def run(self) -> int:
         """Process until stopped; the exit code: 0, FATAL_EXIT_CODE (fenced or fatal) or STALLED_EXIT_CODE."""
-        self.producer.init_transactions(self.config.transaction_timeout_ms / 1000 + CALL_TIMEOUT_S)
-        self.consumer.subscribe(list(self.config.input_topics), on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_lost)
-        self.liveness.start()
-        log.info("engine %s started: transactional id %s", self.config.app_id, self.transactional_id)
         code = 0
         try:
+            self._init_transactions()
+            self.consumer.subscribe(list(self.config.input_topics), on_assign=self._on_assign,
+                                    on_revoke=self._on_revoke, on_lost=self._on_lost)
+            self.liveness.start()
+            log.info("engine %s started: transactional id %s", self.config.app_id, self.transactional_id)
             while not self.stopping and code == 0:
                 code = self._turn()
         except Fatal as error:
-            log.critical("%s: %s; exiting (another instance owns this work now, or the client failed)",
-                         self.transactional_id, error)
+            log.critical("%s: %s; exiting (another instance owns this work now, the client failed, or a "
+                         "restart must settle a transaction)", self.transactional_id, error)
             return FATAL_EXIT_CODE
         self._close()
         return code
+
+    def _new_producer(self) -> Producer:
+        return Producer({**engine_producer_config(self.settings, self.config, self.transactional_id),
+                         "error_cb": self._on_client_error})
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback (served inside poll and the transactional calls)."""
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.broker_lost = True
+
+    def _renew_producer(self, why: str) -> None:
+        """A new producer under the same transactional id: its init_transactions fences whatever the
+        old one left open, and it has no stale coordinator. After a broker outage the old one's
+        send_offsets_to_transaction can hang past its timeout (librdkafka issues 5456 and 5511),
+        which a new producer was measured not to do."""
+        log.warning("%s: a new transactional producer (%s)", self.transactional_id, why)
+        old, self.producer, self.broker_lost = self.producer, self._new_producer(), False
+        _quietly(lambda: old.purge(in_queue=True, in_flight=True, blocking=False))
+        _quietly(lambda: old.flush(0))
+        self._init_transactions()
+
+    def _init_transactions(self) -> None:
+        """Fence any transaction of a former process with our id; wait for the broker as long as it
+        takes (a process that exited instead would be restarted into the same wait, again and again)."""
+        outage = Outage(f"the broker ({self.transactional_id})", log)
+        while True:
+            try:
+                self.producer.init_transactions(self.config.transaction_timeout_ms / 1000 + CALL_TIMEOUT_S)
+            except KafkaException as exception:
+                error = error_of(exception)
+                if not error.retriable() or self.stopping:
+                    raise Fatal(f"init_transactions failed: {error}") from exception
+                outage.failed(str(error), time.monotonic())
+                self.liveness.turned(consumed=False)  # waiting for the broker is not a stall
+                continue
+            outage.recovered(time.monotonic())
+            return
 
     # -- one turn -------------------------------------------------------------------------
 
@@ -112,7 +152,8 @@ class Engine(Generic[V]):
             if error is None:
                 if owns(message.partition()):  # type: ignore[arg-type]
                     messages.append(message)
-            elif error.fatal():
+            elif error.fatal() or error.code() == KafkaError._FATAL:
+                # e.g. a static member fenced after a long broker outage: this consumer is done
                 raise Fatal(f"consumer failed: {error}")
             else:
                 log.warning("consumer: %s", error)
@@ -123,6 +164,9 @@ class Engine(Generic[V]):
         batch = Batch(self.producer, overlay)
         firsts: dict[tuple[str, int], int] = {}
         handle = self.processor.handle
+        if self.broker_lost:
+            self._renew_producer("every broker was down since the last one began")
+            batch = Batch(self.producer, overlay)
         self.producer.begin_transaction()
         self.in_transaction = True
         try:
@@ -154,8 +198,17 @@ class Engine(Generic[V]):
         self.measures.committed(len(messages), time.perf_counter() - closing)
 
     def _aborted(self, error: Any, overlay: Overlay[V], firsts: dict[tuple[str, int], int]) -> None:
-        if classify(error) is Outcome.FATAL:
+        outcome = classify(error)
+        if outcome is Outcome.FATAL:
             raise Fatal(f"transaction failed: {error}")
+        if outcome is Outcome.UNKNOWN:  # aborting is not safe: a new producer's init fences it
+            log.warning("transaction's outcome unknown (%s); its %d partitions are consumed again", error, len(firsts))
+            self.measures.aborted.inc()
+            overlay.drop()
+            self.processor.aborted()
+            self._seek(firsts)
+            self._renew_producer("the last transaction's outcome is unknown")
+            return
         log.warning("transaction aborted (%s); its %d partitions are consumed again", error, len(firsts))
         self.measures.aborted.inc()
         abort(self.producer, CALL_TIMEOUT_S)

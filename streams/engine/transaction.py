@@ -16,6 +16,7 @@ FENCED = frozenset({KafkaError._FATAL, KafkaError._FENCED, KafkaError.PRODUCER_F
 class Outcome(Enum):
     ABORT = "abort"  # abort, drop the staged state, consume the batch again
     FATAL = "fatal"  # exit: the supervisor restarts the process
+    UNKNOWN = "unknown"  # a call timed out: the transaction's fate is unknown; a new producer's init fences it
 
 
 class Fatal(Exception):
@@ -28,6 +29,10 @@ def classify(error: KafkaError) -> Outcome:
     whoever owns its partitions after the rebalance this member then goes through."""
     if error.fatal() or error.code() in FENCED:
         return Outcome.FATAL
+    if error.retriable() and not error.txn_requires_abort():
+        # Retried to its deadline (commit) or timed out (send_offsets): aborting is not safe either;
+        # a new producer's init_transactions settles it (and waits for the broker).
+        return Outcome.UNKNOWN
     return Outcome.ABORT
 
 

@@ -9,6 +9,7 @@ import pytest
 from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
+from tests.integration.browser import chromium, page  # noqa: F401 - fixtures of the dashboard's browser tests
 from tests.integration.harness import ServiceProcess, api_stack
 
 

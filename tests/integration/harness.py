@@ -148,6 +148,7 @@ def service_args(name: str, api_port: int, schema: str) -> list[str]:
         "logs-projector": ["logs-projector", "--schema", schema],
         "api": ["api", "--port", str(api_port), "--schema", schema],
         "worker": ["worker", "--slots", "8"],
+        "analytics": ["analytics-projector"],
     }[name]
 
 

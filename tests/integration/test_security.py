@@ -7,11 +7,11 @@ import json
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -75,7 +75,22 @@ def submitted(client: httpx.Client) -> dict[str, Any]:
     return body
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+class Answer(Protocol):
+    """An HTTP answer, of httpx or of the in-process TestClient (which uses its own httpx)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+def assert_problem(response: Answer, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
     body: dict[str, Any] = response.json()

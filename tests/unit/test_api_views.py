@@ -30,7 +30,7 @@ def test_the_rows_of_a_golden_history_read_back_unchanged(path: Path) -> None:
     for table, rows in read(path).expected.rows.items():
         view, _ = VIEWS[table]
         for row in rows:
-            shown = view.model_validate(row).model_dump(exclude={"waiting_reason"})
+            shown = view.model_validate(row).model_dump(exclude={"waiting_reason", "command_id"})  # not columns
             assert shown == {name: _parsed(value) for name, value in row.items()}
 
 

@@ -29,14 +29,16 @@ def test_a_failed_batch_is_recovered_and_retried_and_a_success_restarts_the_back
             raise outcome
 
     # When the loop runs
-    with caplog.at_level(logging.ERROR, logger="jobstream.projections.store"):
+    with caplog.at_level(logging.WARNING, logger="jobstream.projections.store"):
         keep_projecting(poll_once, lambda: calls.append("recover"), stop, "test", max_backoff_s=5.0)
 
-    # Then each failure is followed by a recovery and the same batch again, and the waits double
-    # while failures follow each other, starting afresh after a success
+    # Then each failure is followed by a recovery and the same batch again, and each outage is
+    # logged once when it starts and once when it ends, not once per failed attempt
     assert calls == ["poll", "recover", "poll", "recover", "poll", "poll", "recover", "poll", "poll"]
-    waits = [record.getMessage().split("retrying in ")[1].split("s:")[0] for record in caplog.records]
-    assert waits == ["0.1", "0.2", "0.1"]
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(" (test projector) ")[1].split(",")[0].split(":")[0] for line in lines] == [
+        "does not answer", "answers again", "does not answer", "answers again"]
+    assert "(2 failures)" in lines[1] and "(1 failures)" in lines[3]
 
 
 def test_stopping_while_batches_fail_ends_the_loop() -> None:

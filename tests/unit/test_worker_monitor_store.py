@@ -48,3 +48,31 @@ def test_the_sweep_deletes_workers_lost_longer_than_the_retention() -> None:
     assert list(overlay.changes()) == [(0, "old", None)]
     overlay.apply()
     assert set(stores.tables[0]) == {"recent"}
+
+
+def _active(worker_id: str, seconds_ago: float, now: object) -> WorkerLiveness:
+    seen = now - timedelta(seconds=seconds_ago)  # type: ignore[operator]
+    return WorkerLiveness(worker_id=worker_id, status=Liveness.ACTIVE, last_seen=seen, last_heartbeat_at=seen)
+
+
+def test_a_gap_in_the_monitors_own_sweeps_is_no_evidence_against_the_workers() -> None:
+    # Given a monitor that swept, then did not run for 30 s (the broker was away, or it was paused)
+    clock = [T0]
+    settings = Settings.from_env().with_(partitions=1)
+    handler = MonitorHandler(settings, window_s=6.4, clock=lambda: clock[0])
+    stores = Stores[WorkerLiveness]()
+    stores.install(0, {"w": _active("w", 1, T0)})
+    handler.assigned(0, stores.tables[0])
+    sent = Sent()
+    handler.punctuate(Batch(sent, Overlay(stores)), frozenset({0}))  # type: ignore[arg-type]
+    clock[0] = T0 + timedelta(seconds=30)
+
+    # When it sweeps again, the worker is not declared lost: it gets a fresh window
+    handler.punctuate(Batch(sent, Overlay(stores)), frozenset({0}))  # type: ignore[arg-type]
+    assert sent.records == []
+
+    # and a worker that stays silent through that window, swept every second, is
+    for _ in range(7):
+        clock[0] += timedelta(seconds=1)
+        handler.punctuate(Batch(sent, Overlay(stores)), frozenset({0}))  # type: ignore[arg-type]
+    assert str(sent.records[-1][0]).endswith(".workers")  # WorkerLost announced

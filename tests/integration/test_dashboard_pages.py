@@ -1,0 +1,181 @@
+# ruff: noqa: F811 - the fixtures imported from the API's tests are parameters of these tests
+"""The dashboard's pages over a real read model (rows written as the projector would), without a
+browser: filters kept in the URL, keyset pages, the job page, and what an operator is told when
+something is missing or refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
+    T0,
+    client,
+    db,
+    insert,
+    insert_event,
+    insert_job,
+    make_client,
+    schema,
+    topics,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'data-job-id="([^"]+)"', html)
+
+
+def next_link(html: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="next">', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_filters_live_in_the_url_and_pages_follow_the_keyset(client: TestClient,
+                                                              db: psycopg.Connection[Any]) -> None:
+    # Given 55 "etl" jobs (every 5th labelled team=ml) and 3 others, one a second apart
+    for i in range(55):
+        insert_job(db, f"etl-{i:02}", name=f"etl nightly {i}", submitted_at=T0 + timedelta(seconds=i),
+                   labels={"team": "ml"} if i % 5 == 0 else {})
+    for i in range(3):
+        insert_job(db, f"other-{i}", name="report", status="completed", submitted_at=T0 + timedelta(minutes=5))
+    # When the operator lists jobs whose name starts with "etl"
+    first = client.get("/ui/jobs", params={"name": "etl"})
+    assert first.status_code == 200
+    # Then the newest 50 come first, and the next page (its cursor in the URL) holds the last 5
+    assert listed(first.text) == [f"etl-{i:02}" for i in range(54, 4, -1)]
+    following = next_link(first.text)
+    assert following is not None and "name=etl" in following and "cursor=" in following
+    second = client.get(following)
+    assert listed(second.text) == [f"etl-{i:02}" for i in range(4, -1, -1)] and next_link(second.text) is None
+    # And status, queue and label filters narrow the list
+    assert listed(client.get("/ui/jobs", params={"status": "completed"}).text) == ["other-2", "other-1", "other-0"]
+    labelled = client.get("/ui/jobs", params={"label": "team=ml", "name": "etl"}).text
+    assert listed(labelled) == [f"etl-{i:02}" for i in range(50, -1, -5)]
+    assert listed(client.get("/ui/jobs", params={"queue": "nowhere"}).text) == []
+    # And the empty fields of the filter form mean "any"
+    as_the_form_sends = {"status": "", "queue": "", "priority": "", "name": "etl nightly 1", "label": ""}
+    assert listed(client.get("/ui/jobs", params=as_the_form_sends).text) == [f"etl-{i}" for i in range(19, 9, -1)] + [
+        "etl-01"]
+    assert "No job matches these filters" in client.get("/ui/jobs", params={"queue": "nowhere"}).text
+
+
+def test_bad_filters_are_problems_naming_the_field(client: TestClient) -> None:
+    assert client.get("/ui/jobs", params={"status": "sleeping"}).status_code == 422
+    assert client.get("/ui/jobs", params={"label": "no-equals"}).status_code == 422
+    assert client.get("/ui/jobs", params={"cursor": "forged"}).status_code == 422
+    unknown = client.get("/ui/jobs", params={"stauts": "queued"})
+    assert unknown.status_code == 400 and "stauts" in unknown.text
+
+
+def test_the_job_page_shows_status_why_it_waits_timeline_and_actions(client: TestClient,
+                                                                     db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "j1", status="queued", queue="gpu")
+    insert_event(db, "j1", 1, "JobSubmitted", {})
+    insert_event(db, "j1", 2, "JobQueued", {})
+    page = client.get("/ui/jobs/j1")
+    assert page.status_code == 200
+    assert 'data-status="queued"' in page.text
+    assert 'id="waiting-reason"' in page.text and "gpu" in page.text  # no live worker serves the queue
+    assert page.text.index('data-event="JobSubmitted"') < page.text.index('data-event="JobQueued"')
+    assert all(f'data-action="{a}"' in page.text for a in ("cancel", "retry", "pause", "resume"))
+
+
+def test_an_action_the_job_cannot_take_says_why_on_its_page(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "done", status="completed")
+    answer = client.post("/ui/jobs/done/cancel", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/jobs/done?notice=")
+    assert "cancel refused" in client.get(answer.headers["location"]).text
+
+
+def test_unknown_jobs_say_what_to_do_and_root_leads_to_the_dashboard(client: TestClient) -> None:
+    missing = client.get("/ui/jobs/nope")
+    assert missing.status_code == 404 and "check the id" in missing.text
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/ui"
+    overview = client.get("/ui")
+    assert overview.status_code == 200 and "No worker is live" in overview.text
+    assert client.get("/ui/static/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_workers_page_drains_a_live_worker_and_says_why_it_cannot_drain_a_lost_one(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert(db, "workers", worker_id="w-live", seq=1, status="active", updated_at=T0, queues=["default"], slots=4,
+           free_slots=1, last_heartbeat_at=T0)
+    insert(db, "workers", worker_id="w-lost", seq=3, status="lost", updated_at=T0, queues=["default"], slots=2)
+    listing = client.get("/ui/workers").text
+    assert 'data-worker-id="w-live"' in listing and "3/4" in listing  # slots used / total
+    assert listing.count('data-action="drain"') == 1  # only the live one can be drained
+    drained = client.post("/ui/workers/w-live/drain")
+    assert drained.status_code == 200 and "drain sent to w-live" in drained.text
+    assert "drain refused: worker w-lost is lost" in client.post("/ui/workers/w-lost/drain").text
+
+
+def test_schedules_and_dead_letters_list_what_they_should(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "nightly", status="scheduled", spec={"name": "n", "schedule": {"cron": "0 3 * * *",
+                                                                                  "timezone": "Europe/Paris"}})
+    insert_job(db, "nightly:run:1", status="failed", parent_job_id="nightly", finished_at=T0,
+               spec={"name": "n", "schedule": None})
+    insert_job(db, "plain", status="failed", last_error="exited with code 7")
+    insert_event(db, "plain", 1, "JobDeadLettered", {})
+    schedules = client.get("/ui/schedules").text
+    assert listed(schedules) == ["nightly"] and "cron 0 3 * * * (Europe/Paris)" in schedules
+    assert "status-failed" in schedules  # its last run's result
+    dead = client.get("/ui/dead-letters").text
+    assert listed(dead) == ["plain"] and "exited with code 7" in dead
+    assert "redrive refused" in client.post("/ui/dead-letters/nope/redrive").text
+
+
+def test_bulk_cancel_is_a_dry_run_first_and_needs_a_filter(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    for i in range(3):
+        insert_job(db, f"q-{i}", queue="batch")
+    insert_job(db, "q-done", queue="batch", status="completed")
+    dry = client.get("/ui/bulk-cancel", params={"queue": "batch"})
+    assert 'data-matched="3"' in dry.text and "Nothing has been sent yet" in dry.text
+    assert "request_id" in dry.text
+    unfiltered = client.get("/ui/bulk-cancel")
+    assert unfiltered.status_code == 422 and "at least one filter" in unfiltered.text
+    assert 'id="bulk-cancel"' not in client.get("/ui/jobs").text  # no filter: no bulk action offered
+    assert 'href="/ui/bulk-cancel?queue=batch"' in client.get("/ui/jobs", params={"queue": "batch"}).text
+
+
+def test_the_schedules_page_previews_a_schedule_before_it_is_saved(client: TestClient) -> None:
+    paris = client.get("/ui/schedules", params={"cron": "0 9 * * *", "timezone": "Europe/Paris"}).text
+    assert paris.count("<li") - paris.count('<li class="empty"') >= 10 and "+0" in paris  # local times with offsets
+    wrong = client.get("/ui/schedules", params={"cron": "61 * * * *", "timezone": "UTC"}).text
+    assert 'role="alert"' in wrong and "cron" in wrong
+
+
+def test_the_job_page_draws_its_dependencies(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "up", name="extract", status="completed")
+    insert_job(db, "mid", name="transform", status="pending",
+               spec={"name": "transform", "depends_on": [{"job_id": "up"}, {"job_id": "later"}]})
+    insert_job(db, "down", name="load", status="pending")
+    insert_event(db, "mid", 1, "DependentRegistered", {"dependent_job_id": "down"})
+    graph = client.get("/ui/jobs/mid").text
+    assert re.findall(r'<g class="node[^"]*" data-job-id="([^"]+)"', graph) == ["up", "later", "mid", "down"]
+    assert "not submitted" in graph  # an upstream that may come later
+    assert 'id="graph-h"' not in client.get("/ui/jobs/up").text  # no depends_on nor dependents: no graph
+
+
+def test_search_by_id_opens_the_job_and_priority_filters_the_list(client: TestClient,
+                                                                  db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "urgent", priority=1)
+    insert_job(db, "relaxed", priority=9)
+    found = client.get("/ui/jobs", params={"id": " urgent "}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == "/ui/jobs/urgent"
+    missing = client.get("/ui/jobs", params={"id": "nobody"})
+    assert "no job has the id &#39;nobody&#39;" in missing.text and len(listed(missing.text)) == 2
+    assert listed(client.get("/ui/jobs", params={"priority": "1"}).text) == ["urgent"]
+    assert client.get("/ui/jobs", params={"priority": "11"}).status_code == 422
+    assert 'id="bulk-cancel"' in client.get("/ui/jobs", params={"priority": "1"}).text  # a filter: bulk offered
+    refused = client.post("/ui/jobs/nobody-at-all/priority", data={"priority": "3"}, follow_redirects=False)
+    assert refused.status_code == 303 and "priority+refused" in refused.headers["location"]
+    assert client.post("/ui/jobs/relaxed/priority", data={"priority": "11"}).status_code == 422
+    assert "clone refused" in client.post("/ui/jobs/nobody-at-all/clone").text

@@ -1,0 +1,34 @@
+"""URLs of dashboard pages: each built in one place."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi.responses import RedirectResponse
+
+from jobstream.ui.queries import JobFilters
+
+
+def _with_filters(path: str, filters: JobFilters, cursor: str | None = None) -> str:
+    query = [("status", filters.status), ("queue", filters.queue), ("name", filters.name_prefix),
+             ("priority", str(filters.priority) if filters.priority else None),
+             *(("label", f"{k}={v}") for k, v in filters.label.items()), ("cursor", cursor)]
+    kept = [(k, v) for k, v in query if v]
+    return path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def jobs_url(filters: JobFilters, cursor: str | None = None) -> str:
+    """The jobs list with these filters (and page)."""
+    return _with_filters("/ui/jobs", filters, cursor)
+
+
+def bulk_cancel_url(filters: JobFilters) -> str | None:
+    """The dry run of cancelling what these filters match; None without a filter (not everything at once)."""
+    if filters == JobFilters():
+        return None
+    return _with_filters("/ui/bulk-cancel", filters)
+
+
+def back_with(path: str, notice: str) -> RedirectResponse:
+    """A redirect (after a form post) to a dashboard page that shows ``notice``."""
+    return RedirectResponse(f"{path}{'&' if '?' in path else '?'}{urlencode({'notice': notice})}", status_code=303)

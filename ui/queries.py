@@ -1,0 +1,122 @@
+"""The dashboard's reads of the Postgres read model that the JSON API does not make (overview
+counts, a name-prefix filter); every statement is a named method here, the pages hold no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from jobstream.api.store import SUBMITTED, Contains, Filter, ReadModel, Row, where_clause
+from jobstream.core.lifecycle import Status
+from jobstream.projections.rows import WorkerStatus
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """The jobs list's filters, as they stand in the page's URL."""
+
+    status: str | None = None
+    queue: str | None = None
+    name_prefix: str | None = None
+    priority: int | None = None
+    label: dict[str, str] = field(default_factory=dict)
+
+    def clauses(self) -> tuple[list[sql.Composable], list[Any]]:
+        clauses, params = Filter({"status": self.status or None, "queue": self.queue or None,
+                                  "priority": self.priority, "labels": Contains(self.label)}).clauses()
+        if self.name_prefix:
+            clauses.append(sql.SQL("starts_with(name, %s)"))
+            params.append(self.name_prefix)
+        return clauses, params
+
+
+@dataclass(frozen=True)
+class Overview:
+    jobs_by_status: dict[str, int]
+    queues: list[Row]  # queue, waiting, oldest_queued_at
+    workers_by_status: dict[str, int]
+    dead_letters: int
+
+
+class DashboardQueries:
+    def __init__(self, store: ReadModel) -> None:
+        self.store = store
+
+    async def jobs(self, filters: JobFilters, limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``
+        (the keyset of ``GET /v1/jobs``)."""
+        clauses, params = filters.clauses()
+        if after is not None:
+            clauses.append(sql.SQL("({}, job_id) < (%s::timestamptz, %s)").format(SUBMITTED))
+            params += list(after)
+        query = sql.SQL("SELECT * FROM {}{} ORDER BY {} DESC, job_id DESC LIMIT %s").format(
+            self.store.table("jobs"), where_clause(clauses), SUBMITTED)
+        return await self.store.fetch(query, [*params, limit + 1])
+
+    async def overview(self) -> Overview:
+        jobs = self.store.table("jobs")
+        by_status = await self.store.fetch(sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(jobs))
+        queues = await self.store.fetch(sql.SQL(
+            "SELECT queue, count(*) AS waiting, min(queued_at) AS oldest_queued_at FROM {}"
+            " WHERE status = %s GROUP BY queue ORDER BY queue").format(jobs), [Status.QUEUED.value])
+        dead = await self.store.fetch_one(sql.SQL(
+            "SELECT count(*) AS n FROM {} j WHERE j.status = %s AND EXISTS (SELECT 1 FROM {} e"
+            " WHERE e.job_id = j.job_id AND e.type = 'JobDeadLettered')").format(
+            jobs, self.store.table("job_events")), [Status.FAILED.value])
+        return Overview(jobs_by_status={str(r["status"]): int(r["n"]) for r in by_status}, queues=queues,
+                        workers_by_status=await self._workers_by_status(),
+                        dead_letters=int(dead["n"]) if dead else 0)
+
+    async def finished_per_minute(self, since: datetime) -> list[tuple[datetime, int, int]]:
+        """Jobs completed and failed in each minute since ``since``."""
+        rows = await self.store.fetch(sql.SQL(
+            "SELECT date_trunc('minute', finished_at) AS minute, count(*) FILTER (WHERE status = %s) AS completed,"
+            " count(*) FILTER (WHERE status = %s) AS failed FROM {} WHERE finished_at >= %s GROUP BY 1").format(
+            self.store.table("jobs")), [Status.COMPLETED.value, Status.FAILED.value, since])
+        return [(r["minute"], int(r["completed"]), int(r["failed"])) for r in rows]
+
+    async def _workers_by_status(self) -> dict[str, int]:
+        query = sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(self.store.table("workers"))
+        try:
+            rows = await self.store.fetch(query)
+        except psycopg.errors.UndefinedTable:
+            rows = []
+        counts = {status.value: 0 for status in WorkerStatus}
+        counts.update({str(r["status"]): int(r["n"]) for r in rows})
+        return counts
+
+    async def neighbours(self, job: Row) -> tuple[list[Row], list[Row]]:
+        """The job's upstreams (its spec's ``depends_on``) and downstreams (the dependents its
+        ``DependentRegistered`` events name), each row with job_id, name and status; an upstream
+        not in the read model (yet) has only its id."""
+        upstream_ids = [str(d.get("job_id")) for d in (job.get("spec") or {}).get("depends_on") or []][:50]
+        downstream = await self.store.fetch(sql.SQL(
+            "SELECT DISTINCT payload->>'dependent_job_id' AS job_id FROM {} WHERE job_id = %s"
+            " AND type = 'DependentRegistered' LIMIT 50").format(self.store.table("job_events")), [job["job_id"]])
+        downstream_ids = sorted(str(r["job_id"]) for r in downstream)
+        rows = await self.store.fetch(sql.SQL("SELECT job_id, name, status FROM {} WHERE job_id = ANY(%s)").format(
+            self.store.table("jobs")), [upstream_ids + downstream_ids])
+        known = {r["job_id"]: r for r in rows}
+        return ([known.get(i, {"job_id": i, "name": None, "status": "not submitted"}) for i in upstream_ids],
+                [known.get(i, {"job_id": i, "name": None, "status": None}) for i in downstream_ids])
+
+    async def schedules(self) -> list[Row]:
+        """Jobs with a schedule (not their runs), each with its last run's status and end."""
+        query = sql.SQL(
+            "SELECT j.*, last.status AS last_status, last.finished_at AS last_finished_at FROM {jobs} j"
+            " LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM {jobs} r WHERE r.parent_job_id = j.job_id"
+            "   ORDER BY r.submitted_at DESC NULLS LAST, r.job_id DESC LIMIT 1) last ON true"
+            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object'"
+            " ORDER BY j.name, j.job_id LIMIT 500").format(jobs=self.store.table("jobs"))
+        return await self.store.fetch(query)
+
+    async def workers(self) -> list[Row]:
+        query = sql.SQL("SELECT * FROM {} ORDER BY status, worker_id LIMIT 500").format(self.store.table("workers"))
+        try:
+            return await self.store.fetch(query)
+        except psycopg.errors.UndefinedTable:
+            return []
