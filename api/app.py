@@ -130,6 +130,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.state.limits = limits
     app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
                                    jwt_secret=settings.jwt_secret)
+    if settings.ui_secret:
+        app.state.auth.csrf_secret = settings.ui_secret.encode()
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(jobs_router())

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,9 +26,11 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 
 from jobstream.api.acting import ACTING
+from jobstream.api.csrf import CSRF_FIELD, CSRF_HEADER, csrf_valid
 from jobstream.api.keyring import Keyring
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.routes_access import route_permission
+from jobstream.api.store import UNAVAILABLE, ReadModel, Row
 from jobstream.core.access import Access, Permission, Principal, Role, acting_role, job_access, parse_grants
 from jobstream.core.ratelimit import RateLimits
 from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
@@ -35,7 +38,8 @@ from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namesp
 log = logging.getLogger(__name__)
 NAMESPACE_HEADER = "X-Jobstream-Namespace"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="jobstream"'}
-TOKEN_COOKIE = "jobstream_token"  # accepted on reads only (see _token)
+TOKEN_COOKIE = "jobstream_token"  # accepted on reads, and on dashboard posts with the CSRF token (see _token)
+DASHBOARD = "/ui/"
 ANONYMOUS = "anonymous"  # the actor of every request when auth is off (--no-auth)
 
 
@@ -47,6 +51,7 @@ class Authenticator:
     enabled: bool
     keyring: Keyring | None = None
     jwt_secret: str | None = None
+    csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # api/csrf.py
 
     def grants(self, token: str, now: datetime) -> tuple[str, dict[str, Role]]:
         """The actor a token stands for and its grants; a 401 problem if it is not accepted."""
@@ -90,7 +95,7 @@ async def authorize(request: Request) -> Principal:
     permission = route_permission(request.method, getattr(route, "path", request.url.path))
     auth: Authenticator = request.app.state.auth
     try:
-        principal = _principal(request, auth)
+        principal = await _principal(request, auth, permission)
         request.state.principal = principal  # for the audit trail, refused or not
         if permission is not Permission.PUBLIC and auth.enabled:  # without auth any namespace is anyone's
             if not principal.may(permission):
@@ -106,7 +111,7 @@ async def authorize(request: Request) -> Principal:
     return principal
 
 
-def _principal(request: Request, auth: Authenticator) -> Principal:
+async def _principal(request: Request, auth: Authenticator, permission: Permission) -> Principal:
     address = request.client.host if request.client else None
     asked = request.headers.get(NAMESPACE_HEADER)
     if asked is not None and not valid_namespace(asked):
@@ -114,25 +119,48 @@ def _principal(request: Request, auth: Authenticator) -> Principal:
                          errors=[field_error(NAMESPACE_HEADER, f"must match {NAMESPACE_PATTERN}")])
     if not auth.enabled:
         return Principal(ANONYMOUS, Role.ADMIN, asked or DEFAULT_NAMESPACE, address)
-    token = _token(request)
+    token = await _token(request, auth, permission)
     if not token:
-        if route_permission(request.method, getattr(request.scope.get("route"), "path", "")) is Permission.PUBLIC:
+        if permission is Permission.PUBLIC:
             return Principal(ANONYMOUS, Role.VIEWER, DEFAULT_NAMESPACE, address)
         raise _unauthorized("credentials are required: Authorization: Bearer <API key or JWT>")
     actor, grants = auth.grants(token, datetime.now(UTC))
+    request.state.token = token  # the dashboard derives the session's CSRF token from it
     acting = acting_role(grants, asked)
     if acting is None:
         raise _forbidden(f"{actor} may not act in namespace {asked}")
     return Principal(actor, acting[1], acting[0], address)
 
 
-def _token(request: Request) -> str:
-    """The bearer token of the Authorization header; for reads only, else the ``jobstream_token``
-    cookie (a browser's dashboard page: a cookie never authorises a change, so no CSRF)."""
+async def _token(request: Request, auth: Authenticator, permission: Permission) -> str:
+    """The bearer token of the Authorization header, else the ``jobstream_token`` cookie (a browser
+    on the dashboard) for a read, or for a dashboard post carrying the session's CSRF token (403
+    without it). The cookie never authorises a change under /v1, and is ignored by public routes
+    (so an expired one does not lock a browser out of the login page)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.cookies.get(TOKEN_COOKIE, "").strip() if request.method in ("GET", "HEAD") else ""
+    cookie = request.cookies.get(TOKEN_COOKIE, "").strip()
+    if not cookie or permission is Permission.PUBLIC:
+        return ""
+    if request.method in ("GET", "HEAD"):
+        return cookie
+    if not request.url.path.startswith(DASHBOARD):
+        return ""
+    if not csrf_valid(auth.csrf_secret, cookie, await _csrf_given(request)):
+        raise _forbidden("the form carries no valid CSRF token: reload the dashboard page and try again")
+    return cookie
+
+
+async def _csrf_given(request: Request) -> str | None:
+    """The CSRF token of a dashboard post: its header, else its form field."""
+    if header := request.headers.get(CSRF_HEADER):
+        return header
+    if not request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                               "multipart/form-data")):
+        return None
+    given = (await request.form()).get(CSRF_FIELD)
+    return given if isinstance(given, str) else None
 
 
 def _within_rate(request: Request, principal: Principal) -> None:
@@ -154,7 +182,7 @@ async def _check_target(request: Request, principal: Principal, permission: Perm
     store = request.app.state.context.store
     job_id = params.get("job_id") or _job_of_execution(params.get("execution_id"))
     if job_id is not None:
-        job = await store.job(job_id)
+        job = await _job_if_readable(store, job_id, principal, permission)
         if job is not None:
             access = job_access(principal, permission, job["namespace"], job.get("submitted_by"))
             if access is Access.HIDDEN:
@@ -170,6 +198,18 @@ async def _check_target(request: Request, principal: Principal, permission: Perm
         worker = await store.worker(worker_id)
         if worker is not None and worker["namespace"] != principal.namespace:
             raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
+
+
+async def _job_if_readable(store: ReadModel, job_id: str, principal: Principal, permission: Permission) -> Row | None:
+    """The job named in the path; None while the read model does not answer, for the route to
+    answer 503 to a read, or to send a command the state processor refuses if it crosses namespaces.
+    Only a submitter's change waits for it: which jobs are its own only the read model knows."""
+    try:
+        return await store.job(job_id)
+    except UNAVAILABLE:
+        if permission is Permission.ACT and principal.role is Role.SUBMITTER:
+            raise
+        return None
 
 
 def _job_of_execution(execution_id: str | None) -> str | None:

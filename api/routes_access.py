@@ -44,6 +44,28 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/templates/{name}:run"): P.SUBMIT,
     ("GET", "/v1/audit"): P.ADMIN,
     ("GET", "/v1/schedules:preview"): P.READ,
+    # The dashboard (ui/): its pages read; each action asks what its /v1 twin asks
+    ("GET", "/"): P.PUBLIC,  # a redirect to /ui
+    ("GET", "/ui/static"): P.PUBLIC,  # htmx, styles (a mount: documented here, never asked)
+    ("GET", "/ui/login"): P.PUBLIC,
+    ("POST", "/ui/login"): P.PUBLIC,
+    ("POST", "/ui/logout"): P.PUBLIC,
+    ("GET", "/ui"): P.READ,
+    ("GET", "/ui/jobs"): P.READ,
+    ("GET", "/ui/jobs/{job_id}"): P.READ,
+    ("GET", "/ui/jobs/{job_id}/as-of"): P.READ,
+    ("GET", "/ui/schedules"): P.READ,
+    ("GET", "/ui/workers"): P.READ,
+    ("GET", "/ui/dead-letters"): P.READ,
+    ("GET", "/ui/bulk-cancel"): P.READ,  # the dry run: nothing is sent
+    ("GET", "/ui/live"): P.READ,
+    ("GET", "/ui/executions/{execution_id}/logs"): P.READ,
+    ("POST", "/ui/jobs/{job_id}/priority"): P.ACT,
+    ("POST", "/ui/jobs/{job_id}/clone"): P.SUBMIT,
+    ("POST", "/ui/jobs/{job_id}/{action}"): P.ACT,  # cancel, retry, pause, resume
+    ("POST", "/ui/workers/{worker_id}/drain"): P.OPERATE,
+    ("POST", "/ui/dead-letters/{job_id}/redrive"): P.OPERATE,
+    ("POST", "/ui/bulk-cancel"): P.OPERATE,
 }
 
 

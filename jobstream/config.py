@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # the CLI sends this token, else the one the credentials file holds for its API URL.
     jwt_secret: str | None = None
     token: str | None = None
+    # API: the dashboard's CSRF tokens are keyed with this (set it alike on every API behind one
+    # address); unset, each API process draws its own at start
+    ui_secret: str | None = None
     # API: submissions a second per key (or JWT subject) and per namespace, each with twice as many in a burst
     key_submit_rate: float = Field(default=100.0, gt=0)
     namespace_submit_rate: float = Field(default=500.0, gt=0)

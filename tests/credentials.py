@@ -20,9 +20,14 @@ def jwt_for(*grants: str, subject: str = "tests", ttl: timedelta = timedelta(day
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
+def admin_token() -> str:
+    """The token of an admin of the default namespace, which the tests' CLI presents."""
+    return jwt_for("default:admin")
+
+
 def with_credentials(settings: Settings, credentials_file: str) -> Settings:
     """``settings`` whose API trusts the tests' JWTs and whose CLI presents a default admin's."""
-    return settings.with_(jwt_secret=JWT_SECRET, token=jwt_for("default:admin"),
+    return settings.with_(jwt_secret=JWT_SECRET, token=admin_token(),
                           credentials_file=credentials_file)
 
 
