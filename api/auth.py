@@ -8,6 +8,9 @@ any). The route's permission (api/routes_access.py) must be granted by the calle
 job named in the path must be of the caller's namespace (else 404) and, for a submitter changing
 it, its own (else 403).
 
+A browser on the dashboard presents the token in the ``jobstream_token`` cookie instead: for reads,
+and for a dashboard post with the session's CSRF token (api/csrf.py), never for a /v1 change.
+
 Routes read the caller with the ``Caller`` dependency; the commands the request sends are stamped
 with it through ``ACTING`` (api/acting.py).
 """
