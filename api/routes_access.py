@@ -20,6 +20,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/jobs:cancel"): P.OPERATE,
     ("GET", "/v1/jobs"): P.READ,
     ("GET", "/v1/jobs/{job_id}"): P.READ,
+    ("GET", "/v1/jobs/{job_id}:wait"): P.READ,
     ("PATCH", "/v1/jobs/{job_id}"): P.ACT,
     ("POST", "/v1/jobs/{job_id}/cancel"): P.ACT,
     ("POST", "/v1/jobs/{job_id}/retry"): P.ACT,
