@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from jobstream.api_client import Output
 from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import parse_duration, refusal
 from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
+from jobstream.tables import Format, print_data, print_rows
 
 app = typer.Typer(no_args_is_help=True, help="API keys: create (the token is printed once), list, revoke.")
 
@@ -41,7 +40,7 @@ def create(namespace: Annotated[str, typer.Option(help="the namespace the key ac
 
 
 @app.command("ls")
-def list_keys(as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
+def list_keys(output: Output = Format.TABLE) -> None:
     """Every key: id, namespace, role, name, state, created and expiry."""
     from jobstream.keys_admin import read_keys
 
@@ -50,13 +49,10 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="print JSON i
              "state": refusal(k, now) or "active", "created_at": k.created_at.isoformat(),
              "expires_at": k.expires_at.isoformat() if k.expires_at else None}
             for k in sorted(read_keys(Settings.from_env()).values(), key=lambda k: k.created_at)]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+    if output != Format.TABLE:
+        print_data(rows, output)
         return
-    table = Table("key_id", "namespace", "role", "name", "state", "created_at", "expires_at")
-    for row in rows:
-        table.add_row(*(str(row[column] or "") for column in row))
-    Console().print(table)
+    print_rows(rows, ("key_id", "namespace", "role", "name", "state", "created_at", "expires_at"))
 
 
 @app.command()
@@ -90,14 +86,16 @@ def set_rate(namespace: Annotated[str, typer.Option(help="the namespace")],
 
 
 @quotas_app.command("ls")
-def list_quotas() -> None:
+def list_quotas(output: Output = Format.TABLE) -> None:
     """The rates set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE)."""
     from jobstream.keys_admin import read_quotas
 
-    table = Table("namespace", "submit_rate", "set_at", "actor")
-    for quota in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace):
-        table.add_row(quota.namespace, f"{quota.submit_rate:g}", quota.set_at.isoformat(), quota.actor)
-    Console().print(table)
+    rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "set_at": q.set_at.isoformat(), "actor": q.actor}
+            for q in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace)]
+    if output != Format.TABLE:
+        print_data(rows, output)
+        return
+    print_rows(rows, ("namespace", "submit_rate", "set_at", "actor"))
 
 
 @app.command()

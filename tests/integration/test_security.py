@@ -220,7 +220,7 @@ def test_the_first_start_writes_an_admin_key_the_cli_then_uses(api: Api, tmp_pat
     env = {"JOBSTREAM_API_URL": api.url, "JOBSTREAM_CREDENTIALS_FILE": str(settings.credentials_file)}
 
     def submit() -> str | None:
-        result = CliRunner().invoke(cli_app, ["submit", "--json", "--", "echo", "hi"], env=env)
+        result = CliRunner().invoke(cli_app, ["submit", "-o", "json", "--", "echo", "hi"], env=env)
         return result.stdout if result.exit_code == 0 else None
 
     job = json.loads(poll(submit, 30, "the CLI's submit to be accepted with the new key"))
