@@ -242,6 +242,9 @@ def _with_access(document: dict[str, Any]) -> dict[str, Any]:
             if permission is not Permission.PUBLIC:
                 operation["responses"].setdefault("401", {**problem, "description": "no valid credentials"})
                 operation["responses"].setdefault("403", {**problem, "description": "not permitted"})
+            if permission is Permission.SUBMIT:
+                operation["responses"].setdefault("429", {**problem, "description": "over the submission rate: "
+                                                          "come back after Retry-After"})
     return document
 
 
