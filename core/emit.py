@@ -6,17 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from jobstream.core.state import JobState, event_id_for, execution_id_for
-from jobstream.schemas import (
-    DEFAULT_NAMESPACE,
-    Command,
-    CommandRejected,
-    Envelope,
-    JobEvent,
-    JobQueued,
-    JobSpec,
-    JobSubmitted,
-    valid_namespace,
-)
+from jobstream.schemas import Command, CommandRejected, Envelope, JobEvent, JobQueued, JobSpec, JobSubmitted
 
 
 class Emitter:
@@ -31,10 +21,6 @@ class Emitter:
         self.seq = state.seq
         self.command = command
         self.now = now
-        # The job's namespace; a submission (or a command about a job that does not exist) brings its own.
-        asked = command.envelope.namespace
-        self.namespace = state.namespace if state.exists else asked if asked and valid_namespace(asked) \
-            else DEFAULT_NAMESPACE
         self._drafts: list[tuple[type[JobEvent], int, dict[str, Any]]] = []
         self._built: list[JobEvent] | None = []
 
@@ -65,7 +51,6 @@ class Emitter:
             causation_id=command.command_id,
             correlation_id=command.correlation_id,
             continues=continues,
-            namespace=self.namespace,
         )
         return event_type(envelope=envelope, **fields)
 

@@ -12,7 +12,6 @@ import httpx
 import typer
 
 from jobstream.config import Settings
-from jobstream.credentials import token_for
 from jobstream.sdk.errors import ClientError, describe_problem, json_or_text
 from jobstream.tables import Format
 
@@ -24,11 +23,9 @@ Output = Annotated[Format, typer.Option("--output", "-o", case_sensitive=False,
 
 
 class ApiClient:
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0,
-                 token: str | None = None) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0) -> None:
         self.base_url = base_url
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s, headers=headers)
+        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -57,9 +54,7 @@ class Api:
         self.transport = transport
 
     def client(self, api_url: str | None) -> ApiClient:
-        settings = Settings.from_env()
-        url = api_url or settings.api_url
-        return ApiClient(url, self.transport, token=token_for(settings, url))
+        return ApiClient(api_url or Settings.from_env().api_url, self.transport)
 
     def call(self, api_url: str | None, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One request; a problem is printed and exits 1."""
