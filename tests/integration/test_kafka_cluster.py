@@ -9,7 +9,7 @@ import signal
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, PartitionMetadata
 
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
@@ -32,14 +32,26 @@ def _completed(records: list[object]) -> set[str]:
     return {r.envelope.job_id for r in records if isinstance(r, JobCompleted)}
 
 
+def _described_partitions(bootstrap: str, topic: str, count: int) -> dict[int, PartitionMetadata]:
+    """A new topic's metadata may list only some partitions, or none with a leader yet, for a moment."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def described() -> dict[int, PartitionMetadata]:
+        return admin.list_topics(topic, timeout=10).topics[topic].partitions
+
+    wait_until(lambda: len(ready := described()) == count and all(p.leader >= 0 for p in ready.values()),
+               60, f"{count} partitions of {topic} with a leader")
+    return described()
+
+
 def test_a_node_killed_while_jobs_run_loses_none(cluster_settings: Settings, kafka_cluster: LocalKafkaCluster,
                                                 tmp_path: Path) -> None:
     # Given every topic replicated 3 times, two instances of each processor and a worker
     topics = Topics(cluster_settings.topic_prefix)
     ensure_topics(cluster_settings.kafka_bootstrap, topics.specs(cluster_settings.partitions), replication=3)
-    described = AdminClient({"bootstrap.servers": kafka_cluster.bootstrap}).list_topics(topics.events, timeout=10)
-    assert all(len(p.replicas) == 3 for p in described.topics[topics.events].partitions.values())
-    victim = described.topics[topics.events].partitions[0].leader  # it leads some of the jobs' events
+    partitions = _described_partitions(kafka_cluster.bootstrap, topics.events, cluster_settings.partitions)
+    assert all(len(p.replicas) == 3 for p in partitions.values())
+    victim = partitions[0].leader  # it leads some of the jobs' events
     publisher = Publisher(cluster_settings)
     reader = TopicReader(cluster_settings, topics.events)
     with (tmp_path / "stack.log").open("w") as log, supervised(cluster_settings, STACK, log):
