@@ -169,12 +169,33 @@ def _returned(state: JobState, command: ReturnAssignment | ExpireExecution, emit
     return queue(state, emit, attempt=state.attempt + 1)
 
 
+def _proven(state: JobState, command: ReportStarted | ReportFinished, emit: Emitter) -> JobState:
+    """A queued job's state once a report of its current lease proves it was assigned (a worker's
+    reports can overtake the dispatcher's AssignJob: two producers) and, for a finish, started (a
+    finish has been seen to overtake its start)."""
+    if state.status != Status.QUEUED or command.attempt != state.attempt:
+        return state
+    emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
+    if isinstance(command, ReportStarted):
+        return replace(state, status=Status.ASSIGNED, worker_id=command.worker_id)
+    emit(JobStarted, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id,
+         pid=None)
+    return replace(state, status=Status.RUNNING, worker_id=command.worker_id)
+
+
+def _ended_lease(state: JobState, command: ReportStarted) -> bool:
+    """A start of the lease whose end was already decided (its finish overtook it)."""
+    same_lease = command.attempt == state.attempt and command.execution_id == state.execution_id
+    if not same_lease or state.status in ACTIVE or state.status == Status.QUEUED:
+        return False
+    # A try that failed and waits for its retry has forgotten its worker.
+    return state.status == Status.SCHEDULED or state.worker_id == command.worker_id
+
+
 def _started(state: JobState, command: ReportStarted, emit: Emitter) -> list[JobEvent]:
-    if state.status == Status.QUEUED and command.attempt == state.attempt:
-        # The worker's start can overtake the dispatcher's AssignJob (two producers): the start
-        # of the current lease is the assignment's proof.
-        emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
-        state = replace(state, status=Status.ASSIGNED, worker_id=command.worker_id)
+    if _ended_lease(state, command):
+        return []
+    state = _proven(state, command, emit)
     if _stale(state, command, emit):
         return emit.events
     if state.status == Status.RUNNING:
@@ -193,6 +214,7 @@ def _progress(state: JobState, command: ReportProgress, emit: Emitter) -> list[J
 
 
 def _finished(state: JobState, command: ReportFinished, emit: Emitter) -> list[JobEvent]:
+    state = _proven(state, command, emit)
     if _stale(state, command, emit):
         return emit.events
     if command.outcome == Outcome.SUCCEEDED:

@@ -130,7 +130,8 @@ class EventWatch:
         deadline = time.monotonic() + timeout_s
         while remaining:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(remaining)} {what} unfinished after {timeout_s}s")
+                named = ", ".join(sorted(remaining)[:5])
+                raise TimeoutError(f"{len(remaining)} {what} unfinished after {timeout_s}s: {named}")
             for message in consume_ready(self.consumer, 5000, 0.05):
                 if message.error() is None:
                     record(self.codec.decode(message.value(), topic=message.topic(), partition=message.partition(),

@@ -82,7 +82,8 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], timeout_s: float = 
 
 @contextmanager
 def bench_run(base: Settings, kind: str, keep: bool = False) -> Iterator[BenchRun]:
-    """A fresh prefix with jobstream's topics; stopped and removed however the body ends."""
+    """A fresh prefix with jobstream's topics; stopped however the body ends, and removed unless
+    asked to keep them or the body failed."""
     settings = base.with_(topic_prefix=new_prefix(kind))
     run = BenchRun(settings, Path(tempfile.mkdtemp(prefix=f"jobstream-{settings.topic_prefix}-")))
     say(f"bench topic prefix: {run.prefix}; its processes log to {run.log_dir}")
@@ -91,6 +92,9 @@ def bench_run(base: Settings, kind: str, keep: bool = False) -> Iterator[BenchRu
             ensure_topics(settings.kafka_bootstrap, Topics(run.prefix).specs(settings.partitions),
                           replication=settings.replication_factor)
             yield run
+        except Exception:
+            keep = True  # a failed run's topics are the evidence: kept, whatever was asked
+            raise
         finally:
             _finish(run, keep)
 

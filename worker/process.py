@@ -115,7 +115,7 @@ class Worker:
         self.turn = 0
         self.draining = False
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
-        self.outbox = Outbox(settings.state_dir / "outbox")  # finish reports, until the broker has them
+        self.outbox = Outbox(settings.state_dir / "outbox", spec.worker_id)  # finish reports, until acknowledged
         self.stopped = asyncio.Event()
 
     # -- life cycle -----------------------------------------------------------------------
@@ -153,6 +153,7 @@ class Worker:
             self.publisher.flush(10)  # every report before the goodbye: an expiry must not overtake one
             self._emit(WorkerDeregistered)
             self.publisher.flush(10)
+            self.outbox.close()  # what is still undelivered goes to the next worker here
             log.info("worker %s deregistered", self.spec.worker_id)
 
     def _register(self) -> None:

@@ -9,9 +9,12 @@ child's pid) happens here. Report command ids are deterministic (``<execution_id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from jobstream.schemas import Assignment, ReportFinished, ReportProgress, ReportStarted
 from jobstream.schemas.actors import worker_actor
@@ -57,10 +60,20 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
 
     output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output)
     results = upstream_results(assignment.spec)
-    with tempfile.TemporaryDirectory(prefix="jobstream-upstream-") as tmp:  # lives as long as the job
-        env = {**job_env(assignment), **(write_results_file(Path(tmp), results) if results else {})}
-        ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started, env=env,
-                         options=options, upstream_results=results)
+    with _results_env(results) as results_env:
+        ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started,
+                         env={**job_env(assignment), **results_env}, options=options, upstream_results=results)
         result = await run_task(assignment.spec.task, ctx, assignment.execution_id)
     on_started(None)  # every executor starts before it ends; this only guards a new one that forgets
     return result
+
+
+@contextlib.contextmanager
+def _results_env(results: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """The variable naming the upstream results file, which lives as long as the job; nothing
+    (and no directory made) for a job without upstreams."""
+    if not results:
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="jobstream-upstream-") as tmp:
+        yield write_results_file(Path(tmp), results)

@@ -9,6 +9,7 @@ them as a JSON file named by ``JOBSTREAM_UPSTREAM_RESULTS``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Callable
@@ -35,13 +36,28 @@ def with_upstream_results(function: Callable[..., Any], kwargs: dict[str, Any],
                           results: dict[str, Any]) -> dict[str, Any]:
     """The call's keyword arguments, with ``upstream_results`` added if the function names that
     parameter and the caller did not pass it already."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):  # a builtin or C callable without a signature: it cannot ask
-        return kwargs
-    if PARAMETER not in parameters or PARAMETER in kwargs:
+    if PARAMETER in kwargs or not _asks_for_results(function):
         return kwargs
     return {**kwargs, PARAMETER: results}
+
+
+def _asks_for_results(function: Callable[..., Any]) -> bool:
+    try:
+        return _asks_cached(function)
+    except TypeError:  # an unhashable callable: looked at every time
+        return _asks(function)
+
+
+def _asks(function: Callable[..., Any]) -> bool:
+    try:
+        return PARAMETER in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: it cannot ask
+        return False
+
+
+# A signature costs about as much as running a no-op job (a builtin's is parsed from its text):
+# looked up once per function, since a worker runs the same few functions again and again.
+_asks_cached = functools.lru_cache(maxsize=1024)(_asks)
 
 
 def write_results_file(directory: Path, results: dict[str, Any]) -> dict[str, str]:

@@ -193,6 +193,29 @@ def test_an_assignment_later_than_the_whole_run_it_assigned_decides_nothing() ->
     assert isinstance(rejected, CommandRejected) and "completed" in rejected.reason
 
 
+def test_a_finish_that_overtakes_the_start_completes_the_job_and_the_late_start_decides_nothing() -> None:
+    # Given a queued job whose worker's finish report arrives before its start report
+    state, events = finish(submitted(), Outcome.SUCCEEDED)
+    # Then the finish of the current lease proves the assignment and the start
+    assert [type(e) for e in events] == [JobAssigned, JobStarted, JobCompleted]
+    assert state.status == Status.COMPLETED and state.worker_id == "w1"
+    # And the start, arriving at last, is neither rejected nor a cancellation for its worker
+    assert decide(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"), T0) == []
+
+
+def test_a_late_start_of_a_failed_lease_decides_nothing_but_a_superseded_lease_is_still_rejected() -> None:
+    state, events = finish(running(retry=retrying(max_attempts=3)), Outcome.FAILED, exit_code=1)
+    assert state.status == Status.SCHEDULED
+    late_start = command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1")
+    assert decide(state, late_start, T0) == []
+
+    fire = command(FireTimer, timer_id=retry_timer_id("job-1", 2), due_at=events[1].retry_at,
+                   purpose=TimerPurpose.RETRY)
+    state, _ = run(state, fire)
+    [rejected] = decide(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"), T0)
+    assert isinstance(rejected, ReportRejected) and "stale lease" in rejected.reason
+
+
 def test_a_one_shot_job_waits_for_its_time_then_runs_once() -> None:
     from jobstream.core.scheduling import schedule_timer_id
     from jobstream.schemas import JobScheduled, Schedule, ScheduleFired
