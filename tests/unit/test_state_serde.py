@@ -19,11 +19,13 @@ from jobstream.core.decide import decide
 from jobstream.core.state import Incomplete, JobState, evolve, tombstone
 from jobstream.schemas import (
     CancelJob,
+    ConfluentCodec,
     JobEvent,
     JobSpec,
     JobStateFields,
     MessageDecodeError,
     RetryPolicy,
+    SchemaRegistryClient,
     ShellTask,
     SubmitJob,
 )
@@ -31,6 +33,7 @@ from jobstream.streams.kafka_io import command_envelope
 from jobstream.streams.state_serde import PICKLE_FORMAT, StateSerde, _rebuild
 from tests.golden.history import FOLDER, read
 from tests.golden.record import BROKEN
+from tests.stub_registry import StubRegistry, serving
 from tests.unit.builders import T0
 from tests.unit.test_decide_properties import build, recipes
 
@@ -102,7 +105,8 @@ def test_every_state_of_a_command_sequence_round_trips(steps: list[tuple[Any, ..
             assert_round_trips(state)
 
 
-def test_a_state_pickled_by_an_earlier_release_reads() -> None:
+def test_a_pickled_state_reads() -> None:
+    """The bytes earlier releases really wrote are test_codec_golden.py's recorded states."""
     state = _settled()
     assert SERDE.decode(PICKLE_FORMAT + pickle.dumps(state)) == state
 
@@ -120,3 +124,15 @@ def test_an_unknown_format_is_refused() -> None:
 def test_a_field_gone_from_the_class_is_dropped_and_a_new_one_defaults() -> None:
     rebuilt = _rebuild(JobState, ("job_id", "seq", "field_since_removed"), ("job-2", 7, "x"))
     assert rebuilt == JobState("job-2", seq=7)
+
+
+def test_with_a_schema_registry_states_are_in_its_wire_format_and_pickled_ones_still_read() -> None:
+    with serving() as (current, url):
+        current[0] = StubRegistry()
+        serde = StateSerde(ConfluentCodec(SchemaRegistryClient(url)), "jobs-changelog")
+        state = _nested()
+        data = serde.encode(state)
+        assert data[:1] == b"\x00" and serde.decode(data) == state
+        assert list(current[0].subjects) == ["jobs-changelog-jobstream.state.JobStateValue"]
+        settled = _settled()
+        assert serde.decode(PICKLE_FORMAT + pickle.dumps(settled)) == settled
