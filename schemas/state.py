@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from .base import Record
+from .common import JobSpec
 
 
 class Liveness(StrEnum):
@@ -51,5 +52,54 @@ class PendingTimer(Record):
     purpose: str
 
 
-RECORDS: tuple[type[Record], ...] = (Held, WorkerLiveness, PendingTimer)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStateFields(Record):
+    """Every field of a job's state (``core.state.JobState``) but the decisions cut short;
+    ``streams/state_record.py`` maps one to the other."""
+
+    avro_name: ClassVar[str] = "jobstream.state.JobStateFields"
+    job_id: str
+    seq: int = 0
+    status: str | None = None  # a core.lifecycle.Status (core imports schemas, not the reverse)
+    spec: JobSpec | None = None
+    attempt: int = 0
+    tries: int = 0
+    execution_id: str | None = None
+    worker_id: str | None = None
+    last_error: str | None = None
+    submitted_at: datetime | None = None
+    updated_at: datetime | None = None
+    recent_commands: list[str] = field(default_factory=list)
+    next_run_at: datetime | None = None
+    last_due: datetime | None = None
+    runs: int = 0
+    active_runs: list[str] = field(default_factory=list)
+    schedule_anchor: datetime | None = None
+    waiting_on: list[str] = field(default_factory=list)
+    dependents: list[str] = field(default_factory=list)
+    result_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncompleteDecision(Record):
+    """A decision whose events stopped before its last (``core.state.Incomplete``)."""
+
+    avro_name: ClassVar[str] = "jobstream.state.IncompleteDecision"
+    command_id: str
+    occurred_at: datetime
+    before: JobStateFields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStateValue(Record):
+    """A job's state (the state processor's store): its fields, then its decisions cut short,
+    outermost first (a list: the schema is not recursive)."""
+
+    avro_name: ClassVar[str] = "jobstream.state.JobStateValue"
+    state: JobStateFields
+    incomplete: list[IncompleteDecision] = field(default_factory=list)
+
+
+RECORDS: tuple[type[Record], ...] = (Held, WorkerLiveness, PendingTimer, JobStateFields, IncompleteDecision,
+                                     JobStateValue)
 ENUMS: dict[str, type[StrEnum]] = {"jobstream.state.Liveness": Liveness}

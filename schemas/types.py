@@ -85,7 +85,7 @@ from .events import (
 )
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
-from .state import Held, Liveness, PendingTimer, WorkerLiveness
+from .state import Held, IncompleteDecision, JobStateFields, JobStateValue, Liveness, PendingTimer, WorkerLiveness
 from .templates import ParamType, Template, TemplateParam, TemplateVersion
 from .workers import (
     WorkerDeregistered,
@@ -123,7 +123,7 @@ __all__ = [
     # log records
     "LogChunk",
     # processor state
-    "Liveness", "Held", "WorkerLiveness", "PendingTimer",
+    "Liveness", "Held", "WorkerLiveness", "PendingTimer", "JobStateFields", "IncompleteDecision", "JobStateValue",
     # job templates
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
     # analytics

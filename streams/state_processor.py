@@ -275,7 +275,9 @@ def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     metrics.serve(metrics_port)
     ensure_all_topics(settings)
-    engine = Engine(settings, engine_config(settings, instance_id), StateHandler(settings), StateSerde())
+    handler = StateHandler(settings)
+    serde = StateSerde(handler.codec, handler.topics.state_processor_changelog)
+    engine = Engine(settings, engine_config(settings, instance_id), handler, serde)
     signal.signal(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGINT, engine.stop)
     raise SystemExit(engine.run())

@@ -1,23 +1,26 @@
-"""JobState on the engine's changelog: a format byte, then a pickle of field names and values.
+"""JobState on the engine's changelog: a ``JobStateValue`` Avro record (``streams/state_record.py``),
+in the codec's wire format like every other store value, so the writer schema travels with each
+value and the compatibility guard covers it.
 
-The default pickle of a slotted dataclass is positional (values in field order), so a field added
-to JobState or to a record it holds (JobSpec, a task) would shift or leave unset the fields of
-every stored state. Naming the fields lets a class gain one (it gets its default) or lose one
-(dropped). Same speed as the default pickle, about twice the bytes (the names, once per class
-per value). A stopgap until a versioned Avro record handles JobSpec's evolution."""
+It also reads the format of earlier releases, a format byte (0x01) and a pickle of each
+dataclass's field names and values, so a changelog they wrote restores; it never writes it. The
+pickle is read with an unpickler that builds only our dataclasses and datetimes."""
 
 from __future__ import annotations
 
-import copyreg
 import dataclasses
 import io
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from jobstream.core.state import Incomplete, JobState
-from jobstream.schemas import all_record_classes
+from jobstream.schemas import Codec, JobStateValue, all_record_classes, make_codec
+from jobstream.streams.record_serde import RecordSerde
+from jobstream.streams.state_record import from_record, to_record
 
-FORMAT = b"\x01"
+PICKLE_FORMAT = b"\x01"  # earlier releases: read, never written
+
 _LAYOUTS: dict[type, tuple[str, ...]] = {
     cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in (JobState, Incomplete, *all_record_classes())
 }
@@ -25,6 +28,8 @@ _KNOWN: dict[type, frozenset[str]] = {cls: frozenset(names) for cls, names in _L
 
 
 def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    """Named in every pickled state (``jobstream.streams.state_serde._rebuild``): keep its name.
+    A field gone from the class is dropped; a new one gets its default."""
     known = _KNOWN.get(cls)
     fields = dict(zip(names, values, strict=True))
     if known is not None and not known.issuperset(names):
@@ -32,26 +37,38 @@ def _rebuild(cls: type, names: tuple[str, ...], values: tuple[Any, ...]) -> Any:
     return cls(**fields)
 
 
-def _reduce(obj: Any) -> tuple[Any, ...]:
-    names = _LAYOUTS[type(obj)]
-    return _rebuild, (type(obj), names, tuple([getattr(obj, name) for name in names]))
+class _StateUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "datetime" or module.startswith("jobstream."):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a job state does not hold {module}.{name}")
 
 
-_DISPATCH = copyreg.dispatch_table.copy()
-_DISPATCH.update({cls: _reduce for cls in _LAYOUTS})
+def _from_pickle(data: bytes) -> JobState:
+    state = _StateUnpickler(io.BytesIO(data[1:])).load()
+    if not isinstance(state, JobState):
+        raise ValueError(f"the pickled job state is a {type(state).__name__}")
+    return state
+
+
+# The formats of earlier releases, by first byte, read and never written. Any other value is in the
+# codec's wire format (Avro single-object, or Confluent's with a registry), the one written.
+LEGACY_FORMATS: dict[bytes, Callable[[bytes], JobState]] = {PICKLE_FORMAT: _from_pickle}
 
 
 class StateSerde:
+    """``JobState`` values of the state processor's store. The codec and topic are the engine's
+    (the topic names the registry subject with a schema registry); by default the single-object
+    codec, which needs neither."""
+
+    def __init__(self, codec: Codec | None = None, topic: str = "") -> None:
+        self.records = RecordSerde(codec or make_codec(None), JobStateValue, topic)
+
     def encode(self, value: JobState) -> bytes:
-        buffer = io.BytesIO()
-        buffer.write(FORMAT)
-        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = _DISPATCH  # this pickler only: nothing global changes
-        pickler.dump(value)
-        return buffer.getvalue()
+        return self.records.encode(to_record(value))
 
     def decode(self, data: bytes) -> JobState:
-        if data[:1] != FORMAT:
-            raise ValueError(f"unknown job state format {data[:1].hex()}")
-        state: JobState = pickle.loads(data[1:])
-        return state
+        legacy = LEGACY_FORMATS.get(data[:1])
+        if legacy is not None:
+            return legacy(data)
+        return from_record(self.records.decode(data))

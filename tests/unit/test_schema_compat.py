@@ -66,6 +66,7 @@ def test_new_field_in_a_shared_type_flags_every_user(current: Path) -> None:
         "jobstream.commands.SubmitJob", "jobstream.commands.UpdateJob",
         "jobstream.events.JobSubmitted", "jobstream.events.JobUpdated",
         "jobstream.dispatch.JobReady", "jobstream.dispatch.Assignment", "jobstream.dispatch.DeadLetter",
+        "jobstream.state.JobStateFields", "jobstream.state.IncompleteDecision", "jobstream.state.JobStateValue",
     }
 
 
