@@ -113,6 +113,7 @@ class Worker:
         self.incarnation = int(time.time() * 1_000_000)
         self.credit_seq = 0
         self.turn = 0
+        self.credits_soon = False  # a credit for this turn of the loop's finishes is on its way
         self.draining = False
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
         self.outbox = Outbox(settings.state_dir / "outbox", spec.worker_id)  # finish reports, until acknowledged
@@ -223,8 +224,16 @@ class Worker:
     def _free(self) -> int:
         return 0 if self.draining else free(self.capacity, self._running_needs()).slots
 
+    def _send_credits_soon(self) -> None:
+        """One credit for every execution that ends in this turn of the event loop, sent at its end:
+        no later than one each, and fewer messages for the dispatcher to decide under load."""
+        if not self.credits_soon:
+            self.credits_soon = True
+            asyncio.get_running_loop().call_soon(self._send_credits)
+
     def _send_credits(self) -> None:
         """What this worker really has room for, per queue (the dispatcher subtracts what is on its way)."""
+        self.credits_soon = False
         self.turn += 1
         now = utcnow()
         metrics.WORKER_SLOTS.set(self.spec.slots)  # sent with every credit: on each change and heartbeat
@@ -306,7 +315,7 @@ class Worker:
                      duration_ms=result.duration_ms, result_json=result.result_json)
         del self.running[assignment.execution_id]
         metrics.EXECUTIONS.labels(result.outcome.value).inc()
-        self._send_credits()
+        self._send_credits_soon()
 
     def _report(self, cls: type[ReportStarted] | type[ReportFinished], assignment: Assignment, what: str,
                 **fields: object) -> None:
