@@ -169,7 +169,7 @@ def test_cursors_round_trip_and_foreign_ones_name_the_field() -> None:
 @pytest.fixture
 def client() -> TestClient:
     """An app whose lifespan does not run: only what fails before any I/O can be asked."""
-    app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048))
+    app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048), no_auth=True)
     options = ApiOptions()
     commands = JobCommands(None, None, None, options)  # type: ignore[arg-type]
     bulk = BulkCommands(None, None)  # type: ignore[arg-type]
