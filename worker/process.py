@@ -117,7 +117,7 @@ class Worker:
         self.turn = 0
         self.draining = False
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
-        self.outbox = Outbox(settings.state_dir / "outbox")  # finish reports, until the broker has them
+        self.outbox = Outbox(settings.state_dir / "outbox", spec.worker_id)  # finish reports, until acknowledged
         self.stopped = asyncio.Event()
 
     # -- life cycle -----------------------------------------------------------------------
