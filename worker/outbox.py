@@ -91,11 +91,18 @@ class Outbox:
             if lock is None:
                 continue  # its worker lives: its reports are its own to send, in order
             try:
-                for path in folder.glob("*.json"):
-                    path.replace(self.directory / path.name)
-                shutil.rmtree(folder, ignore_errors=True)  # half-written (.tmp) files were never produced
+                if os.fstat(lock).st_nlink:  # else adopted and removed by another worker meanwhile
+                    self._take_over(folder)
+            except OSError as error:  # tried again at the next look
+                log.warning("outbox %s of a stopped worker not adopted yet: %s", folder, error)
             finally:
                 os.close(lock)
+
+    def _take_over(self, folder: Path) -> None:
+        for path in folder.iterdir():  # reports, and those set aside as unreadable
+            if path.name != LOCK and path.suffix != ".tmp":  # a .tmp was never produced
+                path.replace(self.directory / path.name)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def _read(self, path: Path) -> Kept | None:
         try:
@@ -130,7 +137,11 @@ def _claim(root: Path, name: str) -> tuple[Path, int]:
     hidden = root / f".{name}"
     hidden.mkdir(parents=True, exist_ok=True)
     lock = os.open(hidden / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        raise RuntimeError(f"outbox {directory} is being claimed by another worker of the same id") from None
     hidden.replace(directory)
     return directory, lock
 

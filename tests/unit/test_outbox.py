@@ -38,6 +38,16 @@ def test_a_live_workers_reports_are_never_sent_by_another(tmp_path: Path) -> Non
     assert other.due(now=0.0) == [REPORT]  # once its worker is dead
 
 
+def test_a_folder_adopted_by_one_worker_is_not_adopted_again_by_another(tmp_path: Path) -> None:
+    dead = Outbox(tmp_path, "w-1")
+    dead.keep(REPORT)
+    dead.close()
+    first, second = Outbox(tmp_path, "w-2"), Outbox(tmp_path, "w-3")
+
+    assert first.due(now=0.0) == [REPORT]
+    assert second.due(now=0.0) == []
+
+
 def test_a_restarted_worker_of_the_same_id_takes_its_folder_over(tmp_path: Path) -> None:
     before = Outbox(tmp_path, "w-1")
     before.keep(REPORT)
@@ -63,3 +73,8 @@ def test_a_half_written_report_is_not_read_and_a_broken_one_is_set_aside(tmp_pat
     (outbox.directory / "y.json").write_text("not json")
     assert outbox.due(now=0.0) == []
     assert (outbox.directory / "y.unreadable").exists() and not (outbox.directory / "y.json").exists()
+    outbox.close()
+
+    adopter = Outbox(tmp_path, "w-2")
+    assert adopter.due(now=0.0) == []
+    assert sorted(p.name for p in adopter.directory.iterdir()) == [".lock", "y.unreadable"]  # kept for a human
