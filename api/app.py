@@ -10,14 +10,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from jobstream.api.audit import AuditMiddleware
+from jobstream.api.auth import Authenticator, authorize, document_access
 from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.context import ApiContext
 from jobstream.api.health import BrokerWatch
+from jobstream.api.keyring import Keyring
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
 from jobstream.api.problems import install_problem_handlers
 from jobstream.api.query import known_query_only
+from jobstream.api.routes_audit import audit_router
 from jobstream.api.routes_batch import batch_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
@@ -31,6 +35,8 @@ from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
 from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
+from jobstream.core.ratelimit import Rate, RateLimits
+from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
 from jobstream.ui.routes import install_dashboard
 
@@ -77,18 +83,23 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         producer = publisher or Publisher(settings, error_cb=broker.on_error)
         poller = ProducerPoller(producer, broker)
         transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
+        keyring = app.state.auth.keyring
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
                                        commands=JobCommands(store, notifier, producer, options, broker),
                                        metrics=metrics, options=options,
                                        bulk=BulkCommands(store, transactions))
         await pool.open(wait=False)
         poller.start()
+        if keyring is not None:
+            keyring.start()
         await notifier.start(options.listener_start_s)
         try:
             yield
         finally:
             await notifier.stop()
             poller.stop()
+            if keyring is not None:
+                keyring.stop()
             await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
             await asyncio.to_thread(transactions.flush, FLUSH_TIMEOUT_S)
             await pool.close()
@@ -97,14 +108,31 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
     return lifespan
 
 
+def audit_publisher(app: FastAPI) -> Callable[[AuditEntry], None]:
+    """Publishes audit entries with the app's producer, keyed by actor (none before the lifespan ran)."""
+    def publish(entry: AuditEntry) -> None:
+        context: ApiContext | None = getattr(app.state, "context", None)
+        if context is not None and context.publisher is not None:
+            context.publisher.publish(context.publisher.topics.audit, entry.actor, entry)
+    return publish
+
+
 def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publisher | None = None,
-               options: ApiOptions | None = None) -> FastAPI:
-    """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics."""
+               options: ApiOptions | None = None, no_auth: bool = False) -> FastAPI:
+    """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics. Every
+    route but the public ones asks for credentials (api/auth.py) unless ``no_auth``."""
     options = options or ApiOptions()
     metrics = ApiMetrics()
     app = FastAPI(title="jobstream", version="1", description="Event-sourced job scheduling on Kafka",
                   lifespan=_lifespan(settings, schema, publisher, options, metrics),
-                  dependencies=[Depends(known_query_only)], responses=APP_WIDE_PROBLEMS)
+                  dependencies=[Depends(known_query_only), Depends(authorize)], responses=APP_WIDE_PROBLEMS)
+    key_rate, namespace_rate = settings.key_submit_rate, settings.namespace_submit_rate
+    limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
+    app.state.limits = limits
+    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
+                                   jwt_secret=settings.jwt_secret)
+    if settings.ui_secret:
+        app.state.auth.csrf_secret = settings.ui_secret.encode()
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
     app.include_router(wait_router())  # before jobs_router, whose /v1/jobs/{job_id} would match :wait
@@ -116,18 +144,22 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(workers_router())
     app.include_router(templates_router())
     app.include_router(ops_router())
+    app.include_router(audit_router())
     app.include_router(schedules_router())  # /v1/schedules:preview
     install_dashboard(app)  # /ui, and / redirecting to it
+    document_access(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AuditMiddleware, publish=audit_publisher(app))
     return app
 
 
 def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream",
-            access_log: bool = False) -> None:
+            access_log: bool = False, no_auth: bool = False) -> None:
     """Serve the API with uvicorn until interrupted; logging is the process's (log_config=None), with
     one line per request only when ``access_log``."""
     import uvicorn
 
-    uvicorn.run(create_app(settings, schema=schema), host=host, port=port, log_config=None, access_log=access_log)
+    app = create_app(settings, schema=schema, no_auth=no_auth)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)

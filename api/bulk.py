@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jobstream.api.acting import acting_envelope, acting_namespace
 from jobstream.api.models import MAX_BATCH, BatchJobIn, BatchRequest, BulkCancelRequest
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import ReadModel
@@ -25,9 +26,7 @@ from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.core.scheduling import schedule_problem
 from jobstream.core.validation import Problem, validate_spec
 from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
-from jobstream.streams.kafka_io import command_envelope
 
-ACTOR = "api"
 MAX_ERRORS = 100  # a 10,000-job batch with one mistake repeated should not answer megabytes
 COMMAND_IDS = uuid.UUID("0b6c3f7e-2d1a-4f0e-8c6b-5a9e1d2c3b4a")
 
@@ -60,7 +59,7 @@ class BulkCommands:
         await self._check_upstreams_exist(jobs, resolved)
         batch_id = uuid.uuid4().hex  # correlates the batch's commands and events
         commands: list[Command] = [
-            SubmitJob(envelope=command_envelope(SubmitJob, job.job_id, ACTOR, correlation_id=batch_id), spec=job.spec)
+            SubmitJob(envelope=acting_envelope(SubmitJob, job.job_id, correlation_id=batch_id), spec=job.spec)
             for job in resolved.jobs]  # topological order: upstreams first within a partition
         await self._send(commands)
         return BatchAccepted(answer, resolved.refs, existing=False)
@@ -69,10 +68,10 @@ class BulkCommands:
         """One CancelJob per matching unfinished job (up to MAX_BATCH), with command ids derived
         from the request id: a retried request repeats the same commands, which decide nothing."""
         request_id = request.request_id or request_id or uuid.uuid4().hex
-        job_ids, matched = await self.store.unfinished(request.queue, request.status, request.label_pair(),
-                                                       request.name_prefix, MAX_BATCH)
+        job_ids, matched = await self.store.unfinished(acting_namespace(), request.queue, request.status,
+                                                       request.label_pair(), request.name_prefix, MAX_BATCH)
         commands: list[Command] = [
-            CancelJob(envelope=command_envelope(CancelJob, job_id, ACTOR, correlation_id=request_id,
+            CancelJob(envelope=acting_envelope(CancelJob, job_id, correlation_id=request_id,
                                                 command_id=uuid.uuid5(COMMAND_IDS, f"{request_id}/{job_id}").hex),
                       reason=request.reason)
             for job_id in job_ids]
@@ -83,7 +82,7 @@ class BulkCommands:
     async def _sent_before(self, jobs: list[ResolvedJob]) -> bool:
         """Whether a job named by the batch's idempotency key exists: then the batch was sent."""
         keyed_by_batch = [job.job_id for job in jobs if not job.spec.idempotency_key]
-        return bool(keyed_by_batch) and bool(await self.store.existing(keyed_by_batch))
+        return bool(keyed_by_batch) and bool(await self.store.existing(keyed_by_batch, acting_namespace()))
 
     async def _check_upstreams_exist(self, jobs: list[BatchJob], resolved: ResolvedBatch) -> None:
         inside = {job.job_id for job in resolved.jobs}
@@ -91,7 +90,7 @@ class BulkCommands:
                    if up.job_id is not None and up.job_id not in inside]
         if not outside:
             return
-        known = await self.store.existing(sorted({job_id for _, _, job_id in outside}))
+        known = await self.store.existing(sorted({job_id for _, _, job_id in outside}), acting_namespace())
         missing = [(f"jobs[{i}].depends_on[{k}].job_id", f"job {job_id} does not exist")
                    for i, k, job_id in outside if job_id not in known]
         if missing:
@@ -159,9 +158,9 @@ def indexed_field(prefix: str, loc: tuple[int | str, ...]) -> str:
 
 def _job_id(index: int, spec: JobSpec, batch_key: str | None) -> str:
     if spec.idempotency_key:
-        return job_id_for_idempotency_key(spec.idempotency_key)
+        return job_id_for_idempotency_key(spec.idempotency_key, acting_namespace())
     if batch_key:  # a retried batch names the same jobs
-        return job_id_for_idempotency_key(f"batch:{batch_key}:{index}")
+        return job_id_for_idempotency_key(f"batch:{batch_key}:{index}", acting_namespace())
     return new_job_id()
 
 

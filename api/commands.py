@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from confluent_kafka import KafkaException, Message
 
+from jobstream.api.acting import acting_envelope, acting_namespace
 from jobstream.api.health import BrokerWatch
 from jobstream.api.models import spec_from_json
 from jobstream.api.notifier import JobNotifier, Subscription
@@ -34,9 +35,8 @@ from jobstream.schemas import (
     SubmitJob,
     UpdateJob,
 )
-from jobstream.streams.kafka_io import Publisher, command_envelope
+from jobstream.streams.kafka_io import Publisher
 
-ACTOR = "api"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,12 @@ class JobCommands:
         if spec.depends_on and not upstreams_may_come_later:
             await self._upstreams_exist(spec)
         key = spec.idempotency_key
-        job_id = job_id_for_idempotency_key(key) if key else new_job_id()
+        job_id = job_id_for_idempotency_key(key, acting_namespace()) if key else new_job_id()
         # Unread while the read model is down: a second submit of the key is then the state processor's to refuse.
         if key and (existing := await tolerant(lambda: self.store.job(job_id))()) is not None:
             await self._same_submission(job_id, key, spec)
             return Result(Reply.EXISTING, existing)
-        command = SubmitJob(envelope=command_envelope(SubmitJob, job_id, ACTOR), spec=spec)
+        command = SubmitJob(envelope=acting_envelope(SubmitJob, job_id), spec=spec)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
             result = await self._visible(subscription, lambda: self._submitted(job_id, command))
@@ -121,7 +121,7 @@ class JobCommands:
 
     async def _upstreams_exist(self, spec: JobSpec) -> None:
         """A job waiting on a job that does not exist would wait for ever, saying nothing."""
-        known = await self.store.existing([d.job_id for d in spec.depends_on])
+        known = await self.store.existing([d.job_id for d in spec.depends_on], acting_namespace())
         missing = [field_error(f"depends_on[{k}].job_id", f"job {d.job_id} does not exist (if it will be "
                                "submitted later, say upstreams_may_come_later: true)")
                    for k, d in enumerate(spec.depends_on) if d.job_id not in known]
@@ -158,7 +158,7 @@ class JobCommands:
             raise ApiProblem(409, "conflict", f"job is already {job['status']}", job_id=job_id,
                              job_status=job["status"])
         seen_seq = int(job["seq"]) if job is not None else 0
-        command = CancelJob(envelope=command_envelope(CancelJob, job_id, ACTOR), reason=reason)
+        command = CancelJob(envelope=acting_envelope(CancelJob, job_id), reason=reason)
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
             result = await self._visible(subscription, lambda: self._cancelled(job_id, command, seen_seq))
@@ -171,7 +171,7 @@ class JobCommands:
             raise ApiProblem(409, "conflict", f"only a failed job can run again; this one is {job.get('status')}",
                              job_id=job_id, job_status=job.get("status"))
         seen_seq = int(job["seq"]) if job is not None else 0
-        command = command_type(envelope=command_envelope(command_type, job_id, ACTOR))
+        command = command_type(envelope=acting_envelope(command_type, job_id))
         async with self.notifier.subscribe(job_id) as subscription:
             await self._send(command)
             result = await self._visible(subscription, lambda: self._requeued(job_id, command, seen_seq))
@@ -179,14 +179,14 @@ class JobCommands:
 
     async def update(self, job_id: str, patch: JobPatch) -> Result:
         """Change a job before it runs; 409 with the state processor's reason if it may not change."""
-        return await self._change(job_id, lambda: UpdateJob(envelope=command_envelope(UpdateJob, job_id, ACTOR),
+        return await self._change(job_id, lambda: UpdateJob(envelope=acting_envelope(UpdateJob, job_id),
                                                             patch=patch))
 
     async def pause(self, job_id: str) -> Result:
-        return await self._change(job_id, lambda: PauseJob(envelope=command_envelope(PauseJob, job_id, ACTOR)))
+        return await self._change(job_id, lambda: PauseJob(envelope=acting_envelope(PauseJob, job_id)))
 
     async def resume(self, job_id: str) -> Result:
-        return await self._change(job_id, lambda: ResumeJob(envelope=command_envelope(ResumeJob, job_id, ACTOR)))
+        return await self._change(job_id, lambda: ResumeJob(envelope=acting_envelope(ResumeJob, job_id)))
 
     async def clone(self, job_id: str, overrides: Callable[[JobSpec], JobSpec]) -> Result:
         """Submit a new job from this one's spec (as projected), changed by ``overrides``."""

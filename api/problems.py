@@ -89,7 +89,7 @@ def validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return out
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+async def on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
     return problem_response(request, exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors,
                             headers=exc.headers, **exc.extra)
@@ -125,7 +125,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiProblem, _on_problem)
+    app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(psycopg.OperationalError, _on_unavailable)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime
 
+from jobstream.api.auth import Caller
 from jobstream.api.commands import Reply, Result
 from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
 from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
@@ -65,9 +66,9 @@ def dlq_router() -> APIRouter:
     router = APIRouter(prefix="/v1/dlq", tags=["dead letters"])
 
     @router.get("", response_model=JobPage)
-    async def list_dead_letters(context: Context, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
+    async def list_dead_letters(context: Context, caller: Caller, limit: Limit = 50, cursor: Cursor = None) -> JobPage:
         """Jobs that exhausted their retries, newest first."""
-        rows = await context.store.dead_letters(limit, decode_cursor(cursor))
+        rows = await context.store.dead_letters(caller.namespace, limit, decode_cursor(cursor))
         page, cursor_after = next_cursor(rows, limit, "job_id")
         return JobPage(items=[JobView.model_validate(r) for r in page], next_cursor=cursor_after)
 
@@ -95,7 +96,7 @@ def jobs_router() -> APIRouter:
         return answer_with_job(result, response)
 
     @router.get("", response_model=JobPage)
-    async def list_jobs(context: Context, status: Annotated[list[Status] | None, Query()] = None,
+    async def list_jobs(context: Context, caller: Caller, status: Annotated[list[Status] | None, Query()] = None,
                         queue: TextFilter = None, name: TextFilter = None,
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
                         parent_job_id: TextFilter = None, label: LabelFilter = None,
@@ -103,8 +104,8 @@ def jobs_router() -> APIRouter:
         """Jobs, the last submitted first; pass ``next_cursor`` back as ``cursor`` for the next page.
         ``parent_job_id`` lists the runs of a recurring job; ``label=k=v`` (repeatable) the jobs with those labels."""
         statuses = [s.value for s in status] if status else None
-        filters = Filter({"status": statuses, "queue": queue, "name": name, "priority": priority,
-                          "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label))})
+        filters = Filter({"namespace": caller.namespace, "status": statuses, "queue": queue, "name": name,
+                          "priority": priority, "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label))})
         rows = await context.store.jobs_by_submission(filters, limit, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, limit, submission_key)
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)

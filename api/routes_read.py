@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import CommandId, Context, Cursor, ExecutionId, LabelFilter, Limit, TextFilter
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
@@ -20,14 +21,15 @@ def executions_router() -> APIRouter:
     router = APIRouter(prefix="/v1/executions", tags=["executions"])
 
     @router.get("", response_model=ExecutionPage)
-    async def list_executions(context: Context, job_id: TextFilter = None, worker_id: TextFilter = None,
+    async def list_executions(context: Context, caller: Caller, job_id: TextFilter = None, worker_id: TextFilter = None,
                               status: Annotated[list[ExecutionStatus] | None, Query()] = None,
                               label: LabelFilter = None, limit: Limit = 50, cursor: Cursor = None) -> ExecutionPage:
         """Executions, newest job first, filtered by their job's labels too; pass ``next_cursor`` back as
         ``cursor`` for the next page."""
         statuses = [s.value for s in status] if status else None
         filters = Filter({"job_id": job_id, "worker_id": worker_id, "status": statuses,
-                          "job_labels": OfJobsLabelled(label_pairs(label), context.store.table("jobs"))})
+                          "job_labels": OfJobsLabelled(label_pairs(label), context.store.table("jobs"),
+                                                        caller.namespace)})
         rows = await context.store.page("executions", "execution_id", filters, limit, decode_cursor(cursor),
                                         descending=True)
         items, following = next_cursor(rows, limit, "execution_id")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import ApiContext, Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
@@ -29,7 +29,6 @@ from jobstream.projections.rows import WorkerStatus
 from jobstream.schemas import DrainWorker, WorkerEnvelope, WorkerRegistered
 from jobstream.streams.kafka_io import Publisher, partition_for
 
-ACTOR = "api"
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"  # ids and queue names travel as Kafka keys and in URLs
 
 
@@ -93,12 +92,12 @@ def workers_router() -> APIRouter:
     router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
     @router.get("", response_model=WorkerList)
-    async def list_workers(context: Context, status: Annotated[list[WorkerStatus] | None, Query()] = None,
-                           label: LabelFilter = None,
+    async def list_workers(context: Context, caller: Caller,
+                           status: Annotated[list[WorkerStatus] | None, Query()] = None, label: LabelFilter = None,
                            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: Cursor = None) -> WorkerList:
         """Workers by id, filtered by status and labels; pass ``next_cursor`` back as ``cursor``."""
         statuses = [s.value for s in status] if status else None
-        filters = Filter({"status": statuses, "labels": Contains(label_pairs(label))})
+        filters = Filter({"namespace": caller.namespace, "status": statuses, "labels": Contains(label_pairs(label))})
         rows = await context.store.page("workers", "worker_id", filters, limit, decode_cursor(cursor),
                                         descending=False)
         items, following = next_cursor(rows, limit, "worker_id")
@@ -112,7 +111,7 @@ def workers_router() -> APIRouter:
         return _detail(row)
 
     @router.post("/register", response_model=Registration, status_code=201, responses={413: PROBLEM, 503: PROBLEM})
-    async def register_worker(body: RegisterIn, context: Context) -> Registration:
+    async def register_worker(body: RegisterIn, context: Context, caller: Caller) -> Registration:
         """Register a worker that is not ``jobstream worker`` (another language, say). It must then
         heartbeat on the workers topic every ``heartbeat_s``, continuing from ``seq``."""
         worker_id = body.worker_id or f"{re.sub(r'[^A-Za-z0-9.-]', '-', body.hostname)[:60]}-{uuid.uuid4().hex[:8]}"
@@ -121,7 +120,7 @@ def workers_router() -> APIRouter:
         topics = context.publisher.topics
         envelope = WorkerEnvelope(event_id=f"{worker_id}:{seq}", worker_id=worker_id, seq=seq,
                                   type=WorkerRegistered.short_name(), occurred_at=datetime.now(UTC),
-                                  actor=f"{ACTOR}:{socket.gethostname()}")
+                                  actor=caller.actor, namespace=caller.namespace)
         record = WorkerRegistered(envelope=envelope, hostname=body.hostname, pid=body.pid, queues=list(body.queues),
                                   slots=body.slots, cpu=body.cpu, memory_mb=body.memory_mb, labels=dict(body.labels))
         await context.commands.acked(lambda: context.publisher.publish_acked(topics.workers, worker_id, record),
@@ -134,22 +133,23 @@ def workers_router() -> APIRouter:
 
     @router.post("/{worker_id}/drain", response_model=DrainOut, status_code=202,
                  responses={404: PROBLEM, 409: PROBLEM, 503: PROBLEM})
-    async def drain_worker(worker_id: WorkerId, context: Context,
+    async def drain_worker(worker_id: WorkerId, context: Context, caller: Caller,
                            reason: Annotated[str, Query(max_length=500, pattern=r"^[^\x00]*$")] = "") -> DrainOut:
         """Ask a worker to drain: it finishes what runs, takes nothing new, then deregisters."""
-        return await request_drain(context, worker_id, reason)
+        return await request_drain(context, worker_id, reason, caller.actor)
 
     return router
 
 
-async def request_drain(context: ApiContext, worker_id: str, reason: str) -> DrainOut:
+async def request_drain(context: ApiContext, worker_id: str, reason: str, actor: str) -> DrainOut:
     """Send a worker its ``DrainWorker``; 404 for a worker unknown, 409 for one that is gone."""
     row = await context.store.worker(worker_id)
     if row is None:
         raise ApiProblem(404, "not-found", f"worker {worker_id} does not exist")
     if row["status"] in (WorkerStatus.LOST, WorkerStatus.DEREGISTERED):
         raise ApiProblem(409, "conflict", f"worker {worker_id} is {row['status']}: there is nothing to drain")
-    request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=ACTOR, requested_at=datetime.now(UTC))
+    request = DrainWorker(worker_id=worker_id, reason=reason, requested_by=actor,
+                          requested_at=datetime.now(UTC))
     assignments = context.publisher.topics.assignments
     await context.commands.acked(lambda: context.publisher.publish_acked(assignments, worker_id, request),
                                  worker_id=worker_id)

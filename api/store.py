@@ -43,10 +43,11 @@ class Contains:
 
 @dataclass(frozen=True)
 class OfJobsLabelled:
-    """Rows whose job has at least these labels (executions have none of their own)."""
+    """Rows whose job has at least these labels, in this namespace (executions have neither)."""
 
     pairs: dict[str, str]
     jobs: sql.Composable  # the jobs table, qualified by the read model's schema
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,13 @@ class Filter:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
-            if value is None or value == Contains({}) or isinstance(value, OfJobsLabelled) and not value.pairs:
+            if value is None or value == Contains({}) or isinstance(value, OfJobsLabelled) and not (
+                    value.pairs or value.namespace):
                 continue
             if isinstance(value, OfJobsLabelled):
-                clauses.append(sql.SQL("job_id IN (SELECT job_id FROM {} WHERE labels @> %s)").format(value.jobs))
-                params.append(Jsonb(value.pairs))
+                clauses.append(sql.SQL("job_id IN (SELECT job_id FROM {} WHERE labels @> %s"
+                                       " AND (%s::text IS NULL OR namespace = %s))").format(value.jobs))
+                params += [Jsonb(value.pairs), value.namespace, value.namespace]
             elif isinstance(value, Contains):
                 clauses.append(sql.SQL("{} @> %s").format(sql.Identifier(column)))
                 params.append(Jsonb(value.pairs))
@@ -207,16 +210,16 @@ class ReadModel:
             self.table("job_events"))
         return await self.fetch(query, [job_id, after_seq, limit])
 
-    async def dead_letters(self, limit: int, after: str | None) -> list[Row]:
-        """Failed jobs whose last run was dead-lettered, newest job first (keyset on job_id)."""
+    async def dead_letters(self, namespace: str, limit: int, after: str | None) -> list[Row]:
+        """Failed jobs of the namespace whose last run was dead-lettered, newest job first (keyset on job_id)."""
         query = sql.SQL(
             "SELECT j.*, d.occurred_at AS dead_lettered_at FROM {jobs} j"
             " JOIN LATERAL (SELECT e.occurred_at, e.seq FROM {events} e WHERE e.job_id = j.job_id"
             "   AND e.type = 'JobDeadLettered' ORDER BY e.seq DESC LIMIT 1) d ON true"
-            " WHERE j.status = %s AND (%s::text IS NULL OR j.job_id < %s)"
+            " WHERE j.status = %s AND j.namespace = %s AND (%s::text IS NULL OR j.job_id < %s)"
             " ORDER BY j.job_id DESC LIMIT %s"
         ).format(jobs=self.table("jobs"), events=self.table("job_events"))
-        return await self.fetch(query, [Status.FAILED.value, after, after, limit + 1])
+        return await self.fetch(query, [Status.FAILED.value, namespace, after, after, limit + 1])
 
     async def rejection(self, job_id: str, command_id: str) -> str | None:
         """The reason the state processor rejected this command, once projected."""
@@ -251,30 +254,59 @@ class ReadModel:
         return result_of(command_id, [EventRow(**row) for row in events],
                          None if poisoned is None else PoisonedRow(**poisoned))
 
-    async def existing(self, job_ids: list[str]) -> set[str]:
-        """Which of these jobs the read model knows."""
-        query = sql.SQL("SELECT job_id FROM {} WHERE job_id = ANY(%s)").format(self.table("jobs"))
-        return {row["job_id"] for row in await self.fetch(query, [job_ids])}
+    async def command_namespace(self, command_id: str) -> str | None:
+        """The namespace of the job a command acted on, once one of its events is projected."""
+        query = sql.SQL("SELECT namespace FROM {} WHERE causation_id = %s LIMIT 1").format(self.table("job_events"))
+        row = await self.fetch_one(query, [command_id])
+        return None if row is None else str(row["namespace"])
 
-    async def unfinished(self, queue: str | None, status: str | None, label: tuple[str, str] | None,
+    async def existing(self, job_ids: list[str], namespace: str | None) -> set[str]:
+        """Which of these jobs the read model knows (in ``namespace``; None: in any)."""
+        query = sql.SQL("SELECT job_id FROM {} WHERE job_id = ANY(%s) AND (%s::text IS NULL OR namespace = %s)"
+                        ).format(self.table("jobs"))
+        return {row["job_id"] for row in await self.fetch(query, [job_ids, namespace, namespace])}
+
+    async def unfinished(self, namespace: str, queue: str | None, status: str | None, label: tuple[str, str] | None,
                          name_prefix: str | None, limit: int) -> tuple[list[str], int]:
-        """Up to ``limit`` ids of unfinished jobs matching every filter given, oldest first, and how
-        many match in all."""
+        """Up to ``limit`` ids of the namespace's unfinished jobs matching every filter given, oldest
+        first, and how many match in all."""
         query = sql.SQL(
             "SELECT job_id, count(*) OVER () AS matched FROM {} WHERE status = ANY(%(unfinished)s)"
+            " AND namespace = %(namespace)s"
             " AND (%(queue)s::text IS NULL OR queue = %(queue)s)"
             " AND (%(status)s::text IS NULL OR status = %(status)s)"
             " AND (%(label)s::jsonb IS NULL OR labels @> %(label)s::jsonb)"
             " AND (%(prefix)s::text IS NULL OR starts_with(name, %(prefix)s))"
             " ORDER BY job_id LIMIT %(limit)s"
         ).format(self.table("jobs"))
-        params = {"unfinished": sorted(s.value for s in UNFINISHED), "queue": queue, "status": status,
-                  "label": Jsonb(dict([label])) if label else None, "prefix": name_prefix, "limit": limit}
+        params = {"unfinished": sorted(s.value for s in UNFINISHED), "namespace": namespace, "queue": queue,
+                  "status": status, "label": Jsonb(dict([label])) if label else None, "prefix": name_prefix,
+                  "limit": limit}
         async with self.connection() as conn:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(query, params)
                 rows = await cur.fetchall()
         return [row["job_id"] for row in rows], int(rows[0]["matched"]) if rows else 0
+
+    # ------------------------------------------------------------------ the audit trail
+    async def audit(self, namespace: str, actor: str | None, action: str | None, since: datetime | None,
+                    limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` entries of ``namespace`` (and those refused before one was known),
+        newest first, after the key ``(at, entry_id)``."""
+        query = sql.SQL(
+            "SELECT * FROM {} WHERE (namespace = %(ns)s OR namespace IS NULL)"
+            " AND (%(actor)s::text IS NULL OR actor = %(actor)s)"
+            " AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+            " AND (%(at)s::timestamptz IS NULL OR (at, entry_id) < (%(at)s::timestamptz, %(id)s))"
+            " ORDER BY at DESC, entry_id DESC LIMIT %(limit)s"
+        ).format(self.table("audit_log"))
+        params = {"ns": namespace, "actor": actor, "action": action, "since": since,
+                  "at": after[0] if after else None, "id": after[1] if after else None, "limit": limit + 1}
+        async with self.pool.connection() as conn:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(query, params)
+                return [utc_row(row) for row in await cur.fetchall()]
 
     # ------------------------------------------------------------------ executions and workers
     async def execution(self, execution_id: str) -> Row | None:

@@ -50,7 +50,7 @@ async def _missing_upstreams(store: ReadModel, job: dict[str, Any]) -> str | Non
     if not upstreams:
         return None
     try:
-        known = await store.existing(upstreams)
+        known = await store.existing(upstreams, None)
     except psycopg.Error as error:
         log.warning("no waiting reason for %s: %s", job.get("job_id"), error)
         return None

@@ -37,7 +37,7 @@ def _row(context: JobContext, event: JobEvent) -> JobEventRow:
     attempt = getattr(event, "attempt", None)
     return JobEventRow(
         job_id=envelope.job_id, seq=envelope.seq, event_id=envelope.event_id, type=envelope.type,
-        occurred_at=envelope.occurred_at, actor=envelope.actor,
+        occurred_at=envelope.occurred_at, actor=envelope.actor, namespace=envelope.namespace,
         name=context.name, queue=context.queue, status=context.status,
         attempt=attempt if isinstance(attempt, int) else context.attempt,
         execution_id=getattr(event, "execution_id", None) or context.execution_id,

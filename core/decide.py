@@ -19,6 +19,7 @@ from jobstream.core.retry import backoff_s, deterministic_draw, should_retry
 from jobstream.core.state import ACTIVE, TERMINAL, JobState, Status
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
+    NAMESPACE_PATTERN,
     AssignJob,
     CancelJob,
     Command,
@@ -51,6 +52,7 @@ from jobstream.schemas import (
     SubmitJob,
     TimerPurpose,
     UpdateJob,
+    valid_namespace,
 )
 
 # A job whose worker keeps getting lost is requeued at most this many times, whatever its policy.
@@ -68,10 +70,24 @@ def _decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     emit = Emitter(state, command, now)
     if not state.exists and not isinstance(command, SubmitJob | RegisterDependent):
         return emit.reject(f"job {state.job_id} does not exist")
+    crossing = crossed_namespace(state, command)
+    if crossing is not None:
+        return emit.reject(crossing)
     handler = _HANDLERS.get(type(command))
     if handler is None:
         return emit.reject(f"{command.envelope.type} is not supported yet")
     return handler(state, command, emit)
+
+
+def crossed_namespace(state: JobState, command: Command) -> str | None:
+    """Why a command of one namespace may not act on an existing job of another; None if it may.
+    The processors' and workers' own commands carry no namespace: they act within the job's."""
+    namespace = command.envelope.namespace
+    if namespace is not None and not valid_namespace(namespace):
+        return f"{namespace[:64]!r} is not a namespace name ({NAMESPACE_PATTERN})"
+    if not state.exists or namespace is None or namespace == state.namespace:
+        return None
+    return f"job {state.job_id} is not in namespace {namespace}"
 
 
 def _complete(state: JobState, command: Command) -> list[JobEvent]:

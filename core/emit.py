@@ -6,7 +6,17 @@ from datetime import datetime
 from typing import Any
 
 from jobstream.core.state import JobState, event_id_for, execution_id_for
-from jobstream.schemas import Command, CommandRejected, Envelope, JobEvent, JobQueued, JobSpec, JobSubmitted
+from jobstream.schemas import (
+    DEFAULT_NAMESPACE,
+    Command,
+    CommandRejected,
+    Envelope,
+    JobEvent,
+    JobQueued,
+    JobSpec,
+    JobSubmitted,
+    valid_namespace,
+)
 
 
 class Emitter:
@@ -21,6 +31,10 @@ class Emitter:
         self.seq = state.seq
         self.command = command
         self.now = now
+        # The job's namespace; a submission (or a command about a job that does not exist) brings its own.
+        asked = command.envelope.namespace
+        self.namespace = state.namespace if state.exists else asked if asked and valid_namespace(asked) \
+            else DEFAULT_NAMESPACE
         self._drafts: list[tuple[type[JobEvent], int, dict[str, Any]]] = []
         self._built: list[JobEvent] | None = []
 
@@ -51,6 +65,7 @@ class Emitter:
             causation_id=command.command_id,
             correlation_id=command.correlation_id,
             continues=continues,
+            namespace=self.namespace,
         )
         return event_type(envelope=envelope, **fields)
 

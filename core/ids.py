@@ -19,6 +19,8 @@ def job_id_at(now_ms: int, entropy: bytes) -> str:
     return str(uuid.UUID(int=value))
 
 
-def job_id_for_idempotency_key(key: str) -> str:
-    """The same key always names the same job, so a repeated submit finds the first one."""
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key))
+def job_id_for_idempotency_key(key: str, namespace: str = "default") -> str:
+    """The same key always names the same job, so a repeated submit finds the first one; within
+    its namespace only, so that two namespaces' keys never name one job (ids of the default
+    namespace are as they were before namespaces)."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, key if namespace == "default" else f"{namespace}\x00{key}"))

@@ -18,6 +18,7 @@ from jobstream.core.lifecycle import SETTLED as SETTLED
 from jobstream.core.lifecycle import TERMINAL as TERMINAL
 from jobstream.core.lifecycle import Status, transition
 from jobstream.schemas import (
+    DEFAULT_NAMESPACE,
     DependentRegistered,
     Envelope,
     JobCompleted,
@@ -82,6 +83,7 @@ class JobState:
     # Set while the events of one decision are folded one by one; a state that still has it once
     # folding stops is a decision cut short by a crash, which ``decide`` completes.
     incomplete: Incomplete | None = None
+    namespace: str = DEFAULT_NAMESPACE  # set at submission; commands of other namespaces are refused
 
     @property
     def exists(self) -> bool:
@@ -100,7 +102,7 @@ def tombstone(state: JobState) -> JobState:
     return JobState(state.job_id, seq=state.seq, status=state.status, attempt=state.attempt,
                     execution_id=state.execution_id, worker_id=state.worker_id,
                     submitted_at=state.submitted_at, updated_at=state.updated_at,
-                    recent_commands=state.recent_commands)
+                    recent_commands=state.recent_commands, namespace=state.namespace)
 
 
 def execution_id_for(job_id: str, attempt: int) -> str:
@@ -191,7 +193,7 @@ def _own_changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # 
     match event:
         case JobSubmitted(spec=spec):
             at = event.envelope.occurred_at
-            return {"spec": spec, "submitted_at": at, "schedule_anchor": at}
+            return {"spec": spec, "submitted_at": at, "schedule_anchor": at, "namespace": event.envelope.namespace}
         case JobPending(waiting_on=waiting_on):
             return {"waiting_on": tuple(waiting_on)}
         case DependentRegistered(dependent_job_id=dependent) if dependent not in state.dependents:

@@ -71,6 +71,14 @@ class Topics:
         return f"{self.prefix}.templates"
 
     @property
+    def keys(self) -> str:
+        return f"{self.prefix}.keys"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}.audit"
+
+    @property
     def poison(self) -> str:
         return f"{self.prefix}.poison"
 
@@ -159,6 +167,10 @@ class Topics:
                       "dead-lettered jobs keyed by job_id, latest state per job"),
             TopicSpec(self.templates, partitions, {"cleanup.policy": "compact"},
                       "job templates keyed by name, each value holding every version: the truth of templates"),
+            TopicSpec(self.keys, 1, kept_forever,
+                      "API keys created and revoked, keyed by key_id: the API folds them, a replay rebuilds them"),
+            TopicSpec(self.audit, partitions, kept_forever,
+                      "the API's audit trail keyed by actor: changes made and requests refused"),
             # Processor state tables: the latest value per key, co-partitioned with their source.
             TopicSpec(self.state_processor_changelog, partitions, {"cleanup.policy": "compact"},
                       "the state processor's job states, keyed by job_id, written with its events"),

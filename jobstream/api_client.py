@@ -12,6 +12,7 @@ import httpx
 import typer
 
 from jobstream.config import Settings
+from jobstream.credentials import token_for
 from jobstream.sdk.errors import ClientError, describe_problem, json_or_text
 from jobstream.tables import Format
 
@@ -23,9 +24,11 @@ Output = Annotated[Format, typer.Option("--output", "-o", case_sensitive=False,
 
 
 class ApiClient:
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0,
+                 token: str | None = None) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s, headers=headers)
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -54,7 +57,9 @@ class Api:
         self.transport = transport
 
     def client(self, api_url: str | None) -> ApiClient:
-        return ApiClient(api_url or Settings.from_env().api_url, self.transport)
+        settings = Settings.from_env()
+        url = api_url or settings.api_url
+        return ApiClient(url, self.transport, token=token_for(settings, url))
 
     def call(self, api_url: str | None, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One request; a problem is printed and exits 1."""

@@ -14,6 +14,8 @@ from jobstream.connect_cli import app as connect_app
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
+from jobstream.keys_cli import app as keys_app
+from jobstream.keys_cli import quotas_app
 from jobstream.schemas_cli import app as schemas_app
 
 app = typer.Typer(no_args_is_help=True, help="jobstream: event-sourced job scheduling on Kafka")
@@ -24,6 +26,8 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: figures, not pas
                                                    "of its own and deletes them and its consumer groups at the end.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(keys_app, name="keys")
+app.add_typer(quotas_app, name="quotas")
 app.add_typer(connect_app, name="connect")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
@@ -67,6 +71,15 @@ def worker_python_path(given: list[str], settings: Settings) -> tuple[str, ...]:
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return first + tuple(d for d in then if d not in first)
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _process(process: str) -> tuple[Settings, Topics]:
@@ -212,6 +225,9 @@ def worker(
     metrics_port: MetricsPort = None,
     worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
     python_path: list[str] = _python_path_option(),
+    allow_module: list[str] = typer.Option(["*"], "--allow-module",
+                                           help="module pattern Python tasks may call into, e.g. 'mypkg.*' "
+                                                "(repeatable; default any)"),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
     from jobstream.worker.process import WorkerSpec, run_worker
@@ -220,7 +236,7 @@ def worker(
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     optional = {"cpu": cpu, "worker_id": worker_id}
     spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
-                      python_path=worker_python_path(python_path, settings),
+                      python_path=worker_python_path(python_path, settings), allowed_modules=tuple(allow_module),
                       **{name: value for name, value in optional.items() if value is not None})
     run_worker(settings, spec, metrics_port)
 
@@ -259,16 +275,23 @@ def logs_projector(schema: str = typer.Option("jobstream", help="Postgres schema
 @app.command("api")
 def api(host: str = "127.0.0.1", port: int = 8000,
         schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
-        access_log: bool = typer.Option(False, "--access-log", help="log one line per HTTP request")) -> None:
+        access_log: bool = typer.Option(False, "--access-log", help="log one line per HTTP request"),
+        no_auth: bool = typer.Option(False, "--no-auth", help="accept every request as an admin's: loopback only")
+        ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json)."""
     from jobstream.api.app import run_api
 
+    if no_auth and not is_loopback(host):
+        raise typer.BadParameter(f"--no-auth is allowed on a loopback address only, not {host}", param_hint="--host")
     settings, topics = _process("api")
+    if no_auth:
+        logging.getLogger("jobstream.api").warning("authentication is OFF (--no-auth): every caller on this machine "
+                                                   "is an admin of every namespace")
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     _started("api", f"api: http://{host}:{port} (OpenAPI at /openapi.json), sends commands to {topics.commands}, "
                     f"reads Postgres schema {schema}", None)
-    run_api(settings, host=host, port=port, schema=schema, access_log=access_log)
+    run_api(settings, host=host, port=port, schema=schema, access_log=access_log, no_auth=no_auth)
 
 
 @app.command("replay")
@@ -288,17 +311,28 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 @app.command("run")
 def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each"),
         instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
-        python_path: list[str] = _python_path_option()) -> None:
-    """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it."""
+        python_path: list[str] = _python_path_option(),
+        no_auth: bool = typer.Option(False, "--no-auth", help="serve the API without authentication (loopback)")
+        ) -> None:
+    """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it.
+    On first start an admin key is created and written to the CLI's credentials file."""
+    from datetime import UTC, datetime
+
+    from jobstream.keys_admin import ensure_admin_key
     from jobstream.supervisor import Supervisor, default_children
 
     infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
     dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
     for line in infra.up():
         typer.echo(line)
-    children = default_children(workers, slots, dirs, instances, api_port=infra.settings.api_port,
-                                metrics_base=infra.settings.metrics_port_base)
-    raise SystemExit(Supervisor(infra.settings, children).run())
+    settings = infra.settings
+    if not no_auth and (key_id := ensure_admin_key(settings, datetime.now(UTC))) is not None:
+        typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
+    children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
+                                metrics_base=settings.metrics_port_base)
+    if no_auth:
+        children = [(name, [*args, "--no-auth"] if name == "api" else args) for name, args in children]
+    raise SystemExit(Supervisor(settings, children).run())
 
 
 @bench_app.command("e2e")

@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
     # executions' output: kept this long in Postgres (the logs projector purges) and on the logs topic
     log_retention_days: Annotated[float, Field(gt=0)] = DEFAULT_LOG_RETENTION_DAYS
+    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set;
+    # the CLI sends this token, else the one the credentials file holds for its API URL.
+    jwt_secret: str | None = None
+    token: str | None = None
+    # API: the dashboard's CSRF tokens are keyed with this (set it alike on every API behind one
+    # address); unset, each API process draws its own at start
+    ui_secret: str | None = None
+    # API: submissions a second per key (or JWT subject) and per namespace, each with twice as many in a burst
+    key_submit_rate: float = Field(default=100.0, gt=0)
+    namespace_submit_rate: float = Field(default=500.0, gt=0)
+    credentials_file: Path = Field(default_factory=lambda: Path.home() / ".config" / "jobstream" / "credentials")
 
     @field_validator("state_dir")
     @classmethod

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from jobstream.schemas import JobEvent, Record, Template, WorkerEvent
+from jobstream.schemas import AuditEntry, JobEvent, Record, Template, WorkerEvent
 from jobstream.schemas.actors import is_worker
 
 from .mapping import execution_target, project_job_event, project_worker_event
-from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, TemplateRow, WorkerRow
+from .rows import AuditRow, EventRow, ExecutionRow, JobRow, PoisonedRow, TemplateRow, WorkerRow, audit_row
 from .templates import template_row
 
 
@@ -56,6 +56,7 @@ class Batch:
     notify_job_ids: dict[str, None] = field(default_factory=dict)  # every job with an applied event,
     # and "template:<name>" for every template written (the API waits on both the same way)
     poisoned: dict[str, PoisonedRow] = field(default_factory=dict)  # commands set aside, by command id
+    audit: dict[str, AuditRow] = field(default_factory=dict)  # audit entries, by id (inserted once)
     applied: int = 0
     duplicates: int = 0
 
@@ -73,6 +74,8 @@ class Batch:
             return self._count(self._apply_worker(record))
         if isinstance(record, Template):
             return self._count(self._apply_template(record))
+        if isinstance(record, AuditEntry):
+            return self._count(self._apply_audit(record))
         return False
 
     def _count(self, applied: bool) -> bool:
@@ -115,6 +118,13 @@ class Batch:
         caused = (event.causation_id for event in self.events.values()
                   if event.causation_id and not is_worker(event.actor))
         return list(dict.fromkeys([*caused, *self.poisoned]))
+
+    def _apply_audit(self, entry: AuditEntry) -> bool:
+        """An entry once (a later batch's copy is ignored by the insert)."""
+        if entry.entry_id in self.audit:
+            return False
+        self.audit[entry.entry_id] = audit_row(entry)
+        return True
 
     def _apply_template(self, template: Template) -> bool:
         row = template_row(template)

@@ -82,7 +82,7 @@ def project_job_event(job: JobRow | None, execution: ExecutionRow | None, event:
 def event_row(event: JobEvent) -> EventRow:
     e = event.envelope
     return EventRow(e.event_id, e.job_id, e.seq, e.type, e.occurred_at, e.actor, e.causation_id,
-                    e.correlation_id, record_json(event, _ENVELOPE))
+                    e.correlation_id, record_json(event, _ENVELOPE), e.namespace)
 
 
 def _job(row: JobRow, event: JobEvent) -> JobRow:
@@ -102,7 +102,8 @@ def _own_changes(row: JobRow, event: JobEvent) -> dict[str, Any] | None:  # noqa
         case JobSubmitted(spec=spec):
             return {"name": spec.name, "queue": spec.queue, "priority": spec.priority, "spec": record_json(spec),
                     "labels": dict(spec.labels), "idempotency_key": spec.idempotency_key, "submitted_at": at,
-                    "parent_job_id": spec.run_of.parent_job_id if spec.run_of else None}
+                    "parent_job_id": spec.run_of.parent_job_id if spec.run_of else None,
+                    "namespace": event.envelope.namespace, "submitted_by": event.envelope.actor}
         case JobScheduled(next_run_at=next_run_at) | JobResumed(next_run_at=next_run_at):
             return {"next_run_at": next_run_at}
         case JobRetryScheduled(retry_at=retry_at):
@@ -186,7 +187,7 @@ def project_worker_event(worker: WorkerRow | None, event: WorkerEvent) -> Worker
         return None
     at = envelope.occurred_at
     base = worker or WorkerRow(worker_id=envelope.worker_id, seq=0, status=WorkerStatus.ACTIVE, updated_at=at)
-    base = base._replace(seq=envelope.seq, updated_at=at)
+    base = base._replace(seq=envelope.seq, updated_at=at, namespace=envelope.namespace)
     match event:
         case WorkerRegistered():
             return base._replace(status=WorkerStatus.ACTIVE, hostname=event.hostname, pid=event.pid,

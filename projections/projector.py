@@ -41,6 +41,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
+    AuditEntry,
     JobEvent,
     MessageDecodeError,
     PoisonMessage,
@@ -125,7 +126,7 @@ class Projector:
         self.channel = notify_channel(schema)
         self.topics = Topics(settings.topic_prefix)
         self.expected: dict[str, type[Record]] = {self.topics.events: JobEvent, self.topics.workers: WorkerEvent,
-                                                  self.topics.templates: Template}
+                                                  self.topics.templates: Template, self.topics.audit: AuditEntry}
         self.reads = [*self.expected, self.topics.poison]  # the poison topic for the commands set aside
         self.codec = make_codec(settings.schema_registry_url)
         self.manual = manual

@@ -69,6 +69,8 @@ class JobRow(NamedTuple):
     finished_at: datetime | None = None
     parent_job_id: str | None = None  # a run of a recurring job names that job
     runs: int = 0  # a recurring job's runs fired so far
+    namespace: str = "default"  # the job's, from its events; readers see their namespace's jobs only
+    submitted_by: str | None = None  # the actor of the submission: a submitter acts on its own jobs only
 
 
 class ExecutionRow(NamedTuple):
@@ -107,6 +109,7 @@ class WorkerRow(NamedTuple):
     free_slots: int | None = None
     registered_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
+    namespace: str = "default"
 
 
 class EventRow(NamedTuple):
@@ -119,6 +122,7 @@ class EventRow(NamedTuple):
     causation_id: str | None
     correlation_id: str | None
     payload: dict[str, Any]
+    namespace: str = "default"
 
 
 class PoisonedRow(NamedTuple):
@@ -133,6 +137,23 @@ class PoisonedRow(NamedTuple):
     set_aside_at: datetime
 
 
+class AuditRow(NamedTuple):
+    """One request the API audited (an ``AuditEntry``): a change, or a refusal."""
+
+    entry_id: str
+    at: datetime
+    actor: str
+    role: str | None
+    namespace: str | None
+    address: str | None
+    action: str
+    method: str
+    route: str
+    target: str | None
+    status: int
+    detail: str
+
+
 class TemplateRow(NamedTuple):
     name: str
     latest: int  # the last version's number: a row is only ever replaced by a later one
@@ -140,10 +161,15 @@ class TemplateRow(NamedTuple):
     updated_at: datetime  # when the last version was created
 
 
-Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow | TemplateRow
+Row = JobRow | ExecutionRow | WorkerRow | EventRow | PoisonedRow | TemplateRow | AuditRow
 
 
 def columns(cls: type[Row]) -> tuple[str, ...]:
     """Column names of a row class, in field order (the order of the INSERT statements)."""
     return cls._fields
 
+
+
+def audit_row(entry: Any) -> AuditRow:
+    """The row of an ``AuditEntry`` (its fields, in the row's order)."""
+    return AuditRow(*(getattr(entry, name) for name in AuditRow._fields))

@@ -26,7 +26,7 @@ from jobstream.schemas import CommandResult, Record
 
 from .batch import Batch, wanted
 from .command_results import results_of
-from .rows import EventRow, ExecutionRow, JobRow, PoisonedRow, Row, TemplateRow, WorkerRow, columns
+from .rows import AuditRow, EventRow, ExecutionRow, JobRow, PoisonedRow, Row, TemplateRow, WorkerRow, columns
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ UPSERT_WORKER = _upsert(WorkerRow, "workers", "worker_id", guard="seq")
 UPSERT_EXECUTION = _upsert(ExecutionRow, "executions", "execution_id", guard=None)
 INSERT_EVENT = _insert(EventRow, "job_events", "ON CONFLICT DO NOTHING")
 INSERT_POISONED = _insert(PoisonedRow, "poisoned_commands", "ON CONFLICT DO NOTHING")
+INSERT_AUDIT = _insert(AuditRow, "audit_log", "ON CONFLICT DO NOTHING")
 SELECT_CAUSED = (f"SELECT {', '.join(columns(EventRow))} FROM job_events WHERE causation_id = ANY(%s) "
                  "ORDER BY job_id, seq")
 SELECT_POISONED = _select(PoisonedRow, "poisoned_commands", "command_id", lock=False)
@@ -135,7 +136,8 @@ def write_batch(conn: psycopg.Connection[Any], batch: Batch, offsets: Mapping[Pa
         for query, cls, rows in ((UPSERT_JOB, JobRow, jobs), (UPSERT_EXECUTION, ExecutionRow, executions),
                                  (UPSERT_WORKER, WorkerRow, workers), (INSERT_EVENT, EventRow, events),
                                  (INSERT_POISONED, PoisonedRow, poisoned),
-                                 (UPSERT_TEMPLATE, TemplateRow, list(batch.templates.values()))):
+                                 (UPSERT_TEMPLATE, TemplateRow, list(batch.templates.values())),
+                                 (INSERT_AUDIT, AuditRow, list(batch.audit.values()))):
             if rows:
                 conn.execute(query, (rows_json(cls, rows),))  # type: ignore[arg-type]
         if offsets:

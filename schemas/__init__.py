@@ -6,6 +6,7 @@ them one for one, the catalog pairs the two, and codecs turn records into Kafka 
 
 from .catalog import CATALOG, Catalog, all_record_classes, record_class, schema_for
 from .codec import Codec, SingleObjectCodec, bench_codec, make_codec
+from .common import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
 from .compat import Incompatibility, check_compatibility, snapshot_baseline
 from .confluent import ConfluentCodec, subject_for
 from .convert import from_avro, to_avro
@@ -24,5 +25,5 @@ __all__ = [
     "MessageDecodeError", "PoisonMessage", "SchemaRegistryError",
     "Incompatibility", "check_compatibility", "snapshot_baseline",
     "AVRO_DIR", "BASELINE_DIR", "LoadedSchema", "SchemaSet", "load_schema_set",
-    "sample",
+    "sample", "DEFAULT_NAMESPACE", "NAMESPACE_PATTERN", "valid_namespace",
 ]

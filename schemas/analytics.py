@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from .base import Record
+from .common import DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,6 +20,7 @@ class JobEventRow(Record):
     type: str
     occurred_at: datetime
     actor: str
+    namespace: str = DEFAULT_NAMESPACE
     name: str | None = None
     queue: str | None = None
     status: str | None = None

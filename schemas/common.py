@@ -5,12 +5,20 @@ Dict/list fields use default factories; treat them as immutable by convention.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
 from .base import Record
+
+DEFAULT_NAMESPACE = "default"  # every job, worker and key belongs to one namespace; this one always exists
+NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"  # what a namespace's name may be: short, plain
+
+
+def valid_namespace(name: str) -> bool:
+    return re.match(NAMESPACE_PATTERN, name) is not None
 
 
 class Outcome(StrEnum):
@@ -76,6 +84,7 @@ class Envelope(Record):
     causation_id: str | None = None
     correlation_id: str | None = None
     continues: bool = False  # more events of the same decision follow
+    namespace: str = DEFAULT_NAMESPACE  # the job's, set at submission
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +98,7 @@ class CommandEnvelope(Record):
     issued_at: datetime
     actor: str
     correlation_id: str | None = None
+    namespace: str | None = None  # the issuer's; None on the processors' and workers' own commands
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +114,7 @@ class WorkerEnvelope(Record):
     actor: str
     causation_id: str | None = None
     correlation_id: str | None = None
+    namespace: str = DEFAULT_NAMESPACE  # the namespace the worker serves
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

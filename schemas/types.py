@@ -1,6 +1,7 @@
 """All record and enum types in one namespace (defined in common/commands/events/workers)."""
 
 from .analytics import JobContext, JobEventRow
+from .audit import AuditEntry
 from .base import Record
 from .commands import (
     AssignJob,
@@ -83,6 +84,7 @@ from .events import (
     SkipReason,
     UpstreamSettled,
 )
+from .keys import KeyCreated, KeyEvent, KeyRevoked, QuotaSet
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
 from .state import Held, IncompleteDecision, JobStateFields, JobStateValue, Liveness, PendingTimer, WorkerLiveness
@@ -128,4 +130,8 @@ __all__ = [
     "ParamType", "TemplateParam", "TemplateVersion", "Template",
     # analytics
     "JobEventRow", "JobContext",
+    # API keys
+    "KeyCreated", "KeyRevoked", "KeyEvent", "QuotaSet",
+    # the audit trail
+    "AuditEntry",
 ]

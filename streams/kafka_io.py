@@ -135,9 +135,11 @@ def new_command_id() -> str:
 
 
 def command_envelope(cls: type[Command], job_id: str, actor: str, *, command_id: str | None = None,
-                     correlation_id: str | None = None, now: datetime | None = None) -> CommandEnvelope:
+                     correlation_id: str | None = None, now: datetime | None = None,
+                     namespace: str | None = None) -> CommandEnvelope:
     return CommandEnvelope(command_id=command_id or new_command_id(), job_id=job_id, type=cls.short_name(),
-                           issued_at=now or datetime.now(UTC), actor=actor, correlation_id=correlation_id)
+                           issued_at=now or datetime.now(UTC), actor=actor, correlation_id=correlation_id,
+                           namespace=namespace)
 
 
 class Publisher:

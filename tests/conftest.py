@@ -27,6 +27,7 @@ from jobstream.infra.process import free_port
 from jobstream.infra.registry import LocalRegistry
 from jobstream.infra.stack import Infra
 from jobstream.infra.test_backends import InfraChoiceError, Source, choose, docker_reachable, start_containers
+from tests.credentials import with_credentials
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -62,11 +63,11 @@ def infra_settings() -> Iterator[Settings]:
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda service: service.up(), services))
-        yield base.with_(
+        yield with_credentials(base.with_(
             state_dir=scratch,
             external_kafka=kafka.bootstrap if kafka else base.external_kafka,
             external_database_url=postgres.dsn if postgres else base.external_database_url,
-        )
+        ), str(scratch / "credentials"))
     finally:
         for service in services:
             try:
@@ -80,8 +81,9 @@ def _in_containers() -> Iterator[Settings]:
     containers = start_containers()
     scratch = _scratch_dir()
     try:
-        yield Settings.from_env().with_(state_dir=scratch, external_kafka=containers.bootstrap,
-                                        external_database_url=containers.dsn)
+        yield with_credentials(Settings.from_env().with_(state_dir=scratch, external_kafka=containers.bootstrap,
+                                                         external_database_url=containers.dsn),
+                               str(scratch / "credentials"))
     finally:
         containers.stop()
         shutil.rmtree(scratch, ignore_errors=True)

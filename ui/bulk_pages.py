@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import Context, TextFilter
 from jobstream.api.models import MAX_BATCH, BulkCancelRequest
 from jobstream.api.problems import ApiProblem
@@ -39,13 +40,13 @@ def _filters(request: BulkCancelRequest) -> JobFilters:
 
 def add_bulk_pages(router: APIRouter) -> None:
     @router.get("/bulk-cancel", response_class=HTMLResponse)
-    async def dry_run(request: Request, context: Context, status: TextFilter = None, queue: TextFilter = None,
-                      name: TextFilter = None, label: TextFilter = None) -> HTMLResponse:
+    async def dry_run(request: Request, context: Context, caller: Caller, status: TextFilter = None,
+                      queue: TextFilter = None, name: TextFilter = None, label: TextFilter = None) -> HTMLResponse:
         """What cancelling by these filters would touch; nothing is sent."""
         bulk = bulk_request(status, queue, name, label)
         if isinstance(bulk, str):
             return page(request, "bulk_cancel.html", problem=bulk, status_code=422)
-        sample, matched = await context.store.unfinished(bulk.queue, bulk.status, bulk.label_pair(),
+        sample, matched = await context.store.unfinished(caller.namespace, bulk.queue, bulk.status, bulk.label_pair(),
                                                          bulk.name_prefix, SAMPLE)
         return page(request, "bulk_cancel.html", bulk=bulk, matched=matched, sample=sample, limit=MAX_BATCH,
                     request_id=uuid.uuid4().hex, back=jobs_url(_filters(bulk)))

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import Context, Cursor, JobId, WorkerId
 from jobstream.api.models import spec_from_json
 from jobstream.api.paging import decode_cursor, next_cursor
@@ -63,32 +64,32 @@ def _preview(trial: dict[str, str]) -> tuple[SchedulePreview | None, str | None]
 
 def add_ops_pages(router: APIRouter) -> None:
     @router.get("/schedules", response_class=HTMLResponse)
-    async def schedules(request: Request, context: Context, notice: Notice = None, cron: Param = None,
-                        every: Param = None, timezone: Param = None) -> HTMLResponse:
+    async def schedules(request: Request, context: Context, caller: Caller, notice: Notice = None,
+                        cron: Param = None, every: Param = None, timezone: Param = None) -> HTMLResponse:
         """Every recurring job, and a preview of a schedule's next fires (``cron`` or ``every``)."""
-        rows = await DashboardQueries(context.store).schedules()
+        rows = await DashboardQueries(context.store, caller.namespace).schedules()
         trial = {"cron": cron or "", "every": every or "", "timezone": timezone or "UTC"}
         fires, problem = _preview(trial) if cron or every else (None, None)
         return page(request, "schedules.html", schedules=rows, notice=notice, summary=schedule_summary,
                     trial=trial, fires=fires, problem=problem)
 
     @router.get("/workers", response_class=HTMLResponse)
-    async def workers(request: Request, context: Context, notice: Notice = None) -> HTMLResponse:
-        rows = await DashboardQueries(context.store).workers()
+    async def workers(request: Request, context: Context, caller: Caller, notice: Notice = None) -> HTMLResponse:
+        rows = await DashboardQueries(context.store, caller.namespace).workers()
         return page(request, "workers.html", workers=rows, notice=notice, now=datetime.now(UTC))
 
     @router.post("/workers/{worker_id}/drain")
-    async def drain(worker_id: WorkerId, context: Context) -> RedirectResponse:
+    async def drain(worker_id: WorkerId, context: Context, caller: Caller) -> RedirectResponse:
         try:
-            await request_drain(context, worker_id, "drained from the dashboard")
+            await request_drain(context, worker_id, "drained from the dashboard", caller.actor)
         except ApiProblem as problem:
             return back_with("/ui/workers", f"drain refused: {problem.detail}")
         return back_with("/ui/workers", f"drain sent to {worker_id}")
 
     @router.get("/dead-letters", response_class=HTMLResponse)
-    async def dead_letters(request: Request, context: Context, notice: Notice = None,
+    async def dead_letters(request: Request, context: Context, caller: Caller, notice: Notice = None,
                            cursor: Cursor = None) -> HTMLResponse:
-        rows = await context.store.dead_letters(50, decode_cursor(cursor))
+        rows = await context.store.dead_letters(caller.namespace, 50, decode_cursor(cursor))
         items, following = next_cursor(rows, 50, "job_id")
         return page(request, "dead_letters.html", jobs=items, notice=notice,
                     next_url=f"/ui/dead-letters?{urlencode({'cursor': following})}" if following else None)

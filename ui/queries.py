@@ -1,5 +1,6 @@
 """The dashboard's reads of the Postgres read model that the JSON API does not make (overview
-counts, a name-prefix filter); every statement is a named method here, the pages hold no SQL."""
+counts, a name-prefix filter); every statement is a named method here, the pages hold no SQL.
+Each reads one namespace only: the viewer's."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ class JobFilters:
     priority: int | None = None
     label: dict[str, str] = field(default_factory=dict)
 
-    def clauses(self) -> tuple[list[sql.Composable], list[Any]]:
-        clauses, params = Filter({"status": self.status or None, "queue": self.queue or None,
+    def clauses(self, namespace: str) -> tuple[list[sql.Composable], list[Any]]:
+        clauses, params = Filter({"namespace": namespace, "status": self.status or None, "queue": self.queue or None,
                                   "priority": self.priority, "labels": Contains(self.label)}).clauses()
         if self.name_prefix:
             clauses.append(sql.SQL("starts_with(name, %s)"))
@@ -43,13 +44,13 @@ class Overview:
 
 
 class DashboardQueries:
-    def __init__(self, store: ReadModel) -> None:
-        self.store = store
+    def __init__(self, store: ReadModel, namespace: str) -> None:
+        self.store, self.namespace = store, namespace
 
     async def jobs(self, filters: JobFilters, limit: int, after: tuple[str, str] | None) -> list[Row]:
         """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``
         (the keyset of ``GET /v1/jobs``)."""
-        clauses, params = filters.clauses()
+        clauses, params = filters.clauses(self.namespace)
         if after is not None:
             clauses.append(sql.SQL("({}, job_id) < (%s::timestamptz, %s)").format(SUBMITTED))
             params += list(after)
@@ -59,14 +60,17 @@ class DashboardQueries:
 
     async def overview(self) -> Overview:
         jobs = self.store.table("jobs")
-        by_status = await self.store.fetch(sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(jobs))
+        ns = self.namespace
+        by_status = await self.store.fetch(sql.SQL(
+            "SELECT status, count(*) AS n FROM {} WHERE namespace = %s GROUP BY status").format(jobs), [ns])
         queues = await self.store.fetch(sql.SQL(
             "SELECT queue, count(*) AS waiting, min(queued_at) AS oldest_queued_at FROM {}"
-            " WHERE status = %s GROUP BY queue ORDER BY queue").format(jobs), [Status.QUEUED.value])
+            " WHERE status = %s AND namespace = %s GROUP BY queue ORDER BY queue").format(jobs),
+            [Status.QUEUED.value, ns])
         dead = await self.store.fetch_one(sql.SQL(
-            "SELECT count(*) AS n FROM {} j WHERE j.status = %s AND EXISTS (SELECT 1 FROM {} e"
+            "SELECT count(*) AS n FROM {} j WHERE j.status = %s AND j.namespace = %s AND EXISTS (SELECT 1 FROM {} e"
             " WHERE e.job_id = j.job_id AND e.type = 'JobDeadLettered')").format(
-            jobs, self.store.table("job_events")), [Status.FAILED.value])
+            jobs, self.store.table("job_events")), [Status.FAILED.value, ns])
         return Overview(jobs_by_status={str(r["status"]): int(r["n"]) for r in by_status}, queues=queues,
                         workers_by_status=await self._workers_by_status(),
                         dead_letters=int(dead["n"]) if dead else 0)
@@ -75,14 +79,16 @@ class DashboardQueries:
         """Jobs completed and failed in each minute since ``since``."""
         rows = await self.store.fetch(sql.SQL(
             "SELECT date_trunc('minute', finished_at) AS minute, count(*) FILTER (WHERE status = %s) AS completed,"
-            " count(*) FILTER (WHERE status = %s) AS failed FROM {} WHERE finished_at >= %s GROUP BY 1").format(
-            self.store.table("jobs")), [Status.COMPLETED.value, Status.FAILED.value, since])
+            " count(*) FILTER (WHERE status = %s) AS failed FROM {} WHERE finished_at >= %s AND namespace = %s"
+            " GROUP BY 1").format(self.store.table("jobs")),
+            [Status.COMPLETED.value, Status.FAILED.value, since, self.namespace])
         return [(r["minute"], int(r["completed"]), int(r["failed"])) for r in rows]
 
     async def _workers_by_status(self) -> dict[str, int]:
-        query = sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(self.store.table("workers"))
+        query = sql.SQL("SELECT status, count(*) AS n FROM {} WHERE namespace = %s GROUP BY status").format(
+            self.store.table("workers"))
         try:
-            rows = await self.store.fetch(query)
+            rows = await self.store.fetch(query, [self.namespace])
         except psycopg.errors.UndefinedTable:
             rows = []
         counts = {status.value: 0 for status in WorkerStatus}
@@ -97,9 +103,11 @@ class DashboardQueries:
         downstream = await self.store.fetch(sql.SQL(
             "SELECT DISTINCT payload->>'dependent_job_id' AS job_id FROM {} WHERE job_id = %s"
             " AND type = 'DependentRegistered' LIMIT 50").format(self.store.table("job_events")), [job["job_id"]])
+        # A neighbour of another namespace (an id it named) is shown as unknown: its existence is not revealed
         downstream_ids = sorted(str(r["job_id"]) for r in downstream)
-        rows = await self.store.fetch(sql.SQL("SELECT job_id, name, status FROM {} WHERE job_id = ANY(%s)").format(
-            self.store.table("jobs")), [upstream_ids + downstream_ids])
+        rows = await self.store.fetch(sql.SQL(
+            "SELECT job_id, name, status FROM {} WHERE job_id = ANY(%s) AND namespace = %s").format(
+            self.store.table("jobs")), [upstream_ids + downstream_ids, self.namespace])
         known = {r["job_id"]: r for r in rows}
         return ([known.get(i, {"job_id": i, "name": None, "status": "not submitted"}) for i in upstream_ids],
                 [known.get(i, {"job_id": i, "name": None, "status": None}) for i in downstream_ids])
@@ -110,13 +118,14 @@ class DashboardQueries:
             "SELECT j.*, last.status AS last_status, last.finished_at AS last_finished_at FROM {jobs} j"
             " LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM {jobs} r WHERE r.parent_job_id = j.job_id"
             "   ORDER BY r.submitted_at DESC NULLS LAST, r.job_id DESC LIMIT 1) last ON true"
-            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object'"
+            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object' AND j.namespace = %s"
             " ORDER BY j.name, j.job_id LIMIT 500").format(jobs=self.store.table("jobs"))
-        return await self.store.fetch(query)
+        return await self.store.fetch(query, [self.namespace])
 
     async def workers(self) -> list[Row]:
-        query = sql.SQL("SELECT * FROM {} ORDER BY status, worker_id LIMIT 500").format(self.store.table("workers"))
+        query = sql.SQL("SELECT * FROM {} WHERE namespace = %s ORDER BY status, worker_id LIMIT 500").format(
+            self.store.table("workers"))
         try:
-            return await self.store.fetch(query)
+            return await self.store.fetch(query, [self.namespace])
         except psycopg.errors.UndefinedTable:
             return []

@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from jobstream.ui.viewer import viewer_of
+
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 
@@ -52,5 +54,6 @@ TEMPLATES = make_templates()
 
 
 def page(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-    """A page rendered from its template."""
-    return TEMPLATES.TemplateResponse(request, name, values, status_code=status_code)
+    """A page rendered from its template, which knows its ``viewer``."""
+    return TEMPLATES.TemplateResponse(request, name, {"viewer": viewer_of(request), **values},
+                                      status_code=status_code)

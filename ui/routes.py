@@ -1,23 +1,24 @@
 """The dashboard's pages under ``/ui``: server-rendered HTML over the read model, actions as
 plain form posts that answer with a redirect (so they work without JavaScript too).
 
-Every page and stream hangs off the one router ``dashboard_router`` builds; a dependency that
-every dashboard request must pass (a signed-in operator, say) goes into ``DASHBOARD_DEPENDENCIES``.
+Every page and stream hangs off the one router ``dashboard_router`` builds. Like every route they
+pass ``authorize`` (api/auth.py) with the permission api/routes_access.py declares for them: pages
+read the caller's namespace, each action asks what its /v1 twin asks, and the commands sent carry
+the caller as their actor. A browser signs in on ``/ui/login`` (ui/session.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
-from fastapi.params import Depends
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
 from jobstream.api.models import CloneRequest, JobPatchIn
 from jobstream.api.paging import decode_pair_cursor, next_cursor
@@ -36,9 +37,8 @@ from jobstream.ui.live import live_router
 from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
 from jobstream.ui.queries import DashboardQueries, JobFilters
 from jobstream.ui.render import STATIC_DIR, page
+from jobstream.ui.session import redirect_to_login, session_router
 
-# Where authentication plugs in: e.g. ``[Depends(require_operator)]``.
-DASHBOARD_DEPENDENCIES: Sequence[Depends] = ()
 PAGE_SIZE = 50
 ACTIONS = ("cancel", "retry", "pause", "resume")
 Notice = Annotated[str | None, Query(max_length=500)]
@@ -48,26 +48,27 @@ def add_pages(router: APIRouter) -> None:
     """The pages, on the dashboard's router."""
 
     @router.get("", response_class=HTMLResponse)
-    async def overview(request: Request, context: Context) -> HTMLResponse:
-        queries = DashboardQueries(context.store)
+    async def overview(request: Request, context: Context, caller: Caller) -> HTMLResponse:
+        queries = DashboardQueries(context.store, caller.namespace)
         now = datetime.now(UTC)
         series = minutes(await queries.finished_per_minute(now - timedelta(minutes=60)), now)
         return page(request, "overview.html", stats=await queries.overview(), statuses=[s.value for s in Status],
                     chart=throughput_svg(series))
 
     @router.get("/jobs", response_class=HTMLResponse)
-    async def jobs(request: Request, context: Context, status: TextFilter = None,
+    async def jobs(request: Request, context: Context, caller: Caller, status: TextFilter = None,
                    queue: TextFilter = None, name: TextFilter = None,
                    label: Annotated[list[str] | None, Query(max_length=20)] = None,
                    priority: Annotated[str | None, Query(max_length=2)] = None, id: TextFilter = None,
                    cursor: Cursor = None, notice: Notice = None) -> Response:
-        if id and await context.store.job(id.strip()) is not None:  # a search by id goes to the job
+        if id and await _visible(context, caller, id.strip()):  # a search by id goes to the job
             return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
         filters = JobFilters(status=known_status(status), queue=queue or None, priority=known_priority(priority),
                              name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
         if id:
             notice = f"no job has the id {id.strip()!r}; showing the list"
-        rows = await DashboardQueries(context.store).jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
+        queries = DashboardQueries(context.store, caller.namespace)
+        rows = await queries.jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
         return page(request, "jobs.html", jobs=items, filters=filters, notice=notice,
                     statuses=[s.value for s in Status], bulk_url=bulk_cancel_url(filters),
@@ -76,7 +77,7 @@ def add_pages(router: APIRouter) -> None:
                      first_url=jobs_url(filters) if cursor else None)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-    async def job(request: Request, job_id: JobId, context: Context, notice: Notice = None,
+    async def job(request: Request, job_id: JobId, context: Context, caller: Caller, notice: Notice = None,
                   execution: TextFilter = None) -> HTMLResponse:
         row = await context.store.job(job_id)
         if row is None:
@@ -88,7 +89,7 @@ def add_pages(router: APIRouter) -> None:
                      events=await context.store.job_events(job_id, 0, 1000),
                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
                     upcoming=upcoming_fires(row, datetime.now(UTC)),
-                    graph=await dependency_graph(context, row))
+                    graph=await dependency_graph(context, row, caller.namespace))
 
     @router.get("/jobs/{job_id}/as-of", response_class=HTMLResponse)
     async def as_of(request: Request, job_id: JobId, context: Context,
@@ -130,9 +131,15 @@ def add_pages(router: APIRouter) -> None:
         return back_with(back or f"/ui/jobs/{quote(job_id, safe='')}", notice)
 
 
-async def dependency_graph(context: ApiContext, job: dict[str, Any]) -> Markup | None:
+async def _visible(context: ApiContext, caller: Caller, job_id: str) -> bool:
+    """Whether the job exists in the caller's namespace (another's is not revealed)."""
+    row = await context.store.job(job_id)
+    return row is not None and row.get("namespace") in (None, caller.namespace)
+
+
+async def dependency_graph(context: ApiContext, job: dict[str, Any], namespace: str) -> Markup | None:
     """The job with its upstreams and downstreams as SVG; None for a job with neither."""
-    upstreams, downstreams = await DashboardQueries(context.store).neighbours(job)
+    upstreams, downstreams = await DashboardQueries(context.store, namespace).neighbours(job)
     if not upstreams and not downstreams:
         return None
     return dag_svg(_node(job), [_node(r) for r in upstreams], [_node(r) for r in downstreams])
@@ -183,7 +190,7 @@ async def _run_action(context: ApiContext, job_id: str, action: str, reason: str
 
 def dashboard_router() -> APIRouter:
     """Every page and live stream of the dashboard, under ``/ui``."""
-    router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=list(DASHBOARD_DEPENDENCIES))
+    router = APIRouter(prefix="/ui", include_in_schema=False)
     add_pages(router)
     add_ops_pages(router)
     add_bulk_pages(router)
@@ -192,8 +199,11 @@ def dashboard_router() -> APIRouter:
 
 
 def install_dashboard(app: FastAPI) -> None:
-    """The dashboard's routes, its static files (vendored htmx), and ``/`` sending browsers to it."""
+    """The dashboard's routes, its login, its static files (vendored htmx), and ``/`` sending
+    browsers to it."""
+    app.include_router(session_router())
     app.include_router(dashboard_router())
+    redirect_to_login(app)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
 
     @app.get("/", include_in_schema=False)

@@ -62,6 +62,7 @@ from jobstream.streams.kafka_io import (
     partition_for,
     produce,
 )
+from jobstream.worker.allowlist import ANY_MODULE
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
 from jobstream.worker.outbox import Kept, Outbox
 from jobstream.worker.runs import run_assignment
@@ -81,6 +82,7 @@ class WorkerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     python_path: tuple[str, ...] = ()  # absolute directories Python tasks import from (python_path.py)
+    allowed_modules: tuple[str, ...] = ANY_MODULE  # modules Python tasks may call into (allowlist.py)
 
     def capacity(self) -> WorkerCapacity:
         return WorkerCapacity(queues=self.queues, slots=self.slots, cpu=self.cpu, memory_mb=self.memory_mb,
@@ -107,7 +109,7 @@ class Worker:
         self.seen: dict[str, None] = {}  # recent execution ids, oldest first: a repeat runs nothing
         self.seq = 0
         self.capacity = spec.capacity()
-        self.options = ExecutorOptions.from_settings(settings, spec.python_path)
+        self.options = ExecutorOptions.from_settings(settings, spec.python_path, spec.allowed_modules)
         # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
         # stale credit from this process's latest, and an earlier process's under the same id.
         self.incarnation = int(time.time() * 1_000_000)

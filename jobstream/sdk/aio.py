@@ -13,7 +13,7 @@ from tenacity import AsyncRetrying
 from jobstream.api.routes_batch import BatchAnswer
 from jobstream.api.views import JobView, LogChunkView
 from jobstream.sdk import flows
-from jobstream.sdk.client import DEFAULT_URL, api_url_from_env
+from jobstream.sdk.client import DEFAULT_URL, api_from_env, auth_headers
 from jobstream.sdk.errors import ClientError, checked
 from jobstream.sdk.flows import Call, Done, Flow, Item, Pause, Step, advance
 from jobstream.sdk.retries import RETRIED_STATUSES, Busy, RetryPolicy
@@ -27,14 +27,18 @@ class AsyncClient:
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout_s: float = 30.0, retry: RetryPolicy | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, token: str | None = None,
+                 namespace: str | None = None) -> None:
         self.base_url, self.retry = base_url, retry or RetryPolicy()
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport,
+                                       headers=auth_headers(token, namespace))
         self._sleep, self._clock = sleep, clock
 
     @classmethod
     def from_env(cls, **options: Any) -> AsyncClient:
-        return cls(api_url_from_env(), **options)
+        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there."""
+        url, token = api_from_env()
+        return cls(url, **{"token": token, **options})
 
     async def submit(self, task: Mapping[str, Any], *, name: str | None = None, queue: str | None = None,
                      priority: int | None = None, labels: Mapping[str, str] | None = None,

@@ -25,27 +25,40 @@ T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-def api_url_from_env() -> str:
+def api_from_env() -> tuple[str, str | None]:
+    """``JOBSTREAM_API_URL`` and the token the CLI presents there (``JOBSTREAM_TOKEN``, else its
+    credentials file: what `jobstream run` wrote on first start)."""
     from jobstream.config import Settings
+    from jobstream.credentials import token_for
 
-    return Settings.from_env().api_url
+    settings = Settings.from_env()
+    return settings.api_url, token_for(settings, settings.api_url)
+
+
+def auth_headers(token: str | None, namespace: str | None) -> dict[str, str]:
+    """A bearer token (an API key or a JWT) and the namespace to act in, when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return {**headers, "X-Jobstream-Namespace": namespace} if namespace else headers
 
 
 class Client:
     """The API's operations as typed methods. Calls that change something carry an idempotency key
     made per call, so a retry after a 429, a 503 or a lost connection cannot do it twice."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, timeout_s: float = 30.0, retry: RetryPolicy | None = None,
+    def __init__(self, base_url: str = DEFAULT_URL, *, token: str | None = None, namespace: str | None = None,
+                 timeout_s: float = 30.0, retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url, self.retry = base_url, retry or RetryPolicy()
-        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
+                                  headers=auth_headers(token, namespace))
         self._sleep, self._clock = sleep, clock
 
     @classmethod
     def from_env(cls, **options: Any) -> Client:
-        """A client of ``JOBSTREAM_API_URL``."""
-        return cls(api_url_from_env(), **options)
+        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there."""
+        url, token = api_from_env()
+        return cls(url, **{"token": token, **options})
 
     def submit(self, task: Mapping[str, Any], *, name: str | None = None, queue: str | None = None,
                priority: int | None = None, labels: Mapping[str, str] | None = None,

@@ -25,11 +25,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at     timestamptz,
     updated_at      timestamptz NOT NULL,
     parent_job_id   text,                         -- set on the runs of a recurring job
-    runs            int NOT NULL DEFAULT 0        -- a recurring job's runs fired so far
+    runs            int NOT NULL DEFAULT 0,       -- a recurring job's runs fired so far
+    namespace       text NOT NULL DEFAULT 'default',
+    submitted_by    text                          -- the submission's actor
 );
 -- Added with recurring schedules; ADD COLUMN IF NOT EXISTS upgrades an older read model in place.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS parent_job_id text;      -- set on the runs of a recurring job
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS runs int NOT NULL DEFAULT 0;  -- a recurring job's runs fired
+-- Added with namespaces (a replay fills them in): the job's namespace, and who submitted it.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS namespace text NOT NULL DEFAULT 'default';
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS submitted_by text;
+CREATE INDEX IF NOT EXISTS jobs_namespace_idx ON jobs (namespace, job_id);
 CREATE INDEX IF NOT EXISTS jobs_parent_idx ON jobs (parent_job_id, job_id) WHERE parent_job_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_status_idx ON jobs (status, job_id);
 CREATE INDEX IF NOT EXISTS jobs_queue_idx ON jobs (queue, job_id);
@@ -72,8 +78,10 @@ CREATE TABLE IF NOT EXISTS workers (
     free_slots        int,
     registered_at     timestamptz,
     last_heartbeat_at timestamptz,
-    updated_at        timestamptz NOT NULL
+    updated_at        timestamptz NOT NULL,
+    namespace         text NOT NULL DEFAULT 'default'
 );
+ALTER TABLE workers ADD COLUMN IF NOT EXISTS namespace text NOT NULL DEFAULT 'default';
 
 CREATE TABLE IF NOT EXISTS job_events (
     event_id       text PRIMARY KEY,
@@ -85,8 +93,10 @@ CREATE TABLE IF NOT EXISTS job_events (
     causation_id   text,
     correlation_id text,
     payload        jsonb NOT NULL,                -- the event's own fields (envelope excluded), as JSON
+    namespace      text NOT NULL DEFAULT 'default',
     UNIQUE (job_id, seq)
 );
+ALTER TABLE job_events ADD COLUMN IF NOT EXISTS namespace text NOT NULL DEFAULT 'default';
 CREATE INDEX IF NOT EXISTS job_events_causation_idx ON job_events (causation_id);
 CREATE INDEX IF NOT EXISTS job_events_type_idx ON job_events (type, job_id);
 
@@ -108,6 +118,23 @@ CREATE TABLE IF NOT EXISTS templates (
     versions   jsonb NOT NULL,                    -- every version, oldest first: spec, params, created_at
     updated_at timestamptz NOT NULL
 );
+
+-- The API's audit trail, from the audit topic: changes made and requests refused (GET /v1/audit).
+CREATE TABLE IF NOT EXISTS audit_log (
+    entry_id  text PRIMARY KEY,
+    at        timestamptz NOT NULL,
+    actor     text NOT NULL,                      -- key:<id>, jwt:<subject> or unauthenticated
+    role      text,
+    namespace text,
+    address   text,
+    action    text NOT NULL,                      -- the operation's name, e.g. cancel_job
+    method    text NOT NULL,
+    route     text NOT NULL,
+    target    text,
+    status    int NOT NULL,
+    detail    text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_at_idx ON audit_log (at, entry_id);
 
 -- Where the projector stands in each topic partition; written in the same transaction as the rows.
 CREATE TABLE IF NOT EXISTS projection_offsets (

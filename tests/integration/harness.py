@@ -22,6 +22,7 @@ from jobstream.core.lifecycle import TERMINAL
 from jobstream.infra.process import wait_until
 from jobstream.schemas import make_codec
 from jobstream.streams.kafka_io import consumer_config, end_offsets  # noqa: F401 - the tests' helper too
+from tests.credentials import auth_headers
 
 
 class ServiceProcess:
@@ -159,7 +160,7 @@ def api_stack(settings: Settings, services: dict[str, ServiceProcess], log_dir: 
     port = int(settings.api_url.rsplit(":", 1)[1])
     for name in names:
         services[name] = ServiceProcess(name, service_args(name, port, schema), settings, log_dir).start()
-    with httpx.Client(base_url=settings.api_url, timeout=30) as client:
+    with httpx.Client(base_url=settings.api_url, timeout=30, headers=auth_headers(settings)) as client:
         wait_until(lambda: api_ready(client), 60, "the API to be ready")
         yield client
 

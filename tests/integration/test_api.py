@@ -28,6 +28,7 @@ from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.projections.payload import record_json
 from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
+from tests.credentials import auth_headers
 from tests.integration.harness import end_offsets
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ def make_client(test_settings: Settings, schema: str, topics: Topics) -> Iterato
         # recheck_s is long so that only the NOTIFY can wake a waiting request in time
         defaults: dict[str, Any] = {"wait_s": 20.0, "recheck_s": 60.0}
         app = create_app(settings, schema=schema, options=ApiOptions(**{**defaults, **options}))
-        client = TestClient(app).__enter__()
+        client = TestClient(app, headers=auth_headers(settings)).__enter__()
         started.append(client)
         return client
 
@@ -167,7 +168,8 @@ def test_submit_answers_201_only_once_the_job_is_visible(
 
     command = commands()
     assert isinstance(command, SubmitJob)
-    assert command.envelope.actor == "api" and command.envelope.type == "SubmitJob"
+    assert command.envelope.type == "SubmitJob"
+    assert (command.envelope.actor, command.envelope.namespace) == ("jwt:tests", "default")  # the caller
     assert command.spec.priority == 3 and command.spec.labels == {"team": "a"}
     job_id = command.envelope.job_id
     assert not pending.done()  # still waiting for the projection
@@ -460,7 +462,7 @@ def test_events_are_the_audit_trail_in_seq_order(client: TestClient, db: psycopg
     assert [(e["seq"], e["type"]) for e in events] == [(1, "JobSubmitted"), (2, "JobQueued")]
     assert events[0] == {"event_id": f"{job_id}:1", "job_id": job_id, "seq": 1, "type": "JobSubmitted",
                          "occurred_at": "2026-01-01T12:00:01Z", "actor": "api", "causation_id": "c1",
-                         "correlation_id": None, "payload": {"spec": {"name": "echo"}}}
+                         "correlation_id": None, "payload": {"spec": {"name": "echo"}}, "namespace": "default"}
     assert client.get(f"/v1/jobs/{job_id}/events", params={"after_seq": 1}).json()["items"][0]["seq"] == 2
 
 

@@ -25,6 +25,7 @@ from jobstream.infra.process import free_port, wait_until
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import JobSpec, ShellTask, SubmitJob, make_codec
 from jobstream.streams.kafka_io import command_envelope, partition_for, producer_config
+from tests.credentials import auth_headers
 from tests.integration.harness import ServiceProcess, end_offsets, poll
 
 T = TypeVar("T")
@@ -71,7 +72,7 @@ def stack(infra_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     }
     processes = {n: ServiceProcess(n, args, settings, Path(logs)).start() for n, args in commands.items()}
     try:
-        with httpx.Client(base_url=settings.api_url, timeout=60) as client:
+        with httpx.Client(base_url=settings.api_url, timeout=60, headers=auth_headers(settings)) as client:
             wait_until(lambda: _ready(client), 90, "the API to be ready")
             yield Stack(settings, name, client, processes)
     finally:

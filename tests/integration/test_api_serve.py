@@ -20,6 +20,7 @@ from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
+from tests.credentials import jwt_for
 
 
 @pytest.fixture
@@ -51,7 +52,8 @@ def api_url(test_settings: Settings, database_url: str, unique_name: str) -> Ite
 
 
 def test_cli_commands_against_a_served_api(api_url: str) -> None:
-    runner, app, env = CliRunner(), make_jobs_app(), {"JOBSTREAM_API_URL": api_url}
+    runner, app = CliRunner(), make_jobs_app()
+    env = {"JOBSTREAM_API_URL": api_url, "JOBSTREAM_TOKEN": jwt_for("default:admin")}
 
     listed = runner.invoke(app, ["ls", "-o", "json"], env=env)
     assert listed.exit_code == 0, listed.output

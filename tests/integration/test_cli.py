@@ -11,6 +11,7 @@ import httpx
 from typer.testing import CliRunner
 
 from jobstream.cli import app
+from tests.credentials import cli_env
 from tests.integration.harness import poll
 
 JOBS = "tests.integration.jobs_for_tests"
@@ -18,7 +19,7 @@ TIMEOUT_S = 90  # a job's life on a busy 2-core machine
 
 
 def cli(client: httpx.Client, *args: str) -> str:
-    result = CliRunner().invoke(app, list(args), env={"JOBSTREAM_API_URL": str(client.base_url), "COLUMNS": "100"})
+    result = CliRunner().invoke(app, list(args), env={**cli_env(client), "COLUMNS": "100"})
     assert result.exit_code == 0, (args, result.output)
     return result.stdout
 

@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium) against a live jobstream: pages update
 without a reload as jobs move, a running job's log is followed, and a job is cancelled from its page.
+Each test's browser first signs in through the login page, as the tests' admin.
 The screenshots in docs/screenshots are made here."""
 
 from __future__ import annotations
@@ -11,12 +12,26 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.credentials import admin_token
 from tests.integration.browser import SCREENSHOTS
 from tests.integration.harness import poll, wait_terminal
 
 pytestmark = pytest.mark.integration
 LIVE_S = 60_000  # ms: a job's whole run on a busy 2-core machine, not the 1 s a redraw takes
 NO_RELOAD = "window.__sameDocument = true"
+
+
+@pytest.fixture
+def page(page: Page, stack: httpx.Client) -> Page:
+    """The browser's page, signed in through the login page with the tests' admin token: a page
+    asked for without a session leads there, and back once signed in."""
+    page.goto(f"{stack.base_url}/ui/jobs")
+    expect(page).to_have_url(re.compile(r"/ui/login\?next=%2Fui%2Fjobs$"))
+    page.get_by_label("Token").fill(admin_token())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/ui/jobs$"))
+    expect(page.locator("[data-viewer-role]")).to_have_attribute("data-viewer-role", "admin")
+    return page
 
 
 def submit_job(client: httpx.Client, argv: list[str], **fields: object) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 # ruff: noqa: F811 - the fixtures imported from the API's tests are parameters of these tests
 """The dashboard's pages over a real read model (rows written as the projector would), without a
 browser: filters kept in the URL, keyset pages, the job page, and what an operator is told when
-something is missing or refused."""
+something is missing or refused; signing in, CSRF, and what each role is offered."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from jobstream.api.csrf import CSRF_HEADER
+from tests.credentials import admin_token, jwt_for
 from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
     T0,
-    client,
+    Client,
     db,
     insert,
     insert_event,
@@ -26,6 +28,32 @@ from tests.integration.test_api import (  # noqa: F401 - fixtures shared with th
 )
 
 pytestmark = pytest.mark.integration
+
+
+def signed_in(make_client: Client, token: str) -> TestClient:
+    """A client that signs in as a person does, through the login page (no Authorization header:
+    the session cookie, and the CSRF token a page's forms carry, sent back as its header)."""
+    browser = make_client()
+    del browser.headers["authorization"]
+    login = browser.post("/ui/login", data={"token": token, "next": "/ui/jobs"}, follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/ui/jobs", login.text
+    cookie = login.headers["set-cookie"].lower()
+    assert "jobstream_token=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # served over plain http here
+    browser.headers[CSRF_HEADER] = csrf_of(browser.get("/ui").text)
+    return browser
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture
+def client(make_client: Client) -> TestClient:
+    """The dashboard as the tests' admin sees it, signed in through the login page."""
+    return signed_in(make_client, admin_token())
 
 
 def listed(html: str) -> list[str]:
@@ -179,3 +207,67 @@ def test_search_by_id_opens_the_job_and_priority_filters_the_list(client: TestCl
     assert refused.status_code == 303 and "priority+refused" in refused.headers["location"]
     assert client.post("/ui/jobs/relaxed/priority", data={"priority": "11"}).status_code == 422
     assert "clone refused" in client.post("/ui/jobs/nobody-at-all/clone").text
+
+
+def test_without_a_session_a_page_leads_to_the_login_page_and_back(make_client: Client) -> None:
+    anonymous = make_client()
+    del anonymous.headers["authorization"]
+    # A page asked for without credentials leads to the login page, which leads back to it
+    answer = anonymous.get("/ui/jobs", params={"status": "queued"}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/login?next=%2Fui%2Fjobs%3Fstatus%3Dqueued"
+    login = anonymous.get(answer.headers["location"])
+    assert login.status_code == 200 and 'name="next" value="/ui/jobs?status=queued"' in login.text
+    # A token the API does not accept is refused on the page, and no cookie is set
+    refused = anonymous.post("/ui/login", data={"token": "jsk_nonsense", "next": "/ui"}, follow_redirects=False)
+    assert refused.status_code == 401 and "Not accepted" in refused.text and "set-cookie" not in refused.headers
+    # The API's own routes still answer 401 problem+json, and static files need no session
+    assert anonymous.get("/v1/jobs").status_code == 401
+    assert anonymous.get("/ui/static/htmx-2.0.11.min.js").status_code == 200
+    # Signing out ends the session
+    person = signed_in(make_client, admin_token())
+    out = person.post("/ui/logout", follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"].startswith("/ui/login")
+    assert person.get("/ui/jobs", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_authorised_post_needs_the_pages_csrf_token_and_never_changes_v1(
+        make_client: Client, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "target")
+    person = signed_in(make_client, admin_token())
+    csrf = person.headers.pop(CSRF_HEADER)
+    # A post carrying the session cookie but no CSRF token (as a forged cross-site form would) is refused
+    forged = person.post("/ui/jobs/target/cancel", data={"reason": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    wrong = person.post("/ui/jobs/target/cancel", data={"csrf_token": "0" * 64}, follow_redirects=False)
+    assert wrong.status_code == 403
+    # With the page's token (its hidden form field) the same post is the action
+    sent = person.post("/ui/jobs/target/priority", data={"priority": "3", "csrf_token": csrf},
+                       follow_redirects=False)
+    assert sent.status_code == 303 and "priority" in sent.headers["location"]
+    # And the cookie, even with the token, never authorises a change of the API's own
+    assert person.post("/v1/jobs/target/cancel", headers={CSRF_HEADER: csrf}).status_code == 401
+
+
+def test_a_viewer_sees_no_action_and_an_operator_of_another_namespace_sees_nothing(
+        make_client: Client, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "seen", status="failed", last_error="exited with code 7")
+    insert_event(db, "seen", 1, "JobDeadLettered", {})
+    insert_job(db, "nightly", status="scheduled", spec={"name": "n", "schedule": {"every_s": 60}})
+    insert(db, "workers", worker_id="w-live", seq=1, status="active", updated_at=T0, queues=["default"], slots=4,
+           free_slots=4, last_heartbeat_at=T0)
+    viewer = signed_in(make_client, jwt_for("default:viewer", subject="reader"))
+    pages = [viewer.get(path).text for path in ("/ui/jobs/seen", "/ui/schedules", "/ui/workers",
+                                                "/ui/dead-letters", "/ui/jobs?queue=default")]
+    assert 'data-job-id="seen"' in pages[3] and 'data-worker-id="w-live"' in pages[2]  # it reads them
+    assert not any("data-action=" in html.replace('data-action="logout"', "") for html in pages)
+    assert 'id="bulk-cancel"' not in pages[4]
+    assert 'data-viewer-role="viewer"' in pages[0]
+    # and a post it makes anyway is refused as the API would refuse it
+    assert viewer.post("/ui/jobs/seen/cancel").status_code == 403
+    # An operator of another namespace sees none of them, and another namespace's job is not found
+    other = signed_in(make_client, jwt_for("acme:operator", subject="elsewhere"))
+    assert listed(other.get("/ui/jobs").text) == [] and listed(other.get("/ui/dead-letters").text) == []
+    assert 'data-worker-id="w-live"' not in other.get("/ui/workers").text
+    missing = other.get("/ui/jobs/seen")
+    assert missing.status_code == 404 and "check the id" in missing.text

@@ -27,6 +27,7 @@ from jobstream.config import Settings
 from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port, wait_until
+from tests.credentials import auth_headers, with_credentials
 from tests.integration.harness import ServiceProcess, api_ready, poll, submit_job, wait_terminal
 
 PROMPT_S = 2.0  # how soon a request must be answered while a dependency is down
@@ -41,10 +42,11 @@ class Outages:
         self.kafka = LocalKafka(home / "kafka", base.cache_dir, base.kafka_version, free_port(), free_port(),
                                 base.kafka_heap)
         self.postgres = LocalPostgres(home / "postgres", free_port(), fast_and_unsafe=True)
-        self.settings = base.with_(state_dir=home, external_kafka=self.kafka.bootstrap,
-                                   external_database_url=self.postgres.dsn, partitions=3,
-                                   api_url=f"http://127.0.0.1:{free_port()}",
-                                   metrics_port_base=random.randrange(20_000, 30_000, 100))
+        self.settings = with_credentials(base.with_(state_dir=home, external_kafka=self.kafka.bootstrap,
+                                                    external_database_url=self.postgres.dsn, partitions=3,
+                                                    api_url=f"http://127.0.0.1:{free_port()}",
+                                                    metrics_port_base=random.randrange(20_000, 30_000, 100)),
+                                         str(home / "credentials"))
         self.stack: ServiceProcess | None = None
 
     def up(self) -> None:
@@ -89,7 +91,7 @@ def outages() -> Iterator[Outages]:
 @pytest.fixture
 def client(outages: Outages) -> Iterator[httpx.Client]:
     """The API's client, once a job runs end to end (every processor is up, after any outage)."""
-    with httpx.Client(base_url=outages.settings.api_url, timeout=30) as api:
+    with httpx.Client(base_url=outages.settings.api_url, timeout=30, headers=auth_headers(outages.settings)) as api:
         wait_until(lambda: api_ready(api), BUSY_MACHINE_S, "the API to be ready")
         first = poll(lambda: _submitted(api), BUSY_MACHINE_S, "a first job to be accepted")
         wait_terminal(api, [first["job_id"]], BUSY_MACHINE_S)

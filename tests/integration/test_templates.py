@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from jobstream.cli import app
 from jobstream.config import Settings
 from jobstream.projections.replay import replay
+from tests.credentials import cli_env
 from tests.integration.harness import wait_terminal
 
 PROBLEM_JSON = "application/problem+json"
@@ -102,7 +103,7 @@ def test_versions_each_run_as_they_were_and_survive_a_replay(stack: httpx.Client
     assert stack.get("/v1/templates/greet", params={"version": 3}).status_code == 404
     # the CLI reads the same
     cli = CliRunner().invoke(app, ["templates", "get", "greet", "--version", "1"],
-                             env={"JOBSTREAM_API_URL": str(stack.base_url)})
+                             env=cli_env(stack))
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.output) == first
 

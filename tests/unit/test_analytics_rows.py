@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def test_one_row_per_event_whose_last_status_is_the_jobs(path: Path) -> None:
     for job_id, state in history.expected.states.items():
         last = [r for r in rows if r.job_id == job_id][-1]
         assert last.status == state["status"] and last.queue == state["spec"]["queue"], job_id
+        assert last.namespace == state.get("namespace", "default"), job_id  # the job's, as its events say
 
 
 def test_a_plain_job_row_by_row() -> None:
@@ -45,3 +47,9 @@ def test_a_plain_job_row_by_row() -> None:
         ("JobProgressed", "running", 1, True), ("JobCompleted", "completed", 1, True)]
     done = rows[-1]
     assert done.name == "hello" and done.queue == "default" and done.exit_code == 0 and done.duration_ms is not None
+
+
+def test_a_row_carries_its_jobs_namespace() -> None:
+    events = [e for e in events_of(read(FOLDER / "plain-job.jsonl").lines) if isinstance(e, JobEvent)]
+    in_acme = [dataclasses.replace(e, envelope=dataclasses.replace(e.envelope, namespace="acme")) for e in events]
+    assert {row.namespace for row in _rows(in_acme)} == {"acme"}

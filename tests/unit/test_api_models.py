@@ -169,7 +169,7 @@ def test_cursors_round_trip_and_foreign_ones_name_the_field() -> None:
 @pytest.fixture
 def client() -> TestClient:
     """An app whose lifespan does not run: only what fails before any I/O can be asked."""
-    app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048))
+    app = create_app(Settings.from_env(), options=ApiOptions(max_body_bytes=2048), no_auth=True)
     options = ApiOptions()
     commands = JobCommands(None, None, None, options)  # type: ignore[arg-type]
     bulk = BulkCommands(None, None)  # type: ignore[arg-type]
@@ -328,3 +328,13 @@ def test_an_unknown_query_parameter_is_400_naming_it(client: TestClient) -> None
     assert "unknown query parameter(s): labels, statuss" in body["detail"] and "status" in body["detail"]
     body = assert_problem(client.post("/v1/jobs?dry_run=1", json=submission()), 400)
     assert [e["field"] for e in body["errors"]] == ["dry_run"]
+
+
+def test_a_single_valued_query_parameter_given_twice_is_422_naming_it(client: TestClient) -> None:
+    # Only the last value would count: ?actor=a&actor=b would answer for b alone
+    body = assert_problem(client.get("/v1/audit", params={"actor": ["a", "b"]}), 422)
+    assert [e["field"] for e in body["errors"]] == ["actor"]
+    # A list parameter (status) may repeat; the others are named
+    repeated = {"status": ["queued", "running"], "queue": ["a", "b"], "limit": ["2", "3"]}
+    body = assert_problem(client.get("/v1/jobs", params=repeated), 422)
+    assert [e["field"] for e in body["errors"]] == ["limit", "queue"]

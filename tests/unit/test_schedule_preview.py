@@ -32,8 +32,11 @@ def test_the_preview_endpoint_answers_fires_and_names_a_bad_field() -> None:
 
     from jobstream.api import create_app
     from jobstream.config import Settings
+    from tests.credentials import JWT_SECRET, jwt_for
 
-    client = TestClient(create_app(Settings()))  # no lifespan: the preview needs neither broker nor database
+    # No lifespan: the preview needs neither broker nor database; a viewer may ask for it
+    client = TestClient(create_app(Settings(jwt_secret=JWT_SECRET)),
+                        headers={"Authorization": f"Bearer {jwt_for('default:viewer')}"})
     answer = client.get("/v1/schedules:preview", params={"cron": "0 9 * * *", "timezone": "Europe/Paris",
                                                          "after": T0.isoformat(), "count": 2})
     assert answer.status_code == 200, answer.text

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 from jobstream.schemas import Outcome, PythonTask
 from jobstream.streams import metrics
+from jobstream.worker.allowlist import refused_entrypoint
 from jobstream.worker.executors.base import ExecutionResult, RunContext, ended_in_time, stopped_outcome
 from jobstream.worker.executors.output import ExecutionOutput
 from jobstream.worker.python_runner import describe, load_entrypoint
@@ -138,6 +139,10 @@ class _Run:
 
 async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     started = time.monotonic()
+    refused = refused_entrypoint(task.entrypoint, ctx.options.allowed_modules)
+    if refused is not None:
+        ctx.on_started(None)
+        return ctx.result(Outcome.FAILED, None, 0, refused)
     try:
         args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
         function = load_entrypoint(task.entrypoint, ctx.options.python_path)

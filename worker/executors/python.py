@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from jobstream.schemas import Outcome, PythonTask
+from jobstream.worker.allowlist import refused_entrypoint
 from jobstream.worker.executors.base import ExecutionResult, RunContext
 from jobstream.worker.executors.child import run_child
 
@@ -37,6 +38,10 @@ def task_document(task: PythonTask, python_path: tuple[str, ...] = (),
 
 
 async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
+    refused = refused_entrypoint(task.entrypoint, ctx.options.allowed_modules)
+    if refused is not None:
+        ctx.on_started(None)
+        return ctx.result(Outcome.FAILED, None, 0, refused)
     with tempfile.TemporaryDirectory(prefix="jobstream-python-") as tmp:
         workdir = Path(tmp)
         try:

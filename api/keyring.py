@@ -1,0 +1,90 @@
+"""The API's table of keys (and namespaces' submission rates): a fold of the keys topic, kept
+current by a thread, so a key created or revoked anywhere takes effect here within a poll (well
+under a second).
+
+A token's secret is checked against its argon2id hash once per process; later requests with the
+same token cost a dictionary look-up (the key's revocation and expiry are still checked each time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.core.keys import Key, fold_key, parse_token, refusal
+from jobstream.core.ratelimit import RateLimits
+from jobstream.infra.topics import Topics
+from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, QuotaSet, make_codec
+from jobstream.streams.kafka_io import consumer_config
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2
+
+
+class Keyring:
+    def __init__(self, settings: Settings, limits: RateLimits | None = None) -> None:
+        self.settings, self.limits = settings, limits
+        self.topic = Topics(settings.topic_prefix).keys
+        self.keys: dict[str, Key] = {}
+        self._verified: dict[bytes, str] = {}  # sha256 of a token whose secret matched -> its key id
+        self._hasher = PasswordHasher()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobstream-api-keyring", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def authenticate(self, token: str, now: datetime) -> Key | str:
+        """The key a token belongs to, or why it is refused."""
+        parsed = parse_token(token)
+        if parsed is None:
+            return "not an API key"
+        key = self.keys.get(parsed.key_id)
+        reason = refusal(key, now)
+        if reason is not None or key is None:
+            return reason or "unknown API key"
+        digest = hashlib.sha256(token.encode()).digest()
+        if self._verified.get(digest) != key.key_id:
+            try:
+                self._hasher.verify(key.secret_hash, parsed.secret)
+            except (VerificationError, InvalidHashError):
+                return "unknown API key"
+            self._verified[digest] = key.key_id
+        return key
+
+    def _run(self) -> None:
+        codec = make_codec(self.settings.schema_registry_url)
+        consumer = Consumer(consumer_config(self.settings, "jobstream-api-keyring"))
+        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        try:
+            while not self._stop.is_set():
+                for message in consumer.consume(500, POLL_S):
+                    if message.error() is None:
+                        self._apply(codec, message)
+        finally:
+            consumer.close()
+
+    def _apply(self, codec: Codec, message: Message) -> None:
+        try:
+            record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
+                                  offset=message.offset())
+        except MessageDecodeError as error:
+            log.warning("keys topic: skipped an undecodable record: %s", error)
+            return
+        if isinstance(record, KeyCreated | KeyRevoked):
+            fold_key(self.keys, record)
+        elif isinstance(record, QuotaSet) and self.limits is not None:
+            self.limits.set_namespace_rate(record.namespace, record.submit_rate)
+        else:
+            log.warning("keys topic: skipped a %s, not a key record", type(record).__name__)
