@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from .base import Record
-from .common import JobSpec
+from .common import DEFAULT_NAMESPACE, JobSpec
 
 
 class Liveness(StrEnum):
@@ -78,6 +78,7 @@ class JobStateFields(Record):
     waiting_on: list[str] = field(default_factory=list)
     dependents: list[str] = field(default_factory=list)
     result_json: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
