@@ -42,6 +42,14 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class Between:
+    """A time column at or after ``since`` and before ``until`` (an end left None is open)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class OfJobsLabelled:
     """Rows whose job has at least these labels, in this namespace (executions have neither)."""
 
@@ -68,10 +76,15 @@ class Filter:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
-            if value is None or value == Contains({}) or isinstance(value, OfJobsLabelled) and not (
+            if value is None or value in (Contains({}), Between()) or isinstance(value, OfJobsLabelled) and not (
                     value.pairs or value.namespace):
                 continue
-            if isinstance(value, OfJobsLabelled):
+            if isinstance(value, Between):
+                for bound, op in ((value.since, ">="), (value.until, "<")):
+                    if bound is not None:
+                        clauses.append(sql.SQL("{} {} %s").format(sql.Identifier(column), sql.SQL(op)))
+                        params.append(bound)
+            elif isinstance(value, OfJobsLabelled):
                 clauses.append(sql.SQL("job_id IN (SELECT job_id FROM {} WHERE labels @> %s"
                                        " AND (%s::text IS NULL OR namespace = %s))").format(value.jobs))
                 params += [Jsonb(value.pairs), value.namespace, value.namespace]

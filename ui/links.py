@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from fastapi.responses import RedirectResponse
@@ -9,10 +10,16 @@ from fastapi.responses import RedirectResponse
 from jobstream.ui.queries import JobFilters
 
 
+def url_time(value: datetime | None) -> str | None:
+    """A time as the filters carry it in a URL: UTC, to the second, ``Z``-suffixed."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
 def _with_filters(path: str, filters: JobFilters, cursor: str | None = None) -> str:
     query = [("status", filters.status), ("queue", filters.queue), ("name", filters.name_prefix),
              ("priority", str(filters.priority) if filters.priority else None),
-             *(("label", f"{k}={v}") for k, v in filters.label.items()), ("cursor", cursor)]
+             *(("label", f"{k}={v}") for k, v in filters.label.items()),
+             ("since", url_time(filters.since)), ("until", url_time(filters.until)), ("cursor", cursor)]
     kept = [(k, v) for k, v in query if v]
     return path + (f"?{urlencode(kept)}" if kept else "")
 

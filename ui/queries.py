@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from jobstream.api.store import SUBMITTED, Contains, Filter, ReadModel, Row, where_clause
+from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel, Row, where_clause
 from jobstream.core.lifecycle import Status
 from jobstream.projections.rows import WorkerStatus
 
@@ -25,10 +25,13 @@ class JobFilters:
     name_prefix: str | None = None
     priority: int | None = None
     label: dict[str, str] = field(default_factory=dict)
+    since: datetime | None = None  # submitted at or after
+    until: datetime | None = None  # submitted before
 
     def clauses(self, namespace: str) -> tuple[list[sql.Composable], list[Any]]:
         clauses, params = Filter({"namespace": namespace, "status": self.status or None, "queue": self.queue or None,
-                                  "priority": self.priority, "labels": Contains(self.label)}).clauses()
+                                  "priority": self.priority, "labels": Contains(self.label),
+                                  "submitted_at": Between(self.since, self.until)}).clauses()
         if self.name_prefix:
             clauses.append(sql.SQL("starts_with(name, %s)"))
             params.append(self.name_prefix)

@@ -60,11 +60,13 @@ def add_pages(router: APIRouter) -> None:
                    queue: TextFilter = None, name: TextFilter = None,
                    label: Annotated[list[str] | None, Query(max_length=20)] = None,
                    priority: Annotated[str | None, Query(max_length=2)] = None, id: TextFilter = None,
+                   since: TextFilter = None, until: TextFilter = None,
                    cursor: Cursor = None, notice: Notice = None) -> Response:
         if id and await _visible(context, caller, id.strip()):  # a search by id goes to the job
             return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
         filters = JobFilters(status=known_status(status), queue=queue or None, priority=known_priority(priority),
-                             name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
+                             name_prefix=name or None, label=label_pairs([x for x in label or [] if x]),
+                             since=known_time("since", since), until=known_time("until", until))
         if id:
             notice = f"no job has the id {id.strip()!r}; showing the list"
         queries = DashboardQueries(context.store, caller.namespace)
@@ -167,6 +169,19 @@ def known_priority(priority: str | None) -> int | None:
         raise ApiProblem(422, "validation", "the request is not valid; see errors",
                          errors=[field_error("priority", f"{priority!r} is not a priority from 1 to 10")])
     return int(priority)
+
+
+def known_time(name: str, value: str | None) -> datetime | None:
+    """A time filter as the form sends it (``datetime-local``: no zone, taken as UTC) or as a URL
+    keeps it (with its zone); empty for none; a 422 naming the field otherwise."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ApiProblem(422, "validation", "the request is not valid; see errors",
+                         errors=[field_error(name, f"{value!r} is not a time (2026-01-31T14:00)")]) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:

@@ -420,6 +420,21 @@ def test_list_jobs_sorts_by_submission_time_not_by_id(client: TestClient, db: ps
     assert seen == list(jobs)
 
 
+def test_list_jobs_bounds_the_submission_time_and_pages_within_it(client: TestClient,
+                                                                   db: psycopg.Connection[Any]) -> None:
+    ids = [new_job_id(now_ms=1_700_000_000_000 + i) for i in range(5)]
+    for i, job_id in enumerate(ids):
+        insert_job(db, job_id, name="ranged", submitted_at=T0 + timedelta(hours=i))
+    window = {"name": "ranged", "submitted_since": (T0 + timedelta(hours=1)).isoformat(),
+              "submitted_until": (T0 + timedelta(hours=4)).isoformat()}
+    first = client.get("/v1/jobs", params={**window, "limit": 2}).json()
+    assert [j["job_id"] for j in first["items"]] == [ids[3], ids[2]]
+    second = client.get("/v1/jobs", params={**window, "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [j["job_id"] for j in second["items"]] == [ids[1]] and second["next_cursor"] is None
+    assert [e["field"] for e in assert_problem(client.get("/v1/jobs", params={"submitted_since": "2026-01-01T12:00"}),
+                                               422)["errors"]] == ["submitted_since"]  # a time needs its zone
+
+
 def test_label_filters_select_jobs_having_every_label_and_a_mistyped_filter_is_400(
         client: TestClient, db: psycopg.Connection[Any]) -> None:
     ml, ml_gold, web = (new_job_id(now_ms=1_700_000_100_000 + i) for i in range(3))

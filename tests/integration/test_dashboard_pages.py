@@ -271,3 +271,26 @@ def test_a_viewer_sees_no_action_and_an_operator_of_another_namespace_sees_nothi
     assert 'data-worker-id="w-live"' not in other.get("/ui/workers").text
     missing = other.get("/ui/jobs/seen")
     assert missing.status_code == 404 and "check the id" in missing.text
+
+
+def test_a_time_range_narrows_the_list_keeps_to_the_url_and_pages_by_the_keyset(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # Given 60 jobs, one a minute apart from T0
+    for i in range(60):
+        insert_job(db, f"t-{i:02}", submitted_at=T0 + timedelta(minutes=i))
+    since, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=58)
+    # When the operator asks for those submitted in [since, until), as the form sends it (no zone: UTC)
+    first = client.get("/ui/jobs", params={"since": since.strftime("%Y-%m-%dT%H:%M"),
+                                           "until": until.strftime("%Y-%m-%dT%H:%M:%S")})
+    # Then the 55 of minutes 3 to 57 are listed, newest first, 50 on the first page
+    assert listed(first.text) == [f"t-{i:02}" for i in range(57, 7, -1)]
+    assert f'name="since" value="{since:%Y-%m-%dT%H:%M:%S}"' in first.text  # the form shows the range
+    following = next_link(first.text)
+    assert following is not None and f"since={since:%Y-%m-%dT%H}%3A" in following and "until=" in following
+    assert listed(client.get(following).text) == [f"t-{i:02}" for i in range(7, 2, -1)]
+    # And only one end bounds the list too; a time with its zone is understood; a wrong one is a 422
+    assert listed(client.get("/ui/jobs", params={"until": (T0 + timedelta(minutes=2)).isoformat()}).text) == [
+        "t-01", "t-00"]
+    assert len(listed(client.get("/ui/jobs", params={"since": until.isoformat()}).text)) == 2
+    wrong = client.get("/ui/jobs", params={"since": "yesterday"})
+    assert wrong.status_code == 422 and "since" in wrong.text
