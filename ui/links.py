@@ -29,11 +29,16 @@ def jobs_url(filters: JobFilters, cursor: str | None = None) -> str:
     return _with_filters("/ui/jobs", filters, cursor)
 
 
-def bulk_cancel_url(filters: JobFilters) -> str | None:
-    """The dry run of cancelling what these filters match; None without a filter (not everything at once)."""
+def dead_letters_url(filters: JobFilters, cursor: str | None = None) -> str:
+    """The dead letters with these filters (and page)."""
+    return _with_filters("/ui/dead-letters", filters, cursor)
+
+
+def bulk_url(operation: str, filters: JobFilters) -> str | None:
+    """The dry run of ``operation`` on what these filters match; None without a filter (not everything at once)."""
     if filters == JobFilters():
         return None
-    return _with_filters("/ui/bulk-cancel", filters)
+    return _with_filters(f"/ui/bulk-{operation}", filters)
 
 
 def back_with(path: str, notice: str) -> RedirectResponse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,7 +18,8 @@ from jobstream.api.routes_schedules import SchedulePreview, fire_views, preview,
 from jobstream.api.routes_workers import request_drain
 from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
-from jobstream.ui.links import back_with
+from jobstream.ui.filters import Filters
+from jobstream.ui.links import back_with, bulk_url, dead_letters_url
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
@@ -87,12 +87,13 @@ def add_ops_pages(router: APIRouter) -> None:
         return back_with("/ui/workers", f"drain sent to {worker_id}")
 
     @router.get("/dead-letters", response_class=HTMLResponse)
-    async def dead_letters(request: Request, context: Context, caller: Caller, notice: Notice = None,
-                           cursor: Cursor = None) -> HTMLResponse:
-        rows = await context.store.dead_letters(caller.namespace, 50, decode_cursor(cursor))
+    async def dead_letters(request: Request, context: Context, caller: Caller, filters: Filters,
+                           notice: Notice = None, cursor: Cursor = None) -> HTMLResponse:
+        rows = await context.store.dead_letters(caller.namespace, 50, decode_cursor(cursor), filters.filter())
         items, following = next_cursor(rows, 50, "job_id")
-        return page(request, "dead_letters.html", jobs=items, notice=notice,
-                    next_url=f"/ui/dead-letters?{urlencode({'cursor': following})}" if following else None)
+        return page(request, "dead_letters.html", jobs=items, notice=notice, filters=filters,
+                    self_url=dead_letters_url(filters, cursor), redrive_url=bulk_url("redrive", filters),
+                    next_url=dead_letters_url(filters, following) if following else None)
 
     @router.post("/dead-letters/{job_id}/redrive")
     async def redrive(job_id: JobId, context: Context,

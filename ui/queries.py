@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel, Row, where_clause
+from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel, Row, StartsWith, where_clause
 from jobstream.core.lifecycle import Status
 from jobstream.projections.rows import WorkerStatus
 
@@ -28,14 +28,14 @@ class JobFilters:
     since: datetime | None = None  # submitted at or after
     until: datetime | None = None  # submitted before
 
+    def filter(self) -> Filter:
+        """These filters as the read model's ``Filter`` (of any namespace)."""
+        return Filter({"status": self.status or None, "queue": self.queue or None, "priority": self.priority,
+                       "labels": Contains(self.label), "submitted_at": Between(self.since, self.until),
+                       "name": StartsWith(self.name_prefix) if self.name_prefix else None})
+
     def clauses(self, namespace: str) -> tuple[list[sql.Composable], list[Any]]:
-        clauses, params = Filter({"namespace": namespace, "status": self.status or None, "queue": self.queue or None,
-                                  "priority": self.priority, "labels": Contains(self.label),
-                                  "submitted_at": Between(self.since, self.until)}).clauses()
-        if self.name_prefix:
-            clauses.append(sql.SQL("starts_with(name, %s)"))
-            params.append(self.name_prefix)
-        return clauses, params
+        return Filter({"namespace": namespace, **self.filter().values}).clauses()
 
 
 @dataclass(frozen=True)

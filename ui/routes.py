@@ -19,11 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from jobstream.api.auth import Caller
+from jobstream.api.bulk import BULK_OPERATIONS
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
 from jobstream.api.models import CloneRequest, JobPatchIn
 from jobstream.api.paging import decode_pair_cursor, next_cursor
-from jobstream.api.problems import ApiProblem, field_error
-from jobstream.api.query import label_pairs
+from jobstream.api.problems import ApiProblem
 from jobstream.api.store import submission_key
 from jobstream.api.time_travel import events_until, fold_history, state_view
 from jobstream.api.waiting import waiting_reason
@@ -32,10 +32,11 @@ from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
 from jobstream.ui.chart_svg import minutes, throughput_svg
 from jobstream.ui.dag_svg import Node, dag_svg
-from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
+from jobstream.ui.filters import Filters
+from jobstream.ui.links import back_with, bulk_url, jobs_url
 from jobstream.ui.live import live_router
 from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
-from jobstream.ui.queries import DashboardQueries, JobFilters
+from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import STATIC_DIR, page
 from jobstream.ui.session import redirect_to_login, session_router
 
@@ -56,27 +57,20 @@ def add_pages(router: APIRouter) -> None:
                     chart=throughput_svg(series))
 
     @router.get("/jobs", response_class=HTMLResponse)
-    async def jobs(request: Request, context: Context, caller: Caller, status: TextFilter = None,
-                   queue: TextFilter = None, name: TextFilter = None,
-                   label: Annotated[list[str] | None, Query(max_length=20)] = None,
-                   priority: Annotated[str | None, Query(max_length=2)] = None, id: TextFilter = None,
-                   since: TextFilter = None, until: TextFilter = None,
+    async def jobs(request: Request, context: Context, caller: Caller, filters: Filters, id: TextFilter = None,
                    cursor: Cursor = None, notice: Notice = None) -> Response:
         if id and await _visible(context, caller, id.strip()):  # a search by id goes to the job
             return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
-        filters = JobFilters(status=known_status(status), queue=queue or None, priority=known_priority(priority),
-                             name_prefix=name or None, label=label_pairs([x for x in label or [] if x]),
-                             since=known_time("since", since), until=known_time("until", until))
         if id:
             notice = f"no job has the id {id.strip()!r}; showing the list"
         queries = DashboardQueries(context.store, caller.namespace)
         rows = await queries.jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
+        bulk = {name: bulk_url(name, filters) for name, op in BULK_OPERATIONS.items() if not op.dead_lettered}
         return page(request, "jobs.html", jobs=items, filters=filters, notice=notice,
-                    statuses=[s.value for s in Status], bulk_url=bulk_cancel_url(filters),
-                     self_url=jobs_url(filters, cursor),
-                     next_url=jobs_url(filters, following) if following else None,
-                     first_url=jobs_url(filters) if cursor else None)
+                    statuses=[s.value for s in Status], bulk=bulk, self_url=jobs_url(filters, cursor),
+                    next_url=jobs_url(filters, following) if following else None,
+                    first_url=jobs_url(filters) if cursor else None)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     async def job(request: Request, job_id: JobId, context: Context, caller: Caller, notice: Notice = None,
@@ -149,39 +143,6 @@ async def dependency_graph(context: ApiContext, job: dict[str, Any], namespace: 
 
 def _node(row: dict[str, Any]) -> Node:
     return Node(str(row["job_id"]), row.get("name"), row.get("status"))
-
-
-def known_status(status: str | None) -> str | None:
-    """A status filter as the form sends it: empty for any; a 422 naming ``status`` if it is no status."""
-    if not status:
-        return None
-    if status not in {s.value for s in Status}:
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error("status", f"{status!r} is not a job status")])
-    return status
-
-
-def known_priority(priority: str | None) -> int | None:
-    """A priority filter as the form sends it: empty for any; a 422 naming ``priority`` unless 1 to 10."""
-    if not priority:
-        return None
-    if not priority.isdigit() or not 1 <= int(priority) <= 10:
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error("priority", f"{priority!r} is not a priority from 1 to 10")])
-    return int(priority)
-
-
-def known_time(name: str, value: str | None) -> datetime | None:
-    """A time filter as the form sends it (``datetime-local``: no zone, taken as UTC) or as a URL
-    keeps it (with its zone); empty for none; a 422 naming the field otherwise."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error(name, f"{value!r} is not a time (2026-01-31T14:00)")]) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:

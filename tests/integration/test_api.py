@@ -27,7 +27,7 @@ from jobstream.config import Settings
 from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.projections.payload import record_json
-from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
+from jobstream.schemas import CancelJob, Command, RedriveJob, RetryJob, SubmitJob, UpdateJob, make_codec
 from tests.credentials import auth_headers
 from tests.integration.harness import end_offsets
 
@@ -103,7 +103,7 @@ def commands(test_settings: Settings, topics: Topics) -> Iterator[Callable[[], C
                 continue
             record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
                                   offset=message.offset())
-            assert isinstance(record, SubmitJob | CancelJob | UpdateJob)
+            assert isinstance(record, SubmitJob | CancelJob | UpdateJob | RetryJob | RedriveJob)
             return record
         raise AssertionError("no command arrived on the commands topic")
 

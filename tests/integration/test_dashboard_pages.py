@@ -6,6 +6,7 @@ something is missing or refused; signing in, CSRF, and what each role is offered
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jobstream.api.csrf import CSRF_HEADER
+from jobstream.schemas import Command, RedriveJob, RetryJob
 from tests.credentials import admin_token, jwt_for
 from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
     T0,
     Client,
+    commands,
     db,
     insert,
     insert_event,
@@ -294,3 +297,79 @@ def test_a_time_range_narrows_the_list_keeps_to_the_url_and_pages_by_the_keyset(
     assert len(listed(client.get("/ui/jobs", params={"since": until.isoformat()}).text)) == 2
     wrong = client.get("/ui/jobs", params={"since": "yesterday"})
     assert wrong.status_code == 422 and "since" in wrong.text
+
+
+def confirm_form(html: str) -> tuple[str, str]:
+    """The dry run's confirmation: its form's action and request id."""
+    action = re.search(r'<form method="post" action="([^"]+)">', html)
+    request_id = re.search(r'name="request_id" value="([0-9a-f]+)"', html)
+    assert action and request_id, "the dry run offers no confirmation"
+    return action.group(1).replace("&amp;", "&"), request_id.group(1)
+
+
+def test_bulk_retry_by_filter_is_a_dry_run_then_one_retry_per_failed_job(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given two failed jobs of queue "batch", a completed one there, and a failed one elsewhere
+    for job_id, queue, status in (("f-1", "batch", "failed"), ("f-2", "batch", "failed"),
+                                  ("ok", "batch", "completed"), ("f-other", "web", "failed")):
+        insert_job(db, job_id, queue=queue, status=status)
+    # When the operator filters by the queue and follows the retry link: the dry run counts the failed two
+    listing = client.get("/ui/jobs", params={"queue": "batch"}).text
+    link = re.search(r'<a href="([^"]+)" id="bulk-retry">', listing)
+    assert link and link.group(1) == "/ui/bulk-retry?queue=batch"
+    dry = client.get(link.group(1)).text
+    assert 'data-matched="2"' in dry and 'data-operation="retry"' in dry
+    assert "<strong>2</strong> failed jobs match" in dry
+    assert "Nothing has been sent yet" in dry and ">Retry 2 jobs<" in dry
+    # And confirms: one RetryJob per matching job, and the list says so
+    action, request_id = confirm_form(dry)
+    done = client.post(action, data={"request_id": request_id}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith("/ui/jobs?queue=batch&notice=")
+    assert "retry sent to 2 of 2 matching jobs" in client.get(done.headers["location"]).text
+    retries = [commands(), commands()]
+    assert all(isinstance(c, RetryJob) for c in retries)
+    sent = sorted((c.envelope.job_id, c.envelope.command_id) for c in retries)
+    assert [job_id for job_id, _ in sent] == ["f-1", "f-2"]
+    # A repeated confirmation sends the same command ids, which the state processor ignores
+    client.post(action, data={"request_id": request_id})
+    assert sorted((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands())) == sent
+
+
+def test_dead_letters_filter_and_redrive_by_filter_after_a_dry_run(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given dead letters of two queues, and a failed job never dead-lettered
+    for seq, (job_id, queue) in enumerate((("d-1", "etl"), ("d-2", "etl"), ("d-web", "web")), start=1):
+        insert_job(db, job_id, queue=queue, status="failed", last_error="exited with code 1")
+        insert_event(db, job_id, seq, "JobDeadLettered", {})
+    insert_job(db, "failed-only", queue="etl", status="failed")
+    # When the operator filters the dead letters by queue: the list and its links keep the filter
+    page = client.get("/ui/dead-letters", params={"queue": "etl"}).text
+    assert listed(page) == ["d-2", "d-1"] and page.count('data-action="redrive"') == 2  # one by one still
+    assert 'name="back" value="/ui/dead-letters?queue=etl"' in page
+    link = re.search(r'<a href="([^"]+)" id="bulk-redrive">', page)
+    assert link and link.group(1) == "/ui/bulk-redrive?queue=etl"
+    assert 'id="bulk-redrive"' not in client.get("/ui/dead-letters").text  # no filter: no bulk action
+    # And asks to redrive what matches: the dry run counts the dead letters only
+    dry = client.get(link.group(1)).text
+    assert 'data-matched="2"' in dry and "<strong>2</strong> dead-lettered jobs match" in dry
+    action, request_id = confirm_form(dry)
+    done = client.post(action, data={"request_id": request_id}, follow_redirects=False)
+    assert done.headers["location"].startswith("/ui/dead-letters?queue=etl&notice=redrive+sent+to+2+of+2")
+    sent = [commands(), commands()]
+    assert all(isinstance(c, RedriveJob) for c in sent)
+    assert sorted(c.envelope.job_id for c in sent) == ["d-1", "d-2"]
+
+
+def test_bulk_actions_need_a_known_action_a_filter_and_the_operate_permission(
+        make_client: Client, client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "f", status="failed", queue="batch")
+    assert client.get("/ui/bulk-explode", params={"queue": "batch"}).status_code == 404
+    unfiltered = client.get("/ui/bulk-retry")
+    assert unfiltered.status_code == 422 and "at least one filter" in unfiltered.text
+    assert client.post("/ui/bulk-retry", data={"request_id": "x"}).status_code == 422
+    viewer = signed_in(make_client, jwt_for("default:viewer", subject="reader"))
+    listing = viewer.get("/ui/jobs", params={"queue": "batch"}).text
+    assert 'id="bulk-retry"' not in listing and 'id="bulk-cancel"' not in listing
+    dry = viewer.get("/ui/bulk-retry", params={"queue": "batch"}).text  # a read: it may look
+    assert 'data-matched="1"' in dry and "may not retry in bulk" in dry
+    assert viewer.post("/ui/bulk-retry?queue=batch", data={"request_id": "x"}).status_code == 403
