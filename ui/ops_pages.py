@@ -18,6 +18,7 @@ from jobstream.api.routes_schedules import SchedulePreview, fire_views, preview,
 from jobstream.api.routes_workers import request_drain
 from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
+from jobstream.schemas.events import SkipReason
 from jobstream.ui.filters import Filters
 from jobstream.ui.links import back_with, bulk_url, dead_letters_url
 from jobstream.ui.queries import DashboardQueries
@@ -25,6 +26,21 @@ from jobstream.ui.render import page
 
 Notice = Annotated[str | None, Query(max_length=500)]
 Param = Annotated[str | None, Query(max_length=200)]
+
+
+# Why a due time was skipped (``SkipReason``), in an operator's words.
+SKIP_REASONS = {
+    SkipReason.MISFIRE: "missed: it was due while nothing could fire it, and its misfire policy skips late fires",
+    SkipReason.OVERLAP: "a previous run was still going, and its concurrency policy forbids overlapping runs",
+    SkipReason.PAUSED: "the schedule was paused when it was due",
+    SkipReason.DEADLINE: "it could not start before its starting deadline",
+}
+
+
+def skip_reason(reason: str | None) -> str:
+    """A ``ScheduleSkipped`` reason explained (an unknown one as it is)."""
+    known = {str(k): v for k, v in SKIP_REASONS.items()}
+    return known.get(str(reason), str(reason or "no reason given"))
 
 
 def schedule_summary(schedule: dict[str, Any]) -> str:

@@ -15,6 +15,9 @@ from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel,
 from jobstream.core.lifecycle import Status
 from jobstream.projections.rows import WorkerStatus
 
+# A schedule's own events that its page lists as its history.
+SCHEDULE_EVENTS = ("ScheduleFired", "ScheduleSkipped", "ScheduleEnded")
+
 
 @dataclass(frozen=True)
 class JobFilters:
@@ -114,6 +117,17 @@ class DashboardQueries:
         known = {r["job_id"]: r for r in rows}
         return ([known.get(i, {"job_id": i, "name": None, "status": "not submitted"}) for i in upstream_ids],
                 [known.get(i, {"job_id": i, "name": None, "status": None}) for i in downstream_ids])
+
+    async def schedule_history(self, job_id: str, limit: int = 50) -> list[Row]:
+        """A schedule's latest fires, skips and end, newest first, from its own events; a fire with
+        its run's status (the run's row, when it is in the read model)."""
+        query = sql.SQL(
+            "SELECT e.seq, e.type, e.occurred_at, e.payload, (e.payload->>'due_at')::timestamptz AS due_at,"
+            " r.status AS run_status FROM {events} e"
+            " LEFT JOIN {jobs} r ON r.job_id = e.payload->>'run_job_id' AND r.namespace = %s"
+            " WHERE e.job_id = %s AND e.type = ANY(%s) ORDER BY e.seq DESC LIMIT %s").format(
+            events=self.store.table("job_events"), jobs=self.store.table("jobs"))
+        return await self.store.fetch(query, [self.namespace, job_id, list(SCHEDULE_EVENTS), limit])
 
     async def schedules(self) -> list[Row]:
         """Jobs with a schedule (not their runs), each with its last run's status and end."""

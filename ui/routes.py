@@ -35,7 +35,7 @@ from jobstream.ui.dag_svg import Node, dag_svg
 from jobstream.ui.filters import Filters
 from jobstream.ui.links import back_with, bulk_url, jobs_url
 from jobstream.ui.live import live_router
-from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
+from jobstream.ui.ops_pages import add_ops_pages, skip_reason, upcoming_fires
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import STATIC_DIR, page
 from jobstream.ui.session import redirect_to_login, session_router
@@ -84,7 +84,9 @@ def add_pages(router: APIRouter) -> None:
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
-                    upcoming=upcoming_fires(row, datetime.now(UTC)),
+                    upcoming=upcoming_fires(row, datetime.now(UTC)), skip_reason=skip_reason,
+                    history=await DashboardQueries(context.store, caller.namespace).schedule_history(job_id)
+                    if row.get("runs") or (row.get("spec") or {}).get("schedule") else [],
                     graph=await dependency_graph(context, row, caller.namespace))
 
     @router.get("/jobs/{job_id}/as-of", response_class=HTMLResponse)

@@ -373,3 +373,32 @@ def test_bulk_actions_need_a_known_action_a_filter_and_the_operate_permission(
     dry = viewer.get("/ui/bulk-retry", params={"queue": "batch"}).text  # a read: it may look
     assert 'data-matched="1"' in dry and "may not retry in bulk" in dry
     assert viewer.post("/ui/bulk-retry?queue=batch", data={"request_id": "x"}).status_code == 403
+
+
+def test_a_schedules_page_lists_its_past_fires_and_skips_with_their_reasons(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # Given a recurring job that fired run 1, skipped a due time for overlap and one while paused, fired run 2
+    insert_job(db, "hourly", status="scheduled", runs=2,
+               spec={"name": "h", "schedule": {"cron": "0 * * * *", "timezone": "UTC"}})
+    insert_job(db, "hourly.r1", status="completed", parent_job_id="hourly")
+    due = lambda hour: (T0 + timedelta(hours=hour)).isoformat()  # noqa: E731
+    insert_event(db, "hourly", 1, "JobSubmitted", {})
+    insert_event(db, "hourly", 2, "ScheduleFired", {"due_at": due(1), "run_number": 1, "run_job_id": "hourly.r1",
+                                                    "replaces": []})
+    insert_event(db, "hourly", 3, "ScheduleSkipped", {"due_at": due(2), "reason": "overlap"})
+    insert_event(db, "hourly", 4, "JobPaused", {})
+    insert_event(db, "hourly", 5, "ScheduleSkipped", {"due_at": due(3), "reason": "paused"})
+    insert_event(db, "hourly", 6, "ScheduleFired", {"due_at": due(4), "run_number": 2, "run_job_id": "hourly.r2",
+                                                    "replaces": []})
+    page = client.get("/ui/jobs/hourly").text
+    # Then its page lists them newest first, each due time, the runs (with the known run's status) and the reasons
+    assert re.findall(r'data-history="(\w+)"', page) == ["ScheduleFired", "ScheduleSkipped", "ScheduleSkipped",
+                                                         "ScheduleFired"]
+    history = page[page.index('id="schedule-history"'):]
+    assert re.findall(r'data-skip-reason="(\w+)"', history) == ["paused", "overlap"]
+    assert "a previous run was still going" in history and "the schedule was paused" in history
+    assert 'href="/ui/jobs/hourly.r1"' in history and "status-completed" in history
+    assert "fired run #2" in history and f'datetime="{(T0 + timedelta(hours=4)):%Y-%m-%dT%H:%M}' in history
+    # And a job without a schedule has no such section
+    insert_job(db, "plain")
+    assert 'id="history-h"' not in client.get("/ui/jobs/plain").text
