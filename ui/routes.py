@@ -31,6 +31,7 @@ from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
 from jobstream.ui.chart_svg import minutes, throughput_svg
+from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.dag_svg import Node, dag_svg
 from jobstream.ui.filters import Filters
 from jobstream.ui.links import back_with, bulk_url, jobs_url
@@ -53,8 +54,9 @@ def add_pages(router: APIRouter) -> None:
         queries = DashboardQueries(context.store, caller.namespace)
         now = datetime.now(UTC)
         series = minutes(await queries.finished_per_minute(now - timedelta(minutes=60)), now)
+        lag: ConsumerLag = request.app.state.consumer_lag
         return page(request, "overview.html", stats=await queries.overview(), statuses=[s.value for s in Status],
-                    chart=throughput_svg(series))
+                    chart=throughput_svg(series), lags=await lag.lags())
 
     @router.get("/jobs", response_class=HTMLResponse)
     async def jobs(request: Request, context: Context, caller: Caller, filters: Filters, id: TextFilter = None,
@@ -176,9 +178,10 @@ def dashboard_router() -> APIRouter:
     return router
 
 
-def install_dashboard(app: FastAPI) -> None:
+def install_dashboard(app: FastAPI, consumer_lag: ConsumerLag) -> None:
     """The dashboard's routes, its login, its static files (vendored htmx), and ``/`` sending
-    browsers to it."""
+    browsers to it; the overview shows ``consumer_lag``."""
+    app.state.consumer_lag = consumer_lag
     app.include_router(session_router())
     app.include_router(dashboard_router())
     redirect_to_login(app)

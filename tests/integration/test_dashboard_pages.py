@@ -12,9 +12,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
 from jobstream.api.csrf import CSRF_HEADER
+from jobstream.config import Settings
+from jobstream.infra.process import free_port
+from jobstream.infra.topics import Topics
 from jobstream.schemas import Command, RedriveJob, RetryJob
 from tests.credentials import admin_token, jwt_for
 from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
@@ -402,3 +406,30 @@ def test_a_schedules_page_lists_its_past_fires_and_skips_with_their_reasons(
     # And a job without a schedule has no such section
     insert_job(db, "plain")
     assert 'id="history-h"' not in client.get("/ui/jobs/plain").text
+
+
+def test_the_overview_shows_each_processors_consumer_lag_from_the_broker(
+        make_client: Client, test_settings: Settings, topics: Topics) -> None:
+    # Given the state processor's group 3 messages behind on its commands topic, and no other group
+    producer = Producer({"bootstrap.servers": test_settings.kafka_bootstrap})
+    for _ in range(5):
+        producer.produce(topics.commands, b"x", partition=0)
+    assert producer.flush(10) == 0
+    group = Consumer({"bootstrap.servers": test_settings.kafka_bootstrap, "group.id": topics.state_processor_app,
+                      "enable.auto.commit": False})
+    group.commit(offsets=[TopicPartition(topics.commands, 0, 2)], asynchronous=False)
+    group.close()
+    # When the operator signs in and opens the overview, Then it shows that lag, and the others as unknown
+    overview = signed_in(make_client, admin_token()).get("/ui").text
+    assert f'data-group="{topics.state_processor_app}"' in overview
+    lags = dict(re.findall(r'data-group="([^"]+)">.*?data-lag="([^"]+)"', overview, re.S))
+    assert lags[topics.state_processor_app] == "3"
+    assert lags[topics.projector_group] == "unknown" and len(lags) == len(topics.processor_groups)
+
+
+def test_the_overview_says_unknown_when_the_broker_is_away(make_client: Client, test_settings: Settings) -> None:
+    away = test_settings.with_(external_kafka=f"127.0.0.1:{free_port()}")
+    overview = signed_in(lambda: make_client(away), admin_token()).get("/ui")
+    assert overview.status_code == 200
+    assert set(re.findall(r'data-lag="([^"]+)"', overview.text)) == {"unknown"}
+    assert "the broker did not answer" in overview.text
