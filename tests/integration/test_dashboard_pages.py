@@ -433,3 +433,13 @@ def test_the_overview_says_unknown_when_the_broker_is_away(make_client: Client, 
     assert overview.status_code == 200
     assert set(re.findall(r'data-lag="([^"]+)"', overview.text)) == {"unknown"}
     assert "the broker did not answer" in overview.text
+
+
+def test_each_list_page_has_one_live_part_and_the_schedules_page_one_preview(client: TestClient) -> None:
+    for path, part in (("/ui", "overview"), ("/ui/jobs", "jobs-table"), ("/ui/schedules", "schedules"),
+                       ("/ui/workers", "workers"), ("/ui/dead-letters", "dead-letters")):
+        html = client.get(path).text
+        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}" hx-get=') == 1, path
+    schedules = client.get("/ui/schedules").text
+    assert "<title>Schedules · jobstream</title>" in schedules and schedules.count('id="preview-h"') == 1
+    assert 'sse-connect="/ui/live">' in schedules  # the <main> tag holds nothing else
