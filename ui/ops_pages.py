@@ -113,7 +113,7 @@ def add_ops_pages(router: APIRouter) -> None:
 
     @router.post("/dead-letters/{job_id}/redrive")
     async def redrive(job_id: JobId, context: Context,
-                      back: Annotated[str, Form(max_length=300, pattern=r"^/ui(/[^/].*)?$")] = "/ui/dead-letters",
+                      back: Annotated[str, Form(max_length=2000, pattern=r"^/ui(/[^/].*)?$")] = "/ui/dead-letters",
                       ) -> RedirectResponse:
         try:
             await context.commands.rerun(job_id, RedriveJob)
