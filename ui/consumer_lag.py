@@ -55,7 +55,8 @@ class ConsumerLag:
 
     def _from_broker(self, groups: dict[str, str]) -> list[GroupLag]:
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 2})  # no line a retry
+            # Critical lines only: not a line per reconnect while the broker is away (the page says unknown)
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 2})
         return [self._group_lag(self._admin, name, group) for name, group in groups.items()]
 
     def _group_lag(self, admin: AdminClient, name: str, group: str) -> GroupLag:
