@@ -1,4 +1,5 @@
-"""Many commands at once, all or nothing: a batch of jobs (a DAG), and cancelling by filter.
+"""Many commands at once, all or nothing: a batch of jobs (a DAG), and acting on every job a
+filter selects (``BULK_OPERATIONS``: cancel, retry, redrive).
 
 Everything is checked before anything is sent; then the commands go out in one Kafka
 transaction (``TransactionalPublisher``), so a failure leaves nothing half-submitted.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,17 +17,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobstream.api.acting import acting_envelope, acting_namespace
-from jobstream.api.models import MAX_BATCH, BatchJobIn, BatchRequest, BulkCancelRequest
+from jobstream.api.models import MAX_BATCH, BatchJobIn, BatchRequest
 from jobstream.api.problems import ApiProblem, field_error
-from jobstream.api.store import ReadModel
+from jobstream.api.store import Filter, ReadModel
 from jobstream.api.transactional import TransactionalPublisher, TransactionFailed
 from jobstream.clock import new_job_id
 from jobstream.core.dag import BatchJob, ResolvedBatch, ResolvedJob, resolve_batch
 from jobstream.core.dependencies import dependency_problem
 from jobstream.core.ids import job_id_for_idempotency_key
+from jobstream.core.lifecycle import UNFINISHED, Status
 from jobstream.core.scheduling import schedule_problem
 from jobstream.core.validation import Problem, validate_spec
-from jobstream.schemas import CancelJob, Command, JobSpec, SubmitJob
+from jobstream.schemas import CancelJob, Command, CommandEnvelope, JobSpec, RedriveJob, RetryJob, SubmitJob
 
 MAX_ERRORS = 100  # a 10,000-job batch with one mistake repeated should not answer megabytes
 COMMAND_IDS = uuid.UUID("0b6c3f7e-2d1a-4f0e-8c6b-5a9e1d2c3b4a")
@@ -39,9 +42,29 @@ class BatchAccepted:
 
 
 @dataclass(frozen=True)
-class BulkCancelled:
+class BulkOperation:
+    """An action taken on every job a filter selects: on the jobs in one of ``statuses`` (and
+    dead-lettered, if ``dead_lettered``), by the command ``command`` makes of an envelope and a reason."""
+
+    name: str
+    statuses: frozenset[Status]
+    dead_lettered: bool
+    command_type: type[Command]
+    command: Callable[[CommandEnvelope, str], Command]
+
+
+# The operations by filter, declared once: the API's and the dashboard's bulk actions are these.
+BULK_OPERATIONS: dict[str, BulkOperation] = {op.name: op for op in (
+    BulkOperation("cancel", UNFINISHED, False, CancelJob, lambda env, reason: CancelJob(envelope=env, reason=reason)),
+    BulkOperation("retry", frozenset({Status.FAILED}), False, RetryJob, lambda env, _: RetryJob(envelope=env)),
+    BulkOperation("redrive", frozenset({Status.FAILED}), True, RedriveJob, lambda env, _: RedriveJob(envelope=env)),
+)}
+
+
+@dataclass(frozen=True)
+class BulkDone:
     matched: int
-    cancelled_requested: int
+    requested: int  # commands sent: the first MAX_BATCH of those matched
     request_id: str
 
 
@@ -64,20 +87,26 @@ class BulkCommands:
         await self._send(commands)
         return BatchAccepted(answer, resolved.refs, existing=False)
 
-    async def cancel_matching(self, request: BulkCancelRequest, request_id: str | None) -> BulkCancelled:
-        """One CancelJob per matching unfinished job (up to MAX_BATCH), with command ids derived
-        from the request id: a retried request repeats the same commands, which decide nothing."""
-        request_id = request.request_id or request_id or uuid.uuid4().hex
-        job_ids, matched = await self.store.unfinished(acting_namespace(), request.queue, request.status,
-                                                       request.label_pair(), request.name_prefix, MAX_BATCH)
-        commands: list[Command] = [
-            CancelJob(envelope=acting_envelope(CancelJob, job_id, correlation_id=request_id,
-                                                command_id=uuid.uuid5(COMMAND_IDS, f"{request_id}/{job_id}").hex),
-                      reason=request.reason)
-            for job_id in job_ids]
+    async def matching(self, operation: BulkOperation, filters: Filter, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` ids of the caller's namespace's jobs that ``operation`` would act on, and how many in all."""
+        selection = Filter({**filters.values, "namespace": acting_namespace()})
+        return await self.store.matching(selection, operation.statuses, operation.dead_lettered, limit)
+
+    async def act_matching(self, operation: BulkOperation, filters: Filter, request_id: str | None,
+                           reason: str) -> BulkDone:
+        """One command per matching job (up to MAX_BATCH), with command ids derived from the request
+        id: a retried request repeats the same commands, which decide nothing."""
+        request_id = request_id or uuid.uuid4().hex
+        job_ids, matched = await self.matching(operation, filters, MAX_BATCH)
+        commands = [operation.command(self._envelope(operation, job_id, request_id), reason) for job_id in job_ids]
         if commands:
             await self._send(commands)
-        return BulkCancelled(matched, len(commands), request_id)
+        return BulkDone(matched, len(commands), request_id)
+
+    @staticmethod
+    def _envelope(operation: BulkOperation, job_id: str, request_id: str) -> CommandEnvelope:
+        return acting_envelope(operation.command_type, job_id, correlation_id=request_id,
+                               command_id=uuid.uuid5(COMMAND_IDS, f"{request_id}/{job_id}").hex)
 
     async def _sent_before(self, jobs: list[ResolvedJob]) -> bool:
         """Whether a job named by the batch's idempotency key exists: then the batch was sent."""

@@ -58,7 +58,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/ui/schedules"): P.READ,
     ("GET", "/ui/workers"): P.READ,
     ("GET", "/ui/dead-letters"): P.READ,
-    ("GET", "/ui/bulk-cancel"): P.READ,  # the dry run: nothing is sent
+    ("GET", "/ui/bulk-{operation}"): P.READ,  # the dry run of a cancel, retry or redrive: nothing is sent
     ("GET", "/ui/live"): P.READ,
     ("GET", "/ui/executions/{execution_id}/logs"): P.READ,
     ("POST", "/ui/jobs/{job_id}/priority"): P.ACT,
@@ -66,7 +66,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/ui/jobs/{job_id}/{action}"): P.ACT,  # cancel, retry, pause, resume
     ("POST", "/ui/workers/{worker_id}/drain"): P.OPERATE,
     ("POST", "/ui/dead-letters/{job_id}/redrive"): P.OPERATE,
-    ("POST", "/ui/bulk-cancel"): P.OPERATE,
+    ("POST", "/ui/bulk-{operation}"): P.OPERATE,
 }
 
 

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Response
 from pydantic import BaseModel
 
+from jobstream.api.bulk import BULK_OPERATIONS
 from jobstream.api.context import NO_NUL, Context
 from jobstream.api.models import BatchRequest, BulkCancelRequest
+from jobstream.api.store import Contains, Filter, StartsWith
 from jobstream.api.views import PROBLEM
 
 IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=200, pattern=NO_NUL)]
@@ -64,8 +66,11 @@ def batch_router() -> APIRouter:
         """Cancel every unfinished job matching all the filters given (at most 10,000 per request;
         ``matched`` counts them all). A retry with the same ``request_id`` (or ``Idempotency-Key``
         header) sends the same command ids, so nothing is cancelled twice."""
-        done = await context.bulk.cancel_matching(body, idempotency_key)
-        return BulkCancelAnswer(matched=done.matched, cancelled_requested=done.cancelled_requested,
-                                request_id=done.request_id)
+        label = dict([pair]) if (pair := body.label_pair()) else {}
+        filters = Filter({"queue": body.queue, "status": body.status, "labels": Contains(label),
+                          "name": StartsWith(body.name_prefix) if body.name_prefix else None})
+        done = await context.bulk.act_matching(BULK_OPERATIONS["cancel"], filters, body.request_id or idempotency_key,
+                                               body.reason)
+        return BulkCancelAnswer(matched=done.matched, cancelled_requested=done.requested, request_id=done.request_id)
 
     return router

@@ -16,13 +16,14 @@ from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSub
 from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.query import label_pairs
-from jobstream.api.store import Contains, Filter, submission_key
+from jobstream.api.store import Between, Contains, Filter, submission_key
 from jobstream.api.time_travel import events_until, fold_history, state_view
 from jobstream.api.views import PROBLEM, EventList, ExecutionList, JobPage, JobView
 from jobstream.api.waiting import waiting_reason
 from jobstream.core.state import Status
 from jobstream.schemas import RedriveJob, RetryJob
 
+SubmittedBound = Annotated[AwareDatetime | None, Query(description="a time with its zone (ISO 8601)")]
 STATUS_CODES = {Reply.CREATED: 201, Reply.EXISTING: 200, Reply.ACCEPTED: 202, Reply.DONE: 200}
 
 
@@ -100,12 +101,15 @@ def jobs_router() -> APIRouter:
                         queue: TextFilter = None, name: TextFilter = None,
                         priority: Annotated[int | None, Query(ge=1, le=10)] = None,
                         parent_job_id: TextFilter = None, label: LabelFilter = None,
+                        submitted_since: SubmittedBound = None, submitted_until: SubmittedBound = None,
                         limit: Limit = 50, cursor: Cursor = None) -> JobPage:
         """Jobs, the last submitted first; pass ``next_cursor`` back as ``cursor`` for the next page.
-        ``parent_job_id`` lists the runs of a recurring job; ``label=k=v`` (repeatable) the jobs with those labels."""
+        ``parent_job_id`` lists the runs of a recurring job; ``label=k=v`` (repeatable) the jobs with those labels;
+        ``submitted_since`` (included) and ``submitted_until`` (excluded) bound the submission time."""
         statuses = [s.value for s in status] if status else None
         filters = Filter({"namespace": caller.namespace, "status": statuses, "queue": queue, "name": name,
-                          "priority": priority, "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label))})
+                          "priority": priority, "parent_job_id": parent_job_id, "labels": Contains(label_pairs(label)),
+                          "submitted_at": Between(submitted_since, submitted_until)})
         rows = await context.store.jobs_by_submission(filters, limit, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, limit, submission_key)
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)

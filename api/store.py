@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from jobstream.core.lifecycle import UNFINISHED, Status
+from jobstream.core.lifecycle import Status
 from jobstream.outage import Gate, Outage
 from jobstream.projections.command_results import result_of
 from jobstream.projections.rows import EventRow, PoisonedRow, WorkerStatus
@@ -39,6 +39,21 @@ class Contains:
     """A JSON object column holds at least these keys and values (``labels @> {...}``)."""
 
     pairs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StartsWith:
+    """A text column starting with ``prefix``."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Between:
+    """A time column at or after ``since`` and before ``until`` (an end left None is open)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,18 @@ class Filter:
         clauses: list[sql.Composable] = []
         params: list[Any] = []
         for column, value in self.values.items():
-            if value is None or value == Contains({}) or isinstance(value, OfJobsLabelled) and not (
+            if value is None or value in (Contains({}), Between()) or isinstance(value, OfJobsLabelled) and not (
                     value.pairs or value.namespace):
                 continue
-            if isinstance(value, OfJobsLabelled):
+            if isinstance(value, StartsWith):
+                clauses.append(sql.SQL("starts_with({}, %s)").format(sql.Identifier(column)))
+                params.append(value.prefix)
+            elif isinstance(value, Between):
+                for bound, op in ((value.since, ">="), (value.until, "<")):
+                    if bound is not None:
+                        clauses.append(sql.SQL("{} {} %s").format(sql.Identifier(column), sql.SQL(op)))
+                        params.append(bound)
+            elif isinstance(value, OfJobsLabelled):
                 clauses.append(sql.SQL("job_id IN (SELECT job_id FROM {} WHERE labels @> %s"
                                        " AND (%s::text IS NULL OR namespace = %s))").format(value.jobs))
                 params += [Jsonb(value.pairs), value.namespace, value.namespace]
@@ -210,16 +233,20 @@ class ReadModel:
             self.table("job_events"))
         return await self.fetch(query, [job_id, after_seq, limit])
 
-    async def dead_letters(self, namespace: str, limit: int, after: str | None) -> list[Row]:
-        """Failed jobs of the namespace whose last run was dead-lettered, newest job first (keyset on job_id)."""
+    async def dead_letters(self, namespace: str, limit: int, after: str | None,
+                           filters: Filter | None = None) -> list[Row]:
+        """Failed jobs of the namespace whose last run was dead-lettered (and that match ``filters``),
+        newest job first (keyset on job_id)."""
+        clauses, params = (filters or Filter({})).clauses()
         query = sql.SQL(
             "SELECT j.*, d.occurred_at AS dead_lettered_at FROM {jobs} j"
-            " JOIN LATERAL (SELECT e.occurred_at, e.seq FROM {events} e WHERE e.job_id = j.job_id"
+            " JOIN LATERAL (SELECT e.occurred_at FROM {events} e WHERE e.job_id = j.job_id"
             "   AND e.type = 'JobDeadLettered' ORDER BY e.seq DESC LIMIT 1) d ON true"
-            " WHERE j.status = %s AND j.namespace = %s AND (%s::text IS NULL OR j.job_id < %s)"
+            " WHERE j.status = %s AND j.namespace = %s AND (%s::text IS NULL OR j.job_id < %s){more}"
             " ORDER BY j.job_id DESC LIMIT %s"
-        ).format(jobs=self.table("jobs"), events=self.table("job_events"))
-        return await self.fetch(query, [Status.FAILED.value, namespace, after, after, limit + 1])
+        ).format(jobs=self.table("jobs"), events=self.table("job_events"),
+                 more=sql.SQL("").join(sql.SQL(" AND ") + clause for clause in clauses))
+        return await self.fetch(query, [Status.FAILED.value, namespace, after, after, *params, limit + 1])
 
     async def rejection(self, job_id: str, command_id: str) -> str | None:
         """The reason the state processor rejected this command, once projected."""
@@ -266,26 +293,19 @@ class ReadModel:
                         ).format(self.table("jobs"))
         return {row["job_id"] for row in await self.fetch(query, [job_ids, namespace, namespace])}
 
-    async def unfinished(self, namespace: str, queue: str | None, status: str | None, label: tuple[str, str] | None,
-                         name_prefix: str | None, limit: int) -> tuple[list[str], int]:
-        """Up to ``limit`` ids of the namespace's unfinished jobs matching every filter given, oldest
-        first, and how many match in all."""
-        query = sql.SQL(
-            "SELECT job_id, count(*) OVER () AS matched FROM {} WHERE status = ANY(%(unfinished)s)"
-            " AND namespace = %(namespace)s"
-            " AND (%(queue)s::text IS NULL OR queue = %(queue)s)"
-            " AND (%(status)s::text IS NULL OR status = %(status)s)"
-            " AND (%(label)s::jsonb IS NULL OR labels @> %(label)s::jsonb)"
-            " AND (%(prefix)s::text IS NULL OR starts_with(name, %(prefix)s))"
-            " ORDER BY job_id LIMIT %(limit)s"
-        ).format(self.table("jobs"))
-        params = {"unfinished": sorted(s.value for s in UNFINISHED), "namespace": namespace, "queue": queue,
-                  "status": status, "label": Jsonb(dict([label])) if label else None, "prefix": name_prefix,
-                  "limit": limit}
-        async with self.connection() as conn:
-            async with conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(query, params)
-                rows = await cur.fetchall()
+    async def matching(self, filters: Filter, statuses: frozenset[Status], dead_lettered: bool,
+                       limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` ids of the jobs in one of ``statuses`` (and dead-lettered, if asked) that
+        match every filter, in id order, and how many match in all."""
+        clauses, params = filters.clauses()
+        clauses.append(sql.SQL("status = ANY(%s)"))
+        params.append(sorted(s.value for s in statuses))
+        if dead_lettered:
+            clauses.append(sql.SQL("EXISTS (SELECT 1 FROM {} e WHERE e.job_id = j.job_id"
+                                   " AND e.type = 'JobDeadLettered')").format(self.table("job_events")))
+        query = sql.SQL("SELECT job_id, count(*) OVER () AS matched FROM {} j{} ORDER BY job_id LIMIT %s").format(
+            self.table("jobs"), where_clause(clauses))
+        rows = await self.fetch(query, [*params, limit])
         return [row["job_id"] for row in rows], int(rows[0]["matched"]) if rows else 0
 
     # ------------------------------------------------------------------ the audit trail

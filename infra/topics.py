@@ -103,6 +103,22 @@ class Topics:
         return f"{self.prefix}.worker-monitor"
 
     @property
+    def projector_group(self) -> str:
+        return f"{self.prefix}.projector"
+
+    @property
+    def logs_projector_group(self) -> str:
+        return f"{self.prefix}.logs-projector"
+
+    @property
+    def processor_groups(self) -> dict[str, str]:
+        """Each processor's consumer group, by the processor's name (whose lag the dashboard shows)."""
+        return {"state processor": self.state_processor_app, "dispatcher": self.dispatcher_app,
+                "timer processor": self.timer_app, "worker monitor": self.worker_monitor_app,
+                "projector": self.projector_group, "logs projector": self.logs_projector_group,
+                "analytics projector": self.analytics_app}
+
+    @property
     def state_processor_changelog(self) -> str:
         """The state processor's job states: written in the same transactions as its events, so
         never behind or ahead of them."""

@@ -161,6 +161,8 @@ def _register_reads(app: typer.Typer, api: Api) -> None:
         queue: Annotated[str | None, typer.Option(help="Filter by queue")] = None,
         label: Annotated[list[str] | None, typer.Option(help="Filter by label KEY=VALUE, repeatable")] = None,
         parent: Annotated[str | None, typer.Option(help="The runs of this recurring job")] = None,
+        since: Annotated[str | None, typer.Option(help="Submitted at or after (ISO 8601 with its zone)")] = None,
+        until: Annotated[str | None, typer.Option(help="Submitted before (ISO 8601 with its zone)")] = None,
         limit: Annotated[int, typer.Option(help="Jobs per page")] = 50,
         cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
         api_url: ApiUrl = None, output: Output = Format.TABLE,
@@ -168,7 +170,8 @@ def _register_reads(app: typer.Typer, api: Api) -> None:
         """List jobs, the last submitted first."""
         parse_pairs(label, "--label")
         params: dict[str, Any] = {"limit": limit, "status": status or [], "queue": queue, "label": label or [],
-                                  "parent_job_id": parent, "cursor": cursor}
+                                  "parent_job_id": parent, "submitted_since": since, "submitted_until": until,
+                                  "cursor": cursor}
         page = api.call(api_url, "GET", "/v1/jobs", params={k: v for k, v in params.items() if v not in (None, [])})[1]
         print_page(page, JOB_COLUMNS, output)
 

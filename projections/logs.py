@@ -79,7 +79,7 @@ class LogsProjector:
         self.topics = Topics(settings.topic_prefix)
         self.codec = make_codec(settings.schema_registry_url)
         self.conn = self._connect()
-        self.consumer = Consumer(consumer_config(settings, group_id or f"{settings.topic_prefix}.logs-projector"))
+        self.consumer = Consumer(consumer_config(settings, group_id or self.topics.logs_projector_group))
         self.poison = Producer(producer_config(settings))
         self.purger = LogPurger(settings.log_retention_days)
         self.consumer.subscribe([self.topics.logs], on_assign=self._on_assign)

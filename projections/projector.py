@@ -139,7 +139,7 @@ class Projector:
         self.conn = self._connect()
         # The batch whose transaction runs while the next one is consumed and decoded; only it uses conn.
         self.writer: InFlight[tuple[Decoded, Written]] = InFlight("projector-writer")
-        group = group_id or f"{settings.topic_prefix}.projector"
+        group = group_id or Topics(settings.topic_prefix).projector_group
         self.lag = CONSUMER_LAG.labels(group)
         self.consumer = Consumer(consumer_config(settings, group))
         self.poison = Producer(producer_config(settings))

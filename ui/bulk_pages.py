@@ -1,5 +1,6 @@
-"""Cancelling every unfinished job that matches the jobs list's filters: a dry run first (how many,
-which), then one confirmed request (``BulkCommands.cancel_matching``, one Kafka transaction)."""
+"""Acting on every job a filter matches (``BULK_OPERATIONS``: cancel or retry from the jobs list,
+redrive from the dead letters): a dry run first (how many, which), then one confirmed request
+(``BulkCommands.act_matching``, one Kafka transaction). The filters travel in the URL, as on the list."""
 
 from __future__ import annotations
 
@@ -8,56 +9,49 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
-from jobstream.api.auth import Caller
-from jobstream.api.context import Context, TextFilter
-from jobstream.api.models import MAX_BATCH, BulkCancelRequest
+from jobstream.api.bulk import BULK_OPERATIONS, BulkOperation
+from jobstream.api.context import Context
+from jobstream.api.models import MAX_BATCH
 from jobstream.api.problems import ApiProblem
-from jobstream.ui.links import back_with, jobs_url
+from jobstream.ui.filters import Filters
+from jobstream.ui.links import back_with, bulk_url, dead_letters_url, jobs_url
 from jobstream.ui.queries import JobFilters
 from jobstream.ui.render import page
 
 SAMPLE = 10
-FormText = Annotated[str, Form(max_length=300)]
+REASON = "cancelled in bulk from the dashboard"
 
 
-def bulk_request(status: str | None, queue: str | None, name: str | None, label: str | None,
-                 request_id: str | None = None) -> BulkCancelRequest | str:
-    """The bulk cancel these filters make, or what is wrong with them, in words."""
-    try:
-        return BulkCancelRequest(status=status or None, queue=queue or None, name_prefix=name or None,
-                                 label=label or None, request_id=request_id, reason="cancelled in bulk from the "
-                                                                                    "dashboard")
-    except ValidationError as error:
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'filters'}: {e['msg']}" for e in error.errors())
+def known_operation(operation: str) -> BulkOperation:
+    if operation not in BULK_OPERATIONS:
+        raise ApiProblem(404, "not-found", f"{operation!r} is no bulk action; there are {', '.join(BULK_OPERATIONS)}")
+    return BULK_OPERATIONS[operation]
 
 
-def _filters(request: BulkCancelRequest) -> JobFilters:
-    return JobFilters(status=request.status, queue=request.queue, name_prefix=request.name_prefix,
-                      label=dict([request.label_pair()]) if request.label_pair() else {})
+def list_url(operation: BulkOperation, filters: JobFilters) -> str:
+    """The list the operation was asked from, with its filters: where to go back to."""
+    return dead_letters_url(filters) if operation.dead_lettered else jobs_url(filters)
 
 
 def add_bulk_pages(router: APIRouter) -> None:
-    @router.get("/bulk-cancel", response_class=HTMLResponse)
-    async def dry_run(request: Request, context: Context, caller: Caller, status: TextFilter = None,
-                      queue: TextFilter = None, name: TextFilter = None, label: TextFilter = None) -> HTMLResponse:
-        """What cancelling by these filters would touch; nothing is sent."""
-        bulk = bulk_request(status, queue, name, label)
-        if isinstance(bulk, str):
-            return page(request, "bulk_cancel.html", problem=bulk, status_code=422)
-        sample, matched = await context.store.unfinished(caller.namespace, bulk.queue, bulk.status, bulk.label_pair(),
-                                                         bulk.name_prefix, SAMPLE)
-        return page(request, "bulk_cancel.html", bulk=bulk, matched=matched, sample=sample, limit=MAX_BATCH,
-                    request_id=uuid.uuid4().hex, back=jobs_url(_filters(bulk)))
+    @router.get("/bulk-{operation}", response_class=HTMLResponse)
+    async def dry_run(request: Request, operation: str, context: Context, filters: Filters) -> HTMLResponse:
+        """What the operation would touch with these filters; nothing is sent."""
+        op = known_operation(operation)
+        if filters == JobFilters():
+            return page(request, "bulk.html", op=op, back=list_url(op, filters), status_code=422,
+                        problem="name at least one filter (not every job at once)")
+        sample, matched = await context.bulk.matching(op, filters.filter(), SAMPLE)
+        return page(request, "bulk.html", op=op, filters=filters, matched=matched, sample=sample, limit=MAX_BATCH,
+                    request_id=uuid.uuid4().hex, back=list_url(op, filters), confirm=bulk_url(op.name, filters))
 
-    @router.post("/bulk-cancel")
-    async def confirm(context: Context, request_id: FormText, status: FormText = "", queue: FormText = "",
-                      name: FormText = "", label: FormText = "") -> RedirectResponse:
-        """Cancel them; the request id of the dry run makes a repeated confirmation cancel nothing twice."""
-        bulk = bulk_request(status, queue, name, label, request_id)
-        if isinstance(bulk, str):
-            raise ApiProblem(422, "validation", bulk)
-        done = await context.bulk.cancel_matching(bulk, request_id)
-        notice = f"cancel sent to {done.cancelled_requested} of {done.matched} matching jobs"
-        return back_with(jobs_url(_filters(bulk)), notice)
+    @router.post("/bulk-{operation}")
+    async def confirm(operation: str, context: Context, filters: Filters,
+                      request_id: Annotated[str, Form(min_length=1, max_length=300)]) -> RedirectResponse:
+        """Act; the request id of the dry run makes a repeated confirmation send nothing twice."""
+        op = known_operation(operation)
+        if filters == JobFilters():
+            raise ApiProblem(422, "validation", "name at least one filter (not every job at once)")
+        done = await context.bulk.act_matching(op, filters.filter(), request_id, REASON)
+        return back_with(list_url(op, filters), f"{op.name} sent to {done.requested} of {done.matched} matching jobs")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,12 +18,29 @@ from jobstream.api.routes_schedules import SchedulePreview, fire_views, preview,
 from jobstream.api.routes_workers import request_drain
 from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
-from jobstream.ui.links import back_with
+from jobstream.schemas.events import SkipReason
+from jobstream.ui.filters import Filters
+from jobstream.ui.links import back_with, bulk_url, dead_letters_url
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
 Notice = Annotated[str | None, Query(max_length=500)]
 Param = Annotated[str | None, Query(max_length=200)]
+
+
+# Why a due time was skipped (``SkipReason``), in an operator's words.
+SKIP_REASONS = {
+    SkipReason.MISFIRE: "missed: it was due while nothing could fire it, and its misfire policy skips late fires",
+    SkipReason.OVERLAP: "a previous run was still going, and its concurrency policy forbids overlapping runs",
+    SkipReason.PAUSED: "the schedule was paused when it was due",
+    SkipReason.DEADLINE: "it could not start before its starting deadline",
+}
+
+
+def skip_reason(reason: str | None) -> str:
+    """A ``ScheduleSkipped`` reason explained (an unknown one as it is)."""
+    known = {str(k): v for k, v in SKIP_REASONS.items()}
+    return known.get(str(reason), str(reason or "no reason given"))
 
 
 def schedule_summary(schedule: dict[str, Any]) -> str:
@@ -87,16 +103,17 @@ def add_ops_pages(router: APIRouter) -> None:
         return back_with("/ui/workers", f"drain sent to {worker_id}")
 
     @router.get("/dead-letters", response_class=HTMLResponse)
-    async def dead_letters(request: Request, context: Context, caller: Caller, notice: Notice = None,
-                           cursor: Cursor = None) -> HTMLResponse:
-        rows = await context.store.dead_letters(caller.namespace, 50, decode_cursor(cursor))
+    async def dead_letters(request: Request, context: Context, caller: Caller, filters: Filters,
+                           notice: Notice = None, cursor: Cursor = None) -> HTMLResponse:
+        rows = await context.store.dead_letters(caller.namespace, 50, decode_cursor(cursor), filters.filter())
         items, following = next_cursor(rows, 50, "job_id")
-        return page(request, "dead_letters.html", jobs=items, notice=notice,
-                    next_url=f"/ui/dead-letters?{urlencode({'cursor': following})}" if following else None)
+        return page(request, "dead_letters.html", jobs=items, notice=notice, filters=filters,
+                    self_url=dead_letters_url(filters, cursor), redrive_url=bulk_url("redrive", filters),
+                    next_url=dead_letters_url(filters, following) if following else None)
 
     @router.post("/dead-letters/{job_id}/redrive")
     async def redrive(job_id: JobId, context: Context,
-                      back: Annotated[str, Form(max_length=300, pattern=r"^/ui(/[^/].*)?$")] = "/ui/dead-letters",
+                      back: Annotated[str, Form(max_length=2000, pattern=r"^/ui(/[^/].*)?$")] = "/ui/dead-letters",
                       ) -> RedirectResponse:
         try:
             await context.commands.rerun(job_id, RedriveJob)

@@ -11,9 +11,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from jobstream.api.store import SUBMITTED, Contains, Filter, ReadModel, Row, where_clause
+from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel, Row, StartsWith, where_clause
 from jobstream.core.lifecycle import Status
 from jobstream.projections.rows import WorkerStatus
+
+# A schedule's own events that its page lists as its history.
+SCHEDULE_EVENTS = ("ScheduleFired", "ScheduleSkipped", "ScheduleEnded")
 
 
 @dataclass(frozen=True)
@@ -25,14 +28,17 @@ class JobFilters:
     name_prefix: str | None = None
     priority: int | None = None
     label: dict[str, str] = field(default_factory=dict)
+    since: datetime | None = None  # submitted at or after
+    until: datetime | None = None  # submitted before
+
+    def filter(self) -> Filter:
+        """These filters as the read model's ``Filter`` (of any namespace)."""
+        return Filter({"status": self.status or None, "queue": self.queue or None, "priority": self.priority,
+                       "labels": Contains(self.label), "submitted_at": Between(self.since, self.until),
+                       "name": StartsWith(self.name_prefix) if self.name_prefix else None})
 
     def clauses(self, namespace: str) -> tuple[list[sql.Composable], list[Any]]:
-        clauses, params = Filter({"namespace": namespace, "status": self.status or None, "queue": self.queue or None,
-                                  "priority": self.priority, "labels": Contains(self.label)}).clauses()
-        if self.name_prefix:
-            clauses.append(sql.SQL("starts_with(name, %s)"))
-            params.append(self.name_prefix)
-        return clauses, params
+        return Filter({"namespace": namespace, **self.filter().values}).clauses()
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,17 @@ class DashboardQueries:
         known = {r["job_id"]: r for r in rows}
         return ([known.get(i, {"job_id": i, "name": None, "status": "not submitted"}) for i in upstream_ids],
                 [known.get(i, {"job_id": i, "name": None, "status": None}) for i in downstream_ids])
+
+    async def schedule_history(self, job_id: str, limit: int = 50) -> list[Row]:
+        """A schedule's latest fires, skips and end, newest first, from its own events; a fire with
+        its run's status (the run's row, when it is in the read model)."""
+        query = sql.SQL(
+            "SELECT e.seq, e.type, e.occurred_at, e.payload, (e.payload->>'due_at')::timestamptz AS due_at,"
+            " r.status AS run_status FROM {events} e"
+            " LEFT JOIN {jobs} r ON r.job_id = e.payload->>'run_job_id' AND r.namespace = %s"
+            " WHERE e.job_id = %s AND e.type = ANY(%s) ORDER BY e.seq DESC LIMIT %s").format(
+            events=self.store.table("job_events"), jobs=self.store.table("jobs"))
+        return await self.store.fetch(query, [self.namespace, job_id, list(SCHEDULE_EVENTS), limit])
 
     async def schedules(self) -> list[Row]:
         """Jobs with a schedule (not their runs), each with its last run's status and end."""

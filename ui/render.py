@@ -29,6 +29,11 @@ def when(value: datetime | None) -> Markup:
     return Markup(f'<time datetime="{iso}" title="{shown}">{shown}</time>')
 
 
+def input_time(value: datetime | None) -> str:
+    """A time as a ``datetime-local`` input shows it: UTC, without its zone."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -46,7 +51,8 @@ def status_badge(status: str | None) -> Markup:
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.filters.update(when=when, pretty_json=pretty_json, duration=duration, status=status_badge)
+    templates.env.filters.update(when=when, input_time=input_time, pretty_json=pretty_json, duration=duration,
+                                 status=status_badge)
     return templates
 
 

@@ -19,11 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from jobstream.api.auth import Caller
+from jobstream.api.bulk import BULK_OPERATIONS
 from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
 from jobstream.api.models import CloneRequest, JobPatchIn
 from jobstream.api.paging import decode_pair_cursor, next_cursor
-from jobstream.api.problems import ApiProblem, field_error
-from jobstream.api.query import label_pairs
+from jobstream.api.problems import ApiProblem
 from jobstream.api.store import submission_key
 from jobstream.api.time_travel import events_until, fold_history, state_view
 from jobstream.api.waiting import waiting_reason
@@ -31,11 +31,13 @@ from jobstream.core.lifecycle import Status
 from jobstream.schemas import RetryJob
 from jobstream.ui.bulk_pages import add_bulk_pages
 from jobstream.ui.chart_svg import minutes, throughput_svg
+from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.dag_svg import Node, dag_svg
-from jobstream.ui.links import back_with, bulk_cancel_url, jobs_url
+from jobstream.ui.filters import Filters
+from jobstream.ui.links import back_with, bulk_url, jobs_url
 from jobstream.ui.live import live_router
-from jobstream.ui.ops_pages import add_ops_pages, upcoming_fires
-from jobstream.ui.queries import DashboardQueries, JobFilters
+from jobstream.ui.ops_pages import add_ops_pages, skip_reason, upcoming_fires
+from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import STATIC_DIR, page
 from jobstream.ui.session import redirect_to_login, session_router
 
@@ -52,29 +54,25 @@ def add_pages(router: APIRouter) -> None:
         queries = DashboardQueries(context.store, caller.namespace)
         now = datetime.now(UTC)
         series = minutes(await queries.finished_per_minute(now - timedelta(minutes=60)), now)
+        lag: ConsumerLag = request.app.state.consumer_lag
         return page(request, "overview.html", stats=await queries.overview(), statuses=[s.value for s in Status],
-                    chart=throughput_svg(series))
+                    chart=throughput_svg(series), lags=await lag.lags())
 
     @router.get("/jobs", response_class=HTMLResponse)
-    async def jobs(request: Request, context: Context, caller: Caller, status: TextFilter = None,
-                   queue: TextFilter = None, name: TextFilter = None,
-                   label: Annotated[list[str] | None, Query(max_length=20)] = None,
-                   priority: Annotated[str | None, Query(max_length=2)] = None, id: TextFilter = None,
+    async def jobs(request: Request, context: Context, caller: Caller, filters: Filters, id: TextFilter = None,
                    cursor: Cursor = None, notice: Notice = None) -> Response:
         if id and await _visible(context, caller, id.strip()):  # a search by id goes to the job
             return RedirectResponse(f"/ui/jobs/{quote(id.strip(), safe='')}", status_code=303)
-        filters = JobFilters(status=known_status(status), queue=queue or None, priority=known_priority(priority),
-                             name_prefix=name or None, label=label_pairs([x for x in label or [] if x]))
         if id:
             notice = f"no job has the id {id.strip()!r}; showing the list"
         queries = DashboardQueries(context.store, caller.namespace)
         rows = await queries.jobs(filters, PAGE_SIZE, decode_pair_cursor(cursor))
         items, following = next_cursor(rows, PAGE_SIZE, submission_key)
+        bulk = {name: bulk_url(name, filters) for name, op in BULK_OPERATIONS.items() if not op.dead_lettered}
         return page(request, "jobs.html", jobs=items, filters=filters, notice=notice,
-                    statuses=[s.value for s in Status], bulk_url=bulk_cancel_url(filters),
-                     self_url=jobs_url(filters, cursor),
-                     next_url=jobs_url(filters, following) if following else None,
-                     first_url=jobs_url(filters) if cursor else None)
+                    statuses=[s.value for s in Status], bulk=bulk, self_url=jobs_url(filters, cursor),
+                    next_url=jobs_url(filters, following) if following else None,
+                    first_url=jobs_url(filters) if cursor else None)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     async def job(request: Request, job_id: JobId, context: Context, caller: Caller, notice: Notice = None,
@@ -88,7 +86,9 @@ def add_pages(router: APIRouter) -> None:
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
                     waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
-                    upcoming=upcoming_fires(row, datetime.now(UTC)),
+                    upcoming=upcoming_fires(row, datetime.now(UTC)), skip_reason=skip_reason,
+                    history=await DashboardQueries(context.store, caller.namespace).schedule_history(job_id)
+                    if row.get("runs") or (row.get("spec") or {}).get("schedule") else [],
                     graph=await dependency_graph(context, row, caller.namespace))
 
     @router.get("/jobs/{job_id}/as-of", response_class=HTMLResponse)
@@ -149,26 +149,6 @@ def _node(row: dict[str, Any]) -> Node:
     return Node(str(row["job_id"]), row.get("name"), row.get("status"))
 
 
-def known_status(status: str | None) -> str | None:
-    """A status filter as the form sends it: empty for any; a 422 naming ``status`` if it is no status."""
-    if not status:
-        return None
-    if status not in {s.value for s in Status}:
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error("status", f"{status!r} is not a job status")])
-    return status
-
-
-def known_priority(priority: str | None) -> int | None:
-    """A priority filter as the form sends it: empty for any; a 422 naming ``priority`` unless 1 to 10."""
-    if not priority:
-        return None
-    if not priority.isdigit() or not 1 <= int(priority) <= 10:
-        raise ApiProblem(422, "validation", "the request is not valid; see errors",
-                         errors=[field_error("priority", f"{priority!r} is not a priority from 1 to 10")])
-    return int(priority)
-
-
 async def _run_action(context: ApiContext, job_id: str, action: str, reason: str) -> str:
     """What the operator is told: the action was sent, or why it was refused."""
     commands = context.commands
@@ -198,9 +178,10 @@ def dashboard_router() -> APIRouter:
     return router
 
 
-def install_dashboard(app: FastAPI) -> None:
+def install_dashboard(app: FastAPI, consumer_lag: ConsumerLag) -> None:
     """The dashboard's routes, its login, its static files (vendored htmx), and ``/`` sending
-    browsers to it."""
+    browsers to it; the overview shows ``consumer_lag``."""
+    app.state.consumer_lag = consumer_lag
     app.include_router(session_router())
     app.include_router(dashboard_router())
     redirect_to_login(app)

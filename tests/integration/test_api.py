@@ -27,7 +27,7 @@ from jobstream.config import Settings
 from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.projections.payload import record_json
-from jobstream.schemas import CancelJob, Command, SubmitJob, UpdateJob, make_codec
+from jobstream.schemas import CancelJob, Command, RedriveJob, RetryJob, SubmitJob, UpdateJob, make_codec
 from tests.credentials import auth_headers
 from tests.integration.harness import end_offsets
 
@@ -103,7 +103,7 @@ def commands(test_settings: Settings, topics: Topics) -> Iterator[Callable[[], C
                 continue
             record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
                                   offset=message.offset())
-            assert isinstance(record, SubmitJob | CancelJob | UpdateJob)
+            assert isinstance(record, SubmitJob | CancelJob | UpdateJob | RetryJob | RedriveJob)
             return record
         raise AssertionError("no command arrived on the commands topic")
 
@@ -418,6 +418,21 @@ def test_list_jobs_sorts_by_submission_time_not_by_id(client: TestClient, db: ps
         if (cursor := page.json()["next_cursor"]) is None:
             break
     assert seen == list(jobs)
+
+
+def test_list_jobs_bounds_the_submission_time_and_pages_within_it(client: TestClient,
+                                                                   db: psycopg.Connection[Any]) -> None:
+    ids = [new_job_id(now_ms=1_700_000_000_000 + i) for i in range(5)]
+    for i, job_id in enumerate(ids):
+        insert_job(db, job_id, name="ranged", submitted_at=T0 + timedelta(hours=i))
+    window = {"name": "ranged", "submitted_since": (T0 + timedelta(hours=1)).isoformat(),
+              "submitted_until": (T0 + timedelta(hours=4)).isoformat()}
+    first = client.get("/v1/jobs", params={**window, "limit": 2}).json()
+    assert [j["job_id"] for j in first["items"]] == [ids[3], ids[2]]
+    second = client.get("/v1/jobs", params={**window, "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert [j["job_id"] for j in second["items"]] == [ids[1]] and second["next_cursor"] is None
+    assert [e["field"] for e in assert_problem(client.get("/v1/jobs", params={"submitted_since": "2026-01-01T12:00"}),
+                                               422)["errors"]] == ["submitted_since"]  # a time needs its zone
 
 
 def test_label_filters_select_jobs_having_every_label_and_a_mistyped_filter_is_400(

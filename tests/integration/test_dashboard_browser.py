@@ -176,6 +176,17 @@ def test_filter_then_bulk_cancel_after_a_dry_run(stack: httpx.Client, page: Page
     page.get_by_role("button", name="Filter").click()
     assert "queue=nobody-serves" in page.url
     expect(page.locator("tr[data-job-id]")).to_have_count(3, timeout=LIVE_S)
+    # And a time range as the browser's date-time field sends it (no zone: UTC) narrows it the same way
+    page.get_by_label("Submitted since (UTC)").fill("2020-01-01T00:00:00")
+    page.get_by_role("button", name="Filter").click()
+    assert "since=2020-01-01T00%3A00" in page.url and "queue=nobody-serves" in page.url
+    expect(page.locator("tr[data-job-id]")).to_have_count(3, timeout=LIVE_S)
+    page.get_by_label("until (UTC)").fill("2020-01-02T00:00:00")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-job-id]")).to_have_count(0, timeout=LIVE_S)
+    page.get_by_label("until (UTC)").fill("")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-job-id]")).to_have_count(3, timeout=LIVE_S)
     # And asks to cancel what matches: the dry run says how many, and nothing is sent yet
     page.get_by_role("link", name=re.compile("Cancel every unfinished job matching")).click()
     expect(page.locator("#dry-run")).to_have_attribute("data-matched", "3")

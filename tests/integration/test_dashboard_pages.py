@@ -6,18 +6,25 @@ something is missing or refused; signing in, CSRF, and what each role is offered
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
 from jobstream.api.csrf import CSRF_HEADER
+from jobstream.config import Settings
+from jobstream.infra.process import free_port
+from jobstream.infra.topics import Topics
+from jobstream.schemas import Command, RedriveJob, RetryJob
 from tests.credentials import admin_token, jwt_for
 from tests.integration.test_api import (  # noqa: F401 - fixtures shared with the API's tests
     T0,
     Client,
+    commands,
     db,
     insert,
     insert_event,
@@ -271,3 +278,168 @@ def test_a_viewer_sees_no_action_and_an_operator_of_another_namespace_sees_nothi
     assert 'data-worker-id="w-live"' not in other.get("/ui/workers").text
     missing = other.get("/ui/jobs/seen")
     assert missing.status_code == 404 and "check the id" in missing.text
+
+
+def test_a_time_range_narrows_the_list_keeps_to_the_url_and_pages_by_the_keyset(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # Given 60 jobs, one a minute apart from T0
+    for i in range(60):
+        insert_job(db, f"t-{i:02}", submitted_at=T0 + timedelta(minutes=i))
+    since, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=58)
+    # When the operator asks for those submitted in [since, until), as the form sends it (no zone: UTC)
+    first = client.get("/ui/jobs", params={"since": since.strftime("%Y-%m-%dT%H:%M"),
+                                           "until": until.strftime("%Y-%m-%dT%H:%M:%S")})
+    # Then the 55 of minutes 3 to 57 are listed, newest first, 50 on the first page
+    assert listed(first.text) == [f"t-{i:02}" for i in range(57, 7, -1)]
+    assert f'name="since" value="{since:%Y-%m-%dT%H:%M:%S}"' in first.text  # the form shows the range
+    following = next_link(first.text)
+    assert following is not None and f"since={since:%Y-%m-%dT%H}%3A" in following and "until=" in following
+    assert listed(client.get(following).text) == [f"t-{i:02}" for i in range(7, 2, -1)]
+    # And only one end bounds the list too; a time with its zone is understood; a wrong one is a 422
+    assert listed(client.get("/ui/jobs", params={"until": (T0 + timedelta(minutes=2)).isoformat()}).text) == [
+        "t-01", "t-00"]
+    assert len(listed(client.get("/ui/jobs", params={"since": until.isoformat()}).text)) == 2
+    wrong = client.get("/ui/jobs", params={"since": "yesterday"})
+    assert wrong.status_code == 422 and "since" in wrong.text
+
+
+def confirm_form(html: str) -> tuple[str, str]:
+    """The dry run's confirmation: its form's action and request id."""
+    action = re.search(r'<form method="post" action="([^"]+)">', html)
+    request_id = re.search(r'name="request_id" value="([0-9a-f]+)"', html)
+    assert action and request_id, "the dry run offers no confirmation"
+    return action.group(1).replace("&amp;", "&"), request_id.group(1)
+
+
+def test_bulk_retry_by_filter_is_a_dry_run_then_one_retry_per_failed_job(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given two failed jobs of queue "batch", a completed one there, and a failed one elsewhere
+    for job_id, queue, status in (("f-1", "batch", "failed"), ("f-2", "batch", "failed"),
+                                  ("ok", "batch", "completed"), ("f-other", "web", "failed")):
+        insert_job(db, job_id, queue=queue, status=status)
+    # When the operator filters by the queue and follows the retry link: the dry run counts the failed two
+    listing = client.get("/ui/jobs", params={"queue": "batch"}).text
+    link = re.search(r'<a href="([^"]+)" id="bulk-retry">', listing)
+    assert link and link.group(1) == "/ui/bulk-retry?queue=batch"
+    dry = client.get(link.group(1)).text
+    assert 'data-matched="2"' in dry and 'data-operation="retry"' in dry
+    assert "<strong>2</strong> failed jobs match" in dry
+    assert "Nothing has been sent yet" in dry and ">Retry 2 jobs<" in dry
+    # And confirms: one RetryJob per matching job, and the list says so
+    action, request_id = confirm_form(dry)
+    done = client.post(action, data={"request_id": request_id}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith("/ui/jobs?queue=batch&notice=")
+    assert "retry sent to 2 of 2 matching jobs" in client.get(done.headers["location"]).text
+    retries = [commands(), commands()]
+    assert all(isinstance(c, RetryJob) for c in retries)
+    sent = sorted((c.envelope.job_id, c.envelope.command_id) for c in retries)
+    assert [job_id for job_id, _ in sent] == ["f-1", "f-2"]
+    # A repeated confirmation sends the same command ids, which the state processor ignores
+    client.post(action, data={"request_id": request_id})
+    assert sorted((c.envelope.job_id, c.envelope.command_id) for c in (commands(), commands())) == sent
+
+
+def test_dead_letters_filter_and_redrive_by_filter_after_a_dry_run(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given dead letters of two queues, and a failed job never dead-lettered
+    for seq, (job_id, queue) in enumerate((("d-1", "etl"), ("d-2", "etl"), ("d-web", "web")), start=1):
+        insert_job(db, job_id, queue=queue, status="failed", last_error="exited with code 1")
+        insert_event(db, job_id, seq, "JobDeadLettered", {})
+    insert_job(db, "failed-only", queue="etl", status="failed")
+    # When the operator filters the dead letters by queue: the list and its links keep the filter
+    page = client.get("/ui/dead-letters", params={"queue": "etl"}).text
+    assert listed(page) == ["d-2", "d-1"] and page.count('data-action="redrive"') == 2  # one by one still
+    assert 'name="back" value="/ui/dead-letters?queue=etl"' in page
+    link = re.search(r'<a href="([^"]+)" id="bulk-redrive">', page)
+    assert link and link.group(1) == "/ui/bulk-redrive?queue=etl"
+    assert 'id="bulk-redrive"' not in client.get("/ui/dead-letters").text  # no filter: no bulk action
+    # And asks to redrive what matches: the dry run counts the dead letters only
+    dry = client.get(link.group(1)).text
+    assert 'data-matched="2"' in dry and "<strong>2</strong> dead-lettered jobs match" in dry
+    action, request_id = confirm_form(dry)
+    done = client.post(action, data={"request_id": request_id}, follow_redirects=False)
+    assert done.headers["location"].startswith("/ui/dead-letters?queue=etl&notice=redrive+sent+to+2+of+2")
+    sent = [commands(), commands()]
+    assert all(isinstance(c, RedriveJob) for c in sent)
+    assert sorted(c.envelope.job_id for c in sent) == ["d-1", "d-2"]
+
+
+def test_bulk_actions_need_a_known_action_a_filter_and_the_operate_permission(
+        make_client: Client, client: TestClient, db: psycopg.Connection[Any]) -> None:
+    insert_job(db, "f", status="failed", queue="batch")
+    assert client.get("/ui/bulk-explode", params={"queue": "batch"}).status_code == 404
+    unfiltered = client.get("/ui/bulk-retry")
+    assert unfiltered.status_code == 422 and "at least one filter" in unfiltered.text
+    assert client.post("/ui/bulk-retry", data={"request_id": "x"}).status_code == 422
+    viewer = signed_in(make_client, jwt_for("default:viewer", subject="reader"))
+    listing = viewer.get("/ui/jobs", params={"queue": "batch"}).text
+    assert 'id="bulk-retry"' not in listing and 'id="bulk-cancel"' not in listing
+    dry = viewer.get("/ui/bulk-retry", params={"queue": "batch"}).text  # a read: it may look
+    assert 'data-matched="1"' in dry and "may not retry in bulk" in dry
+    assert viewer.post("/ui/bulk-retry?queue=batch", data={"request_id": "x"}).status_code == 403
+
+
+def test_a_schedules_page_lists_its_past_fires_and_skips_with_their_reasons(
+        client: TestClient, db: psycopg.Connection[Any]) -> None:
+    # Given a recurring job that fired run 1, skipped a due time for overlap and one while paused, fired run 2
+    insert_job(db, "hourly", status="scheduled", runs=2,
+               spec={"name": "h", "schedule": {"cron": "0 * * * *", "timezone": "UTC"}})
+    insert_job(db, "hourly.r1", status="completed", parent_job_id="hourly")
+    due = lambda hour: (T0 + timedelta(hours=hour)).isoformat()  # noqa: E731
+    insert_event(db, "hourly", 1, "JobSubmitted", {})
+    insert_event(db, "hourly", 2, "ScheduleFired", {"due_at": due(1), "run_number": 1, "run_job_id": "hourly.r1",
+                                                    "replaces": []})
+    insert_event(db, "hourly", 3, "ScheduleSkipped", {"due_at": due(2), "reason": "overlap"})
+    insert_event(db, "hourly", 4, "JobPaused", {})
+    insert_event(db, "hourly", 5, "ScheduleSkipped", {"due_at": due(3), "reason": "paused"})
+    insert_event(db, "hourly", 6, "ScheduleFired", {"due_at": due(4), "run_number": 2, "run_job_id": "hourly.r2",
+                                                    "replaces": []})
+    page = client.get("/ui/jobs/hourly").text
+    # Then its page lists them newest first, each due time, the runs (with the known run's status) and the reasons
+    assert re.findall(r'data-history="(\w+)"', page) == ["ScheduleFired", "ScheduleSkipped", "ScheduleSkipped",
+                                                         "ScheduleFired"]
+    history = page[page.index('id="schedule-history"'):]
+    assert re.findall(r'data-skip-reason="(\w+)"', history) == ["paused", "overlap"]
+    assert "a previous run was still going" in history and "the schedule was paused" in history
+    assert 'href="/ui/jobs/hourly.r1"' in history and "status-completed" in history
+    assert "fired run #2" in history and f'datetime="{(T0 + timedelta(hours=4)):%Y-%m-%dT%H:%M}' in history
+    # And a job without a schedule has no such section
+    insert_job(db, "plain")
+    assert 'id="history-h"' not in client.get("/ui/jobs/plain").text
+
+
+def test_the_overview_shows_each_processors_consumer_lag_from_the_broker(
+        make_client: Client, test_settings: Settings, topics: Topics) -> None:
+    # Given the state processor's group 3 messages behind on its commands topic, and no other group
+    producer = Producer({"bootstrap.servers": test_settings.kafka_bootstrap})
+    for _ in range(5):
+        producer.produce(topics.commands, b"x", partition=0)
+    assert producer.flush(10) == 0
+    group = Consumer({"bootstrap.servers": test_settings.kafka_bootstrap, "group.id": topics.state_processor_app,
+                      "enable.auto.commit": False})
+    group.commit(offsets=[TopicPartition(topics.commands, 0, 2)], asynchronous=False)
+    group.close()
+    # When the operator signs in and opens the overview, Then it shows that lag, and the others as unknown
+    overview = signed_in(make_client, admin_token()).get("/ui").text
+    assert f'data-group="{topics.state_processor_app}"' in overview
+    lags = dict(re.findall(r'data-group="([^"]+)">.*?data-lag="([^"]+)"', overview, re.S))
+    assert lags[topics.state_processor_app] == "3"
+    assert lags[topics.projector_group] == "unknown" and len(lags) == len(topics.processor_groups)
+
+
+def test_the_overview_says_unknown_when_the_broker_is_away(make_client: Client, test_settings: Settings) -> None:
+    away = test_settings.with_(external_kafka=f"127.0.0.1:{free_port()}")
+    overview = signed_in(lambda: make_client(away), admin_token()).get("/ui")
+    assert overview.status_code == 200
+    assert set(re.findall(r'data-lag="([^"]+)"', overview.text)) == {"unknown"}
+    assert "the broker did not answer" in overview.text
+
+
+def test_each_list_page_has_one_live_part_and_the_schedules_page_one_preview(client: TestClient) -> None:
+    for path, part in (("/ui", "overview"), ("/ui/jobs", "jobs-table"), ("/ui/schedules", "schedules"),
+                       ("/ui/workers", "workers"), ("/ui/dead-letters", "dead-letters")):
+        html = client.get(path).text
+        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}" hx-get=') == 1, path
+    schedules = client.get("/ui/schedules").text
+    assert "<title>Schedules · jobstream</title>" in schedules and schedules.count('id="preview-h"') == 1
+    assert 'sse-connect="/ui/live">' in schedules  # the <main> tag holds nothing else

@@ -85,7 +85,8 @@ def test_every_route_of_the_app_declares_its_permission_the_dashboards_too() -> 
     (("POST", "/ui/jobs/{job_id}/clone"), ("POST", "/v1/jobs/{job_id}/clone")),
     (("POST", "/ui/dead-letters/{job_id}/redrive"), ("POST", "/v1/dlq/{job_id}/redrive")),
     (("POST", "/ui/workers/{worker_id}/drain"), ("POST", "/v1/workers/{worker_id}/drain")),
-    (("POST", "/ui/bulk-cancel"), ("POST", "/v1/jobs:cancel")),
+    (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/jobs:cancel")),  # cancel, retry or redrive: operate
+    (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/dlq/{job_id}/redrive")),
     (("GET", "/ui/jobs/{job_id}"), ("GET", "/v1/jobs/{job_id}")),
 ])
 def test_a_dashboard_action_asks_what_its_api_twin_asks(page: tuple[str, str], api: tuple[str, str]) -> None:

@@ -214,3 +214,10 @@ def test_replay_shows_progress_on_stderr_and_prints_only_its_json_on_stdout(monk
     result = CliRunner().invoke(app, ["replay", "--schema", "s1"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"schema": "s1", "messages": 100}
+
+
+def test_ls_passes_the_submission_time_range() -> None:
+    seen, handle = recorder(200, {"items": [JOB], "next_cursor": None})
+    assert run(handle, "ls", "--since", "2026-03-01T00:00:00Z", "--until", "2026-03-02T00:00:00+01:00").exit_code == 0
+    assert seen[0].url.params["submitted_since"] == "2026-03-01T00:00:00Z"
+    assert seen[0].url.params["submitted_until"] == "2026-03-02T00:00:00+01:00"

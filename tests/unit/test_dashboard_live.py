@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta, timezone
 
 from jobstream.api.notifier import Changes, JobNotifier
 from jobstream.outage import Gate, Outage
@@ -35,6 +36,9 @@ def test_the_filters_live_in_the_url_and_empty_ones_are_left_out() -> None:
     assert jobs_url(JobFilters()) == "/ui/jobs"
     url = jobs_url(JobFilters(status="queued", queue="gpu", name_prefix="etl ", label={"team": "ml"}), "abc")
     assert url == "/ui/jobs?status=queued&queue=gpu&name=etl+&label=team%3Dml&cursor=abc"
+    paris = timezone(timedelta(hours=1))
+    ranged = jobs_url(JobFilters(since=datetime(2026, 3, 1, 10, 0, 5, 900, tzinfo=paris)))
+    assert ranged == "/ui/jobs?since=2026-03-01T09%3A00%3A05Z"  # UTC, to the second
 
 
 def test_a_watcher_sees_every_job_changed_since_it_last_looked() -> None:
