@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from jobstream.clock import utcnow
 from jobstream.infra.topics import retention_ms
+from jobstream.streams.kafka_io import admin_config
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 600.0
@@ -66,7 +67,7 @@ class LogPurger:
 
 def align_topic_retention(bootstrap: str, topic: str, retention_days: float, timeout_s: float = 30.0) -> bool:
     """Set the topic's ``retention.ms`` to ``retention_days`` if it differs; whether it was changed."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     resource = ConfigResource(ResourceType.TOPIC, topic)
     wanted = str(retention_ms(retention_days))
     current = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout_s)

@@ -52,6 +52,7 @@ from jobstream.schemas import (
 )
 from jobstream.streams.kafka_io import (
     Publisher,
+    admin_config,
     consume_ready,
     consumer_config,
     decode_or_poison,
@@ -419,7 +420,7 @@ class Projector:
         partitions = self._all_partitions()
         if not partitions:
             return {}
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        admin = AdminClient(admin_config(self.settings.kafka_bootstrap))
         asked = [admin.list_offsets({tp: spec for tp in partitions}, isolation_level=IsolationLevel.READ_COMMITTED,
                                     request_timeout=10) for spec in (OffsetSpec.earliest(), OffsetSpec.latest())]
         low, end = ({(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}

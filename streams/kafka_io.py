@@ -44,6 +44,12 @@ def ensure_all_topics(settings: Settings) -> None:
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
+def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+    """An AdminClient's: errors only, through Python's logging (its info lines, such as the
+    purge of its background queue at destruction, broke a process's JSON logs)."""
+    return {"bootstrap.servers": bootstrap, "log_level": 3, "logger": LIBRDKAFKA_LOG, **overrides}
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from jobstream.streams.kafka_io import admin_config
+
 log = logging.getLogger(__name__)
 TTL_S = 5.0
 TIMEOUT_S = 2.0
@@ -56,7 +58,7 @@ class ConsumerLag:
     def _from_broker(self, groups: dict[str, str]) -> list[GroupLag]:
         if self._admin is None:
             # Critical lines only: not a line per reconnect while the broker is away (the page says unknown)
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 2})
+            self._admin = AdminClient(admin_config(self.bootstrap, log_level=2))
         return [self._group_lag(self._admin, name, group) for name, group in groups.items()]
 
     def _group_lag(self, admin: AdminClient, name: str, group: str) -> GroupLag:
