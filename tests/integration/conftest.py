@@ -12,7 +12,7 @@ from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
 from tests.integration.browser import chromium, page  # noqa: F401 - fixtures of the dashboard's browser tests
-from tests.integration.harness import ServiceProcess, api_stack
+from tests.integration.harness import ServiceProcess, api_stack, poll
 
 
 @pytest.fixture(scope="session")
@@ -69,10 +69,13 @@ def services(test_settings: Settings, topics_ready: Topics, tmp_path: Path,
 def stack(test_settings: Settings, topics_ready: Topics, services: dict[str, ServiceProcess], tmp_path: Path,
           unique_name: str) -> Iterator[httpx.Client]:
     """Every jobstream process (one worker with 8 slots) on the test's topics and schema, and an
-    HTTP client of its API once it is ready."""
+    HTTP client of its API once it is ready and its worker is seen active: a job submitted then
+    waits for nothing but its own dispatch, even on a machine too busy to start 7 processes fast."""
     settings = test_settings.with_(api_url=f"http://127.0.0.1:{free_port()}")
     names = ["state-processor", "dispatcher", "timers", "projector", "logs-projector", "api", "worker"]
     with api_stack(settings, services, tmp_path, unique_name, names) as client:
+        poll(lambda: client.get("/v1/workers", params={"status": "active"}).json()["items"], 90,
+             "the worker to be seen active")
         yield client
 
 

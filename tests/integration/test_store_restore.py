@@ -12,6 +12,7 @@ import shutil
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Producer
 from fastavro import schemaless_writer
@@ -23,9 +24,12 @@ from jobstream.infra.topics import TopicSpec, ensure_topics
 from jobstream.schemas import AVRO_DIR, Command, Held, Liveness, WorkerLiveness, load_schema_set, make_codec
 from jobstream.streams.engine.config import EngineConfig, restore_consumer_config
 from jobstream.streams.engine.restore import restore
+from jobstream.streams.engine.store import Serde
 from jobstream.streams.kafka_io import producer_config
 from jobstream.streams.record_serde import RecordSerde
 from jobstream.streams.state_serde import StateSerde
+
+V = TypeVar("V")
 
 SEEN = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
@@ -60,19 +64,9 @@ def test_a_store_restores_values_of_the_previous_schema(test_settings: Settings,
     serde = RecordSerde(codec, WorkerLiveness, topic)
     current = WorkerLiveness(worker_id="w-new", status=Liveness.ACTIVE, last_seen=SEEN, last_heartbeat_at=SEEN,
                              last_seq=7)
-    producer = Producer(producer_config(test_settings))
-    producer.produce(topic, key=b"w-old", value=_written_by_previous_release(previous, "w-old"), partition=0)
-    producer.produce(topic, key=b"w-new", value=serde.encode(current), partition=0)
-    producer.flush(30)
-
     # When this release restores the store
-    config = EngineConfig(app_id=f"{test_settings.topic_prefix}.restore-test", input_topics=(topic,),
-                          changelog_topic=topic)
-    consumer = Consumer(restore_consumer_config(test_settings, config))
-    try:
-        tables = restore(consumer, topic, [0], serde, timeout_s=60)
-    finally:
-        consumer.close()
+    tables: dict[int, dict[str, WorkerLiveness]] = _written_then_restored(test_settings, topic, serde, {
+        b"w-old": _written_by_previous_release(previous, "w-old"), b"w-new": serde.encode(current)})
 
     # Then the old value reads with the new fields' defaults, and the new one as written
     held = Held(execution_id="j.1", job_id="j", attempt=1, listed=True, unlisted=0)
@@ -80,6 +74,22 @@ def test_a_store_restores_values_of_the_previous_schema(test_settings: Settings,
                                                 last_heartbeat_at=SEEN, last_seq=0, held={"j.1": held})
     assert tables[0]["w-new"] == current
 
+
+
+def _written_then_restored(settings: Settings, topic: str, serde: Serde[V],
+                           values: dict[bytes, bytes]) -> dict[int, dict[str, V]]:
+    """Write ``values`` to partition 0 of the changelog ``topic``, then restore it as a processor
+    assigned that partition would."""
+    producer = Producer(producer_config(settings))
+    for key, value in values.items():
+        producer.produce(topic, key=key, value=value, partition=0)
+    producer.flush(30)
+    config = EngineConfig(app_id=f"{topic}.restore-test", input_topics=(topic,), changelog_topic=topic)
+    consumer = Consumer(restore_consumer_config(settings, config))
+    try:
+        return restore(consumer, topic, [0], serde, timeout_s=60)
+    finally:
+        consumer.close()
 
 # -- the state processor's store: JobState as JobStateValue, after the pickle of earlier releases --
 
@@ -130,20 +140,10 @@ def test_the_job_state_store_restores_pickled_values_and_those_of_the_previous_s
     pickled, golden = _golden_state()
     current = JobState("j-new", seq=1, status=Status.PENDING, waiting_on=("up",), dependents=("down",),
                        result_json='{"x": 1}', recent_commands=("c0",))
-    producer = Producer(producer_config(test_settings))
-    producer.produce(topic, key=golden.job_id.encode(), value=pickled, partition=0)
-    producer.produce(topic, key=b"j-old", value=_job_state_of_previous_schema(previous, "j-old"), partition=0)
-    producer.produce(topic, key=b"j-new", value=serde.encode(current), partition=0)
-    producer.flush(30)
-
     # When this release restores the store
-    config = EngineConfig(app_id=f"{test_settings.topic_prefix}.job-state-restore-test", input_topics=(topic,),
-                          changelog_topic=topic)
-    consumer = Consumer(restore_consumer_config(test_settings, config))
-    try:
-        tables = restore(consumer, topic, [0], serde, timeout_s=60)
-    finally:
-        consumer.close()
+    tables: dict[int, dict[str, JobState]] = _written_then_restored(test_settings, topic, serde, {
+        golden.job_id.encode(): pickled, b"j-old": _job_state_of_previous_schema(previous, "j-old"),
+        b"j-new": serde.encode(current)})
 
     # Then each reads as written, the old schema's value with the new fields' defaults
     assert tables[0][golden.job_id] == golden
