@@ -22,7 +22,7 @@ from jobstream.core.keys import Key, fold_key, parse_token, refusal
 from jobstream.core.ratelimit import RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, QuotaSet, make_codec
-from jobstream.streams.kafka_io import consumer_config
+from jobstream.streams.kafka_io import BATCHED_FETCH, consumer_config
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2
@@ -65,7 +65,7 @@ class Keyring:
 
     def _run(self) -> None:
         codec = make_codec(self.settings.schema_registry_url)
-        consumer = Consumer(consumer_config(self.settings, "jobstream-api-keyring"))
+        consumer = Consumer(consumer_config(self.settings, "jobstream-api-keyring", **BATCHED_FETCH))
         consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         try:
             while not self._stop.is_set():

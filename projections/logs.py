@@ -23,7 +23,14 @@ from psycopg import sql
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics
 from jobstream.schemas import LogChunk, PoisonMessage, make_codec
-from jobstream.streams.kafka_io import consume_ready, consumer_config, decode_or_poison, producer_config, set_aside
+from jobstream.streams.kafka_io import (
+    BATCHED_FETCH,
+    consume_ready,
+    consumer_config,
+    decode_or_poison,
+    producer_config,
+    set_aside,
+)
 
 from .log_retention import LogPurger, align_topic_retention
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, validate_schema
@@ -79,7 +86,8 @@ class LogsProjector:
         self.topics = Topics(settings.topic_prefix)
         self.codec = make_codec(settings.schema_registry_url)
         self.conn = self._connect()
-        self.consumer = Consumer(consumer_config(settings, group_id or self.topics.logs_projector_group))
+        self.consumer = Consumer(consumer_config(settings, group_id or self.topics.logs_projector_group,
+                                                 **BATCHED_FETCH))
         self.poison = Producer(producer_config(settings))
         self.purger = LogPurger(settings.log_retention_days)
         self.consumer.subscribe([self.topics.logs], on_assign=self._on_assign)

@@ -57,6 +57,7 @@ from jobstream.schemas import (
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import (
+    BATCHED_FETCH,
     consume_ready,
     consumer_config,
     end_offset,
@@ -195,7 +196,7 @@ class WorkerWatch:
 
     def __init__(self, settings: Settings, topic: str, codec: Codec) -> None:
         self.topic, self.codec = topic, codec
-        self.consumer = Consumer(consumer_config(settings, f"dispatcher-watch-{uuid.uuid4().hex[:8]}"))
+        self.consumer = Consumer(consumer_config(settings, f"dispatcher-watch-{uuid.uuid4().hex[:8]}", **BATCHED_FETCH))
         self.departures: queue.SimpleQueue[tuple[str, datetime]] = queue.SimpleQueue()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-watch", daemon=True)

@@ -187,7 +187,7 @@ def engine_config(settings: Settings, instance_id: str | None) -> EngineConfig:
     topics = Topics(settings.topic_prefix)
     return EngineConfig(app_id=topics.worker_monitor_app, input_topics=(topics.workers, topics.assignments),
                         changelog_topic=topics.worker_monitor_changelog, instance_id=instance_id,
-                        punctuate_every_s=SWEEP_S)
+                        punctuate_every_s=SWEEP_S, batched_fetch=True)
 
 
 def run_worker_monitor(settings: Settings, instance_id: str | None = None, metrics_port: int | None = None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobstream.config import Settings
-from jobstream.streams.kafka_io import consumer_config, producer_config
+from jobstream.streams.kafka_io import BATCHED_FETCH, consumer_config, producer_config
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class EngineConfig:
     session_timeout_ms: int = 6_000  # a killed instance's partitions move after this (the broker's minimum)
     liveness_s: float = 60.0  # > the longest transaction of any producer of the input (API: 30 s)
     restore_timeout_s: float = 600.0
+    batched_fetch: bool = False  # off the latency path: let the broker batch fetches (kafka_io.BATCHED_FETCH)
 
     @property
     def cooperative(self) -> bool:
@@ -50,6 +51,8 @@ def engine_consumer_config(settings: Settings, config: EngineConfig) -> dict[str
     }
     if config.instance_id:
         overrides["group.instance.id"] = config.instance_id
+    if config.batched_fetch:
+        overrides.update(BATCHED_FETCH)
     return consumer_config(settings, config.app_id, **overrides)
 
 
