@@ -57,9 +57,14 @@ class Settings(BaseSettings):
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
     # executions' output: kept this long in Postgres (the logs projector purges) and on the logs topic
     log_retention_days: Annotated[float, Field(gt=0)] = DEFAULT_LOG_RETENTION_DAYS
-    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set;
-    # the CLI sends this token, else the one the credentials file holds for its API URL.
+    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set,
+    # and RS256/ES256 ones signed with the keys an identity provider serves at this JWKS URL, if set;
+    # with an issuer or audience set, every JWT must name it (iss, aud).
     jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # The CLI sends this token, else the one the credentials file holds for its API URL.
     token: str | None = None
     # API: the dashboard's CSRF tokens are keyed with this (set it alike on every API behind one
     # address); unset, each API process draws its own at start
