@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -41,6 +42,7 @@ from jobstream.core.ratelimit import Rate, RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
+from jobstream.tls import trusting
 from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.routes import install_dashboard
 
@@ -126,7 +128,7 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
     """The JWTs the API accepts: none unless a secret or a JWKS URL is configured."""
     if not settings.jwt_secret and not settings.jwt_jwks_url:
         return None
-    jwks = JwksKeys(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+    jwks = JwksKeys(settings.jwt_jwks_url, ssl_context=trusting(settings.ca_file)) if settings.jwt_jwks_url else None
     return JwtVerifier(settings.jwt_secret, jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
 
 
@@ -169,10 +171,11 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
 
 
 def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream",
-            access_log: bool = False, no_auth: bool = False) -> None:
-    """Serve the API with uvicorn until interrupted; logging is the process's (log_config=None), with
-    one line per request only when ``access_log``."""
+            access_log: bool = False, no_auth: bool = False, tls: tuple[Path, Path] | None = None) -> None:
+    """Serve the API with uvicorn until interrupted, over HTTPS with ``tls`` (certificate chain, key);
+    logging is the process's (log_config=None), with one line per request only when ``access_log``."""
     import uvicorn
 
     app = create_app(settings, schema=schema, no_auth=no_auth)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)
+    cert, key = tls or (None, None)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log, ssl_certfile=cert, ssl_keyfile=key)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # API: serves HTTPS with this certificate chain and private key (PEM files; both or neither)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # CLI, SDK and the API's JWKS fetches: CA certificates (PEM) trusted besides the system's
+    ca_file: Path | None = None
     # The CLI sends this token, else the one the credentials file holds for its API URL.
     token: str | None = None
     # API: the dashboard's CSRF tokens are keyed with this (set it alike on every API behind one

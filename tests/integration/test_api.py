@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -38,18 +37,6 @@ Client = Callable[..., TestClient]
 
 
 # ---------------------------------------------------------------- fixtures
-@pytest.fixture
-def schema(database_url: str, unique_name: str) -> Iterator[str]:
-    ddl = resources.files("jobstream.projections").joinpath("sql/schema.sql").read_text()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(unique_name)))
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(unique_name)))
-        conn.execute(ddl)  # type: ignore[arg-type]
-    yield unique_name
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(unique_name)))
-
-
 @pytest.fixture
 def db(database_url: str, schema: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
