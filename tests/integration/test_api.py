@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -527,11 +528,18 @@ def test_health_readiness_and_metrics(client: TestClient, db: psycopg.Connection
     insert_job(db, job_id)
     client.get(f"/v1/jobs/{job_id}")
     client.get("/v1/jobs/unknown")
+    client.get(f"/v1/jobs/{job_id}", headers={"X-Jobstream-Namespace": "acme"})  # another namespace's: 404
+    client.get("/v1/jobs", headers={"Authorization": ""})  # 401: no namespace known
     metrics = client.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
-    assert 'jobstream_api_requests_total{method="GET",route="/v1/jobs/{job_id}",status="200"} 1.0' in text
-    assert 'jobstream_api_requests_total{method="GET",route="/v1/jobs/{job_id}",status="404"} 1.0' in text
+    requests = {(s.labels["route"], s.labels["status"], s.labels["namespace"]): s.value
+                for family in text_string_to_metric_families(text) if family.name == "jobstream_api_requests"
+                for s in family.samples if s.name.endswith("_total") and s.labels["method"] == "GET"}
+    assert requests[("/v1/jobs/{job_id}", "200", "default")] == 1.0, requests
+    assert requests[("/v1/jobs/{job_id}", "404", "default")] == 1.0
+    assert requests[("/v1/jobs/{job_id}", "404", "acme")] == 1.0
+    assert requests[("/v1/jobs", "401", "")] == 1.0
     assert 'jobstream_api_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in text
 
 
