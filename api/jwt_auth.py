@@ -20,6 +20,7 @@ from jobstream.core.access import Role, parse_grants
 
 SECRET_ALGORITHM = "HS256"
 PROVIDER_ALGORITHMS = frozenset({"RS256", "ES256"})
+LEEWAY_S = 30  # clock skew tolerated on exp, nbf and iat: an issuer's clock a little ahead is no 401
 
 
 class TokenRefused(Exception):
@@ -70,7 +71,7 @@ class JwtVerifier:
         required = ["sub", "exp"] + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])
         try:
             return jwt.decode(token, key, algorithms=[algorithm], issuer=self.issuer, audience=self.audience,
-                              options={"require": required})
+                              leeway=LEEWAY_S, options={"require": required})
         except jwt.ExpiredSignatureError:
             raise TokenRefused("the token has expired") from None
         except jwt.InvalidTokenError as error:

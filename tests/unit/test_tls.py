@@ -45,3 +45,18 @@ def test_the_certificate_may_come_from_the_environment(tmp_path: Path, monkeypat
     monkeypatch.setenv("JOBSTREAM_TLS_CERT", str(files.cert))
     monkeypatch.setenv("JOBSTREAM_TLS_KEY", str(files.key))
     assert _tls(Settings.from_env(), None, None) == (files.cert, files.key)
+
+
+def test_run_passes_the_certificate_to_its_api_and_asks_for_an_https_api_url(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobstream.cli import _api_options
+    from jobstream.infra.stack import Infra
+
+    files = make_certificates(tmp_path)
+    assert _api_options(False, (files.cert, files.key)) == ["--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+    assert _api_options(True, None) == ["--no-auth"]
+    monkeypatch.setattr(Infra, "up", lambda self: pytest.fail("the infrastructure was started"))
+    result = CliRunner().invoke(app, ["run", "--tls-cert", str(files.cert), "--tls-key", str(files.key)],
+                                env={"JOBSTREAM_STATE_DIR": str(tmp_path), "JOBSTREAM_API_URL": "http://127.0.0.1:8000",
+                                     "COLUMNS": "300"})
+    assert result.exit_code == 2 and "set JOBSTREAM_API_URL to its https:// URL" in result.output, result.output
