@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     def _absolute(cls, path: Path) -> Path:
         return path.resolve()
 
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
     @field_validator("worker_python_path", mode="before")
     @classmethod
     def _path_list(cls, value: Any) -> Any:

@@ -170,3 +170,11 @@ def test_the_api_answers_401_or_503_problems_and_applies_the_token_role() -> Non
     down = TestClient(create_app(unreachable)).get(PREVIEW, headers=viewer)
     assert down.status_code == 503 and down.headers["content-type"] == "application/problem+json"
     assert int(down.headers["retry-after"]) > 0
+
+
+def test_a_jwks_url_must_be_http_or_https(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobstream.config import SettingsError
+
+    monkeypatch.setenv("JOBSTREAM_JWT_JWKS_URL", "file:///etc/jwks.json")
+    with pytest.raises(SettingsError, match="JOBSTREAM_JWT_JWKS_URL: .*http"):
+        Settings.from_env()
