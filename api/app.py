@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -16,6 +17,8 @@ from jobstream.api.bulk import BulkCommands
 from jobstream.api.commands import ApiOptions, JobCommands
 from jobstream.api.context import ApiContext
 from jobstream.api.health import BrokerWatch
+from jobstream.api.jwks import JwksKeys
+from jobstream.api.jwt_auth import JwtVerifier
 from jobstream.api.keyring import Keyring
 from jobstream.api.middleware import ApiMetrics, BodyLimitMiddleware, MetricsMiddleware
 from jobstream.api.notifier import JobNotifier
@@ -39,6 +42,7 @@ from jobstream.core.ratelimit import Rate, RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
+from jobstream.tls import trusting
 from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.routes import install_dashboard
 
@@ -102,6 +106,7 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
             poller.stop()
             if keyring is not None:
                 keyring.stop()
+            app.state.auth.close()
             await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
             await asyncio.to_thread(transactions.flush, FLUSH_TIMEOUT_S)
             await pool.close()
@@ -119,6 +124,14 @@ def audit_publisher(app: FastAPI) -> Callable[[AuditEntry], None]:
     return publish
 
 
+def jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    """The JWTs the API accepts: none unless a secret or a JWKS URL is configured."""
+    if not settings.jwt_secret and not settings.jwt_jwks_url:
+        return None
+    jwks = JwksKeys(settings.jwt_jwks_url, ssl_context=trusting(settings.ca_file)) if settings.jwt_jwks_url else None
+    return JwtVerifier(settings.jwt_secret, jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+
 def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publisher | None = None,
                options: ApiOptions | None = None, no_auth: bool = False) -> FastAPI:
     """The HTTP API over the read model in ``schema``; commands go to ``settings``' topics. Every
@@ -132,7 +145,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
     app.state.limits = limits
     app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
-                                   jwt_secret=settings.jwt_secret)
+                                   jwt=None if no_auth else jwt_verifier(settings))
     if settings.ui_secret:
         app.state.auth.csrf_secret = settings.ui_secret.encode()
     install_problem_handlers(app)
@@ -158,10 +171,11 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
 
 
 def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, schema: str = "jobstream",
-            access_log: bool = False, no_auth: bool = False) -> None:
-    """Serve the API with uvicorn until interrupted; logging is the process's (log_config=None), with
-    one line per request only when ``access_log``."""
+            access_log: bool = False, no_auth: bool = False, tls: tuple[Path, Path] | None = None) -> None:
+    """Serve the API with uvicorn until interrupted, over HTTPS with ``tls`` (certificate chain, key);
+    logging is the process's (log_config=None), with one line per request only when ``access_log``."""
     import uvicorn
 
     app = create_app(settings, schema=schema, no_auth=no_auth)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)
+    cert, key = tls or (None, None)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log, ssl_certfile=cert, ssl_keyfile=key)

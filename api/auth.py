@@ -1,12 +1,12 @@
 """Authentication and authorisation at the API's edge: one app-wide dependency, ``authorize``.
 
 Every request but the public ones (health, readiness, metrics) carries ``Authorization: Bearer``
-with an API key (``jsk_...``, checked against the keys topic's fold) or a JWT signed with the
-configured HS256 secret whose ``permissions`` claim lists ``namespace:role`` grants (Temporal's
-form). ``X-Jobstream-Namespace`` picks the namespace among a caller's grants (an admin may pick
-any). The route's permission (api/routes_access.py) must be granted by the caller's role, and a
-job named in the path must be of the caller's namespace (else 404) and, for a submitter changing
-it, its own (else 403).
+with an API key (``jsk_...``, checked against the keys topic's fold) or a JWT (api/jwt_auth.py:
+HS256 with the configured secret, RS256/ES256 with an identity provider's JWKS) whose
+``permissions`` claim lists ``namespace:role`` grants (Temporal's form). ``X-Jobstream-Namespace``
+picks the namespace among a caller's grants (an admin may pick any). The route's permission
+(api/routes_access.py) must be granted by the caller's role, and a job named in the path must be of
+the caller's namespace (else 404) and, for a submitter changing it, its own (else 403).
 
 A browser on the dashboard presents the token in the ``jobstream_token`` cookie instead: for reads,
 and for a dashboard post with the session's CSRF token (api/csrf.py), never for a /v1 change.
@@ -25,16 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, FastAPI, Request
 
 from jobstream.api.acting import ACTING
 from jobstream.api.csrf import CSRF_FIELD, CSRF_HEADER, csrf_valid
+from jobstream.api.jwks import JwksUnavailable
+from jobstream.api.jwt_auth import JwtVerifier, TokenRefused
 from jobstream.api.keyring import Keyring
 from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.routes_access import route_permission
 from jobstream.api.store import UNAVAILABLE, ReadModel, Row
-from jobstream.core.access import Access, Permission, Principal, Role, acting_role, job_access, parse_grants
+from jobstream.core.access import Access, Permission, Principal, Role, acting_role, job_access
 from jobstream.core.ratelimit import RateLimits
 from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
 
@@ -48,16 +49,17 @@ ANONYMOUS = "anonymous"  # the actor of every request when auth is off (--no-aut
 
 @dataclass
 class Authenticator:
-    """How callers are recognised: API keys (``keyring``), JWTs (``jwt_secret``), or nobody checked
+    """How callers are recognised: API keys (``keyring``), JWTs (``jwt``), or nobody checked
     (``enabled`` false: every caller is an admin, for a loopback-only development API)."""
 
     enabled: bool
     keyring: Keyring | None = None
-    jwt_secret: str | None = None
+    jwt: JwtVerifier | None = None
     csrf_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # api/csrf.py
 
-    def grants(self, token: str, now: datetime) -> tuple[str, dict[str, Role]]:
-        """The actor a token stands for and its grants; a 401 problem if it is not accepted."""
+    async def grants(self, token: str, now: datetime) -> tuple[str, dict[str, Role]]:
+        """The actor a token stands for and its grants; a 401 problem if it is not accepted, a 503
+        if the identity provider's keys cannot be fetched to tell."""
         if token.startswith("jsk_"):
             if self.keyring is None:
                 raise _unauthorized("API keys are not accepted here")
@@ -65,23 +67,19 @@ class Authenticator:
             if isinstance(key, str):
                 raise _unauthorized(key)
             return f"key:{key.key_id}", {key.namespace: key.role}
-        return self._jwt_grants(token)
-
-    def _jwt_grants(self, token: str) -> tuple[str, dict[str, Role]]:
-        if not self.jwt_secret:
+        if self.jwt is None:
             raise _unauthorized("not an API key, and no JWT issuer is configured")
         try:
-            claims: dict[str, Any] = jwt.decode(token, self.jwt_secret, algorithms=["HS256"],
-                                                options={"require": ["sub", "exp"]})
-        except jwt.ExpiredSignatureError:
-            raise _unauthorized("the token has expired") from None
-        except jwt.InvalidTokenError as error:
-            raise _unauthorized(f"the token is not valid: {error}") from None
-        permissions = claims.get("permissions")
-        grants = parse_grants(permissions) if isinstance(permissions, list) else None
-        if not grants:
-            raise _unauthorized("the token's permissions claim holds no namespace:role grant")
-        return f"jwt:{claims['sub']}", grants
+            return await self.jwt.grants(token)
+        except TokenRefused as refused:
+            raise _unauthorized(str(refused)) from None
+        except JwksUnavailable as error:
+            raise ApiProblem(503, "identity-provider-unavailable", f"{error}: retry later",
+                             headers={"Retry-After": str(error.retry_after_s)}) from None
+
+    def close(self) -> None:
+        if self.jwt is not None and self.jwt.jwks is not None:
+            self.jwt.jwks.close()
 
 
 def _unauthorized(detail: str) -> ApiProblem:
@@ -127,7 +125,7 @@ async def _principal(request: Request, auth: Authenticator, permission: Permissi
         if permission is Permission.PUBLIC:
             return Principal(ANONYMOUS, Role.VIEWER, DEFAULT_NAMESPACE, address)
         raise _unauthorized("credentials are required: Authorization: Bearer <API key or JWT>")
-    actor, grants = auth.grants(token, datetime.now(UTC))
+    actor, grants = await auth.grants(token, datetime.now(UTC))
     request.state.token = token  # the dashboard derives the session's CSRF token from it
     acting = acting_role(grants, asked)
     if acting is None:

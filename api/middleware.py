@@ -1,4 +1,5 @@
-"""ASGI middleware: request metrics by route template, and a cap on request body size."""
+"""ASGI middleware: request metrics by route template and caller's namespace, and a cap on request
+body size."""
 
 from __future__ import annotations
 
@@ -9,23 +10,26 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobstream.api.problems import problem_response
+from jobstream.core.access import Principal
 
 UNMATCHED = "<unmatched>"  # one label for every unknown path: no cardinality blow-up
 
 
 class ApiMetrics:
-    """The API's Prometheus metrics, in a registry of its own (one per app, none global)."""
+    """The API's Prometheus metrics, in a registry of its own (one per app, none global). Counters
+    carry the caller's namespace ("" before one is known: a request refused 401); the latency
+    histogram does not (a bucket series per namespace and route would be too many)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter("jobstream_api_requests_total", "HTTP requests answered",
-                                ["method", "route", "status"], registry=self.registry)
+                                ["method", "route", "status", "namespace"], registry=self.registry)
         self.latency = Histogram("jobstream_api_request_duration_seconds", "HTTP request latency",
                                  ["method", "route"], registry=self.registry)
         self.submits = Counter("jobstream_api_submits_total", "Job submissions by outcome",
-                               ["outcome"], registry=self.registry)
+                               ["outcome", "namespace"], registry=self.registry)
         self.cancels = Counter("jobstream_api_cancels_total", "Job cancellations by outcome",
-                               ["outcome"], registry=self.registry)
+                               ["outcome", "namespace"], registry=self.registry)
 
 
 class MetricsMiddleware:
@@ -49,7 +53,9 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", UNMATCHED)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status[0])).inc()
+            principal: Principal | None = scope.get("state", {}).get("principal")  # left by api.auth.authorize
+            namespace = principal.namespace if principal is not None else ""
+            self.metrics.requests.labels(method, route, str(status[0]), namespace).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 

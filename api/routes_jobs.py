@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime
 
+from jobstream.api.acting import acting_namespace
 from jobstream.api.auth import Caller
 from jobstream.api.commands import Reply, Result
 from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
@@ -42,9 +43,9 @@ async def counted_submit(context: Context, submitting: Awaitable[Result]) -> Res
     try:
         result = await submitting
     except ApiProblem as problem:
-        context.metrics.submits.labels(problem.slug).inc()
+        context.metrics.submits.labels(problem.slug, acting_namespace()).inc()
         raise
-    context.metrics.submits.labels(result.reply.value).inc()
+    context.metrics.submits.labels(result.reply.value, acting_namespace()).inc()
     return result
 
 
@@ -132,9 +133,9 @@ def jobs_router() -> APIRouter:
         try:
             result = await context.commands.cancel(job_id, reason)
         except ApiProblem as problem:
-            context.metrics.cancels.labels(problem.slug).inc()
+            context.metrics.cancels.labels(problem.slug, acting_namespace()).inc()
             raise
-        context.metrics.cancels.labels(result.reply.value).inc()
+        context.metrics.cancels.labels(result.reply.value, acting_namespace()).inc()
         return answer_with_job(result, response)
 
     @router.post("/{job_id}/retry", response_model=JobView, responses={

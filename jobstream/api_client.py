@@ -6,6 +6,7 @@ transport can be given, for tests).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -13,6 +14,7 @@ import typer
 
 from jobstream.config import Settings
 from jobstream.credentials import token_for
+from jobstream.sdk.client import verifying
 from jobstream.sdk.errors import ClientError, describe_problem, json_or_text
 from jobstream.tables import Format
 
@@ -25,10 +27,11 @@ Output = Annotated[Format, typer.Option("--output", "-o", case_sensitive=False,
 
 class ApiClient:
     def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 30.0,
-                 token: str | None = None) -> None:
+                 token: str | None = None, ca_file: Path | None = None) -> None:
         self.base_url = base_url
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s, headers=headers)
+        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s, headers=headers,
+                                 verify=verifying(ca_file))
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -59,7 +62,7 @@ class Api:
     def client(self, api_url: str | None) -> ApiClient:
         settings = Settings.from_env()
         url = api_url or settings.api_url
-        return ApiClient(url, self.transport, token=token_for(settings, url))
+        return ApiClient(url, self.transport, token=token_for(settings, url), ca_file=settings.ca_file)
 
     def call(self, api_url: str | None, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """One request; a problem is printed and exits 1."""

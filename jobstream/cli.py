@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,7 @@ from jobstream.kafka_cli import register_kafka_tools
 from jobstream.keys_cli import app as keys_app
 from jobstream.keys_cli import quotas_app
 from jobstream.schemas_cli import app as schemas_app
+from jobstream.tls import server_files
 
 app = typer.Typer(no_args_is_help=True, help="jobstream: event-sourced job scheduling on Kafka")
 infra_app = typer.Typer(no_args_is_help=True, help="Start, stop and inspect the local broker and database.")
@@ -92,6 +94,26 @@ def _process(process: str) -> tuple[Settings, Topics]:
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return settings, Topics(settings.topic_prefix)
+
+
+TlsCert = Annotated[Path | None, typer.Option("--tls-cert", help="serve the API over HTTPS with this certificate "
+                                              "chain, PEM (default: $JOBSTREAM_TLS_CERT)")]
+TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="the certificate's private key, PEM "
+                                             "(default: $JOBSTREAM_TLS_KEY)")]
+
+
+def _tls(settings: Settings, cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    """The API's certificate and key (options, else settings), absolute: both, or neither."""
+    try:
+        files = server_files(cert or settings.tls_cert, key or settings.tls_key)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--tls-cert/--tls-key") from None
+    return (files[0].resolve(), files[1].resolve()) if files else None
+
+
+def _api_options(no_auth: bool, tls: tuple[Path, Path] | None) -> list[str]:
+    """What `jobstream run` passes on to its `jobstream api`."""
+    return (["--no-auth"] if no_auth else []) + (["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else [])
 
 
 def _started(process: str, what: str, metrics_port: int | None) -> None:
@@ -276,22 +298,23 @@ def logs_projector(schema: str = typer.Option("jobstream", help="Postgres schema
 def api(host: str = "127.0.0.1", port: int = 8000,
         schema: str = typer.Option("jobstream", help="Postgres schema of the read model"),
         access_log: bool = typer.Option(False, "--access-log", help="log one line per HTTP request"),
-        no_auth: bool = typer.Option(False, "--no-auth", help="accept every request as an admin's: loopback only")
-        ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json)."""
+        no_auth: bool = typer.Option(False, "--no-auth", help="accept every request as an admin's: loopback only"),
+        tls_cert: TlsCert = None, tls_key: TlsKey = None) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json), over HTTPS when given a certificate."""
     from jobstream.api.app import run_api
 
     if no_auth and not is_loopback(host):
         raise typer.BadParameter(f"--no-auth is allowed on a loopback address only, not {host}", param_hint="--host")
     settings, topics = _process("api")
+    tls = _tls(settings, tls_cert, tls_key)
     if no_auth:
         logging.getLogger("jobstream.api").warning("authentication is OFF (--no-auth): every caller on this machine "
                                                    "is an admin of every namespace")
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-    _started("api", f"api: http://{host}:{port} (OpenAPI at /openapi.json), sends commands to {topics.commands}, "
-                    f"reads Postgres schema {schema}", None)
-    run_api(settings, host=host, port=port, schema=schema, access_log=access_log, no_auth=no_auth)
+    _started("api", f"api: {'https' if tls else 'http'}://{host}:{port} (OpenAPI at /openapi.json), sends commands "
+                    f"to {topics.commands}, reads Postgres schema {schema}", None)
+    run_api(settings, host=host, port=port, schema=schema, access_log=access_log, no_auth=no_auth, tls=tls)
 
 
 @app.command("replay")
@@ -312,8 +335,8 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each"),
         instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
         python_path: list[str] = _python_path_option(),
-        no_auth: bool = typer.Option(False, "--no-auth", help="serve the API without authentication (loopback)")
-        ) -> None:
+        no_auth: bool = typer.Option(False, "--no-auth", help="serve the API without authentication (loopback)"),
+        tls_cert: TlsCert = None, tls_key: TlsKey = None) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it.
     On first start an admin key is created and written to the CLI's credentials file."""
     from datetime import UTC, datetime
@@ -323,6 +346,10 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
 
     infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
     dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
+    tls = _tls(infra.settings, tls_cert, tls_key)
+    if tls and not infra.settings.api_url.startswith("https://"):  # the credentials file is keyed by it
+        raise typer.BadParameter(f"the API will serve HTTPS: set JOBSTREAM_API_URL to its https:// URL (now "
+                                 f"{infra.settings.api_url}), for the CLI and its credentials file")
     for line in infra.up():
         typer.echo(line)
     settings = infra.settings
@@ -330,8 +357,8 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
                                 metrics_base=settings.metrics_port_base)
-    if no_auth:
-        children = [(name, [*args, "--no-auth"] if name == "api" else args) for name, args in children]
+    options = _api_options(no_auth, tls)
+    children = [(name, [*args, *options] if name == "api" else args) for name, args in children]
     raise SystemExit(Supervisor(settings, children).run())
 
 

@@ -57,9 +57,19 @@ class Settings(BaseSettings):
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
     # executions' output: kept this long in Postgres (the logs projector purges) and on the logs topic
     log_retention_days: Annotated[float, Field(gt=0)] = DEFAULT_LOG_RETENTION_DAYS
-    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set;
-    # the CLI sends this token, else the one the credentials file holds for its API URL.
+    # Authentication (docs/security.md). The API accepts JWTs signed with this HS256 secret, if set,
+    # and RS256/ES256 ones signed with the keys an identity provider serves at this JWKS URL, if set;
+    # with an issuer or audience set, every JWT must name it (iss, aud).
     jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # API: serves HTTPS with this certificate chain and private key (PEM files; both or neither)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # CLI, SDK and the API's JWKS fetches: CA certificates (PEM) trusted besides the system's
+    ca_file: Path | None = None
+    # The CLI sends this token, else the one the credentials file holds for its API URL.
     token: str | None = None
     # API: the dashboard's CSRF tokens are keyed with this (set it alike on every API behind one
     # address); unset, each API process draws its own at start
@@ -73,6 +83,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, path: Path) -> Path:
         return path.resolve()
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
 
     @field_validator("worker_python_path", mode="before")
     @classmethod

@@ -44,9 +44,10 @@ def session_router() -> APIRouter:
         auth: Authenticator = request.app.state.auth
         token = token.strip()
         try:
-            auth.grants(token, datetime.now(UTC))
-        except ApiProblem as problem:
-            return page(request, "login.html", next=safe_next(next), problem=problem.detail, status_code=401)
+            await auth.grants(token, datetime.now(UTC))
+        except ApiProblem as problem:  # 401, or 503 while an identity provider's keys cannot be fetched
+            return page(request, "login.html", next=safe_next(next), problem=problem.detail,
+                        status_code=problem.status)
         answer = RedirectResponse(safe_next(next), status_code=303)
         answer.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/",
                           secure=request.url.scheme == "https")

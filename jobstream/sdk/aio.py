@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -13,7 +14,7 @@ from tenacity import AsyncRetrying
 from jobstream.api.routes_batch import BatchAnswer
 from jobstream.api.views import JobView, LogChunkView
 from jobstream.sdk import flows
-from jobstream.sdk.client import DEFAULT_URL, api_from_env, auth_headers
+from jobstream.sdk.client import DEFAULT_URL, api_from_env, auth_headers, verifying
 from jobstream.sdk.errors import ClientError, checked
 from jobstream.sdk.flows import Call, Done, Flow, Item, Pause, Step, advance
 from jobstream.sdk.retries import RETRIED_STATUSES, Busy, RetryPolicy
@@ -28,17 +29,18 @@ class AsyncClient:
                  transport: httpx.AsyncBaseTransport | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic, token: str | None = None,
-                 namespace: str | None = None) -> None:
+                 namespace: str | None = None, ca_file: str | Path | None = None) -> None:
         self.base_url, self.retry = base_url, retry or RetryPolicy()
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport,
-                                       headers=auth_headers(token, namespace))
+                                       headers=auth_headers(token, namespace), verify=verifying(ca_file))
         self._sleep, self._clock = sleep, clock
 
     @classmethod
     def from_env(cls, **options: Any) -> AsyncClient:
-        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there."""
-        url, token = api_from_env()
-        return cls(url, **{"token": token, **options})
+        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there, trusting
+        ``JOBSTREAM_CA_FILE``'s CAs."""
+        url, defaults = api_from_env()
+        return cls(url, **{**defaults, **options})
 
     async def submit(self, task: Mapping[str, Any], *, name: str | None = None, queue: str | None = None,
                      priority: int | None = None, labels: Mapping[str, str] | None = None,

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -20,19 +22,26 @@ from jobstream.sdk import flows
 from jobstream.sdk.errors import ClientError, checked
 from jobstream.sdk.flows import Call, Done, Flow, Item, Pause, Step, advance
 from jobstream.sdk.retries import RETRIED_STATUSES, Busy, RetryPolicy
+from jobstream.tls import trusting
 
 T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-def api_from_env() -> tuple[str, str | None]:
-    """``JOBSTREAM_API_URL`` and the token the CLI presents there (``JOBSTREAM_TOKEN``, else its
-    credentials file: what `jobstream run` wrote on first start)."""
+def api_from_env() -> tuple[str, dict[str, Any]]:
+    """``JOBSTREAM_API_URL``, and the client options the CLI has there: its token (``JOBSTREAM_TOKEN``,
+    else its credentials file: what `jobstream run` wrote on first start) and ``JOBSTREAM_CA_FILE``."""
     from jobstream.config import Settings
     from jobstream.credentials import token_for
 
     settings = Settings.from_env()
-    return settings.api_url, token_for(settings, settings.api_url)
+    return settings.api_url, {"token": token_for(settings, settings.api_url), "ca_file": settings.ca_file}
+
+
+def verifying(ca_file: str | Path | None) -> ssl.SSLContext | bool:
+    """How the client checks an https API's certificate: against the system's CAs (httpx's own, or
+    ``SSL_CERT_FILE``'s), or these and ``ca_file``'s."""
+    return trusting(ca_file) or True
 
 
 def auth_headers(token: str | None, namespace: str | None) -> dict[str, str]:
@@ -48,17 +57,18 @@ class Client:
     def __init__(self, base_url: str = DEFAULT_URL, *, token: str | None = None, namespace: str | None = None,
                  timeout_s: float = 30.0, retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, ca_file: str | Path | None = None) -> None:
         self.base_url, self.retry = base_url, retry or RetryPolicy()
         self._http = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
-                                  headers=auth_headers(token, namespace))
+                                  headers=auth_headers(token, namespace), verify=verifying(ca_file))
         self._sleep, self._clock = sleep, clock
 
     @classmethod
     def from_env(cls, **options: Any) -> Client:
-        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there."""
-        url, token = api_from_env()
-        return cls(url, **{"token": token, **options})
+        """A client of ``JOBSTREAM_API_URL`` with the token the CLI would present there, trusting
+        ``JOBSTREAM_CA_FILE``'s CAs."""
+        url, defaults = api_from_env()
+        return cls(url, **{**defaults, **options})
 
     def submit(self, task: Mapping[str, Any], *, name: str | None = None, queue: str | None = None,
                priority: int | None = None, labels: Mapping[str, str] | None = None,

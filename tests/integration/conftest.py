@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from jobstream.config import Settings
 from jobstream.infra.kafka_cluster import LocalKafkaCluster
@@ -49,6 +52,19 @@ def topics_ready(test_settings: Settings) -> Topics:
     topics = Topics(test_settings.topic_prefix)
     ensure_topics(test_settings.kafka_bootstrap, topics.specs(test_settings.partitions))
     return topics
+
+
+@pytest.fixture
+def schema(database_url: str, unique_name: str) -> Iterator[str]:
+    """An empty read model (the projector's tables) in a schema of the test's own, dropped after it."""
+    ddl = resources.files("jobstream.projections").joinpath("sql/schema.sql").read_text()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(unique_name)))
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(unique_name)))
+        conn.execute(ddl)  # type: ignore[arg-type]
+    yield unique_name
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(unique_name)))
 
 
 @pytest.fixture

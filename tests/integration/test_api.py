@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -38,18 +38,6 @@ Client = Callable[..., TestClient]
 
 
 # ---------------------------------------------------------------- fixtures
-@pytest.fixture
-def schema(database_url: str, unique_name: str) -> Iterator[str]:
-    ddl = resources.files("jobstream.projections").joinpath("sql/schema.sql").read_text()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(unique_name)))
-        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(unique_name)))
-        conn.execute(ddl)  # type: ignore[arg-type]
-    yield unique_name
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(unique_name)))
-
-
 @pytest.fixture
 def db(database_url: str, schema: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -540,11 +528,18 @@ def test_health_readiness_and_metrics(client: TestClient, db: psycopg.Connection
     insert_job(db, job_id)
     client.get(f"/v1/jobs/{job_id}")
     client.get("/v1/jobs/unknown")
+    client.get(f"/v1/jobs/{job_id}", headers={"X-Jobstream-Namespace": "acme"})  # another namespace's: 404
+    client.get("/v1/jobs", headers={"Authorization": ""})  # 401: no namespace known
     metrics = client.get("/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
-    assert 'jobstream_api_requests_total{method="GET",route="/v1/jobs/{job_id}",status="200"} 1.0' in text
-    assert 'jobstream_api_requests_total{method="GET",route="/v1/jobs/{job_id}",status="404"} 1.0' in text
+    requests = {(s.labels["route"], s.labels["status"], s.labels["namespace"]): s.value
+                for family in text_string_to_metric_families(text) if family.name == "jobstream_api_requests"
+                for s in family.samples if s.name.endswith("_total") and s.labels["method"] == "GET"}
+    assert requests[("/v1/jobs/{job_id}", "200", "default")] == 1.0, requests
+    assert requests[("/v1/jobs/{job_id}", "404", "default")] == 1.0
+    assert requests[("/v1/jobs/{job_id}", "404", "acme")] == 1.0
+    assert requests[("/v1/jobs", "401", "")] == 1.0
     assert 'jobstream_api_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in text
 
 

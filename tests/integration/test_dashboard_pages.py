@@ -30,7 +30,6 @@ from tests.integration.test_api import (  # noqa: F401 - fixtures shared with th
     insert_event,
     insert_job,
     make_client,
-    schema,
     topics,
 )
 

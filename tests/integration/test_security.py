@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from jobstream.api import create_app
+from jobstream.api.jwt_auth import LEEWAY_S
 from jobstream.cli import app as cli_app
 from jobstream.config import Settings
 from jobstream.core.access import GRANTS, Permission, Role
@@ -108,7 +109,7 @@ def test_a_request_without_credentials_is_401_problem_json_and_health_stays_publ
 
 
 def test_an_expired_or_forged_jwt_is_refused(api: Api) -> None:
-    expired = jwt_for("default:admin", ttl=timedelta(seconds=-5))
+    expired = jwt_for("default:admin", ttl=timedelta(seconds=-5 - LEEWAY_S))  # past the clock skew allowed
     with api.bearer(expired) as client:
         assert "expired" in assert_problem(client.get("/v1/jobs"), 401)["detail"]
     forged = jwt_for("default:admin")[:-4] + "AAAA"
