@@ -186,17 +186,21 @@ def _returned(state: JobState, command: ReturnAssignment | ExpireExecution, emit
 
 
 def _proven(state: JobState, command: ReportStarted | ReportFinished, emit: Emitter) -> JobState:
-    """A queued job's state once a report of its current lease proves it was assigned (a worker's
-    reports can overtake the dispatcher's AssignJob: two producers) and, for a finish, started (a
-    finish has been seen to overtake its start)."""
-    if state.status != Status.QUEUED or command.attempt != state.attempt:
+    """The job's state once a report of its current lease proves what the events do not say yet:
+    a report of a queued job proves its assignment (a worker's reports can overtake the
+    dispatcher's: two producers), and a finish proves the start. A worker does not report the
+    start of an execution that ends within its first moments (worker/runs.py): the finish says both."""
+    if command.attempt != state.attempt:
         return state
-    emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
-    if isinstance(command, ReportStarted):
-        return replace(state, status=Status.ASSIGNED, worker_id=command.worker_id)
-    emit(JobStarted, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id,
-         pid=None)
-    return replace(state, status=Status.RUNNING, worker_id=command.worker_id)
+    if state.status == Status.QUEUED:
+        emit(JobAssigned, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id)
+        state = replace(state, status=Status.ASSIGNED, worker_id=command.worker_id)
+    if isinstance(command, ReportFinished) and state.status == Status.ASSIGNED \
+            and state.worker_id == command.worker_id:
+        emit(JobStarted, execution_id=command.execution_id, attempt=command.attempt, worker_id=command.worker_id,
+             pid=None)
+        state = replace(state, status=Status.RUNNING)
+    return state
 
 
 def _ended_lease(state: JobState, command: ReportStarted) -> bool:

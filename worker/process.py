@@ -306,8 +306,7 @@ class Worker:
             result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled,
                                           self.options)
         except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
-            log.exception("execution %s could not run", assignment.execution_id)
-            self._report(ReportStarted, assignment, "started", pid=None)  # a repeat of a sent one changes nothing
+            log.exception("execution %s could not run", assignment.execution_id)  # its finish proves its start
             reason = f"the worker could not run this task: {type(error).__name__}: {error}"
             result = ExecutionResult(Outcome.FAILED, None, "", "", 0, error=reason[:2000])
         # Stopped because this worker goes away (not asked by anyone): lost, so it runs again elsewhere.

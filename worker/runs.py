@@ -42,30 +42,60 @@ def job_env(assignment: Assignment) -> dict[str, str]:
             "JOBSTREAM_ATTEMPT": str(assignment.attempt)}
 
 
+# An execution that ends within this long after it started is reported by its finish alone, which
+# the state processor takes as proof of the start too (core/decide.py, _proven): one command fewer
+# per quick job (an inline function, `true`). A longer one shows as running this much later.
+START_REPORT_DELAY_S = 0.05
+
+
 async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: asyncio.Event,
                          options: ExecutorOptions) -> ExecutionResult:
-    """Run the assignment's task to its end; ReportStarted and ReportProgress are sent on the way."""
+    """Run the assignment's task to its end; ReportStarted (unless it ends at once) and
+    ReportProgress are sent on the way."""
     numbers = itertools.count(1)
-    started = False
-
-    def on_started(pid: int | None) -> None:
-        nonlocal started  # sent at once, so that no progress report can overtake it
-        if not started:
-            started = True
-            send_report(publisher, worker_id, ReportStarted, assignment, "started", pid=pid)
+    start = _StartReport(publisher, worker_id, assignment)
 
     def on_progress(progress: Progress) -> None:
+        start.send_now()  # no progress report may overtake the start
         send_report(publisher, worker_id, ReportProgress, assignment, f"progress:{next(numbers)}",
                     percent=progress.percent, message=progress.message)
 
     output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output)
     results = upstream_results(assignment.spec)
-    with _results_env(results) as results_env:
-        ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=on_started,
-                         env={**job_env(assignment), **results_env}, options=options, upstream_results=results)
-        result = await run_task(assignment.spec.task, ctx, assignment.execution_id)
-    on_started(None)  # every executor starts before it ends; this only guards a new one that forgets
-    return result
+    try:
+        with _results_env(results) as results_env:
+            ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=start.started,
+                             env={**job_env(assignment), **results_env}, options=options, upstream_results=results)
+            return await run_task(assignment.spec.task, ctx, assignment.execution_id)
+    finally:
+        start.withdraw()  # not sent yet: the finish, sent next, says it started
+
+
+class _StartReport:
+    """The start report of one execution, sent START_REPORT_DELAY_S after its start unless it
+    has ended by then (or at once, before a progress report)."""
+
+    def __init__(self, publisher: Publisher, worker_id: str, assignment: Assignment) -> None:
+        self.publisher, self.worker_id, self.assignment = publisher, worker_id, assignment
+        self.pid: int | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.sent = False
+
+    def started(self, pid: int | None) -> None:
+        if self.timer is None and not self.sent:
+            self.pid = pid
+            self.timer = asyncio.get_running_loop().call_later(START_REPORT_DELAY_S, self.send_now)
+
+    def send_now(self) -> None:
+        self.withdraw()
+        if not self.sent:
+            self.sent = True
+            send_report(self.publisher, self.worker_id, ReportStarted, self.assignment, "started", pid=self.pid)
+
+    def withdraw(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 @contextlib.contextmanager

@@ -203,6 +203,19 @@ def test_a_finish_that_overtakes_the_start_completes_the_job_and_the_late_start_
     assert decide(state, command(ReportStarted, execution_id="job-1.1", attempt=1, worker_id="w1"), T0) == []
 
 
+def test_a_finish_of_an_assigned_job_whose_start_was_not_reported_starts_and_ends_it() -> None:
+    # Given an assigned job whose worker ran it so briefly that it reported only the finish
+    assigned, _ = run(submitted(), command(AssignJob, execution_id="job-1.1", attempt=1, worker_id="w1"))
+    state, events = finish(assigned, Outcome.SUCCEEDED)
+    # Then the history still says it started, then completed
+    assert [type(e) for e in events] == [JobStarted, JobCompleted]
+    assert events[0].worker_id == "w1" and state.status == Status.COMPLETED
+    # But a finish from a worker that does not hold the lease proves nothing and is rejected
+    [rejected] = decide(assigned, command(ReportFinished, execution_id="job-1.1", attempt=1, worker_id="w2",
+                                          outcome=Outcome.SUCCEEDED), T0)
+    assert isinstance(rejected, ReportRejected) and "held by worker w1" in rejected.reason
+
+
 def test_a_late_start_of_a_failed_lease_decides_nothing_but_a_superseded_lease_is_still_rejected() -> None:
     state, events = finish(running(retry=retrying(max_attempts=3)), Outcome.FAILED, exit_code=1)
     assert state.status == Status.SCHEDULED
