@@ -90,10 +90,17 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
     }
 
 
+def every_grant(t: Topics) -> dict[str, list[Grant]]:
+    """Each role's grants, and for every role the sight (DESCRIBE) of every topic: a process checks
+    at start that all exist (ensure_all_topics), and a topic it cannot see it would try to create."""
+    seen = Grant(ResourceType.TOPIC, f"{t.prefix}.", AclOperation.DESCRIBE, prefixed=True)
+    return {role: [*grants, seen] for role, grants in role_grants(t).items()}
+
+
 def apply_acls(admin_config: dict[str, Any], topics: Topics, timeout_s: float = 30.0) -> int:
     """Create every role's ACLs (creating one that exists changes nothing) and wait until the broker
     enforces them; how many there are."""
-    bindings = [grant.binding(role) for role, grants in role_grants(topics).items() for grant in grants]
+    bindings = [grant.binding(role) for role, grants in every_grant(topics).items() for grant in grants]
     admin = AdminClient(admin_config)  # kept until the answers are in: its destruction fails them
     for future in admin.create_acls(bindings, request_timeout=timeout_s).values():
         future.result()

@@ -15,7 +15,11 @@ from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.kafka_acls import apply_acls
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.schemas.events import JobQueued
+from jobstream.sdk.kafka import KafkaClient
+from jobstream.sdk.tasks import shell
 from jobstream.streams.kafka_io import producer_config
+from tests.integration.harness import ServiceProcess, TopicReader
 
 PREFIX = "secure"
 
@@ -29,18 +33,22 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafk
                        free_port(), "384m", secure=True)
     try:
         kafka.up()
-        topics = Topics(PREFIX)
-        ensure_topics(kafka.bootstrap, topics.specs(3), security=kafka.client_security())
-        apply_acls({"bootstrap.servers": kafka.bootstrap, **kafka.client_security()}, topics)
+        prepare(kafka, PREFIX)
         yield kafka
     finally:
         kafka.down()
 
 
-def as_role(kafka: LocalKafka, role: str, password: str | None = None) -> Settings:
+def prepare(kafka: LocalKafka, prefix: str) -> None:
+    topics = Topics(prefix)
+    ensure_topics(kafka.bootstrap, topics.specs(3), security=kafka.client_security())
+    apply_acls({"bootstrap.servers": kafka.bootstrap, **kafka.client_security()}, topics)
+
+
+def as_role(kafka: LocalKafka, role: str, password: str | None = None, prefix: str = PREFIX) -> Settings:
     """A process's settings authenticating as ``role`` (its password from the users file unless given)."""
     files = kafka.secure_files
-    return Settings.from_env().with_(external_kafka=kafka.bootstrap, topic_prefix=PREFIX, partitions=3,
+    return Settings.from_env().with_(external_kafka=kafka.bootstrap, topic_prefix=prefix, partitions=3,
                                      kafka_security_protocol="SASL_SSL", kafka_sasl_username=role,
                                      kafka_sasl_password=password or files.ensure()[role], kafka_ca_file=files.tls.ca)
 
@@ -91,3 +99,25 @@ def test_a_wrong_password_is_refused(secure_kafka: LocalKafka, tmp_path: Path) -
     while not any(e.code() == KafkaError._AUTHENTICATION for e in errors) and time.monotonic() < deadline:
         producer.poll(0.2)
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
+
+
+def test_the_state_processor_queues_a_job_as_its_own_principal(secure_kafka: LocalKafka, tmp_path: Path) -> None:
+    """A client's SubmitJob, sent through the SDK, becomes JobSubmitted and JobQueued, written by the
+    state processor authenticated as itself (on topics of their own: the others hold test bytes)."""
+    prefix = "secure-run"
+    prepare(secure_kafka, prefix)
+    processor = ServiceProcess("state-processor", ["state-processor"],
+                               as_role(secure_kafka, "state-processor", prefix=prefix).with_(state_dir=tmp_path),
+                               tmp_path).start()
+    reader = TopicReader(as_role(secure_kafka, "admin", prefix=prefix), Topics(prefix).events)
+    try:
+        with KafkaClient.from_settings(as_role(secure_kafka, "client", prefix=prefix)) as client:
+            job_id = client.submit(shell("true"), name="secure").job_id
+        reader.wait_for(lambda records: any(isinstance(r, JobQueued) and r.envelope.job_id == job_id
+                                            for r in records), 90, "the job queued")
+    except AssertionError:
+        print(processor.log_tail())
+        raise
+    finally:
+        reader.close()
+        processor.stop()
