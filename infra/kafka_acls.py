@@ -79,9 +79,9 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
                       Grant(ResourceType.TOPIC, t.logs, AclOperation.DESCRIBE_CONFIGS),
                       *groups(t.projector_group, t.logs_projector_group, t.analytics_app, *throwaway),
                       *transactions(t.analytics_app)],
-        "api": [Grant(ResourceType.TOPIC, f"{t.prefix}.", AclOperation.READ, prefixed=True),  # lag, partitions
-                *writes(t.commands, t.workers, t.audit, t.templates, t.keys),
-                *groups("jobstream-", *throwaway),
+        "api": [*reads(t.keys), *writes(t.commands, t.workers, t.audit, t.templates, t.keys),
+                *groups("jobstream-", *throwaway),  # the keyring's
+                # the dashboard's consumer lag: the processors' committed offsets
                 Grant(ResourceType.GROUP, f"{t.prefix}.", AclOperation.DESCRIBE, prefixed=True),
                 *transactions(f"{t.prefix}.api.")],
         "client": [*writes(t.commands)],
@@ -116,3 +116,26 @@ def _described(admin: AdminClient, timeout_s: float) -> list[AclBinding]:
     every = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]
                              AclOperation.ANY, AclPermissionType.ANY)
     return list(admin.describe_acls(every, request_timeout=timeout_s).result())
+
+
+def topic_table(t: Topics) -> str:
+    """The role x topic table of docs/security.md (a unit test keeps the page in step): r read,
+    w write, rw both, * every operation (the topics the role creates); prefixed names end in ``*``."""
+    grants = role_grants(t)
+    names = list(dict.fromkeys(g.name for gs in grants.values() for g in gs if g.resource == ResourceType.TOPIC))
+    rows = ["| topic | " + " | ".join(grants) + " |", "|---|" + "---|" * len(grants)]
+    for name in names:
+        shown = name.removeprefix(f"{t.prefix}.") + ("*" if name.endswith(".") or _prefixed(grants, name) else "")
+        rows.append(f"| `{shown}` | " + " | ".join(_cell(gs, name) for gs in grants.values()) + " |")
+    return "\n".join(rows)
+
+
+def _prefixed(grants: dict[str, list[Grant]], name: str) -> bool:
+    return any(g.prefixed for gs in grants.values() for g in gs if g.name == name)
+
+
+def _cell(grants: list[Grant], name: str) -> str:
+    ops = {g.operation for g in grants if g.resource == ResourceType.TOPIC and g.name == name}
+    if AclOperation.ALL in ops:
+        return "*"
+    return ("r" if AclOperation.READ in ops else "") + ("w" if AclOperation.WRITE in ops else "")
