@@ -68,7 +68,9 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
                             *groups(t.state_processor_app, *throwaway), *transactions(t.state_processor_app)],
         "dispatcher": [*reads(t.dispatch, t.workers, disp), *writes(t.assignments, t.poison, disp),
                        *groups(t.dispatcher_app, "dispatcher-", *throwaway), *transactions(t.dispatcher_app)],
-        "timers": [*reads(t.timer_requests, tim), *writes(t.commands, t.poison, tim), *groups(t.timer_app)],
+        "timers": [*reads(t.timer_requests, tim), *writes(t.commands, t.poison, tim), *groups(t.timer_app),
+                   # faust creates its table's changelog at every start (an existing one is left as it is)
+                   Grant(ResourceType.TOPIC, tim, AclOperation.CREATE)],
         "worker-monitor": [*reads(t.workers, t.assignments, mon), *writes(t.workers, t.commands, t.poison, mon),
                            *groups(t.worker_monitor_app, *throwaway), *transactions(t.worker_monitor_app)],
         "projector": [*reads(t.events, t.workers, t.commands, t.templates, t.audit, t.logs, t.poison,

@@ -90,6 +90,16 @@ class Infra:
             lines.append(f"JOBSTREAM_SCHEMA_REGISTRY_URL={self.registry.url}")
         return lines
 
+    def as_role(self, role: str) -> Settings:
+        """The settings of a process authenticating as ``role`` to the local secure broker (these
+        settings if the broker is not one)."""
+        kafka = self.kafka
+        if self.settings.external_kafka or not isinstance(kafka, LocalKafka) or not kafka.secure:
+            return self.settings
+        files = kafka.secure_files
+        return self.settings.with_(kafka_security_protocol="SASL_SSL", kafka_ca_file=files.tls.ca,
+                                   kafka_sasl_username=role, kafka_sasl_password=files.ensure()[role])
+
     def _secure_lines(self) -> list[str]:
         """Create the roles' ACLs; say how a process authenticates (each as its role)."""
         files = SecureFiles(self.settings.state_dir / "kafka" / "secure")

@@ -331,14 +331,15 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
     for line in infra.up():
         typer.echo(line)
-    settings = infra.settings
+    settings = infra.as_role("admin")  # the settings unless the broker is secure
     if not no_auth and (key_id := ensure_admin_key(settings, datetime.now(UTC))) is not None:
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
                                 metrics_base=settings.metrics_port_base)
     if no_auth:
         children = [(name, [*args, "--no-auth"] if name == "api" else args) for name, args in children]
-    raise SystemExit(Supervisor(settings, children).run())
+    as_role = infra.as_role if settings.kafka_security_protocol != "PLAINTEXT" else None
+    raise SystemExit(Supervisor(settings, children, as_role=as_role).run())
 
 
 @bench_app.command("e2e")
