@@ -42,6 +42,7 @@ from jobstream.core.ratelimit import Rate, RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
+from jobstream.streams.kafka_security import client_security
 from jobstream.tls import trusting
 from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.routes import install_dashboard
@@ -161,7 +162,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(ops_router())
     app.include_router(audit_router())
     app.include_router(schedules_router())  # /v1/schedules:preview
-    install_dashboard(app, ConsumerLag(settings.kafka_bootstrap, Topics(settings.topic_prefix).processor_groups))
+    install_dashboard(app, ConsumerLag(settings.kafka_bootstrap, Topics(settings.topic_prefix).processor_groups,
+                                       security=client_security(settings)))
     document_access(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=options.max_body_bytes,
                        path_limits={"/v1/jobs:batch": options.max_batch_body_bytes})

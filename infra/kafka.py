@@ -16,7 +16,9 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from jobstream.infra.kafka_secure import SecureFiles, listener_lines, scram_format_args
 from jobstream.infra.process import (
     InfraError,
     cmdline,
@@ -49,6 +51,8 @@ class LocalKafka:
     voters: str | None = None
     replication: int = 1
     cluster_id: str | None = None
+    # SASL_SSL with SCRAM users and ACLs (kafka_secure.py) instead of PLAINTEXT; one node only.
+    secure: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -59,6 +63,14 @@ class LocalKafka:
         """One directory per pom: a pom that gains a dependency (the tools did) is fetched anew
         beside the old jars, which a running broker may still be reading."""
         return self.cache_dir / f"kafka-{self.version}" / f"libs-{pom_digest()}"
+
+    @property
+    def secure_files(self) -> SecureFiles:
+        return SecureFiles(self.home / "secure")
+
+    def client_security(self) -> dict[str, Any]:
+        """librdkafka's settings for the admin of this broker: none unless it is secure."""
+        return self.secure_files.client_security() if self.secure else {}
 
     @property
     def pid_file(self) -> Path:
@@ -118,17 +130,14 @@ class LocalKafka:
     def _write_config(self) -> Path:
         data_dir = self.home / "data"
         config = self.home / "server.properties"
+        config.touch(mode=0o600)  # a secure broker's holds its own password
         config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     f"node.id={self.node_id}",
                     f"controller.quorum.voters={self.voters or f'{self.node_id}@127.0.0.1:{self.controller_port}'}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    *self._listener_lines(),
                     f"log.dirs={data_dir}",
                     # Internal topics (offsets, transaction state) as replicated as ours: one
                     # broker cannot hold more replicas than one; a cluster acknowledges at 2.
@@ -166,6 +175,15 @@ class LocalKafka:
         )
         return config
 
+    def _listener_lines(self) -> list[str]:
+        if self.secure:
+            return listener_lines(self.port, self.controller_port, self.secure_files)
+        return [f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]
+
     def _java(self, main_class: str, *args: str) -> list[str]:
         return [
             "java",
@@ -185,7 +203,8 @@ class LocalKafka:
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = self.cluster_id or new_cluster_id()
-        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+        users = scram_format_args(self.secure_files) if self.secure else []
+        command = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *users)
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise InfraError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -251,7 +270,7 @@ class LocalKafka:
                     f"the Kafka broker (pid {pid}) exited; last lines of its logs:\n"
                     f"{tail(self.stdout_file)}\n{tail(self.log_file)}"
                 )
-            return port_open(self.port) and broker_answers(self.bootstrap)
+            return port_open(self.port) and broker_answers(self.bootstrap, security=self.client_security())
 
         wait_until(ready, READY_TIMEOUT_S, f"the Kafka broker at {self.bootstrap} (log: {self.log_file})", 0.25)
 
@@ -267,8 +286,9 @@ class LocalKafka:
         pid = self.running_pid()
         if pid is None:
             return "kafka: stopped"
-        state = "ready" if broker_answers(self.bootstrap) else "starting"
-        return f"kafka: {state} (pid {pid}) bootstrap={self.bootstrap} log={self.log_file}"
+        state = "ready" if broker_answers(self.bootstrap, security=self.client_security()) else "starting"
+        secure = " SASL_SSL" if self.secure else ""
+        return f"kafka: {state}{secure} (pid {pid}) bootstrap={self.bootstrap} log={self.log_file}"
 
 
 def pom_digest() -> str:
@@ -285,12 +305,13 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` answers a metadata request."""
+def broker_answers(bootstrap: str, timeout_s: float = 2.0, security: dict[str, Any] | None = None) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request (authenticated with ``security``)."""
     from confluent_kafka.admin import AdminClient
 
     try:
-        metadata = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=timeout_s)
+        config = {"bootstrap.servers": bootstrap, "log_level": 0, **(security or {})}
+        metadata = AdminClient(config).list_topics(timeout=timeout_s)
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"
         return False
     return bool(metadata.brokers)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from jobstream.config import Settings
+from jobstream.config import Settings, env_name
 from jobstream.infra.connect import LocalConnect
 from jobstream.infra.kafka import LocalKafka, broker_answers
+from jobstream.infra.kafka_acls import apply_acls
 from jobstream.infra.kafka_cluster import LocalKafkaCluster
+from jobstream.infra.kafka_secure import SecureFiles
+from jobstream.infra.kafka_users import ROLES
 from jobstream.infra.postgres import LocalPostgres, answers_query
+from jobstream.infra.process import InfraError
 from jobstream.infra.registry import LocalRegistry
 from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.streams.kafka_security import client_security
 
 
 @dataclass(frozen=True)
@@ -22,10 +28,20 @@ class Infra:
         """One broker (the default), or a cluster of ``kafka_brokers`` nodes."""
         s = self.settings
         if s.kafka_brokers > 1:
+            if s.kafka_secure:
+                raise InfraError("a secure broker (--secure) is one node; a secure cluster is not built yet")
             return LocalKafkaCluster(s.state_dir / "kafka-cluster", s.cache_dir, s.kafka_version,
                                      tuple(s.kafka_node_ports), s.kafka_heap)
         return LocalKafka(s.state_dir / "kafka", s.cache_dir, s.kafka_version, s.kafka_port,
-                          s.kafka_controller_port, s.kafka_heap)
+                          s.kafka_controller_port, s.kafka_heap, secure=s.kafka_secure)
+
+    @property
+    def admin_security(self) -> dict[str, Any]:
+        """How ``infra up`` authenticates: as the local secure broker's admin, else as the settings say."""
+        kafka = self.kafka
+        if not self.settings.external_kafka and isinstance(kafka, LocalKafka) and kafka.secure:
+            return kafka.client_security()
+        return client_security(self.settings)
 
     @property
     def postgres(self) -> LocalPostgres:
@@ -64,13 +80,34 @@ class Infra:
         if connect:
             lines.append(self.connect.up())
         created = ensure_topics(s.kafka_bootstrap, self.topics.specs(s.partitions, s.log_retention_days),
-                                replication=s.replication_factor)
+                                replication=s.replication_factor, security=self.admin_security)
         lines.append(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
         lines.append(f"JOBSTREAM_KAFKA_BOOTSTRAP={s.kafka_bootstrap}")
+        if s.kafka_secure and not s.external_kafka:
+            lines += self._secure_lines()
         lines.append(f"JOBSTREAM_DATABASE_URL={s.database_url}")
         if registry:
             lines.append(f"JOBSTREAM_SCHEMA_REGISTRY_URL={self.registry.url}")
         return lines
+
+    def as_role(self, role: str) -> Settings:
+        """The settings of a process authenticating as ``role`` to the local secure broker (these
+        settings if the broker is not one)."""
+        kafka = self.kafka
+        if self.settings.external_kafka or not isinstance(kafka, LocalKafka) or not kafka.secure:
+            return self.settings
+        files = kafka.secure_files
+        return self.settings.with_(kafka_security_protocol="SASL_SSL", kafka_ca_file=files.tls.ca,
+                                   kafka_sasl_username=role, kafka_sasl_password=files.ensure()[role])
+
+    def _secure_lines(self) -> list[str]:
+        """Create the roles' ACLs; say how a process authenticates (each as its role)."""
+        files = SecureFiles(self.settings.state_dir / "kafka" / "secure")
+        count = apply_acls({"bootstrap.servers": self.settings.kafka_bootstrap, **self.admin_security}, self.topics)
+        return [f"acls: {count} in place for roles {', '.join(ROLES)} (passwords in {files.users_file})",
+                f"{env_name('kafka_security_protocol')}=SASL_SSL",
+                f"{env_name('kafka_ca_file')}={files.tls.ca}",
+                f"{env_name('kafka_sasl_username')}=<role>  {env_name('kafka_sasl_password')}=<its password>"]
 
     def down(self) -> list[str]:
         lines = [self.connect.down(), self.registry.down()]
@@ -87,6 +124,11 @@ class Infra:
         postgres = (f"postgres: external ({'ready' if answers_query(s.database_url) else 'unreachable'})"
                     if s.external_database_url else self.postgres.status())
         return [*kafka.splitlines(), postgres, self.registry.status(), self.connect.status()]
+
+
+def local_secure(settings: Settings) -> bool:
+    """Whether `infra up --secure` made the local broker in the state directory secure."""
+    return (settings.state_dir / "kafka" / "secure" / "users.json").exists()
 
 
 def local_cluster_size(settings: Settings) -> int | None:

@@ -8,6 +8,7 @@ Changelog-style topics (latest value per key) are compacted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -217,26 +218,29 @@ def replicated(config: dict[str, str], replication: int) -> dict[str, str]:
     return {**config, "min.insync.replicas": str(min(2, replication)), "unclean.leader.election.enable": "false"}
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0, replication: int = 1) -> list[str]:
-    """Create the missing topics with ``replication`` replicas each; existing ones are left as they
-    are. Returns the names created. A cluster that just formed answers with transient errors (a
-    connection torn down, no controller yet) for a while: those are retried until ``timeout_s``."""
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0, replication: int = 1,
+                  security: dict[str, Any] | None = None) -> list[str]:
+    """Create the missing topics with ``replication`` replicas each, as the client ``security``
+    authenticates (streams/kafka_security.py); existing ones are left as they are. Returns the
+    names created. A cluster that just formed answers with transient errors (a connection torn
+    down, no controller yet) for a while: those are retried until ``timeout_s``."""
     retrying = Retrying(retry=retry_if_exception_type(_Transient), stop=stop_after_delay(max(timeout_s, 60.0)),
                         wait=wait_fixed(0.5), reraise=True)
     created: list[str] = []
+    admin = {"bootstrap.servers": bootstrap, "log_level": 0, **(security or {})}
     try:
-        retrying(lambda: _create_missing(bootstrap, specs, timeout_s, replication, created))
+        retrying(lambda: _create_missing(admin, specs, timeout_s, replication, created))
     except _Transient as error:
         raise InfraError(str(error)) from error
     if created:
-        _wait_for_leaders(bootstrap, {s.name: s.partitions for s in specs if s.name in created}, max(timeout_s, 60.0))
+        _wait_for_leaders(admin, {s.name: s.partitions for s in specs if s.name in created}, max(timeout_s, 60.0))
     return created
 
 
-def _wait_for_leaders(bootstrap: str, partitions: dict[str, int], timeout_s: float) -> None:
+def _wait_for_leaders(config: dict[str, Any], partitions: dict[str, int], timeout_s: float) -> None:
     """Return once every new topic's partitions have a leader: until then the metadata of a topic
     just created may list no partitions, which consumers take for an empty topic."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(config)
 
     def led() -> bool:
         topics = admin.list_topics(timeout=10).topics
@@ -251,10 +255,10 @@ class _Transient(Exception):
     """A topic creation that failed for a reason that passes once the cluster has settled."""
 
 
-def _create_missing(bootstrap: str, specs: list[TopicSpec], timeout_s: float, replication: int,
+def _create_missing(config: dict[str, Any], specs: list[TopicSpec], timeout_s: float, replication: int,
                     created: list[str]) -> None:
     """Create what is missing, adding the names created to ``created``."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(config)
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as error:

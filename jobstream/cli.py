@@ -42,14 +42,17 @@ def _keep_option() -> bool:
                                               "their prefix is printed")
 
 
-def _infra(brokers: int | None = None):  # type: ignore[no-untyped-def]
+def _infra(brokers: int | None = None, secure: bool = False):  # type: ignore[no-untyped-def]
     """The local infrastructure: ``brokers`` Kafka nodes if given, else as configured, else as many
-    as the cluster an earlier `infra up --brokers N` left in the state directory, else one."""
-    from jobstream.infra.stack import Infra, local_cluster_size
+    as the cluster an earlier `infra up --brokers N` left in the state directory, else one. Secure
+    if asked, configured, or made so by an earlier `infra up --secure`."""
+    from jobstream.infra.stack import Infra, local_cluster_size, local_secure
 
     settings = Settings.from_env()
     if brokers is None and "kafka_brokers" not in settings.model_fields_set:
         brokers = local_cluster_size(settings)
+    if secure or ("kafka_secure" not in settings.model_fields_set and local_secure(settings)):
+        settings = settings.with_(kafka_secure=True)
     return Infra(settings.with_(kafka_brokers=brokers) if brokers else settings)
 
 
@@ -153,10 +156,13 @@ def infra_up(brokers: Brokers = None, registry: Annotated[bool, typer.Option(
         "--registry", help="also start a schema registry (Apicurio, in memory) for Confluent's wire format")] = False,
              connect: Annotated[bool, typer.Option(
         "--connect", help="also start a Kafka Connect worker with the JDBC sink (and the registry)")] = False,
+             secure: Annotated[bool, typer.Option(
+        "--secure", help="a SASL_SSL broker: local CA, SCRAM users per role, ACLs (also $JOBSTREAM_KAFKA_SECURE)")]
+             = False,
 ) -> None:
     """Start Kafka (KRaft, one node or a cluster) and Postgres in the background, wait until ready,
     create topics (replicated 3 times on a cluster)."""
-    _print_lines(_infra(brokers).up(registry=registry, connect=connect))
+    _print_lines(_infra(brokers, secure).up(registry=registry, connect=connect))
 
 
 @infra_app.command("down")
@@ -352,14 +358,15 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
                                  f"{infra.settings.api_url}), for the CLI and its credentials file")
     for line in infra.up():
         typer.echo(line)
-    settings = infra.settings
+    settings = infra.as_role("admin")  # the settings unless the broker is secure
     if not no_auth and (key_id := ensure_admin_key(settings, datetime.now(UTC))) is not None:
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
                                 metrics_base=settings.metrics_port_base)
     options = _api_options(no_auth, tls)
     children = [(name, [*args, *options] if name == "api" else args) for name, args in children]
-    raise SystemExit(Supervisor(settings, children).run())
+    as_role = infra.as_role if settings.kafka_security_protocol != "PLAINTEXT" else None
+    raise SystemExit(Supervisor(settings, children, as_role=as_role).run())
 
 
 @bench_app.command("e2e")

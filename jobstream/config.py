@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # on kafka_controller_port + 2(n-1)); topics get min(brokers, 3) replicas.
     kafka_brokers: int = Field(default=1, ge=1, le=9)
     kafka_heap: str = "512m"
+    # `infra up --secure`: the local broker listens SASL_SSL (SCRAM users, ACLs; docs/security.md)
+    kafka_secure: bool = False
+    # How every client reaches the broker (streams/kafka_security.py): PLAINTEXT, or SASL_SSL as a
+    # SCRAM-SHA-512 user, trusting the CA in this PEM file (the system's CAs if unset)
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ca_file: Path | None = None
     external_kafka: str | None = Field(default=None, alias="JOBSTREAM_KAFKA_BOOTSTRAP")
     pg_port: int = 54329
     external_database_url: str | None = Field(default=None, alias="JOBSTREAM_DATABASE_URL")

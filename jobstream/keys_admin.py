@@ -21,6 +21,7 @@ from jobstream.core.keys import Key, NewToken, fold_key, new_token
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import DEFAULT_NAMESPACE, KeyCreated, KeyRevoked, QuotaSet, Record, make_codec
 from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset
+from jobstream.streams.kafka_security import client_security
 
 FLUSH_S = 30.0
 READ_S = 60.0
@@ -91,7 +92,8 @@ def _publish(settings: Settings, key: str, record: Record) -> None:
 
 def _ensured(settings: Settings) -> Topics:
     topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, [s for s in topics.specs(settings.partitions) if s.name == topics.keys])
+    ensure_topics(settings.kafka_bootstrap, [s for s in topics.specs(settings.partitions) if s.name == topics.keys],
+                  security=client_security(settings))
     return topics
 
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -67,12 +67,21 @@ def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, .
     return children
 
 
+# The secure broker's user (infra/kafka_users.py) each command authenticates as.
+ROLE_OF_COMMAND = {"state-processor": "state-processor", "dispatcher": "dispatcher", "timer-processor": "timers",
+                   "worker-monitor": "worker-monitor", "projector": "projector", "logs-projector": "projector",
+                   "analytics-projector": "projector", "api": "api", "worker": "worker"}
+
+
 class Supervisor:
     """Starts the children, restarts one that exits, stops them all. ``out``: where their
-    prefixed lines go (stdout by default; a log file when a bench or a test supervises)."""
+    prefixed lines go (stdout by default; a log file when a bench or a test supervises).
+    ``as_role``: on a secure broker, the settings of a child by its role (ROLE_OF_COMMAND)."""
 
-    def __init__(self, settings: Settings, children: list[tuple[str, list[str]]], out: TextIO | None = None) -> None:
+    def __init__(self, settings: Settings, children: list[tuple[str, list[str]]], out: TextIO | None = None,
+                 as_role: Callable[[str], Settings] | None = None) -> None:
         self.env = {**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
+        self.as_role = as_role
         self.children = [Child(name, args, COLOURS[i % len(COLOURS)]) for i, (name, args) in enumerate(children)]
         self.width = max(len(c.name) for c in self.children)
         self.stopping = threading.Event()
@@ -102,8 +111,11 @@ class Supervisor:
         return next(c for c in self.children if c.name == name)
 
     def _start(self, child: Child) -> None:
+        env = self.env
+        if self.as_role is not None:
+            env = {**env, **self.as_role(ROLE_OF_COMMAND[child.args[0]]).as_env()}
         child.process = subprocess.Popen(
-            [sys.executable, "-m", "jobstream", *child.args], env=self.env, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "jobstream", *child.args], env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         threading.Thread(target=self._pump, args=(child, child.process), daemon=True).start()

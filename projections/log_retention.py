@@ -65,9 +65,11 @@ class LogPurger:
         return deleted
 
 
-def align_topic_retention(bootstrap: str, topic: str, retention_days: float, timeout_s: float = 30.0) -> bool:
-    """Set the topic's ``retention.ms`` to ``retention_days`` if it differs; whether it was changed."""
-    admin = AdminClient(admin_config(bootstrap))
+def align_topic_retention(bootstrap: str, topic: str, retention_days: float, timeout_s: float = 30.0,
+                          security: dict[str, Any] | None = None) -> bool:
+    """Set the topic's ``retention.ms`` to ``retention_days`` if it differs; whether it was changed.
+    ``security``: the client's (streams/kafka_security.py)."""
+    admin = AdminClient(admin_config(bootstrap, **(security or {})))
     resource = ConfigResource(ResourceType.TOPIC, topic)
     wanted = str(retention_ms(retention_days))
     current = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result(timeout_s)

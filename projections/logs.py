@@ -31,6 +31,7 @@ from jobstream.streams.kafka_io import (
     producer_config,
     set_aside,
 )
+from jobstream.streams.kafka_security import client_security
 
 from .log_retention import LogPurger, align_topic_retention
 from .schema import DEFAULT_SCHEMA, connect, ensure_schema, validate_schema
@@ -186,7 +187,8 @@ def run_logs_projector(settings: Settings, schema: str = DEFAULT_SCHEMA) -> None
     log.info("projecting %s into %s.execution_logs, kept %g days", projector.topics.logs, schema,
              settings.log_retention_days)
     try:
-        align_topic_retention(settings.kafka_bootstrap, projector.topics.logs, settings.log_retention_days)
+        align_topic_retention(settings.kafka_bootstrap, projector.topics.logs, settings.log_retention_days,
+                              security=client_security(settings))
     except KafkaException as error:  # the topic is kept as it is; the table's purge does not depend on it
         log.warning("cannot align the retention of %s: %s", projector.topics.logs, error)
     try:

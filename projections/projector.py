@@ -59,6 +59,7 @@ from jobstream.streams.kafka_io import (
     producer_config,
     set_aside,
 )
+from jobstream.streams.kafka_security import client_security
 from jobstream.streams.metrics import CONSUMER_LAG
 
 from . import metrics
@@ -420,7 +421,7 @@ class Projector:
         partitions = self._all_partitions()
         if not partitions:
             return {}
-        admin = AdminClient(admin_config(self.settings.kafka_bootstrap))
+        admin = AdminClient(admin_config(self.settings.kafka_bootstrap, **client_security(self.settings)))
         asked = [admin.list_offsets({tp: spec for tp in partitions}, isolation_level=IsolationLevel.READ_COMMITTED,
                                     request_timeout=10) for spec in (OffsetSpec.earliest(), OffsetSpec.latest())]
         low, end = ({(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}

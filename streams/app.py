@@ -14,6 +14,7 @@ from jobstream.config import Settings
 from jobstream.schemas import Codec, MessageDecodeError, Record
 from jobstream.streams import metrics
 from jobstream.streams.kafka_io import ensure_all_topics, partition_for, poison_headers  # noqa: F401 - re-exported
+from jobstream.streams.kafka_security import faust_credentials
 
 
 class _ReadCommittedThread(AIOKafkaConsumerThread):
@@ -46,6 +47,7 @@ def make_app(settings: Settings, app_id: str, *, instance_id: str | None = None,
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(datadir),
         processing_guarantee="at_least_once",  # duplicates are made harmless by seq checks

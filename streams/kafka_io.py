@@ -19,6 +19,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from jobstream.config import Settings
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeError, PoisonMessage, Record, make_codec
+from jobstream.streams.kafka_security import client_security
 from jobstream.streams.murmur2 import murmur2
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def ensure_all_topics(settings: Settings) -> None:
     metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
     topics = Topics(settings.topic_prefix)
     ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days),
-                  replication=settings.replication_factor)
+                  replication=settings.replication_factor, security=client_security(settings))
 
 
 # librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's
@@ -46,13 +47,15 @@ LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 def admin_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     """An AdminClient's: errors only, through Python's logging (its info lines, such as the
-    purge of its background queue at destruction, broke a process's JSON logs)."""
+    purge of its background queue at destruction, broke a process's JSON logs). Callers add
+    ``**client_security(settings)`` to the overrides."""
     return {"bootstrap.servers": bootstrap, "log_level": 3, "logger": LIBRDKAFKA_LOG, **overrides}
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
+        **client_security(settings),
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 1,
@@ -77,6 +80,7 @@ BATCHED_FETCH: dict[str, Any] = {"fetch.min.bytes": 65536}
 def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
+        **client_security(settings),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -34,7 +35,9 @@ Reader = Callable[[dict[str, str]], list[GroupLag]]
 
 class ConsumerLag:
     def __init__(self, bootstrap: str, groups: dict[str, str], *, ttl_s: float = TTL_S, timeout_s: float = TIMEOUT_S,
-                 reader: Reader | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 reader: Reader | None = None, clock: Callable[[], float] = time.monotonic,
+                 security: dict[str, Any] | None = None) -> None:
+        self.security = security or {}  # the client's (streams/kafka_security.py)
         self.bootstrap, self.groups, self.ttl_s, self.timeout_s = bootstrap, groups, ttl_s, timeout_s
         self.reader, self.clock = reader or self._from_broker, clock
         self._admin: AdminClient | None = None
@@ -58,7 +61,7 @@ class ConsumerLag:
     def _from_broker(self, groups: dict[str, str]) -> list[GroupLag]:
         if self._admin is None:
             # Critical lines only: not a line per reconnect while the broker is away (the page says unknown)
-            self._admin = AdminClient(admin_config(self.bootstrap, log_level=2))
+            self._admin = AdminClient(admin_config(self.bootstrap, log_level=2, **self.security))
         return [self._group_lag(self._admin, name, group) for name, group in groups.items()]
 
     def _group_lag(self, admin: AdminClient, name: str, group: str) -> GroupLag:

@@ -40,9 +40,11 @@ class KafkaClient:
     """Produces ``SubmitJob`` and ``CancelJob`` commands as ``actor`` (who sent them, in the job's trail)."""
 
     def __init__(self, bootstrap_servers: str, *, topic_prefix: str = "jobstream", actor: str = "sdk",
-                 schema_registry_url: str | None = None, delivery_timeout_s: float = 30.0) -> None:
-        settings = Settings.from_env().with_(external_kafka=bootstrap_servers, topic_prefix=topic_prefix,
-                                             schema_registry_url=schema_registry_url)
+                 schema_registry_url: str | None = None, delivery_timeout_s: float = 30.0,
+                 settings: Settings | None = None) -> None:
+        """``settings``: the rest (how to authenticate, docs/security.md) if not the environment's."""
+        settings = (settings or Settings.from_env()).with_(external_kafka=bootstrap_servers, topic_prefix=topic_prefix,
+                                                           schema_registry_url=schema_registry_url)
         self.actor, self.delivery_timeout_s = actor, delivery_timeout_s
         self._publisher = Publisher(settings)
 
@@ -50,7 +52,7 @@ class KafkaClient:
     def from_settings(cls, settings: Settings, **options: Any) -> KafkaClient:
         """A client of the broker, topics and registry the ``JOBSTREAM_*`` settings name."""
         return cls(settings.kafka_bootstrap, topic_prefix=settings.topic_prefix,
-                   schema_registry_url=settings.schema_registry_url, **options)
+                   schema_registry_url=settings.schema_registry_url, settings=settings, **options)
 
     def submit(self, task: Mapping[str, Any], *, name: str | None = None, idempotency_key: str | None = None,
                **fields: Any) -> Sent:
