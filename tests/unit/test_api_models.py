@@ -349,9 +349,11 @@ def test_env_from_travels_as_references_only_and_a_bad_reference_is_named() -> N
     task = ShellTaskIn.model_validate({"type": "shell", "argv": ["env"], "env": {"A": "1"},
                                        "env_from": {"DB_PASSWORD": {"secret": "db-password"}}}).to_avro()
     assert split_env(task.env) == ({"A": "1"}, {"DB_PASSWORD": "db-password"})
-    for bad, where in [({"env_from": {"DB_PASSWORD": {"secret": "no/slash"}}}, ("env_from", "DB_PASSWORD", "secret")),
-                       ({"env_from": {"1BAD": {"secret": "x"}}}, ("env_from", "1BAD", "[key]")),
-                       ({"env": {"secret:X": "y"}}, ("env",))]:
+    cases: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+        ({"env_from": {"DB_PASSWORD": {"secret": "no/slash"}}}, ("env_from", "DB_PASSWORD", "secret")),
+        ({"env_from": {"1BAD": {"secret": "x"}}}, ("env_from", "1BAD", "[key]")),
+        ({"env": {"secret:X": "y"}}, ("env",))]
+    for bad, where in cases:
         with pytest.raises(ValidationError) as error:
             ShellTaskIn.model_validate({"type": "shell", "argv": ["env"], **bad})
         assert tuple(error.value.errors()[0]["loc"]) == where
