@@ -12,16 +12,19 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jobstream.api.auth import Caller
-from jobstream.api.context import Context
+from jobstream.api.context import ApiContext, Context
 from jobstream.api.problems import ApiProblem
 from jobstream.api.vault import SecretVault
+from jobstream.api.views import PROBLEM
 from jobstream.core.access import Principal, Role
 from jobstream.core.env_from import split_env
 from jobstream.core.secret_book import SECRET_NAME_PATTERN
 from jobstream.core.secrets_crypto import SecretUnreadable
-from jobstream.secrets_admin import NoKek
+from jobstream.schemas import SecretRecord, SecretSet
+from jobstream.secrets_admin import NoKek, record_key
 
 MAX_VALUE = 64 * 1024
+PUBLISH_S = 10.0
 Name = Annotated[str, Path(pattern=SECRET_NAME_PATTERN, description="the secret's name")]
 
 
@@ -81,26 +84,30 @@ def secrets_router() -> APIRouter:
         return SecretList(items=[SecretView(namespace=i.namespace, name=i.name, version=i.version, set_at=i.set_at,
                                             actor=i.actor) for i in listed])
 
-    @router.put("/v1/secrets/{name}", response_model=SecretView)
-    async def set_secret(request: Request, name: Name, body: SecretIn, caller: Caller) -> SecretView:
+    @router.put("/v1/secrets/{name}", response_model=SecretView, responses={503: PROBLEM})
+    async def set_secret(request: Request, name: Name, body: SecretIn, context: Context, caller: Caller) -> SecretView:
         """Set a secret's value (a new version): only its ciphertext is stored."""
         try:
-            record = await asyncio.to_thread(_vault(request).set, caller.namespace, name, body.value,
-                                             datetime.now(UTC), caller.actor)
+            records = _vault(request).sealed(caller.namespace, name, body.value, datetime.now(UTC), caller.actor)
         except NoKek as error:
             raise _no_kek(error) from None
+        await _publish(context, _vault(request), records)
+        record = records[-1]
+        assert isinstance(record, SecretSet)
         return SecretView(namespace=record.namespace, name=record.name, version=record.version, set_at=record.set_at,
                           actor=record.actor)
 
-    @router.delete("/v1/secrets/{name}", status_code=204)
-    async def delete_secret(request: Request, name: Name, caller: Caller) -> Response:
+    @router.delete("/v1/secrets/{name}", status_code=204, responses={404: PROBLEM, 503: PROBLEM})
+    async def delete_secret(request: Request, name: Name, context: Context, caller: Caller) -> Response:
         """Delete a secret: jobs that refer to it fail from then on."""
-        if not await asyncio.to_thread(_vault(request).delete, caller.namespace, name, datetime.now(UTC),
-                                       caller.actor):
+        deletion = _vault(request).deletion(caller.namespace, name, datetime.now(UTC), caller.actor)
+        if deletion is None:
             raise ApiProblem(404, "not-found", f"no secret {name} in namespace {caller.namespace}")
+        await _publish(context, _vault(request), [deletion])
         return Response(status_code=204)
 
-    @router.post("/v1/secrets:reveal", response_model=Revealed)
+    @router.post("/v1/secrets:reveal", response_model=Revealed,
+                 responses={404: PROBLEM, 409: PROBLEM, 410: PROBLEM, 503: PROBLEM})
     async def reveal(request: Request, body: RevealIn, context: Context, caller: Caller) -> Revealed:
         """The values of an execution's env_from, for the worker it is leased to (the lease as the read
         model has it: the worker reports the start first, and asks again while this answers 409)."""
@@ -116,6 +123,18 @@ def secrets_router() -> APIRouter:
             raise _no_kek(error) from None
 
     return router
+
+
+async def _publish(context: ApiContext, vault: SecretVault, records: list[SecretRecord]) -> None:
+    """On the secrets topic, acknowledged, then in the vault's book."""
+    topic = context.publisher.topics.secrets
+    try:
+        for record in records:
+            await asyncio.wait_for(context.publisher.publish_acked(topic, record_key(record), record), PUBLISH_S)
+    except (TimeoutError, RuntimeError) as error:
+        raise ApiProblem(503, "broker-unavailable", f"the secret was not stored: {error or 'timed out'}",
+                         title="Service Unavailable") from None
+    vault.applied(records)
 
 
 async def _leased_refs(context: Context, body: RevealIn, caller: Principal) -> tuple[str, dict[str, str]]:

@@ -2,7 +2,8 @@
 the keys topic), and the KEKs, read when first needed and again when a data key names one this
 process does not hold yet (after ``jobstream secrets rotate-kek``).
 
-Values are opened only to answer a worker's reveal (routes_secrets.py) and never kept in clear.
+Values are opened only to answer a worker's reveal (routes_secrets.py) and never kept in clear;
+the routes publish what they seal with the API's producer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from jobstream.schemas import (
     SecretSet,
     make_codec,
 )
-from jobstream.secrets_admin import load_keks, publish_secrets
+from jobstream.secrets_admin import load_keks
 from jobstream.streams.kafka_io import consumer_config
 
 log = logging.getLogger(__name__)
@@ -65,25 +66,23 @@ class SecretVault:
             except SecretUnreadable:  # perhaps wrapped by a KEK rotated in since: read the KEKs again once
                 return self.book.reveal(self.keks(reload=True), namespace, name)
 
-    def set(self, namespace: str, name: str, value: str, now: datetime, actor: str) -> SecretSet:
-        """Seal and publish (acknowledged; blocking: call from a thread)."""
+    def sealed(self, namespace: str, name: str, value: str, now: datetime, actor: str) -> list[SecretRecord]:
+        """What setting a secret writes (a data key first, if the namespace has none yet)."""
         with self._lock:
-            records = set_records(self.book, self.keks(), namespace, name, value, now, actor)
-        return self._publish(list(records))  # type: ignore[return-value]
+            return list(set_records(self.book, self.keks(), namespace, name, value, now, actor))
 
-    def delete(self, namespace: str, name: str, now: datetime, actor: str) -> bool:
+    def deletion(self, namespace: str, name: str, now: datetime, actor: str) -> SecretDeleted | None:
         with self._lock:
             if (namespace, name) not in self.book.values:
-                return False
-        self._publish([SecretDeleted(namespace=namespace, name=name, deleted_at=now, actor=actor)])
-        return True
+                return None
+        return SecretDeleted(namespace=namespace, name=name, deleted_at=now, actor=actor)
 
-    def _publish(self, records: list[SecretRecord]) -> SecretRecord:
-        publish_secrets(self.settings, records)
-        with self._lock:  # read your writes: the fold applies them again, to the same effect
+    def applied(self, records: list[SecretRecord]) -> None:
+        """Records the broker acknowledged, applied at once (read your writes; the fold applies them
+        again, to the same effect)."""
+        with self._lock:
             for record in records:
                 self.book.apply(record)
-        return records[-1]
 
     def _run(self) -> None:
         codec = make_codec(self.settings.schema_registry_url)
