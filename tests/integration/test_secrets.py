@@ -4,6 +4,7 @@ shredding the namespace's data keys leaves the old record unreadable."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
+from typer.testing import CliRunner
 
+from jobstream.cli import app as cli_app
 from jobstream.config import Settings
 from jobstream.core.secret_book import open_sealed
 from jobstream.core.secrets_crypto import SecretUnreadable, unwrap_dek
@@ -24,6 +27,7 @@ from jobstream.keys_admin import read_to_end
 from jobstream.schemas import DataKeyCreated, SecretSet
 from jobstream.secrets_admin import ensure_kek, load_keks, read_book, rotate_kek, shred_namespace
 from jobstream.streams.kafka_io import consumer_config
+from tests.credentials import jwt_for
 from tests.integration.harness import ServiceProcess, poll, wait_terminal
 
 SCRIPT = 'echo "pw=$DB_PASSWORD"; echo "$DB_PASSWORD" >&2; printf \'{"pw": "%s"}\' "$DB_PASSWORD" > /dev/null'
@@ -65,15 +69,24 @@ def test_a_secret_reaches_its_job_masked_is_stored_nowhere_in_clear_and_shreddin
         page = api("GET", f"/v1/executions/{execution['execution_id']}/logs").json()
         return "".join(c["data"] for c in page["items"]) if page["complete"] else None
     assert "pw=***" in poll(logs, 60, "the execution's log")
+    # and its values are for the worker it runs on, while it runs: not after, not elsewhere
+    reveal = {"execution_id": execution["execution_id"], "worker_id": execution["worker_id"]}
+    assert api("POST", "/v1/secrets:reveal", json=reveal).status_code == 409  # it has finished
+    with httpx.Client(base_url=str(stack.base_url), timeout=30,
+                      headers={"Authorization": f"Bearer {jwt_for('acme:worker')}"}) as elsewhere:
+        answer = elsewhere.post("/v1/secrets:reveal", json=reveal)
+        api.texts.append(answer.text)
+        assert answer.status_code == 404  # a worker of another namespace: the execution does not exist
     api("GET", f"/v1/jobs/{job_id}"), api("GET", f"/v1/jobs/{job_id}/events"), api("GET", "/v1/audit")
-    # and the value is in no topic, no table, no log and no answer
-    needle = secret.encode()
-    assert [t for t, data in topics_bytes(test_settings).items() if needle in data] == []
-    assert [t for t, text in tables_text(test_settings, unique_name).items() if secret in text] == []
-    assert [n for n, p in services.items() if needle in Path(p.log_path).read_bytes()] == []
-    assert [t for t in api.texts if secret in t] == []
 
-    # When the namespace's data keys are shredded
+    # Given another namespace's secret, set by an operator at the broker
+    cli = CliRunner().invoke(cli_app, ["secrets", "set", "api-token", "--namespace", "acme"], input=secret,
+                             env=test_settings.as_env())
+    assert cli.exit_code == 0 and secret not in cli.output, cli.output
+    listed = CliRunner().invoke(cli_app, ["secrets", "ls", "--namespace", "acme", "-o", "json"],
+                                env=test_settings.as_env())
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["api-token"] and secret not in listed.stdout
+    # When the default namespace's data keys are shredded
     shred_namespace(test_settings, "default", datetime.now(UTC))
     # Then the old SecretSet record, still in the topic until compaction, no longer opens
     records = read_to_end(test_settings, Topics(test_settings.topic_prefix).secrets)
@@ -93,6 +106,21 @@ def test_a_secret_reaches_its_job_masked_is_stored_nowhere_in_clear_and_shreddin
     assert failed["status"] == "failed", failed
     error = api("GET", f"/v1/jobs/{again['job_id']}/executions").json()["items"][0]["error"]
     assert "410" in error and "deleted" in error
+    # while the other namespace's secret, its data key rewrapped under the new KEK, still reaches its job
+    task = {"type": "shell", "argv": ["/bin/sh", "-c", 'echo "token=$TOKEN"'],
+            "env_from": {"TOKEN": {"secret": "api-token"}}}
+    with httpx.Client(base_url=str(stack.base_url), timeout=30,
+                      headers={**stack.headers, "X-Jobstream-Namespace": "acme"}) as acme:
+        acme_api = Answers(acme)
+        acme_id = acme_api("POST", "/v1/jobs", json={"name": "acme", "task": task}).json()["job_id"]
+        assert wait_terminal(acme, [acme_id], 120)[acme_id]["status"] == "completed"
+        assert acme_api("GET", f"/v1/jobs/{acme_id}/executions").json()["items"][0]["stdout_tail"] == "token=***\n"
+    # And at the end of it all, the value is in no topic, no table, no process's log and no answer
+    needle = secret.encode()
+    assert [t for t, data in topics_bytes(test_settings).items() if needle in data] == []
+    assert [t for t, text in tables_text(test_settings, unique_name).items() if secret in text] == []
+    assert [n for n, p in services.items() if needle in Path(p.log_path).read_bytes()] == []
+    assert [t for t in api.texts + acme_api.texts if secret in t] == []
 
 
 def topics_bytes(settings: Settings) -> dict[str, bytes]:
