@@ -55,12 +55,14 @@ class SecretBook:
     deks: dict[tuple[str, str], DataKeyCreated] = field(default_factory=dict)
     values: dict[tuple[str, str], SecretSet] = field(default_factory=dict)
     versions: dict[tuple[str, str], int] = field(default_factory=dict)  # kept past a deletion: never reused
+    shredded: set[tuple[str, str]] = field(default_factory=set)  # a data key deleted stays deleted
 
     def apply(self, record: SecretRecord) -> None:
         match record:
-            case DataKeyCreated():
-                self.deks[(record.namespace, record.dek_id)] = record
+            case DataKeyCreated() if (record.namespace, record.dek_id) not in self.shredded:
+                self.deks[(record.namespace, record.dek_id)] = record  # a rewrap arriving late is ignored
             case DataKeyDeleted():
+                self.shredded.add((record.namespace, record.dek_id))
                 self.deks.pop((record.namespace, record.dek_id), None)
             case SecretSet():
                 where = (record.namespace, record.name)
