@@ -20,6 +20,7 @@ from jobstream.core.access import Principal, Role
 from jobstream.core.env_from import split_env
 from jobstream.core.secret_book import SECRET_NAME_PATTERN
 from jobstream.core.secrets_crypto import SecretUnreadable
+from jobstream.projections.rows import ExecutionStatus
 from jobstream.schemas import SecretRecord, SecretSet
 from jobstream.secrets_admin import NoKek, record_key
 
@@ -108,10 +109,12 @@ def secrets_router() -> APIRouter:
 
     @router.post("/v1/secrets:reveal", response_model=Revealed,
                  responses={404: PROBLEM, 409: PROBLEM, 410: PROBLEM, 503: PROBLEM})
-    async def reveal(request: Request, body: RevealIn, context: Context, caller: Caller) -> Revealed:
+    async def reveal(request: Request, response: Response, body: RevealIn, context: Context,
+                     caller: Caller) -> Revealed:
         """The values of an execution's env_from, for the worker it is leased to (the lease as the read
         model has it: the worker reports the start first, and asks again while this answers 409)."""
         namespace, refs = await _leased_refs(context, body, caller)
+        response.headers["Cache-Control"] = "no-store"  # no proxy or client cache keeps a value
         vault = _vault(request)
         try:
             return Revealed(values={var: vault.reveal(namespace, name) for var, name in refs.items()})
@@ -143,7 +146,7 @@ async def _leased_refs(context: Context, body: RevealIn, caller: Principal) -> t
     job = await context.store.job(execution["job_id"]) if execution else None
     if job is None or execution is None or (caller.role is not Role.ADMIN and job["namespace"] != caller.namespace):
         raise ApiProblem(404, "not-found", f"execution {body.execution_id} does not exist")
-    if execution["worker_id"] != body.worker_id or execution["status"] != "running":
+    if execution["worker_id"] != body.worker_id or execution["status"] != ExecutionStatus.RUNNING:
         raise ApiProblem(409, "not-leased", f"execution {body.execution_id} is not running on worker "
                                             f"{body.worker_id} (yet: ask again after reporting its start)")
     task = (job.get("spec") or {}).get("task") or {}
