@@ -31,11 +31,13 @@ from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
 from jobstream.api.routes_read import commands_router, executions_router
 from jobstream.api.routes_schedules import schedules_router
+from jobstream.api.routes_secrets import secrets_router
 from jobstream.api.routes_templates import templates_router
 from jobstream.api.routes_wait import wait_router
 from jobstream.api.routes_workers import workers_router
 from jobstream.api.store import ReadModel, make_pool
 from jobstream.api.transactional import TransactionalPublisher
+from jobstream.api.vault import SecretVault
 from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
 from jobstream.core.ratelimit import Rate, RateLimits
@@ -90,13 +92,14 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         producer = publisher or Publisher(settings, error_cb=broker.on_error)
         poller = ProducerPoller(producer, broker)
         transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
-        keyring = app.state.auth.keyring
+        keyring, vault = app.state.auth.keyring, app.state.vault
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
                                        commands=JobCommands(store, notifier, producer, options, broker),
                                        metrics=metrics, options=options,
                                        bulk=BulkCommands(store, transactions))
         await pool.open(wait=False)
         poller.start()
+        vault.start()
         if keyring is not None:
             keyring.start()
         await notifier.start(options.listener_start_s)
@@ -105,6 +108,7 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         finally:
             await notifier.stop()
             poller.stop()
+            vault.stop()
             if keyring is not None:
                 keyring.stop()
             app.state.auth.close()
@@ -145,6 +149,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     key_rate, namespace_rate = settings.key_submit_rate, settings.namespace_submit_rate
     limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
     app.state.limits = limits
+    app.state.vault = SecretVault(settings)
     app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
                                    jwt=None if no_auth else jwt_verifier(settings))
     if settings.ui_secret:
@@ -162,6 +167,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     app.include_router(ops_router())
     app.include_router(audit_router())
     app.include_router(schedules_router())  # /v1/schedules:preview
+    app.include_router(secrets_router())
     install_dashboard(app, ConsumerLag(settings.kafka_bootstrap, Topics(settings.topic_prefix).processor_groups,
                                        security=client_security(settings)))
     document_access(app)

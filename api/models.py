@@ -23,7 +23,9 @@ from pydantic import (
 
 from jobstream.api.schedule_in import ScheduleIn
 from jobstream.core.dag import BatchJob, Upstream
+from jobstream.core.env_from import SECRET_ENV_PREFIX, with_secret_refs
 from jobstream.core.patch import apply_patch
+from jobstream.core.secret_book import SECRET_NAME_PATTERN
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import (
     Dependency,
@@ -52,6 +54,17 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul), Field(max_length=MAX_TEXT)]
 ShortText = Annotated[str, AfterValidator(_no_nul), Field(max_length=200)]
 StrMap = dict[ShortText, Text]
+
+
+def _no_secret_keys(env: dict[str, str]) -> dict[str, str]:
+    # `secret:` keys carry env_from's references on the wire (core/env_from.py): never a plain variable.
+    if any(key.startswith(SECRET_ENV_PREFIX) for key in env):
+        raise ValueError(f"a variable's name must not start with {SECRET_ENV_PREFIX!r}: use env_from for secrets")
+    return env
+
+
+EnvMap = Annotated[StrMap, AfterValidator(_no_secret_keys)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 Seconds = Annotated[float, Field(gt=0, le=YEAR_S)]
 
 
@@ -64,19 +77,30 @@ MemoryLimit = Annotated[int, Field(ge=16, le=2**30, description="address-space l
 CpuLimit = Annotated[int, Field(ge=1, le=int(YEAR_S), description="CPU-time limit, seconds")]
 
 
+class SecretRefIn(Strict):
+    """A secret of the job's namespace, by name (set with PUT /v1/secrets/{name})."""
+
+    secret: Annotated[str, Field(pattern=SECRET_NAME_PATTERN)]
+
+
 class ShellTaskIn(Strict):
     """Run a process: exec ``argv``, or ``/bin/sh -c argv[0]`` when ``shell`` is true."""
 
     type: Literal["shell"]
     argv: Annotated[list[Text], Field(min_length=1, max_length=1000)]
-    env: StrMap = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
+    env_from: dict[EnvName, SecretRefIn] = Field(
+        default_factory=dict, max_length=100,
+        description="variables whose values are secrets: only the reference is stored; the worker that runs "
+                    "the job gets the values, and masks them in its output and result")
     cwd: Text | None = None
     shell: bool = False
     memory_limit_mb: MemoryLimit | None = None
     cpu_limit_s: CpuLimit | None = None
 
     def to_avro(self) -> ShellTask:
-        return ShellTask(argv=list(self.argv), env=dict(self.env), cwd=self.cwd, shell=self.shell,
+        env = with_secret_refs(dict(self.env), {name: ref.secret for name, ref in self.env_from.items()})
+        return ShellTask(argv=list(self.argv), env=env, cwd=self.cwd, shell=self.shell,
                          memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s)
 
 
@@ -252,7 +276,7 @@ class JobPatchIn(Strict):
 
     priority: Annotated[int, Field(ge=1, le=10)] | None = None
     queue: ShortText | None = None
-    env: StrMap | None = Field(default=None, description="merged into a shell task's environment")
+    env: EnvMap | None = Field(default=None, description="merged into a shell task's environment")
     timeout_s: Seconds | None = None
     retry: RetryIn | None = None
     schedule: ScheduleIn | None = None

@@ -45,6 +45,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/templates/{name}:run"): P.SUBMIT,
     ("GET", "/v1/audit"): P.ADMIN,
     ("GET", "/v1/schedules:preview"): P.READ,
+    ("GET", "/v1/secrets"): P.OPERATE,  # names and versions, never values
+    ("PUT", "/v1/secrets/{name}"): P.OPERATE,
+    ("DELETE", "/v1/secrets/{name}"): P.OPERATE,
+    ("POST", "/v1/secrets:reveal"): P.REVEAL,  # values, to the worker an execution is leased to
     # The dashboard (ui/): its pages read; each action asks what its /v1 twin asks
     ("GET", "/"): P.PUBLIC,  # a redirect to /ui
     ("GET", "/ui/static"): P.PUBLIC,  # htmx, styles (a mount: documented here, never asked)

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     ACT = "act"  # change one job: a submitter only its own
     OPERATE = "operate"  # any job of the namespace, in bulk, dead letters, workers
     REGISTER = "register"  # a worker's registration
+    REVEAL = "reveal"  # a worker reads the secrets of an execution leased to it
     ADMIN = "admin"  # keys, the audit trail, shared templates
 
 
@@ -40,7 +41,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({Permission.PUBLIC, Permission.READ, Permission.SUBMIT, Permission.ACT,
                               Permission.OPERATE}),
     Role.ADMIN: frozenset(Permission),
-    Role.WORKER: frozenset({Permission.PUBLIC, Permission.REGISTER}),
+    Role.WORKER: frozenset({Permission.PUBLIC, Permission.REGISTER, Permission.REVEAL}),
 }
 
 

@@ -81,7 +81,7 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
                       Grant(ResourceType.TOPIC, t.logs, AclOperation.DESCRIBE_CONFIGS),
                       *groups(t.projector_group, t.logs_projector_group, t.analytics_app, *throwaway),
                       *transactions(t.analytics_app)],
-        "api": [*reads(t.keys), *writes(t.commands, t.workers, t.audit, t.templates, t.keys),
+        "api": [*reads(t.keys, t.secrets), *writes(t.commands, t.workers, t.audit, t.templates, t.keys, t.secrets),
                 *groups("jobstream-", *throwaway),  # the keyring's
                 # the dashboard's consumer lag: the processors' committed offsets
                 Grant(ResourceType.GROUP, f"{t.prefix}.", AclOperation.DESCRIBE, prefixed=True),

@@ -17,7 +17,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from jobstream.config import DEFAULT_LOG_RETENTION_DAYS
 from jobstream.infra.process import InfraError, wait_until
 
-DAY_MS = 24 * 3600 * 1000
+HOUR_MS = 3600 * 1000
+DAY_MS = 24 * HOUR_MS
 FOREVER = "-1"
 
 
@@ -74,6 +75,10 @@ class Topics:
     @property
     def keys(self) -> str:
         return f"{self.prefix}.keys"
+
+    @property
+    def secrets(self) -> str:
+        return f"{self.prefix}.secrets"
 
     @property
     def audit(self) -> str:
@@ -186,6 +191,11 @@ class Topics:
                       "job templates keyed by name, each value holding every version: the truth of templates"),
             TopicSpec(self.keys, 1, kept_forever,
                       "API keys created and revoked, keyed by key_id: the API folds them, a replay rebuilds them"),
+            # Compacted so that a deleted data key (crypto-shredding) or value leaves the disk: the
+            # active segment rolls within an hour, and compaction reaches a record within a day.
+            TopicSpec(self.secrets, 1, {"cleanup.policy": "compact", "segment.ms": str(HOUR_MS),
+                                        "max.compaction.lag.ms": str(DAY_MS), "min.cleanable.dirty.ratio": "0.01"},
+                      "secrets sealed and data keys wrapped (ciphertexts only), keyed by dek:/secret:<namespace>/..."),
             TopicSpec(self.audit, partitions, kept_forever,
                       "the API's audit trail keyed by actor: changes made and requests refused"),
             # Processor state tables: the latest value per key, co-partitioned with their source.

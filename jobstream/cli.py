@@ -18,6 +18,7 @@ from jobstream.kafka_cli import register_kafka_tools
 from jobstream.keys_cli import app as keys_app
 from jobstream.keys_cli import quotas_app
 from jobstream.schemas_cli import app as schemas_app
+from jobstream.secrets_cli import app as secrets_app
 from jobstream.tls import server_files
 
 app = typer.Typer(no_args_is_help=True, help="jobstream: event-sourced job scheduling on Kafka")
@@ -30,6 +31,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
 app.add_typer(quotas_app, name="quotas")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(connect_app, name="connect")
 register_kafka_tools(app)  # kafka TOOL [ARGS...]: Kafka's operator tools against the configured broker
 
@@ -348,6 +350,7 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     from datetime import UTC, datetime
 
     from jobstream.keys_admin import ensure_admin_key
+    from jobstream.secrets_admin import ensure_kek
     from jobstream.supervisor import Supervisor, default_children
 
     infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
@@ -361,6 +364,8 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     settings = infra.as_role("admin")  # the settings unless the broker is secure
     if not no_auth and (key_id := ensure_admin_key(settings, datetime.now(UTC))) is not None:
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
+    if ensure_kek(settings):
+        typer.echo(f"key-encryption key of secrets created in {settings.kek_path} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
                                 metrics_base=settings.metrics_port_base)
     options = _api_options(no_auth, tls)

@@ -91,6 +91,9 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
                                                                 rich_help_panel="Task")] = None,
         env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE of the command, repeatable",
                                                       rich_help_panel="Task")] = None,
+        secret_env: Annotated[list[str] | None, typer.Option(help="VAR=SECRET: the command's variable VAR holds "
+                                                                  "the secret SECRET (see `jobstream secrets`), "
+                                                                  "repeatable", rich_help_panel="Task")] = None,
         cwd: Annotated[str | None, typer.Option(help="Working directory of the command",
                                                 rich_help_panel="Task")] = None,
         shell: Annotated[bool, typer.Option("--shell", help="Run the command with /bin/sh -c",
@@ -132,7 +135,7 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
         """Submit a job: `jobstream submit -- echo hi`, `--python mod:func --arg 1`, or `--http URL`."""
         task = TaskOptions(argv=argv or [], python=python, args=arg or [], kwargs=kwarg or [], inline=inline,
                            http=http, method=method, headers=header or [], data=data, expect=expect_status or [],
-                           env=env or [], cwd=cwd, shell=shell)
+                           env=env or [], secret_env=secret_env or [], cwd=cwd, shell=shell)
         job = JobOptions(name=name, queue=queue, priority=priority, timeout=timeout, labels=label or [],
                          idempotency_key=idempotency_key, requirements=requirement or [], after=after or [],
                          after_completed=after_completed or [], upstreams_later=upstreams_later)

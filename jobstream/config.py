@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     key_submit_rate: float = Field(default=100.0, gt=0)
     namespace_submit_rate: float = Field(default=500.0, gt=0)
     credentials_file: Path = Field(default_factory=lambda: Path.home() / ".config" / "jobstream" / "credentials")
+    # Secrets (docs/security.md): the key-encryption keys, base64, current first (comma-separated),
+    # or a file of them, one a line; neither set, <state_dir>/secrets.kek, which `jobstream run` creates.
+    secrets_kek: str | None = None
+    secrets_kek_file: Path | None = None
 
     @field_validator("state_dir")
     @classmethod
@@ -111,6 +115,11 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise SettingsError("; ".join(
                 f"{env_name(str(e['loc'][0]))}: {e['msg']}, got {e['input']!r}" for e in error.errors())) from None
+
+    @property
+    def kek_path(self) -> Path:
+        """Where the key-encryption keys are read from and rotated in, unless ``secrets_kek`` holds them."""
+        return self.secrets_kek_file or self.state_dir / "secrets.kek"
 
     @property
     def api_port(self) -> int:

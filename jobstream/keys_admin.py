@@ -59,42 +59,52 @@ def read_keys(settings: Settings) -> dict[str, Key]:
 
 
 def _read_records(settings: Settings) -> list[Record]:
-    """The keys topic from its start to its end now."""
-    topics = _ensured(settings)
+    return read_to_end(settings, Topics(settings.topic_prefix).keys)
+
+
+def read_to_end(settings: Settings, topic: str) -> list[Record]:
+    """A one-partition topic of records (keys, secrets) from its start to its end now."""
+    _ensured(settings, topic)
     records: list[Record] = []
     codec = make_codec(settings.schema_registry_url)
-    consumer = Consumer(consumer_config(settings, "jobstream-keys-reader"))
+    consumer = Consumer(consumer_config(settings, "jobstream-admin-reader"))
     try:
-        partition = TopicPartition(topics.keys, 0, OFFSET_BEGINNING)
+        partition = TopicPartition(topic, 0, OFFSET_BEGINNING)
         end = end_offset(consumer, partition)
         consumer.assign([partition])
         position, deadline = 0, time.monotonic() + READ_S
         while position < end:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"could not read {topics.keys} to its end within {READ_S:.0f}s")
+                raise RuntimeError(f"could not read {topic} to its end within {READ_S:.0f}s")
             for message in consumer.consume(500, 1.0):
                 if message.error() is None:
-                    records.append(codec.decode(message.value(), topic=message.topic(), partition=0,
-                                                offset=message.offset()))
                     position = (message.offset() or 0) + 1
+                    if message.value() is not None:  # a tombstone of a compacted topic holds nothing
+                        records.append(codec.decode(message.value(), topic=message.topic(), partition=0,
+                                                    offset=message.offset()))
     finally:
         consumer.close()
     return records
 
 
 def _publish(settings: Settings, key: str, record: Record) -> None:
-    topics = _ensured(settings)
+    publish_acknowledged(settings, Topics(settings.topic_prefix).keys, [(key, record)])
+
+
+def publish_acknowledged(settings: Settings, topic: str, records: list[tuple[str, Record]]) -> None:
+    """Records on ``topic`` (keys, secrets), in order; returns once the broker acknowledged them all."""
+    _ensured(settings, topic)
     publisher = Publisher(settings)
-    publisher.publish(topics.keys, key, record)
+    for key, record in records:
+        publisher.publish(topic, key, record)
     if publisher.flush(FLUSH_S):
-        raise RuntimeError(f"the broker did not acknowledge the key record within {FLUSH_S:.0f}s")
+        raise RuntimeError(f"the broker did not acknowledge the records on {topic} within {FLUSH_S:.0f}s")
 
 
-def _ensured(settings: Settings) -> Topics:
+def _ensured(settings: Settings, topic: str) -> None:
     topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, [s for s in topics.specs(settings.partitions) if s.name == topics.keys],
+    ensure_topics(settings.kafka_bootstrap, [s for s in topics.specs(settings.partitions) if s.name == topic],
                   security=client_security(settings))
-    return topics
 
 
 def ensure_admin_key(settings: Settings, now: datetime) -> str | None:

@@ -50,6 +50,7 @@ class TaskOptions:
     data: str | None = None
     expect: list[int] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
+    secret_env: list[str] = field(default_factory=list)  # VAR=secret name: env_from
     cwd: str | None = None
     shell: bool = False
 
@@ -69,7 +70,7 @@ class RetryOptions:
     max_backoff: float | None = None
 
 
-KIND_OPTIONS = {"shell": ("--env", "--cwd", "--shell"), "python": ("--arg", "--kwarg", "--inline"),
+KIND_OPTIONS = {"shell": ("--env", "--secret-env", "--cwd", "--shell"), "python": ("--arg", "--kwarg", "--inline"),
                 "http": ("--method", "--header", "--data", "--expect-status")}
 
 
@@ -87,7 +88,8 @@ def task_body(task: TaskOptions) -> dict[str, Any]:
 
 
 def _options_used(task: TaskOptions) -> dict[str, bool]:
-    return {"--env": bool(task.env), "--cwd": task.cwd is not None, "--shell": task.shell,
+    return {"--env": bool(task.env), "--secret-env": bool(task.secret_env), "--cwd": task.cwd is not None,
+            "--shell": task.shell,
             "--arg": bool(task.args), "--kwarg": bool(task.kwargs), "--inline": task.inline,
             "--method": task.method is not None, "--header": bool(task.headers), "--data": task.data is not None,
             "--expect-status": bool(task.expect)}
@@ -96,6 +98,8 @@ def _options_used(task: TaskOptions) -> dict[str, bool]:
 def _shell_task(task: TaskOptions) -> dict[str, Any]:
     body: dict[str, Any] = {"type": "shell", "argv": task.argv, "env": parse_pairs(task.env, "--env"),
                             "shell": task.shell}
+    if task.secret_env:
+        body["env_from"] = {var: {"secret": name} for var, name in parse_pairs(task.secret_env, "--secret-env").items()}
     if task.cwd is not None:
         body["cwd"] = task.cwd
     return body

@@ -6,7 +6,21 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from . import analytics, audit, commands, common, dispatch, events, keys, logs, results, state, templates, workers
+from . import (
+    analytics,
+    audit,
+    commands,
+    common,
+    dispatch,
+    events,
+    keys,
+    logs,
+    results,
+    secrets,
+    state,
+    templates,
+    workers,
+)
 from .base import Record
 from .loader import AVRO_DIR, LoadedSchema, SchemaSet, load_schema_set
 
@@ -64,7 +78,7 @@ class Catalog:
 
 RECORDS: tuple[type[Record], ...] = (*common.RECORDS, *commands.RECORDS, *events.RECORDS, *workers.RECORDS,
                                      *dispatch.RECORDS, *logs.RECORDS, *state.RECORDS, *results.RECORDS,
-                                     *templates.RECORDS, *keys.RECORDS,
+                                     *templates.RECORDS, *keys.RECORDS, *secrets.RECORDS,
                                      *audit.RECORDS, *analytics.RECORDS)
 ENUMS: dict[str, type[StrEnum]] = {**common.ENUMS, **commands.ENUMS, **events.ENUMS, **state.ENUMS,
                                   **results.ENUMS, **templates.ENUMS}

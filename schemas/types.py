@@ -87,6 +87,7 @@ from .events import (
 from .keys import KeyCreated, KeyEvent, KeyRevoked, QuotaSet
 from .logs import LogChunk
 from .results import CausedEvent, CommandResult, CommandStatus
+from .secrets import DataKeyCreated, DataKeyDeleted, SecretDeleted, SecretRecord, SecretSet
 from .state import Held, IncompleteDecision, JobStateFields, JobStateValue, Liveness, PendingTimer, WorkerLiveness
 from .templates import ParamType, Template, TemplateParam, TemplateVersion
 from .workers import (
@@ -132,6 +133,8 @@ __all__ = [
     "JobEventRow", "JobContext",
     # API keys
     "KeyCreated", "KeyRevoked", "KeyEvent", "QuotaSet",
+    # secrets (ciphertexts only)
+    "DataKeyCreated", "DataKeyDeleted", "SecretSet", "SecretDeleted", "SecretRecord",
     # the audit trail
     "AuditEntry",
 ]

@@ -66,6 +66,7 @@ from jobstream.worker.allowlist import ANY_MODULE
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
 from jobstream.worker.outbox import Kept, Outbox
 from jobstream.worker.runs import run_assignment
+from jobstream.worker.secrets import SecretSource
 
 log = logging.getLogger(__name__)
 SEEN_AT_MOST = 100_000
@@ -110,6 +111,7 @@ class Worker:
         self.seq = 0
         self.capacity = spec.capacity()
         self.options = ExecutorOptions.from_settings(settings, spec.python_path, spec.allowed_modules)
+        self.secrets = SecretSource(settings, spec.worker_id)  # env_from's values, asked of the API
         # Credits are ordered by (incarnation, credit_seq), so the dispatcher can tell a repeated or
         # stale credit from this process's latest, and an earlier process's under the same id.
         self.incarnation = int(time.time() * 1_000_000)
@@ -304,7 +306,7 @@ class Worker:
         assignment = running.assignment
         try:
             result = await run_assignment(self.publisher, self.spec.worker_id, assignment, running.cancelled,
-                                          self.options)
+                                          self.options, self.secrets)
         except Exception as error:  # noqa: BLE001 - an execution must always end, or it holds its slot forever
             log.exception("execution %s could not run", assignment.execution_id)  # its finish proves its start
             reason = f"the worker could not run this task: {type(error).__name__}: {error}"

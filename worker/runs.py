@@ -13,15 +13,19 @@ import contextlib
 import itertools
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jobstream.schemas import Assignment, ReportFinished, ReportProgress, ReportStarted
+from jobstream.core.env_from import split_env
+from jobstream.schemas import Assignment, Outcome, ReportFinished, ReportProgress, ReportStarted, ShellTask, Task
 from jobstream.schemas.actors import worker_actor
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
 from jobstream.worker.log_stream import ExecutionLog
+from jobstream.worker.masking import Masker
 from jobstream.worker.progress import Progress
+from jobstream.worker.secrets import SecretSource, SecretsRefused
 from jobstream.worker.upstream_results import upstream_results, write_results_file
 
 Report = type[ReportStarted] | type[ReportProgress] | type[ReportFinished]
@@ -49,7 +53,7 @@ START_REPORT_DELAY_S = 0.05
 
 
 async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: asyncio.Event,
-                         options: ExecutorOptions) -> ExecutionResult:
+                         options: ExecutorOptions, secrets: SecretSource | None = None) -> ExecutionResult:
     """Run the assignment's task to its end; ReportStarted (unless it ends at once) and
     ReportProgress are sent on the way."""
     numbers = itertools.count(1)
@@ -60,15 +64,27 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
         send_report(publisher, worker_id, ReportProgress, assignment, f"progress:{next(numbers)}",
                     percent=progress.percent, message=progress.message)
 
-    output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output)
+    task, refs = _without_refs(assignment.spec.task)
+    secret_env: dict[str, str] = {}
+    if refs:
+        start.send_now()  # the lease the API checks is recorded by the start report: no pid for these
+        try:
+            secret_env = await _secret_values(secrets, assignment.execution_id)
+        except SecretsRefused as error:
+            return ExecutionResult(Outcome.FAILED, None, "", "", 0, error=str(error))
+    masker = Masker(list(secret_env.values())) if secret_env else None
+    output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output,
+                             masker=masker)
     results = upstream_results(assignment.spec)
     try:
         with _results_env(results) as results_env:
             ctx = RunContext(assignment.spec.timeout_s, cancelled, output, on_started=start.started,
-                             env={**job_env(assignment), **results_env}, options=options, upstream_results=results)
-            return await run_task(assignment.spec.task, ctx, assignment.execution_id)
+                             env={**job_env(assignment), **results_env, **secret_env}, options=options,
+                             upstream_results=results)
+            result = await run_task(task, ctx, assignment.execution_id)
     finally:
         start.withdraw()  # not sent yet: the finish, sent next, says it started
+    return masked(result, masker)
 
 
 class _StartReport:
@@ -96,6 +112,30 @@ class _StartReport:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+
+def _without_refs(task: Task) -> tuple[Task, dict[str, str]]:
+    """The task as it runs (its env without env_from's references), and the references."""
+    if not isinstance(task, ShellTask):
+        return task, {}
+    plain, refs = split_env(task.env)
+    return (replace(task, env=plain), refs) if refs else (task, {})
+
+
+async def _secret_values(secrets: SecretSource | None, execution_id: str) -> dict[str, str]:
+    if secrets is None:
+        raise SecretsRefused("this worker was started without access to the API's secrets")
+    return await secrets.values(execution_id)
+
+
+def masked(result: ExecutionResult, masker: Masker | None) -> ExecutionResult:
+    """The result with every secret value masked (the tails are, as the output; the error and the
+    result a task returned may hold one too)."""
+    if masker is None:
+        return result
+    return replace(result, stdout_tail=masker.text(result.stdout_tail), stderr_tail=masker.text(result.stderr_tail),
+                   error=masker.text(result.error) if result.error else result.error,
+                   result_json=masker.text(result.result_json) if result.result_json else result.result_json)
 
 
 @contextlib.contextmanager

@@ -24,9 +24,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def shell(*argv: str, env: Mapping[str, str] | None = None, cwd: str | None = None) -> dict[str, Any]:
-    """A shell task: ``argv`` exec'd as given."""
+def shell(*argv: str, env: Mapping[str, str] | None = None, cwd: str | None = None,
+          secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A shell task: ``argv`` exec'd as given; ``secrets`` maps variables to secret names (env_from)."""
     task: dict[str, Any] = {"type": "shell", "argv": list(argv), "env": dict(env or {})}
+    if secrets:
+        task["env_from"] = {variable: {"secret": name} for variable, name in secrets.items()}
     return task | ({"cwd": cwd} if cwd else {})
 
 

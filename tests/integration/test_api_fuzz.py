@@ -26,6 +26,7 @@ from jobstream.api.problems import PROBLEM_JSON
 from jobstream.config import Settings
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
+from jobstream.secrets_admin import ensure_kek
 from tests.credentials import jwt_for
 from tests.integration.harness import ServiceProcess, api_stack
 
@@ -60,6 +61,7 @@ def api_url(test_settings: Settings, topics_ready: Topics, services: dict[str, S
     """The API with what makes its writes readable (state processor, projector); no worker runs
     what the fuzz submits."""
     settings = test_settings.with_(api_url=f"http://127.0.0.1:{free_port()}")
+    ensure_kek(settings)  # as `jobstream run` does: setting a secret needs it
     with api_stack(settings, services, tmp_path, unique_name, ["state-processor", "projector", "api"]):
         yield settings.api_url
 

@@ -21,7 +21,7 @@ def test_each_role_is_granted_what_the_table_of_roles_says() -> None:
     assert granted[Role.SUBMITTER] == {P.PUBLIC, P.READ, P.SUBMIT, P.ACT}
     assert granted[Role.OPERATOR] == {P.PUBLIC, P.READ, P.SUBMIT, P.ACT, P.OPERATE}
     assert granted[Role.ADMIN] == set(Permission)
-    assert granted[Role.WORKER] == {P.PUBLIC, P.REGISTER}
+    assert granted[Role.WORKER] == {P.PUBLIC, P.REGISTER, P.REVEAL}
 
 
 @pytest.mark.parametrize("role", list(Role))

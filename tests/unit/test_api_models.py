@@ -338,3 +338,22 @@ def test_a_single_valued_query_parameter_given_twice_is_422_naming_it(client: Te
     repeated = {"status": ["queued", "running"], "queue": ["a", "b"], "limit": ["2", "3"]}
     body = assert_problem(client.get("/v1/jobs", params=repeated), 422)
     assert [e["field"] for e in body["errors"]] == ["limit", "queue"]
+
+
+def test_env_from_travels_as_references_only_and_a_bad_reference_is_named() -> None:
+    from pydantic import ValidationError
+
+    from jobstream.api.models import ShellTaskIn
+    from jobstream.core.env_from import split_env
+
+    task = ShellTaskIn.model_validate({"type": "shell", "argv": ["env"], "env": {"A": "1"},
+                                       "env_from": {"DB_PASSWORD": {"secret": "db-password"}}}).to_avro()
+    assert split_env(task.env) == ({"A": "1"}, {"DB_PASSWORD": "db-password"})
+    cases: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+        ({"env_from": {"DB_PASSWORD": {"secret": "no/slash"}}}, ("env_from", "DB_PASSWORD", "secret")),
+        ({"env_from": {"1BAD": {"secret": "x"}}}, ("env_from", "1BAD", "[key]")),
+        ({"env": {"secret:X": "y"}}, ("env",))]
+    for bad, where in cases:
+        with pytest.raises(ValidationError) as error:
+            ShellTaskIn.model_validate({"type": "shell", "argv": ["env"], **bad})
+        assert tuple(error.value.errors()[0]["loc"]) == where

@@ -221,3 +221,12 @@ def test_ls_passes_the_submission_time_range() -> None:
     assert run(handle, "ls", "--since", "2026-03-01T00:00:00Z", "--until", "2026-03-02T00:00:00+01:00").exit_code == 0
     assert seen[0].url.params["submitted_since"] == "2026-03-01T00:00:00Z"
     assert seen[0].url.params["submitted_until"] == "2026-03-02T00:00:00+01:00"
+
+
+def test_secret_env_becomes_env_from_and_applies_to_commands_only() -> None:
+    task = TaskOptions(argv=["psql"], secret_env=["DB_PASSWORD=db-password"])
+    body = submission_body(JobOptions(name="n"), task, ScheduleOptions(), RetryOptions())
+    assert body["task"]["env_from"] == {"DB_PASSWORD": {"secret": "db-password"}}
+    with pytest.raises(typer.BadParameter, match="does not apply"):
+        submission_body(JobOptions(name="n"), TaskOptions(python="m:f", secret_env=["A=b"]), ScheduleOptions(),
+                        RetryOptions())

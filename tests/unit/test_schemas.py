@@ -52,7 +52,7 @@ def test_every_schema_loads_and_counts_match_the_contract() -> None:
     for path in FILES:
         by_folder[_folder(path)] = by_folder.get(_folder(path), 0) + 1
     assert set(by_folder) == {"common", "commands", "events", "workers", "dispatch", "logs", "state", "results",
-                              "templates", "keys", "audit", "analytics"}
+                              "templates", "keys", "secrets", "audit", "analytics"}
     assert len(schemas) == len(FILES) == len(list(AVRO_DIR.rglob("*.avsc")))
 
 

@@ -193,3 +193,12 @@ def test_wait_asks_again_for_a_job_not_projected_yet_then_gives_up_on_one_that_n
     with pytest.raises(ClientError) as raised:
         client(missing, clock=lambda: now[0]).wait("nope")
     assert raised.value.status == 404 and now[0] == 10  # APPEAR_S, not for ever
+
+
+def test_a_shell_task_refers_to_secrets_by_name() -> None:
+    from jobstream.api.models import ShellTaskIn
+
+    task = shell("psql", secrets={"DB_PASSWORD": "db-password"})
+    assert task["env_from"] == {"DB_PASSWORD": {"secret": "db-password"}}
+    ShellTaskIn.model_validate(task)  # what the API accepts
+    assert "env_from" not in shell("true")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobstream.config import LOG_MAX_BYTES
+from jobstream.worker.masking import Masker
 from jobstream.worker.progress import PREFIX, Progress, parse_line
 
 TAIL_BYTES = 8 * 1024
@@ -203,8 +204,9 @@ class ExecutionOutput:
     """Everything one execution prints: to the sink in chunks, into tails, progress to its callback."""
 
     def __init__(self, sink: Sink, on_progress: ProgressSink | None = None, options: OutputOptions | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, masker: Masker | None = None) -> None:
         self.options = options or OutputOptions()
+        self.masker = masker  # the execution's secret values, masked before anything leaves
         self.sink, self.on_progress, self.clock = sink, on_progress, clock
         self.chunker = LogChunker(self.options)
         self.tails = {stream: TailBuffer() for stream in STREAMS}
@@ -213,6 +215,11 @@ class ExecutionOutput:
         self.closed = False
 
     def feed(self, stream: str, data: bytes) -> None:
+        if self.masker is not None:
+            data = self.masker.feed(stream, data)
+        self._feed(stream, data)
+
+    def _feed(self, stream: str, data: bytes) -> None:
         now = self.clock()
         self.tails[stream].feed(data)
         self._send(self.chunker.feed(stream, data, now))
@@ -228,7 +235,10 @@ class ExecutionOutput:
 
     def write_result(self, text: str, piece_chars: int = 16 * 1024) -> None:
         """A large result, after the output, as ``result`` pieces (never truncated: it was bounded before)."""
+        self._release_held()
         self._send(self.chunker.drain())  # the output first, in order
+        if self.masker is not None:
+            text = self.masker.text(text)
         for start in range(0, len(text), piece_chars):
             self.sink(Piece("result", clean_text(text[start:start + piece_chars])))
 
@@ -237,9 +247,17 @@ class ExecutionOutput:
         if self.closed:
             return self.chunker.dropped
         self.closed = True
+        self._release_held()
         self._progress(self.throttle.flush(self.clock()))
         self._send(self.chunker.close())
         return self.chunker.dropped
+
+    def _release_held(self) -> None:
+        """The bytes the masker held back: at the end of the output, no value can complete."""
+        if self.masker is not None:
+            for stream in STREAMS:
+                if held := self.masker.flush(stream):
+                    self._feed(stream, held)
 
     def _send(self, pieces: list[Piece]) -> None:
         for piece in pieces:

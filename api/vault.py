@@ -1,0 +1,108 @@
+"""The API's secrets: a fold of the secrets topic kept current by a thread (as the keyring folds
+the keys topic), and the KEKs, read when first needed and again when a data key names one this
+process does not hold yet (after ``jobstream secrets rotate-kek``).
+
+Values are opened only to answer a worker's reveal (routes_secrets.py) and never kept in clear;
+the routes publish what they seal with the API's producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+
+from jobstream.config import Settings
+from jobstream.core.secret_book import SecretBook, set_records
+from jobstream.core.secrets_crypto import KekRing, SecretUnreadable
+from jobstream.infra.topics import Topics
+from jobstream.schemas import (
+    Codec,
+    DataKeyCreated,
+    DataKeyDeleted,
+    MessageDecodeError,
+    SecretDeleted,
+    SecretRecord,
+    SecretSet,
+    make_codec,
+)
+from jobstream.secrets_admin import load_keks
+from jobstream.streams.kafka_io import consumer_config
+
+log = logging.getLogger(__name__)
+POLL_S = 0.2
+
+
+class SecretVault:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = Topics(settings.topic_prefix).secrets
+        self.book = SecretBook()
+        self._lock = threading.Lock()  # the fold's thread and the routes' threads share the book
+        self._ring: KekRing | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobstream-api-secrets", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def keks(self, reload: bool = False) -> KekRing:
+        """NoKek when none is configured (the routes answer 503)."""
+        if self._ring is None or reload:
+            self._ring = load_keks(self.settings)
+        return self._ring
+
+    def reveal(self, namespace: str, name: str) -> str:
+        """KeyError: no such secret; SecretUnreadable: its data key is gone."""
+        with self._lock:
+            try:
+                return self.book.reveal(self.keks(), namespace, name)
+            except SecretUnreadable:  # perhaps wrapped by a KEK rotated in since: read the KEKs again once
+                return self.book.reveal(self.keks(reload=True), namespace, name)
+
+    def sealed(self, namespace: str, name: str, value: str, now: datetime, actor: str) -> list[SecretRecord]:
+        """What setting a secret writes (a data key first, if the namespace has none yet)."""
+        with self._lock:
+            return list(set_records(self.book, self.keks(), namespace, name, value, now, actor))
+
+    def deletion(self, namespace: str, name: str, now: datetime, actor: str) -> SecretDeleted | None:
+        with self._lock:
+            if (namespace, name) not in self.book.values:
+                return None
+        return SecretDeleted(namespace=namespace, name=name, deleted_at=now, actor=actor)
+
+    def applied(self, records: list[SecretRecord]) -> None:
+        """Records the broker acknowledged, applied at once (read your writes; the fold applies them
+        again, to the same effect)."""
+        with self._lock:
+            for record in records:
+                self.book.apply(record)
+
+    def _run(self) -> None:
+        codec = make_codec(self.settings.schema_registry_url)
+        consumer = Consumer(consumer_config(self.settings, "jobstream-api-secrets"))
+        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        try:
+            while not self._stop.is_set():
+                for message in consumer.consume(500, POLL_S):
+                    if message.error() is None and message.value() is not None:
+                        self._apply(codec, message)
+        finally:
+            consumer.close()
+
+    def _apply(self, codec: Codec, message: Message) -> None:
+        try:
+            record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
+                                  offset=message.offset())
+        except MessageDecodeError as error:
+            log.warning("secrets topic: skipped an undecodable record: %s", error)
+            return
+        if isinstance(record, DataKeyCreated | DataKeyDeleted | SecretSet | SecretDeleted):
+            with self._lock:
+                self.book.apply(record)
