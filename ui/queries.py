@@ -127,15 +127,17 @@ class DashboardQueries:
             events=self.store.table("job_events"), jobs=self.store.table("jobs"))
         return await self.store.fetch(query, [self.namespace, job_id, list(SCHEDULE_EVENTS), limit])
 
-    async def schedules(self) -> list[Row]:
-        """Jobs with a schedule (not their runs), each with its last run's status and end."""
+    async def schedules(self, limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` jobs with a schedule (not their runs) by name, after the key ``(name, job_id)``,
+        each with its last run's status and end (indexes jobs_schedules_idx and jobs_parent_submitted_idx)."""
         query = sql.SQL(
             "SELECT j.*, last.status AS last_status, last.finished_at AS last_finished_at FROM {jobs} j"
             " LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM {jobs} r WHERE r.parent_job_id = j.job_id"
             "   ORDER BY COALESCE(r.submitted_at, '-infinity'::timestamptz) DESC, r.job_id DESC LIMIT 1) last ON true"
-            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object' AND j.namespace = %s"
-            " ORDER BY j.name, j.job_id LIMIT 500").format(jobs=self.store.table("jobs"))
-        return await self.store.fetch(query, [self.namespace])
+            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object' AND j.namespace = %s{after}"
+            " ORDER BY j.name, j.job_id LIMIT %s").format(
+            jobs=self.store.table("jobs"), after=sql.SQL(" AND (j.name, j.job_id) > (%s, %s)" if after else ""))
+        return await self.store.fetch(query, [self.namespace, *(after or ()), limit + 1])
 
     async def workers(self) -> list[Row]:
         query = sql.SQL("SELECT * FROM {} WHERE namespace = %s ORDER BY status, worker_id LIMIT 500").format(
