@@ -86,8 +86,8 @@ class Filter:
             if value is None or value in (Contains({}), Between()) or isinstance(value, OfJobsLabelled) and not (
                     value.pairs or value.namespace):
                 continue
-            if isinstance(value, StartsWith):
-                clauses.append(sql.SQL("starts_with({}, %s)").format(sql.Identifier(column)))
+            if isinstance(value, StartsWith):  # under "C" a btree index of the column in "C" serves it
+                clauses.append(sql.SQL('starts_with({} COLLATE "C", %s)').format(sql.Identifier(column)))
                 params.append(value.prefix)
             elif isinstance(value, Between):
                 for bound, op in ((value.since, ">="), (value.until, "<")):
@@ -101,6 +101,9 @@ class Filter:
             elif isinstance(value, Contains):
                 clauses.append(sql.SQL("{} @> %s").format(sql.Identifier(column)))
                 params.append(Jsonb(value.pairs))
+            elif isinstance(value, list | tuple) and len(value) == 1:  # = keeps an index's order, ANY not
+                clauses.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+                params.append(value[0])
             elif isinstance(value, list | tuple):
                 clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
                 params.append(list(value))
@@ -116,7 +119,8 @@ def where_clause(clauses: list[sql.Composable]) -> sql.Composable:
 
 # Jobs by submission, newest first: job ids alone do not sort so (ids from idempotency keys are
 # not time-ordered, runs of a schedule sort after their parent). A row without submitted_at sorts
-# last; job_id breaks ties, and the pair is the key of the pages.
+# last; job_id breaks ties, and the pair is the key of the pages. The jobs_*_submitted_idx indexes
+# of schema.sql hold this expression: keep them in step.
 SUBMITTED = sql.SQL("COALESCE(submitted_at, '-infinity'::timestamptz)")
 
 
@@ -217,6 +221,12 @@ class ReadModel:
         """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``
         (``submitted_at`` as text; ``-infinity`` for a job without one)."""
         clauses, params = filters.clauses()
+        window = filters.values.get("submitted_at")
+        if isinstance(window, Between):  # the same bounds on the sort key, which the indexes hold
+            for bound, op in ((window.since, ">="), (window.until, "<")):
+                if bound is not None:
+                    clauses.append(sql.SQL("{} {} %s").format(SUBMITTED, sql.SQL(op)))
+                    params.append(bound)
         if after is not None:
             clauses.append(sql.SQL("({}, job_id) < (%s::timestamptz, %s)").format(SUBMITTED))
             params += list(after)

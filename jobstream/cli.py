@@ -514,6 +514,22 @@ def bench_projector(jobs: int = typer.Option(20_000, help="job lifecycles (5 eve
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(jobs: int = typer.Option(1_000_000, help="jobs in the read model"),
+                    repeat: int = typer.Option(5, help="timed requests per route (after one to warm up)"),
+                    database_url: str = typer.Option(None, help="an existing server (a schema of its own is made and "
+                                                                "dropped); default: a private one on a free port"),
+                    no_baseline: bool = typer.Option(False, "--no-baseline",
+                                                     help="skip timing the pages before the indexes exist")) -> None:
+    """Server time (p50/p95/max ms) of the dashboard's list and overview pages and GET /v1/jobs with each
+    common filter over N loaded jobs, keys only and then with the read model's indexes; prints JSON."""
+    import json
+
+    from jobstream.bench_dashboard import run_dashboard_bench
+
+    typer.echo(json.dumps(run_dashboard_bench(jobs, repeat, database_url, baseline=not no_baseline), indent=2))
+
+
 @bench_app.command("state-processor")
 def bench_state_processor(commands: int = typer.Option(200_000, help="SubmitJob commands to decide"),
                           timeout_s: float = typer.Option(1800, help="give up after this long"),

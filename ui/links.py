@@ -34,6 +34,11 @@ def dead_letters_url(filters: JobFilters, cursor: str | None = None) -> str:
     return _with_filters("/ui/dead-letters", filters, cursor)
 
 
+def schedules_url(cursor: str | None = None) -> str:
+    """The schedules list (at a page)."""
+    return "/ui/schedules" + (f"?{urlencode([('cursor', cursor)])}" if cursor else "")
+
+
 def bulk_url(operation: str, filters: JobFilters) -> str | None:
     """The dry run of ``operation`` on what these filters match; None without a filter (not everything at once)."""
     if filters == JobFilters():

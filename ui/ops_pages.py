@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jobstream.api.auth import Caller
 from jobstream.api.context import Context, Cursor, JobId, WorkerId
 from jobstream.api.models import spec_from_json
-from jobstream.api.paging import decode_cursor, next_cursor
+from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
 from jobstream.api.routes_schedules import SchedulePreview, fire_views, preview, schedule_from_query
 from jobstream.api.routes_workers import request_drain
@@ -20,11 +21,12 @@ from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
 from jobstream.schemas.events import SkipReason
 from jobstream.ui.filters import Filters
-from jobstream.ui.links import back_with, bulk_url, dead_letters_url
+from jobstream.ui.links import back_with, bulk_url, dead_letters_url, schedules_url
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
 Notice = Annotated[str | None, Query(max_length=500)]
+PAGE_SIZE = 50
 Param = Annotated[str | None, Query(max_length=200)]
 
 
@@ -81,13 +83,18 @@ def _preview(trial: dict[str, str]) -> tuple[SchedulePreview | None, str | None]
 def add_ops_pages(router: APIRouter) -> None:
     @router.get("/schedules", response_class=HTMLResponse)
     async def schedules(request: Request, context: Context, caller: Caller, notice: Notice = None,
-                        cron: Param = None, every: Param = None, timezone: Param = None) -> HTMLResponse:
-        """Every recurring job, and a preview of a schedule's next fires (``cron`` or ``every``)."""
-        rows = await DashboardQueries(context.store, caller.namespace).schedules()
+                        cron: Param = None, every: Param = None, timezone: Param = None,
+                        cursor: Cursor = None) -> HTMLResponse:
+        """The recurring jobs by name, a page at a time, and a preview of a schedule's next fires (``cron``
+        or ``every``)."""
+        rows = await DashboardQueries(context.store, caller.namespace).schedules(PAGE_SIZE, decode_pair_cursor(cursor))
+        items, following = next_cursor(rows, PAGE_SIZE, lambda row: json.dumps([row["name"], row["job_id"]]))
         trial = {"cron": cron or "", "every": every or "", "timezone": timezone or "UTC"}
         fires, problem = _preview(trial) if cron or every else (None, None)
-        return page(request, "schedules.html", schedules=rows, notice=notice, summary=schedule_summary,
-                    trial=trial, fires=fires, problem=problem)
+        return page(request, "schedules.html", schedules=items, notice=notice, summary=schedule_summary,
+                    trial=trial, fires=fires, problem=problem, self_url=schedules_url(cursor),
+                    next_url=schedules_url(following) if following else None,
+                    first_url=schedules_url() if cursor else None)
 
     @router.get("/workers", response_class=HTMLResponse)
     async def workers(request: Request, context: Context, caller: Caller, notice: Notice = None) -> HTMLResponse:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from jobstream.api.store import SUBMITTED, Between, Contains, Filter, ReadModel, Row, StartsWith, where_clause
+from jobstream.api.store import Between, Contains, Filter, ReadModel, Row, StartsWith
 from jobstream.core.lifecycle import Status
 from jobstream.projections.rows import WorkerStatus
 
@@ -56,28 +56,26 @@ class DashboardQueries:
     async def jobs(self, filters: JobFilters, limit: int, after: tuple[str, str] | None) -> list[Row]:
         """Up to ``limit + 1`` jobs, the last submitted first, after the key ``(submitted_at, job_id)``
         (the keyset of ``GET /v1/jobs``)."""
-        clauses, params = filters.clauses(self.namespace)
-        if after is not None:
-            clauses.append(sql.SQL("({}, job_id) < (%s::timestamptz, %s)").format(SUBMITTED))
-            params += list(after)
-        query = sql.SQL("SELECT * FROM {}{} ORDER BY {} DESC, job_id DESC LIMIT %s").format(
-            self.store.table("jobs"), where_clause(clauses), SUBMITTED)
-        return await self.store.fetch(query, [*params, limit + 1])
+        return await self.store.jobs_by_submission(Filter({"namespace": self.namespace, **filters.filter().values}),
+                                                   limit, after)
 
     async def overview(self) -> Overview:
-        jobs = self.store.table("jobs")
-        ns = self.namespace
+        """Counts from ``job_counts`` (kept by triggers on ``jobs``), not a scan of a million jobs."""
+        counts, ns = self.store.table("job_counts"), self.namespace
         by_status = await self.store.fetch(sql.SQL(
-            "SELECT status, count(*) AS n FROM {} WHERE namespace = %s GROUP BY status").format(jobs), [ns])
+            "SELECT status, sum(n) AS n FROM {} WHERE namespace = %s AND status <> '' GROUP BY status").format(counts),
+            [ns])
+        # A queue's oldest waiting job by the partial index jobs_queued_idx (a job without a queue has none)
         queues = await self.store.fetch(sql.SQL(
-            "SELECT queue, count(*) AS waiting, min(queued_at) AS oldest_queued_at FROM {}"
-            " WHERE status = %s AND namespace = %s GROUP BY queue ORDER BY queue").format(jobs),
-            [Status.QUEUED.value, ns])
+            "SELECT NULLIF(c.queue, '') AS queue, c.n AS waiting, (SELECT min(j.queued_at) FROM {jobs} j"
+            "   WHERE j.namespace = c.namespace AND j.status = %s AND j.queue = c.queue) AS oldest_queued_at"
+            " FROM {counts} c WHERE c.namespace = %s AND c.status = %s AND c.n > 0 ORDER BY c.queue").format(
+            jobs=self.store.table("jobs"), counts=counts), [Status.QUEUED.value, ns, Status.QUEUED.value])
         dead = await self.store.fetch_one(sql.SQL(
             "SELECT count(*) AS n FROM {} j WHERE j.status = %s AND j.namespace = %s AND EXISTS (SELECT 1 FROM {} e"
             " WHERE e.job_id = j.job_id AND e.type = 'JobDeadLettered')").format(
-            jobs, self.store.table("job_events")), [Status.FAILED.value, ns])
-        return Overview(jobs_by_status={str(r["status"]): int(r["n"]) for r in by_status}, queues=queues,
+            self.store.table("jobs"), self.store.table("job_events")), [Status.FAILED.value, ns])
+        return Overview(jobs_by_status={str(r["status"]): int(r["n"]) for r in by_status if r["n"]}, queues=queues,
                         workers_by_status=await self._workers_by_status(),
                         dead_letters=int(dead["n"]) if dead else 0)
 
@@ -129,15 +127,17 @@ class DashboardQueries:
             events=self.store.table("job_events"), jobs=self.store.table("jobs"))
         return await self.store.fetch(query, [self.namespace, job_id, list(SCHEDULE_EVENTS), limit])
 
-    async def schedules(self) -> list[Row]:
-        """Jobs with a schedule (not their runs), each with its last run's status and end."""
+    async def schedules(self, limit: int, after: tuple[str, str] | None) -> list[Row]:
+        """Up to ``limit + 1`` jobs with a schedule (not their runs) by name, after the key ``(name, job_id)``,
+        each with its last run's status and end (indexes jobs_schedules_idx and jobs_parent_submitted_idx)."""
         query = sql.SQL(
             "SELECT j.*, last.status AS last_status, last.finished_at AS last_finished_at FROM {jobs} j"
             " LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM {jobs} r WHERE r.parent_job_id = j.job_id"
-            "   ORDER BY r.submitted_at DESC NULLS LAST, r.job_id DESC LIMIT 1) last ON true"
-            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object' AND j.namespace = %s"
-            " ORDER BY j.name, j.job_id LIMIT 500").format(jobs=self.store.table("jobs"))
-        return await self.store.fetch(query, [self.namespace])
+            "   ORDER BY COALESCE(r.submitted_at, '-infinity'::timestamptz) DESC, r.job_id DESC LIMIT 1) last ON true"
+            " WHERE j.parent_job_id IS NULL AND jsonb_typeof(j.spec->'schedule') = 'object' AND j.namespace = %s{after}"
+            " ORDER BY j.name, j.job_id LIMIT %s").format(
+            jobs=self.store.table("jobs"), after=sql.SQL(" AND (j.name, j.job_id) > (%s, %s)" if after else ""))
+        return await self.store.fetch(query, [self.namespace, *(after or ()), limit + 1])
 
     async def workers(self) -> list[Row]:
         query = sql.SQL("SELECT * FROM {} WHERE namespace = %s ORDER BY status, worker_id LIMIT 500").format(

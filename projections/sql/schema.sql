@@ -41,6 +41,76 @@ CREATE INDEX IF NOT EXISTS jobs_status_idx ON jobs (status, job_id);
 CREATE INDEX IF NOT EXISTS jobs_queue_idx ON jobs (queue, job_id);
 CREATE INDEX IF NOT EXISTS jobs_name_idx ON jobs (name, job_id);
 
+-- The lists at volume (GET /v1/jobs, the dashboard; docs/architecture.md has the figures at 1,000,000
+-- jobs): a namespace's jobs newest submitted first, alone or after one equality filter, as their
+-- keyset pages read them (api/store.py: SUBMITTED), and the filters the planner cannot walk that
+-- order for (labels, a name prefix). A list never uses OFFSET.
+CREATE INDEX IF NOT EXISTS jobs_submitted_idx ON jobs (namespace, (COALESCE(submitted_at, '-infinity'::timestamptz)), job_id);
+CREATE INDEX IF NOT EXISTS jobs_status_submitted_idx
+    ON jobs (namespace, status, (COALESCE(submitted_at, '-infinity'::timestamptz)), job_id);
+CREATE INDEX IF NOT EXISTS jobs_queue_submitted_idx
+    ON jobs (namespace, queue, (COALESCE(submitted_at, '-infinity'::timestamptz)), job_id);
+CREATE INDEX IF NOT EXISTS jobs_priority_submitted_idx
+    ON jobs (namespace, priority, (COALESCE(submitted_at, '-infinity'::timestamptz)), job_id);
+CREATE INDEX IF NOT EXISTS jobs_name_prefix_idx ON jobs (namespace, name COLLATE "C");
+CREATE INDEX IF NOT EXISTS jobs_labels_idx ON jobs USING gin (labels jsonb_path_ops);
+-- A schedule's latest run (the schedules page), and GET /v1/jobs?parent_job_id=, in submission order.
+CREATE INDEX IF NOT EXISTS jobs_parent_submitted_idx
+    ON jobs (parent_job_id, (COALESCE(submitted_at, '-infinity'::timestamptz)), job_id) WHERE parent_job_id IS NOT NULL;
+DROP INDEX IF EXISTS jobs_parent_idx;  -- (parent_job_id, job_id): the index above serves its reads
+-- The schedules page: jobs with a schedule, by name (their runs have none of their own).
+CREATE INDEX IF NOT EXISTS jobs_schedules_idx ON jobs (namespace, name, job_id)
+    WHERE parent_job_id IS NULL AND jsonb_typeof(spec->'schedule') = 'object';
+-- The overview: each queue's oldest waiting job, and the chart of the last hour's finished jobs.
+CREATE INDEX IF NOT EXISTS jobs_queued_idx ON jobs (namespace, queue, queued_at) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS jobs_finished_idx ON jobs (namespace, finished_at) WHERE finished_at IS NOT NULL;
+
+-- How many jobs each namespace has by status and queue ('' for none): the overview's counts
+-- without reading a million rows. Kept by the statement triggers below in the transaction that
+-- changes jobs, so a replay, which rebuilds jobs, rebuilds the counts with them.
+CREATE TABLE IF NOT EXISTS job_counts (
+    namespace text NOT NULL,
+    status    text NOT NULL,
+    queue     text NOT NULL,
+    n         bigint NOT NULL,
+    PRIMARY KEY (namespace, status, queue)
+);
+CREATE OR REPLACE FUNCTION job_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- One upsert per statement (a projector's batch is one), the counters in key order so that
+    -- concurrent writers lock them in the same order; a row whose counted fields stay is -1 +1: no write.
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO job_counts AS c (namespace, status, queue, n)
+        SELECT namespace, COALESCE(status, ''), COALESCE(queue, ''), count(*) FROM new_rows
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (namespace, status, queue) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO job_counts AS c (namespace, status, queue, n)
+        SELECT namespace, status, queue, sum(d) FROM (
+            SELECT namespace, COALESCE(status, '') AS status, COALESCE(queue, '') AS queue, -1 AS d FROM old_rows
+            UNION ALL SELECT namespace, COALESCE(status, ''), COALESCE(queue, ''), 1 FROM new_rows) AS delta
+        GROUP BY 1, 2, 3 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (namespace, status, queue) DO UPDATE SET n = c.n + EXCLUDED.n;
+    ELSE
+        INSERT INTO job_counts AS c (namespace, status, queue, n)
+        SELECT namespace, COALESCE(status, ''), COALESCE(queue, ''), -count(*) FROM old_rows
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (namespace, status, queue) DO UPDATE SET n = c.n + EXCLUDED.n;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER jobs_count_insert AFTER INSERT ON jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+CREATE OR REPLACE TRIGGER jobs_count_update AFTER UPDATE ON jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+CREATE OR REPLACE TRIGGER jobs_count_delete AFTER DELETE ON jobs
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION job_counts_apply();
+-- A read model made before the counts: count what is there, once (in this transaction, which the
+-- triggers' creation made the only writer of jobs).
+INSERT INTO job_counts (namespace, status, queue, n)
+SELECT namespace, COALESCE(status, ''), COALESCE(queue, ''), count(*) FROM jobs
+WHERE NOT EXISTS (SELECT 1 FROM job_counts) GROUP BY 1, 2, 3;
+
 CREATE TABLE IF NOT EXISTS executions (
     execution_id     text PRIMARY KEY,
     job_id           text NOT NULL,

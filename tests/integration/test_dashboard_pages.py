@@ -166,6 +166,20 @@ def test_schedules_and_dead_letters_list_what_they_should(client: TestClient, db
     assert "redrive refused" in client.post("/ui/dead-letters/nope/redrive").text
 
 
+def test_schedules_are_listed_by_name_a_page_at_a_time(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    for i in reversed(range(52)):
+        insert_job(db, f"every-{i:02}", name=f"s{i:02}", status="scheduled",
+                   spec={"name": f"s{i:02}", "schedule": {"every_s": 60.0}})
+    first = client.get("/ui/schedules").text
+    assert listed(first) == [f"every-{i:02}" for i in range(50)] and "First page" not in first
+    following = next_link(first)
+    assert following is not None and following.startswith("/ui/schedules?cursor=")
+    second = client.get(following).text
+    assert listed(second) == ["every-50", "every-51"] and next_link(second) is None
+    assert f'hx-get="{following}"' in second.replace("&amp;", "&")  # a live redraw keeps the page
+    assert '<a href="/ui/schedules">First page</a>' in second
+
+
 def test_bulk_cancel_is_a_dry_run_first_and_needs_a_filter(client: TestClient, db: psycopg.Connection[Any]) -> None:
     for i in range(3):
         insert_job(db, f"q-{i}", queue="batch")
