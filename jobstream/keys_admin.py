@@ -33,12 +33,15 @@ def operator_actor() -> str:
 
 
 def create_key(settings: Settings, namespace: str, role: Role, now: datetime, *, name: str = "",
-               expires_in: timedelta | None = None, actor: str | None = None) -> tuple[NewToken, KeyCreated]:
-    """A new key on the keys topic (acknowledged); its token is returned once and stored nowhere."""
+               expires_in: timedelta | None = None, actor: str | None = None,
+               worker_id: str | None = None) -> tuple[NewToken, KeyCreated]:
+    """A new key on the keys topic (acknowledged); its token is returned once and stored nowhere.
+    ``worker_id``: a worker key that may act as that worker only."""
     token = new_token(os.urandom(40))
     record = KeyCreated(key_id=token.key_id, namespace=namespace, role=role.value, name=name,
                         secret_hash=PasswordHasher().hash(token.secret), created_at=now,
-                        expires_at=now + expires_in if expires_in else None, actor=actor or operator_actor())
+                        expires_at=now + expires_in if expires_in else None, actor=actor or operator_actor(),
+                        worker_id=worker_id)
     _publish(settings, token.key_id, record)
     return token, record
 

@@ -22,6 +22,7 @@ class KeyCreated(Record):
     created_at: datetime
     expires_at: datetime | None = None
     actor: str
+    worker_id: str | None = None  # a worker key bound to this worker id; None: unbound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
