@@ -87,6 +87,16 @@ def test_a_bound_worker_key_acts_for_its_own_worker_only(
             registered = ghost.post("/v1/workers/register", json=GHOST)
             assert registered.status_code == 201 and registered.json()["worker_id"] == "w-ghost"
             assert anyone.post("/v1/workers/register", json={**GHOST, "worker_id": "w-else"}).status_code == 201
+        # and the refusals are on the audit trail, saying why
+        ghost_actor = "key:" + other.removeprefix("jsk_").split(".")[0]
+
+        def refusals() -> list[dict[str, Any]] | None:
+            items = stack.get("/v1/audit", params={"actor": ghost_actor}).json()["items"]
+            refused = [e for e in items if e["status"] == 403]
+            return refused if len(refused) >= 2 else None
+        entries = poll(refusals, 30, "the two refusals on the audit trail")
+        assert {e["action"] for e in entries} == {"reveal", "register_worker"}
+        assert all("bound to worker w-ghost" in e["detail"] for e in entries)
         # and `keys ls` shows which key is bound to which worker; only a worker key is bound to one
         wrong = CliRunner().invoke(cli_app, ["keys", "create", "--role", "operator", "--worker-id", "w-1"],
                                    env=settings.as_env())
