@@ -31,3 +31,11 @@ def fold_cap(caps: dict[str, int], quota: QuotaSet) -> None:
         caps.pop(quota.namespace, None)
     else:
         caps[quota.namespace] = quota.max_in_flight
+
+
+def cap_reason(namespace: str, cap: int, in_flight: int) -> str | None:
+    """Why a queued job of ``namespace`` waits when the namespace has ``in_flight`` executions
+    assigned or running against its ``cap``; None when it has room."""
+    if in_flight < cap:
+        return None
+    return f"namespace {namespace} is at its in-flight cap: {in_flight} of {cap} executions assigned or running"
