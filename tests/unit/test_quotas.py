@@ -54,3 +54,19 @@ def test_a_quota_without_a_cap_goes_over_the_wire_as_no_cap() -> None:
     decoded = codec.decode(codec.encode(quota(cap=None), "jobstream.keys"), topic="jobstream.keys", partition=0,
                            offset=0)
     assert isinstance(decoded, QuotaSet) and decoded.max_in_flight is None
+
+
+def test_quotas_set_needs_a_quota_to_set() -> None:
+    from typer.testing import CliRunner
+
+    from jobstream.keys_cli import quotas_app
+
+    result = CliRunner().invoke(quotas_app, ["set", "--namespace", "acme"])
+    assert result.exit_code == 2 and "--max-in-flight" in result.output
+
+
+def test_quotas_set_says_what_now_holds() -> None:
+    from jobstream.keys_cli import describe
+
+    assert describe(10.0, 50) == "10 submissions a second, at most 50 in flight"
+    assert describe(NO_RATE, None) == "the default submission rate, no in-flight cap"
