@@ -358,6 +358,13 @@ class ReadModel:
                         ).format(self.table("workers"))
         return await self.fetch(query, [WorkerStatus.ACTIVE.value, queue])
 
+    async def in_flight(self, namespace: str) -> int:
+        """The namespace's jobs assigned or running, from ``job_counts`` (kept by triggers)."""
+        query = sql.SQL("SELECT coalesce(sum(n), 0) AS n FROM {} WHERE namespace = %s AND status = ANY(%s)"
+                        ).format(self.table("job_counts"))
+        row = await self.fetch_one(query, [namespace, [Status.ASSIGNED.value, Status.RUNNING.value]])
+        return int(row["n"]) if row else 0
+
     # ------------------------------------------------------------------ logs (the logs projector's table)
     async def log_chunks(self, execution_id: str, after_seq: int, limit: int) -> list[Row]:
         """An execution's chunks after ``after_seq``, in order; none while the table does not exist yet."""

@@ -75,33 +75,46 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the key's id (see keys ls
 
 
 quotas_app = typer.Typer(no_args_is_help=True,
-                         help="Namespaces' submission rates (per key: JOBSTREAM_KEY_SUBMIT_RATE).")
+                         help="Namespaces' submission rates (per key: JOBSTREAM_KEY_SUBMIT_RATE) and in-flight caps.")
 
 
 @quotas_app.command("set")
-def set_rate(namespace: Annotated[str, typer.Option(help="the namespace")],
-             submit_rate: Annotated[float, typer.Option("--submit-rate", min=0.001,
-                                                        help="submissions a second, burst twice that")]) -> None:
-    """Set a namespace's submission rate; every API applies it within a second."""
+def set_quotas(namespace: Annotated[str, typer.Option(help="the namespace")],
+               submit_rate: Annotated[float | None, typer.Option(
+                   "--submit-rate", min=0.001, help="submissions a second, burst twice that")] = None,
+               max_in_flight: Annotated[int | None, typer.Option(
+                   "--max-in-flight", min=0, help="executions assigned or running at once; 0: no cap")] = None) -> None:
+    """Set a namespace's quotas (what is not given stays as it was): every API applies the rate
+    within a second, every dispatcher the cap."""
     from jobstream.keys_admin import set_quota
 
     if not valid_namespace(namespace):
         raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
-    set_quota(Settings.from_env(), namespace, submit_rate, datetime.now(UTC))
-    typer.echo(f"namespace {namespace}: {submit_rate:g} submissions a second")
+    if submit_rate is None and max_in_flight is None:
+        raise typer.BadParameter("give --submit-rate, --max-in-flight or both")
+    quota = set_quota(Settings.from_env(), namespace, datetime.now(UTC), submit_rate=submit_rate,
+                      max_in_flight=max_in_flight)
+    typer.echo(f"namespace {namespace}: {describe(quota.submit_rate, quota.max_in_flight)}")
+
+
+def describe(submit_rate: float, max_in_flight: int | None) -> str:
+    rate = f"{submit_rate:g} submissions a second" if submit_rate > 0 else "the default submission rate"
+    cap = f"at most {max_in_flight} in flight" if max_in_flight else "no in-flight cap"
+    return f"{rate}, {cap}"
 
 
 @quotas_app.command("ls")
 def list_quotas(output: Output = Format.TABLE) -> None:
-    """The rates set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE)."""
+    """The quotas set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE and no cap)."""
     from jobstream.keys_admin import read_quotas
 
-    rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "set_at": q.set_at.isoformat(), "actor": q.actor}
+    rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "max_in_flight": q.max_in_flight,
+             "set_at": q.set_at.isoformat(), "actor": q.actor}
             for q in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace)]
     if output != Format.TABLE:
         print_data(rows, output)
         return
-    print_rows(rows, ("namespace", "submit_rate", "set_at", "actor"))
+    print_rows(rows, ("namespace", "submit_rate", "max_in_flight", "set_at", "actor"))
 
 
 @app.command()

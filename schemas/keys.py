@@ -37,9 +37,10 @@ class KeyRevoked(Record):
 class QuotaSet(Record):
     avro_name: ClassVar[str] = "jobstream.keys.QuotaSet"
     namespace: str
-    submit_rate: float
+    submit_rate: float  # 0: the API's default namespace rate
     set_at: datetime
     actor: str
+    max_in_flight: int | None = None  # executions assigned or running at once; None: no cap
 
 
 KeyEvent = KeyCreated | KeyRevoked

@@ -311,7 +311,7 @@ def test_a_namespace_rate_set_with_quotas_set_reaches_the_running_api(api: Api) 
     with api.as_("quota-ns:submitter", subject="q") as client:
         assert [client.post("/v1/jobs", json={}).status_code for _ in range(3)] == [422, 422, 422]
         # When an operator sets its rate to one a second
-        set_quota(api.settings, "quota-ns", 1.0, datetime.now(UTC))
+        set_quota(api.settings, "quota-ns", datetime.now(UTC), submit_rate=1.0)
         # Then the running API refuses its bursts past two, soon
         poll(lambda: 429 in [client.post("/v1/jobs", json={}).status_code for _ in range(3)], 10,
              "the namespace's new rate to apply")
