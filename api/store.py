@@ -195,7 +195,8 @@ class ReadModel:
         return rows[0] if rows else None
 
     async def ping(self) -> None:
-        await self.fetch(sql.SQL("SELECT 1 AS ok"))
+        """Postgres answers and the read model's tables are there (its projector creates them)."""
+        await self.fetch(sql.SQL("SELECT 1 AS ok FROM {} LIMIT 0").format(self.table("job_events")))
 
     # ------------------------------------------------------------------ paged lists
     async def page(self, table: str, key: str, filters: Filter, limit: int, after: str | None,
