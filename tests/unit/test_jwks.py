@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,17 +61,19 @@ def test_rs256_and_es256_tokens_are_accepted_with_their_namespace_role_grants() 
         assert provider.fetches == 1  # the second key came from the cached set
 
 
-@pytest.mark.parametrize(("token", "why"), [
-    (RSA.token("acme:operator", ttl=-timedelta(minutes=1)), "expired"),
-    (EC.token("acme:operator", issuer="https://elsewhere.test"), "issuer"),
-    (EC.token("acme:operator", issuer=None), "iss"),
-    (RSA.token("acme:operator", audience="another-service"), "(?i)audience"),
-    (RSA.token("acme:operator", audience=None), "aud"),
-    (RSA.token(), "no namespace:role grant"),
-])
-def test_expired_or_foreign_tokens_are_refused(token: str, why: str) -> None:
+# Tokens are made when the test runs (a lambda each): made at collection, they would expire
+# before a long session reaches the test, and be refused for that instead.
+@pytest.mark.parametrize(("make_token", "why"), [
+    (lambda: RSA.token("acme:operator", ttl=-timedelta(minutes=1)), "expired"),
+    (lambda: EC.token("acme:operator", issuer="https://elsewhere.test"), "issuer"),
+    (lambda: EC.token("acme:operator", issuer=None), "iss"),
+    (lambda: RSA.token("acme:operator", audience="another-service"), "(?i)audience"),
+    (lambda: RSA.token("acme:operator", audience=None), "aud"),
+    (lambda: RSA.token(), "no namespace:role grant"),
+], ids=["expired", "foreign-issuer", "no-issuer", "foreign-audience", "no-audience", "no-grant"])
+def test_expired_or_foreign_tokens_are_refused(make_token: Callable[[], str], why: str) -> None:
     with jwks_provider(RSA, EC) as provider, pytest.raises(TokenRefused, match=why):
-        grants(verifier(provider.url), token)
+        grants(verifier(provider.url), make_token())
 
 
 def test_an_unknown_key_id_is_refused_and_a_rotated_key_is_fetched_when_first_seen() -> None:
