@@ -324,6 +324,26 @@ def confirm_form(html: str) -> tuple[str, str]:
     return action.group(1).replace("&amp;", "&"), request_id.group(1)
 
 
+def test_a_bulk_confirmation_sends_nothing_when_more_jobs_match_than_its_dry_run_showed(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given a dry run that showed two failed jobs of queue "grows"
+    for job_id in ("g-1", "g-2"):
+        insert_job(db, job_id, queue="grows", status="failed")
+    dry = client.get("/ui/bulk-retry", params={"queue": "grows"}).text
+    assert 'name="expected_count" value="2"' in dry
+    action, request_id = confirm_form(dry)
+    # When a third fails before the operator confirms
+    insert_job(db, "g-3", queue="grows", status="failed")
+    done = client.post(action, data={"request_id": request_id, "expected_count": "2"}, follow_redirects=False)
+    # Then nothing is sent, and the operator is back on the dry run, which says why and counts three
+    assert done.status_code == 303 and done.headers["location"].startswith("/ui/bulk-retry?queue=grows&notice=")
+    again = client.get(done.headers["location"]).text
+    assert "nothing was sent: 3 jobs match now, not the 2 shown" in again and 'data-matched="3"' in again
+    # And confirming the new count sends the three
+    client.post(action, data={"request_id": request_id, "expected_count": "3"})
+    assert sorted(c.envelope.job_id for c in (commands(), commands(), commands())) == ["g-1", "g-2", "g-3"]
+
+
 def test_bulk_retry_by_filter_is_a_dry_run_then_one_retry_per_failed_job(
         client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
     # Given two failed jobs of queue "batch", a completed one there, and a failed one elsewhere
