@@ -472,7 +472,8 @@ def test_each_list_page_has_one_live_part_and_the_schedules_page_one_preview(cli
     for path, part in (("/ui", "overview"), ("/ui/jobs", "jobs-table"), ("/ui/schedules", "schedules"),
                        ("/ui/workers", "workers"), ("/ui/dead-letters", "dead-letters")):
         html = client.get(path).text
-        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}" hx-get=') == 1, path
+        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}-part" hx-get=') == 1, path
+        assert html.count(f'<div id="{part}">') == 1, path  # swapped inside the part, which stays in place
     schedules = client.get("/ui/schedules").text
     assert "<title>Schedules · jobstream</title>" in schedules and schedules.count('id="preview-h"') == 1
     assert 'sse-connect="/ui/live">' in schedules  # the <main> tag holds nothing else
