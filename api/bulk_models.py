@@ -13,6 +13,7 @@ from jobstream.api.store import Between, Contains, Filter, StartsWith
 from jobstream.core.lifecycle import Status
 
 SAMPLE = 10  # ids a dry run shows
+Time = Annotated[AwareDatetime, Field(strict=False, description="RFC 3339, with an offset")]
 LabelPair = Annotated[ShortText, Field(pattern=r"^[^=]+=", description="KEY=VALUE")]
 
 
@@ -23,15 +24,15 @@ class BulkRequest(BaseModel):
     say how many the dry run counted (``expected_count``): if more match now, nothing is sent (409),
     so a selection that grew since it was looked at is not acted on unseen."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)  # "5" is no priority
 
-    status: list[Status] | None = Field(None, max_length=len(Status))
+    status: list[Annotated[Status, Field(strict=False)]] | None = Field(None, max_length=len(Status))
     queue: ShortText | None = None
     name_prefix: Annotated[ShortText, Field(min_length=1)] | None = None
     label: list[LabelPair] | None = Field(None, max_length=20)
     priority: Annotated[int, Field(ge=1, le=10)] | None = None
-    submitted_since: AwareDatetime | None = Field(None, description="included")
-    submitted_until: AwareDatetime | None = Field(None, description="excluded")
+    submitted_since: Time | None = Field(None, description="included")
+    submitted_until: Time | None = Field(None, description="excluded")
     dry_run: bool = False
     expected_count: Annotated[int, Field(ge=0, description="the dry run's count: act only if no more match")] \
         | None = None
