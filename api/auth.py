@@ -77,6 +77,12 @@ class Authenticator:
             raise ApiProblem(503, "identity-provider-unavailable", f"{error}: retry later",
                              headers={"Retry-After": str(error.retry_after_s)}) from None
 
+    def bound_worker(self, actor: str) -> str | None:
+        """The worker id an accepted API key is bound to (``keys create --worker-id``); None for
+        an unbound key or a JWT."""
+        key = self.keyring.keys.get(actor.removeprefix("key:")) if self.keyring and actor.startswith("key:") else None
+        return key.worker_id if key is not None else None
+
     def close(self) -> None:
         if self.jwt is not None and self.jwt.jwks is not None:
             self.jwt.jwks.close()
@@ -130,7 +136,7 @@ async def _principal(request: Request, auth: Authenticator, permission: Permissi
     acting = acting_role(grants, asked)
     if acting is None:
         raise _forbidden(f"{actor} may not act in namespace {asked}")
-    return Principal(actor, acting[1], acting[0], address)
+    return Principal(actor, acting[1], acting[0], address, worker_id=auth.bound_worker(actor))
 
 
 async def _token(request: Request, auth: Authenticator, permission: Permission) -> str:
@@ -244,6 +250,16 @@ def _with_access(document: dict[str, Any]) -> dict[str, Any]:
                 operation["responses"].setdefault("429", {**problem, "description": "over the submission rate: "
                                                           "come back after Retry-After"})
     return document
+
+
+def check_worker(request: Request, caller: Principal, worker_id: str) -> None:
+    """403 unless the caller may act as ``worker_id`` (a worker key bound to another may not); the
+    audit trail records why."""
+    if not caller.may_act_as_worker(worker_id):
+        problem = _forbidden(f"{caller.actor} is bound to worker {caller.worker_id}: it may not act as "
+                             f"worker {worker_id}")
+        request.state.refusal = problem.detail
+        raise problem
 
 
 async def current_principal(principal: Annotated[Principal, Depends(authorize)]) -> Principal:

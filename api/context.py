@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,6 +35,15 @@ def _context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(_context)]
+
+
+def _caps(request: Request) -> Mapping[str, int]:
+    """The namespaces' in-flight caps as the API's key ring folds them (none without auth)."""
+    keyring = request.app.state.auth.keyring
+    return keyring.caps if keyring is not None else {}
+
+
+Caps = Annotated[Mapping[str, int], Depends(_caps)]
 
 # Identifiers in paths and free-text filters: bounded, and never NUL (Postgres refuses it).
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL)]

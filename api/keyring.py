@@ -1,4 +1,4 @@
-"""The API's table of keys (and namespaces' submission rates): a fold of the keys topic, kept
+"""The API's table of keys (and namespaces' quotas): a fold of the keys topic, kept
 current by a thread, so a key created or revoked anywhere takes effect here within a poll (well
 under a second).
 
@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
 from jobstream.core.keys import Key, fold_key, parse_token, refusal
+from jobstream.core.quotas import fold_cap
 from jobstream.core.ratelimit import RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, QuotaSet, make_codec
@@ -33,6 +34,7 @@ class Keyring:
         self.settings, self.limits = settings, limits
         self.topic = Topics(settings.topic_prefix).keys
         self.keys: dict[str, Key] = {}
+        self.caps: dict[str, int] = {}  # namespace -> max in flight, for waiting reasons (the dispatcher enforces)
         self._verified: dict[bytes, str] = {}  # sha256 of a token whose secret matched -> its key id
         self._hasher = PasswordHasher()
         self._stop = threading.Event()
@@ -84,7 +86,9 @@ class Keyring:
             return
         if isinstance(record, KeyCreated | KeyRevoked):
             fold_key(self.keys, record)
-        elif isinstance(record, QuotaSet) and self.limits is not None:
-            self.limits.set_namespace_rate(record.namespace, record.submit_rate)
+        elif isinstance(record, QuotaSet):
+            if self.limits is not None:
+                self.limits.set_namespace_rate(record.namespace, record.submit_rate)
+            fold_cap(self.caps, record)
         else:
             log.warning("keys topic: skipped a %s, not a key record", type(record).__name__)

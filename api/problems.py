@@ -119,6 +119,11 @@ async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
                             headers={"Retry-After": "1"})
 
 
+async def _on_no_tables(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, 503, "unavailable", "the read model is not set up yet: its projector creates "
+                            "its tables when it starts", headers={"Retry-After": "1"})
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "internal", "an unexpected error occurred")
@@ -129,6 +134,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(psycopg.OperationalError, _on_unavailable)
+    app.add_exception_handler(psycopg.errors.UndefinedTable, _on_no_tables)
     app.add_exception_handler(PoolTimeout, _on_unavailable)
     app.add_exception_handler(ReadModelDown, _on_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from jobstream.api.acting import acting_namespace
 from jobstream.api.auth import Caller
 from jobstream.api.commands import Reply, Result
-from jobstream.api.context import Context, Cursor, JobId, LabelFilter, Limit, TextFilter
+from jobstream.api.context import Caps, Context, Cursor, JobId, LabelFilter, Limit, TextFilter
 from jobstream.api.models import CancelRequest, CloneRequest, JobPatchIn, JobSubmission
 from jobstream.api.paging import decode_cursor, decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem, field_error
@@ -116,12 +116,12 @@ def jobs_router() -> APIRouter:
         return JobPage(items=[JobView.model_validate(r) for r in items], next_cursor=following)
 
     @router.get("/{job_id}", response_model=JobView, responses={404: PROBLEM})
-    async def get_job(job_id: JobId, context: Context, as_of: Annotated[AwareDatetime | None, Query(
+    async def get_job(job_id: JobId, context: Context, caps: Caps, as_of: Annotated[AwareDatetime | None, Query(
             description="the job as it was then: its events up to that time, folded by evolve")] = None) -> JobView:
         if as_of is not None:
             return await _job_as_of(context, job_id, as_of)
         job = await _known_job(context, job_id)
-        return JobView.model_validate({**job, "waiting_reason": await waiting_reason(context.store, job)})
+        return JobView.model_validate({**job, "waiting_reason": await waiting_reason(context.store, job, caps)})
 
     @router.post("/{job_id}/cancel", response_model=JobView, responses={
         202: {"model": JobView, "description": "cancel sent, not yet visible in the read model"},

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from jobstream.api.auth import Caller
+from jobstream.api.auth import Caller, check_worker
 from jobstream.api.context import ApiContext, Context
 from jobstream.api.problems import ApiProblem
 from jobstream.api.vault import SecretVault
@@ -112,7 +112,9 @@ def secrets_router() -> APIRouter:
     async def reveal(request: Request, response: Response, body: RevealIn, context: Context,
                      caller: Caller) -> Revealed:
         """The values of an execution's env_from, for the worker it is leased to (the lease as the read
-        model has it: the worker reports the start first, and asks again while this answers 409)."""
+        model has it: the worker reports the start first, and asks again while this answers 409).
+        A worker key bound to another worker id gets 403."""
+        check_worker(request, caller, body.worker_id)
         namespace, refs = await _leased_refs(context, body, caller)
         response.headers["Cache-Control"] = "no-store"  # no proxy or client cache keeps a value
         vault = _vault(request)

@@ -14,10 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from jobstream.api.auth import Caller
+from jobstream.api.auth import Caller, check_worker
 from jobstream.api.context import ApiContext, Context, Cursor, LabelFilter, WorkerId
 from jobstream.api.paging import decode_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
@@ -111,10 +111,12 @@ def workers_router() -> APIRouter:
         return _detail(row)
 
     @router.post("/register", response_model=Registration, status_code=201, responses={413: PROBLEM, 503: PROBLEM})
-    async def register_worker(body: RegisterIn, context: Context, caller: Caller) -> Registration:
+    async def register_worker(request: Request, body: RegisterIn, context: Context, caller: Caller) -> Registration:
         """Register a worker that is not ``jobstream worker`` (another language, say). It must then
-        heartbeat on the workers topic every ``heartbeat_s``, continuing from ``seq``."""
-        worker_id = body.worker_id or f"{re.sub(r'[^A-Za-z0-9.-]', '-', body.hostname)[:60]}-{uuid.uuid4().hex[:8]}"
+        heartbeat on the workers topic every ``heartbeat_s``, continuing from ``seq``. A worker key
+        bound to a worker id registers that worker only (its id when the body names none)."""
+        worker_id = body.worker_id or caller.worker_id or _new_worker_id(body.hostname)
+        check_worker(request, caller, worker_id)
         known = await context.store.worker(worker_id)
         seq = int(known["seq"]) + 1 if known else 1  # a registration again goes above what was seen
         topics = context.publisher.topics
@@ -154,6 +156,10 @@ async def request_drain(context: ApiContext, worker_id: str, reason: str, actor:
     await context.commands.acked(lambda: context.publisher.publish_acked(assignments, worker_id, request),
                                  worker_id=worker_id)
     return DrainOut(worker_id=worker_id, status=str(row["status"]))
+
+
+def _new_worker_id(hostname: str) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9.-]', '-', hostname)[:60]}-{uuid.uuid4().hex[:8]}"
 
 
 async def _partitions(publisher: Publisher, topic: str) -> int:

@@ -195,7 +195,8 @@ class ReadModel:
         return rows[0] if rows else None
 
     async def ping(self) -> None:
-        await self.fetch(sql.SQL("SELECT 1 AS ok"))
+        """Postgres answers and the read model's tables are there (its projector creates them)."""
+        await self.fetch(sql.SQL("SELECT 1 AS ok FROM {} LIMIT 0").format(self.table("job_events")))
 
     # ------------------------------------------------------------------ paged lists
     async def page(self, table: str, key: str, filters: Filter, limit: int, after: str | None,
@@ -357,6 +358,13 @@ class ReadModel:
         query = sql.SQL("SELECT worker_id, queues, cpu, memory_mb, labels FROM {} WHERE status = %s AND queues ? %s"
                         ).format(self.table("workers"))
         return await self.fetch(query, [WorkerStatus.ACTIVE.value, queue])
+
+    async def in_flight(self, namespace: str) -> int:
+        """The namespace's jobs assigned or running, from ``job_counts`` (kept by triggers)."""
+        query = sql.SQL("SELECT coalesce(sum(n), 0) AS n FROM {} WHERE namespace = %s AND status = ANY(%s)"
+                        ).format(self.table("job_counts"))
+        row = await self.fetch_one(query, [namespace, [Status.ASSIGNED.value, Status.RUNNING.value]])
+        return int(row["n"]) if row else 0
 
     # ------------------------------------------------------------------ logs (the logs projector's table)
     async def log_chunks(self, execution_id: str, after_seq: int, limit: int) -> list[Row]:

@@ -49,7 +49,7 @@ class CommandView(columns_of(CommandResult)):  # type: ignore[misc]
 
 
 class JobView(columns_of(JobRow, partial=True)):  # type: ignore[misc]
-    waiting_reason: str | None = None  # on GET of a queued job that no live worker can take: why
+    waiting_reason: str | None = None  # on GET of a queued job no live worker can take, or over its cap: why
     command_id: str | None = None  # on a 202: the command sent, which GET /v1/commands/{id} follows
 
 

@@ -48,15 +48,22 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller acting in one namespace: who (``actor``: ``key:<id>`` or
-    ``jwt:<subject>``), with which role, in which namespace, from which address."""
+    ``jwt:<subject>``), with which role, in which namespace, from which address; for a worker key
+    bound to one worker id, that id (``worker_id``)."""
 
     actor: str
     role: Role
     namespace: str
     address: str | None = None
+    worker_id: str | None = None
 
     def may(self, permission: Permission) -> bool:
         return permission in GRANTS[self.role]
+
+    def may_act_as_worker(self, worker_id: str) -> bool:
+        """Whether the caller may register, or ask for secrets, as ``worker_id``: a bound key only
+        as its own worker; an unbound caller (an unbound worker key, an admin, a JWT) as any."""
+        return self.worker_id is None or self.worker_id == worker_id
 
 
 class Access(StrEnum):

@@ -32,6 +32,12 @@ replaces what the board holds, so repeats, reorderings and replays after a resta
 inflate a worker's room. What a restarted board cannot know (assignments its predecessor sent
 that the worker had not received yet) the worker itself refuses and hands back
 (``core/admission.py``).
+
+A namespace's in-flight cap (``jobstream quotas set --max-in-flight``) counts the same way, per
+namespace: what the known workers report running for it (``running_namespaces`` of each credit)
+plus what is on its way to them. Jobs are grouped by namespace too (the last part of a shape), so
+a namespace at its cap waits without holding back another's jobs of the same queue. With no cap
+set nothing is counted.
 """
 
 from __future__ import annotations
@@ -55,13 +61,13 @@ DEFAULT_AGING_STEP_S = 10.0
 DEFAULT_CREDIT_TTL_S = 4.0
 ASSIGNED_MEMORY = 100_000  # recent assignments remembered, so that a redelivered JobReady is ignored
 
-Shape = tuple[str, float, int, tuple[tuple[str, str], ...]]  # queue, cpu, memory_mb, labels
+Shape = tuple[str, float, int, tuple[tuple[str, str], ...], str]  # queue, cpu, memory_mb, labels, namespace
 _Entry = tuple[float, int, str, JobReady]  # key, arrival order, job_id, the job as added
 
 
 def shape_of(job: JobReady) -> Shape:
     needs = job.spec.requirements or NO_NEEDS
-    return job.queue, needs.cpu, needs.memory_mb, tuple(sorted(needs.labels.items()))
+    return job.queue, needs.cpu, needs.memory_mb, tuple(sorted(needs.labels.items())), job.namespace
 
 
 def parse_queue_limits(text: str) -> dict[str, int]:
@@ -81,7 +87,7 @@ class _Credit:
 
     credit: WorkerCredit
     sent: int = 0  # assignments sent to this worker from this queue, ever
-    transit: deque[tuple[float, int]] = field(default_factory=deque)  # (cpu, memory) sent, not yet received
+    transit: deque[tuple[float, int, str]] = field(default_factory=deque)  # (cpu, memory, namespace) sent, not received
     transit_cpu: float = 0.0
     transit_memory: int = 0
     issued_s: float = 0.0  # the credit's issued_at as a timestamp: compared on every match
@@ -97,7 +103,7 @@ class _Credit:
         self.issued_s = credit.issued_at.timestamp()
         self.sent = max(self.sent, credit.received)  # a restarted board learns what was sent before
         while len(self.transit) > self.in_transit():  # the oldest ones have arrived
-            cpu, memory = self.transit.popleft()
+            cpu, memory, _ = self.transit.popleft()
             self.transit_cpu -= cpu
             self.transit_memory -= memory
 
@@ -108,11 +114,16 @@ class _Credit:
         """Executions of this queue on or towards the worker (running unknown counts as none)."""
         return (self.credit.running or 0) + self.in_transit()
 
+    def in_flight_of(self, namespace: str) -> int:
+        """Executions of ``namespace`` from this queue on or towards the worker."""
+        return (self.credit.running_namespaces.get(namespace, 0)
+                + sum(1 for _, _, of in self.transit if of == namespace))
+
     def room(self) -> int:
         return self.credit.free_slots - self.in_transit()
 
     def fits(self, shape: Shape) -> bool:
-        _, cpu, memory, labels = shape
+        _, cpu, memory, labels, _ = shape
         credit = self.credit
         return (cpu <= credit.cpu_free - self.transit_cpu + 1e-9
                 and memory <= credit.memory_mb_free - self.transit_memory
@@ -121,7 +132,7 @@ class _Credit:
     def take(self, job: JobReady) -> None:
         needs = job.spec.requirements or NO_NEEDS
         self.sent += 1
-        self.transit.append((needs.cpu, needs.memory_mb))
+        self.transit.append((needs.cpu, needs.memory_mb, job.namespace))
         self.transit_cpu += needs.cpu
         self.transit_memory += needs.memory_mb
 
@@ -152,6 +163,7 @@ class DispatchBoard:
     aging_step_s: float = DEFAULT_AGING_STEP_S
     credit_ttl_s: float = DEFAULT_CREDIT_TTL_S
     queue_limits: Mapping[str, int] = field(default_factory=dict)  # queue -> max in-flight; absent: none
+    namespace_caps: Mapping[str, int] = field(default_factory=dict)  # namespace -> max in-flight; absent: none
     ready: dict[str, JobReady] = field(default_factory=dict)
     credits: dict[tuple[str, str], _Credit] = field(default_factory=dict)  # (worker_id, queue)
     _shapes: dict[Shape, list[_Entry]] = field(default_factory=dict)
@@ -193,7 +205,8 @@ class DispatchBoard:
         """A board of the same settings holding only these ready jobs (the committed state after a
         failed transaction): no credits and no memory of assignments, departed workers still
         departed."""
-        board = DispatchBoard(self.aging_step_s, self.credit_ttl_s, self.queue_limits, _gone=dict(self._gone))
+        board = DispatchBoard(self.aging_step_s, self.credit_ttl_s, self.queue_limits, self.namespace_caps,
+                              _gone=dict(self._gone))
         for job in jobs:
             board.add(job)
         return board
@@ -247,17 +260,20 @@ class DispatchBoard:
         # A queue's limit counts what every known worker holds, also one whose credit is too old
         # to place work on: its executions run until it sends a newer credit or departs.
         budget = {q: self._queue_room(q, known[q]) for q in by_queue}
+        caps = self._namespace_room() if self.namespace_caps else {}  # no cap set: nothing to count
         heads: list[tuple[float, int, Shape]] = []
         for shape in list(self._shapes):
-            head = self._head(shape) if budget.get(shape[0], 0) > 0 else None
+            open_ = budget.get(shape[0], 0) > 0 and caps.get(shape[4], 1) > 0
+            head = self._head(shape) if open_ else None
             if head is not None:
                 heads.append((head[0], head[1], shape))
         heapq.heapify(heads)
         matches: list[Match] = []
         while heads:
             _, _, shape = heapq.heappop(heads)
-            queue = shape[0]
-            worker = self._best_worker(shape, by_queue[queue]) if budget[queue] > 0 else None
+            queue, namespace = shape[0], shape[4]
+            open_ = budget[queue] > 0 and caps.get(namespace, 1) > 0
+            worker = self._best_worker(shape, by_queue[queue]) if open_ else None
             if worker is None:
                 continue  # this shape waits, all its jobs at once
             job = heapq.heappop(self._shapes[shape])[3]
@@ -265,6 +281,8 @@ class DispatchBoard:
             self._remember(job)
             worker.take(job)
             budget[queue] -= 1
+            if namespace in caps:
+                caps[namespace] -= 1
             matches.append(Match(job, worker.credit.worker_id))
             head = self._head(shape)
             if head is not None:
@@ -290,6 +308,12 @@ class DispatchBoard:
     def _queue_room(self, queue: str, credits: list[_Credit]) -> float:
         limit = self.queue_limits.get(queue)
         return math.inf if limit is None else limit - sum(c.in_flight() for c in credits)
+
+    def _namespace_room(self) -> dict[str, int]:
+        """Per capped namespace, how many more may go: its cap less its executions on or towards
+        every worker this board knows (the queues it owns; see docs/architecture.md)."""
+        return {namespace: cap - sum(c.in_flight_of(namespace) for c in self.credits.values())
+                for namespace, cap in self.namespace_caps.items()}
 
     @staticmethod
     def _best_worker(shape: Shape, credits: list[_Credit]) -> _Credit | None:

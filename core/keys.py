@@ -62,6 +62,7 @@ class Key:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None = None
+    worker_id: str | None = None  # a worker key may act as this worker only; None: as any
 
 
 def fold_key(keys: dict[str, Key], event: KeyEvent) -> None:
@@ -69,7 +70,8 @@ def fold_key(keys: dict[str, Key], event: KeyEvent) -> None:
     match event:
         case KeyCreated() if event.key_id not in keys and event.role in Role.__members__.values():
             keys[event.key_id] = Key(event.key_id, event.namespace, Role(event.role), event.name,
-                                     event.secret_hash, event.created_at, event.expires_at)
+                                     event.secret_hash, event.created_at, event.expires_at,
+                                     worker_id=event.worker_id)
         case KeyRevoked() if event.key_id in keys and keys[event.key_id].revoked_at is None:
             keys[event.key_id] = replace(keys[event.key_id], revoked_at=event.revoked_at)
 

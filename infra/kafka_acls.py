@@ -66,7 +66,7 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
                             *writes(t.events, t.commands, t.timer_requests, t.dispatch, t.assignments,
                                     t.dead_letters, t.poison, sp),
                             *groups(t.state_processor_app, *throwaway), *transactions(t.state_processor_app)],
-        "dispatcher": [*reads(t.dispatch, t.workers, disp), *writes(t.assignments, t.poison, disp),
+        "dispatcher": [*reads(t.dispatch, t.workers, t.keys, disp), *writes(t.assignments, t.poison, disp),
                        *groups(t.dispatcher_app, "dispatcher-", *throwaway), *transactions(t.dispatcher_app)],
         "timers": [*reads(t.timer_requests, tim), *writes(t.commands, t.poison, tim), *groups(t.timer_app),
                    # faust creates its table's changelog at every start (an existing one is left as it is)

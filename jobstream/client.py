@@ -1,6 +1,6 @@
 """CLI commands about jobs, through the HTTP API: submit, get, ls, cancel, retry, patch, pause, resume,
-clone, events; ``register`` also adds ``workers``, ``dlq`` (ops_client.py), ``bulk`` (bulk_client.py) and
-``logs`` (logs_client.py).
+clone, events; ``register`` also adds ``workers``, ``dlq`` (ops_client.py), ``bulk`` (bulk_client.py),
+``logs`` (logs_client.py) and ``audit`` (audit_client.py).
 
 They print rich tables, or the API's JSON with ``--json``.
 """
@@ -14,6 +14,7 @@ import httpx
 import typer
 
 from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, Format, Output, describe_problem
+from jobstream.audit_client import register_audit
 from jobstream.bulk_client import register_bulk
 from jobstream.explain_client import register_explain
 from jobstream.logs_client import register_logs
@@ -65,6 +66,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     register_templates(app, api)
     register_explain(app, api)
     register_top(app, api)
+    register_audit(app, api)
 
 
 def _show(api: Api, api_url: str | None, output: Format, method: str, path: str, **kwargs: Any) -> None:

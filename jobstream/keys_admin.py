@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import Key, NewToken, fold_key, new_token
+from jobstream.core.quotas import merged_quota
 from jobstream.infra.topics import Topics, ensure_topics
 from jobstream.schemas import DEFAULT_NAMESPACE, KeyCreated, KeyRevoked, QuotaSet, Record, make_codec
 from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset
@@ -33,12 +34,15 @@ def operator_actor() -> str:
 
 
 def create_key(settings: Settings, namespace: str, role: Role, now: datetime, *, name: str = "",
-               expires_in: timedelta | None = None, actor: str | None = None) -> tuple[NewToken, KeyCreated]:
-    """A new key on the keys topic (acknowledged); its token is returned once and stored nowhere."""
+               expires_in: timedelta | None = None, actor: str | None = None,
+               worker_id: str | None = None) -> tuple[NewToken, KeyCreated]:
+    """A new key on the keys topic (acknowledged); its token is returned once and stored nowhere.
+    ``worker_id``: a worker key that may act as that worker only."""
     token = new_token(os.urandom(40))
     record = KeyCreated(key_id=token.key_id, namespace=namespace, role=role.value, name=name,
                         secret_hash=PasswordHasher().hash(token.secret), created_at=now,
-                        expires_at=now + expires_in if expires_in else None, actor=actor or operator_actor())
+                        expires_at=now + expires_in if expires_in else None, actor=actor or operator_actor(),
+                        worker_id=worker_id)
     _publish(settings, token.key_id, record)
     return token, record
 
@@ -122,14 +126,16 @@ def ensure_admin_key(settings: Settings, now: datetime) -> str | None:
     return record.key_id
 
 
-def set_quota(settings: Settings, namespace: str, submit_rate: float, now: datetime,
-              actor: str | None = None) -> QuotaSet:
-    """A namespace's submission rate, for every API process (they fold the keys topic)."""
-    record = QuotaSet(namespace=namespace, submit_rate=submit_rate, set_at=now, actor=actor or operator_actor())
+def set_quota(settings: Settings, namespace: str, now: datetime, *, submit_rate: float | None = None,
+              max_in_flight: int | None = None, actor: str | None = None) -> QuotaSet:
+    """A namespace's quotas: what is given, the rest as last set. Every API folds the rate, every
+    dispatcher the in-flight cap."""
+    record = merged_quota(read_quotas(settings).get(namespace), namespace, now, actor or operator_actor(),
+                          submit_rate=submit_rate, max_in_flight=max_in_flight)
     _publish(settings, f"quota:{namespace}", record)
     return record
 
 
 def read_quotas(settings: Settings) -> dict[str, QuotaSet]:
-    """The last rate set for each namespace."""
+    """The last quotas set for each namespace."""
     return {q.namespace: q for q in _read_records(settings) if isinstance(q, QuotaSet)}

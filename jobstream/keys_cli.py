@@ -22,10 +22,14 @@ app = typer.Typer(no_args_is_help=True, help="API keys: create (the token is pri
 def create(namespace: Annotated[str, typer.Option(help="the namespace the key acts in")] = DEFAULT_NAMESPACE,
            role: Annotated[Role, typer.Option(help="what the key may do there")] = Role.SUBMITTER,
            expires_in: Annotated[str | None, typer.Option("--expires-in", help="e.g. 30d, 12h; default never")] = None,
-           name: Annotated[str, typer.Option(help="a label for humans, e.g. ci")] = "") -> None:
+           name: Annotated[str, typer.Option(help="a label for humans, e.g. ci")] = "",
+           worker_id: Annotated[str | None, typer.Option("--worker-id", help="a worker key: the one worker id "
+                                                         "it may act as (default: any)")] = None) -> None:
     """Create a key; its token is printed once, only an argon2id hash of it is kept."""
     from jobstream.keys_admin import create_key
 
+    if worker_id is not None and (role is not Role.WORKER or not worker_id.strip()):
+        raise typer.BadParameter("binds a worker key (--role worker) to a worker id", param_hint="--worker-id")
     if not valid_namespace(namespace):
         raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
     try:
@@ -33,26 +37,28 @@ def create(namespace: Annotated[str, typer.Option(help="the namespace the key ac
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--expires-in") from None
     token, record = create_key(Settings.from_env(), namespace, role, datetime.now(UTC), name=name,
-                               expires_in=lifetime)
+                               expires_in=lifetime, worker_id=worker_id)
     expires = record.expires_at.isoformat() if record.expires_at else "never"
-    typer.echo(f"key {record.key_id}: {role} in namespace {namespace}, expires {expires}", err=True)
+    bound = f" as worker {worker_id} only" if worker_id else ""
+    typer.echo(f"key {record.key_id}: {role}{bound} in namespace {namespace}, expires {expires}", err=True)
     typer.echo(token.token)
 
 
 @app.command("ls")
 def list_keys(output: Output = Format.TABLE) -> None:
-    """Every key: id, namespace, role, name, state, created and expiry."""
+    """Every key: id, namespace, role, bound worker id, name, state, created and expiry."""
     from jobstream.keys_admin import read_keys
 
     now = datetime.now(UTC)
-    rows = [{"key_id": k.key_id, "namespace": k.namespace, "role": k.role.value, "name": k.name,
+    rows = [{"key_id": k.key_id, "namespace": k.namespace, "role": k.role.value, "worker_id": k.worker_id,
+             "name": k.name,
              "state": refusal(k, now) or "active", "created_at": k.created_at.isoformat(),
              "expires_at": k.expires_at.isoformat() if k.expires_at else None}
             for k in sorted(read_keys(Settings.from_env()).values(), key=lambda k: k.created_at)]
     if output != Format.TABLE:
         print_data(rows, output)
         return
-    print_rows(rows, ("key_id", "namespace", "role", "name", "state", "created_at", "expires_at"))
+    print_rows(rows, ("key_id", "namespace", "role", "worker_id", "name", "state", "created_at", "expires_at"))
 
 
 @app.command()
@@ -69,33 +75,46 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the key's id (see keys ls
 
 
 quotas_app = typer.Typer(no_args_is_help=True,
-                         help="Namespaces' submission rates (per key: JOBSTREAM_KEY_SUBMIT_RATE).")
+                         help="Namespaces' submission rates (per key: JOBSTREAM_KEY_SUBMIT_RATE) and in-flight caps.")
 
 
 @quotas_app.command("set")
-def set_rate(namespace: Annotated[str, typer.Option(help="the namespace")],
-             submit_rate: Annotated[float, typer.Option("--submit-rate", min=0.001,
-                                                        help="submissions a second, burst twice that")]) -> None:
-    """Set a namespace's submission rate; every API applies it within a second."""
+def set_quotas(namespace: Annotated[str, typer.Option(help="the namespace")],
+               submit_rate: Annotated[float | None, typer.Option(
+                   "--submit-rate", min=0.001, help="submissions a second, burst twice that")] = None,
+               max_in_flight: Annotated[int | None, typer.Option(
+                   "--max-in-flight", min=0, help="executions assigned or running at once; 0: no cap")] = None) -> None:
+    """Set a namespace's quotas (what is not given stays as it was): every API applies the rate
+    within a second, every dispatcher the cap."""
     from jobstream.keys_admin import set_quota
 
     if not valid_namespace(namespace):
         raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
-    set_quota(Settings.from_env(), namespace, submit_rate, datetime.now(UTC))
-    typer.echo(f"namespace {namespace}: {submit_rate:g} submissions a second")
+    if submit_rate is None and max_in_flight is None:
+        raise typer.BadParameter("give --submit-rate, --max-in-flight or both")
+    quota = set_quota(Settings.from_env(), namespace, datetime.now(UTC), submit_rate=submit_rate,
+                      max_in_flight=max_in_flight)
+    typer.echo(f"namespace {namespace}: {describe(quota.submit_rate, quota.max_in_flight)}")
+
+
+def describe(submit_rate: float, max_in_flight: int | None) -> str:
+    rate = f"{submit_rate:g} submissions a second" if submit_rate > 0 else "the default submission rate"
+    cap = f"at most {max_in_flight} in flight" if max_in_flight else "no in-flight cap"
+    return f"{rate}, {cap}"
 
 
 @quotas_app.command("ls")
 def list_quotas(output: Output = Format.TABLE) -> None:
-    """The rates set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE)."""
+    """The quotas set per namespace (others have JOBSTREAM_NAMESPACE_SUBMIT_RATE and no cap)."""
     from jobstream.keys_admin import read_quotas
 
-    rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "set_at": q.set_at.isoformat(), "actor": q.actor}
+    rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "max_in_flight": q.max_in_flight,
+             "set_at": q.set_at.isoformat(), "actor": q.actor}
             for q in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace)]
     if output != Format.TABLE:
         print_data(rows, output)
         return
-    print_rows(rows, ("namespace", "submit_rate", "set_at", "actor"))
+    print_rows(rows, ("namespace", "submit_rate", "max_in_flight", "set_at", "actor"))
 
 
 @app.command()

@@ -30,7 +30,9 @@ WORKER_COLUMNS = ("worker_id", "status", "queues", "slots", "free_slots", "runni
 DEAD_LETTER_COLUMNS = ("job_id", "name", "queue", "attempt", "dead_lettered_at", "last_error")
 TEMPLATE_COLUMNS = ("name", "latest", "description", "updated_at")
 EVENT_COLUMNS = ("seq", "type", "occurred_at", "actor", "payload")
-FREE_TEXT = frozenset({"name", "last_error", "payload", "waiting_reason", "description", "result_json", "queues"})
+AUDIT_COLUMNS = ("at", "actor", "action", "target", "status", "role", "namespace", "address", "detail")
+FREE_TEXT = frozenset({"name", "last_error", "payload", "waiting_reason", "description", "result_json", "queues",
+                       "detail"})
 KEPT = frozenset({"status"})  # left out last, after the id and the free text
 FREE_TEXT_MIN = 8
 STATUS_STYLES = {"completed": "green", "succeeded": "green", "active": "green", "failed": "bold red",
@@ -49,7 +51,7 @@ def cell(column: str, value: Any) -> str:
     """Text of one value: times to the second, in UTC; lists of names comma-separated."""
     if value is None:
         return ""
-    if column.endswith("_at") and isinstance(value, str) and len(value) >= 19:
+    if (column == "at" or column.endswith("_at")) and isinstance(value, str) and len(value) >= 19:
         return value[:19].replace("T", " ") + "Z"  # the API's times are UTC
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)

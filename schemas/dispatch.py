@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from .base import Record
-from .common import JobSpec
+from .common import DEFAULT_NAMESPACE, JobSpec
 
 
 class DispatchRecord(Record):
@@ -30,6 +30,7 @@ class JobReady(DispatchRecord):
     priority: int
     spec: JobSpec
     enqueued_at: datetime
+    namespace: str = DEFAULT_NAMESPACE  # the job's: counted against the namespace's in-flight cap
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +56,7 @@ class WorkerCredit(DispatchRecord):
     running: int | None = None  # executions of this queue running on the worker; None: not said
     incarnation: int | None = None  # the worker process's start (µs); None: not said
     seq: int | None = None  # grows with each credit of one incarnation; None: not said
+    running_namespaces: dict[str, int] = field(default_factory=dict)  # running of this queue per namespace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +68,7 @@ class Assignment(DispatchRecord):
     worker_id: str
     spec: JobSpec
     assigned_at: datetime
+    namespace: str = DEFAULT_NAMESPACE  # the job's: the worker's credits count what it runs per namespace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

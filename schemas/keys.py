@@ -22,6 +22,7 @@ class KeyCreated(Record):
     created_at: datetime
     expires_at: datetime | None = None
     actor: str
+    worker_id: str | None = None  # a worker key bound to this worker id; None: unbound
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,9 +37,10 @@ class KeyRevoked(Record):
 class QuotaSet(Record):
     avro_name: ClassVar[str] = "jobstream.keys.QuotaSet"
     namespace: str
-    submit_rate: float
+    submit_rate: float  # 0: the API's default namespace rate
     set_at: datetime
     actor: str
+    max_in_flight: int | None = None  # executions assigned or running at once; None: no cap
 
 
 KeyEvent = KeyCreated | KeyRevoked

@@ -23,6 +23,9 @@ lose their credits in whichever instance holds their queues, and the two topics 
 by different keys. So every instance reads all partitions of the workers topic, outside any
 consumer group (``WorkerWatch``, on a thread of its own), starting one credit TTL back so that a
 restart misses nothing that still matters.
+
+Namespaces' in-flight caps come the same way from the keys topic (``QuotaWatch``, read to its end
+before the first match); the board counts each capped namespace's executions from the credits.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from jobstream.streams.kafka_io import (
     partition_for,
     while_leaders_settle,
 )
+from jobstream.streams.quota_watch import QuotaWatch
 from jobstream.streams.record_serde import RecordSerde, decode_input
 
 log = logging.getLogger(__name__)
@@ -75,14 +79,18 @@ class DispatchHandler:
     partition's ready executions by job id."""
 
     def __init__(self, settings: Settings, departures: queue.SimpleQueue[tuple[str, datetime]],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, quotas: QuotaWatch | None = None,
+                 caps: dict[str, int] | None = None) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
         self.departures = departures
+        self.quotas = quotas
+        self.caps = caps if caps is not None else {}  # namespace -> max in flight: the board's, kept by the watch
         self.board = DispatchBoard(aging_step_s=settings.aging_step_s, credit_ttl_s=DEFAULT_CREDIT_TTL_S,
-                                   queue_limits=parse_queue_limits(settings.queue_limits))  # bad settings fail at start
+                                   queue_limits=parse_queue_limits(settings.queue_limits),  # bad settings fail at start
+                                   namespace_caps=self.caps)
         self.tables: dict[int, MutableMapping[str, JobReady]] = {}  # committed ready executions per partition
         self.replayed_below: dict[int, int] = {}  # dispatch partition -> its end offset when we took it
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
@@ -115,6 +123,8 @@ class DispatchHandler:
 
     def handled(self, batch: Batch[JobReady]) -> None:
         self._forget_departed()
+        if self.quotas is not None:
+            self.quotas.drain(self.caps)
         for match in self.board.match(self.clock()):
             self._send(match, batch)
 
@@ -146,7 +156,8 @@ class DispatchHandler:
         and one decision fewer per job; a worker lost before it starts has the assignment expired)."""
         job = match.job
         assignment = Assignment(job_id=job.job_id, execution_id=job.execution_id, attempt=job.attempt,
-                                worker_id=match.worker_id, spec=job.spec, assigned_at=self.clock())
+                                worker_id=match.worker_id, spec=job.spec, assigned_at=self.clock(),
+                                namespace=job.namespace)
         topic = self.topics.assignments
         batch.send(topic, match.worker_id.encode(), self.codec.encode(assignment, topic),
                    self.partition_of(match.worker_id))
@@ -248,7 +259,8 @@ def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_p
     codec = make_codec(settings.schema_registry_url)
     watch = WorkerWatch(settings, topics.workers, codec)
     watch.start(utcnow())
-    handler = DispatchHandler(settings, watch.departures)
+    quotas = QuotaWatch(settings, topics.keys, codec)
+    handler = DispatchHandler(settings, watch.departures, quotas=quotas, caps=quotas.start())
     engine = Engine(settings, engine_config(settings, instance_id), handler,
                     RecordSerde(codec, JobReady, topics.dispatcher_changelog))
     signal.signal(signal.SIGTERM, engine.stop)
@@ -257,4 +269,5 @@ def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_p
         code = engine.run()
     finally:
         watch.stop()
+        quotas.stop()
     raise SystemExit(code)

@@ -3,7 +3,11 @@ process), served on ``--metrics-port`` when one is given."""
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
 
 COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state processor, by type.", ["type"])
 EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type.", ["type"])
@@ -54,6 +58,12 @@ WORKERS = Gauge("jobstream_workers", "Workers the worker monitor knows, by liven
 
 
 def serve(port: int | None) -> None:
-    """Expose /metrics on ``port`` (loopback), if one is given."""
-    if port:
+    """Expose /metrics on ``port`` (loopback), if one is given. A port another process holds is
+    logged and the process goes on without its metrics: exiting would only make its supervisor
+    restart it into the same taken port, a crash loop that stops the work, not just the metrics."""
+    if not port:
+        return
+    try:
         start_http_server(port, addr="127.0.0.1")
+    except OSError as error:
+        log.error("metrics not served: port %d cannot be bound (%s); the process runs on without them", port, error)

@@ -41,7 +41,7 @@ def _messages(topics: Topics, before: JobState, after: JobState, event: JobEvent
         case JobQueued() if after.spec is not None:
             ready = JobReady(job_id=after.job_id, execution_id=event.execution_id, attempt=event.attempt,
                              queue=event.queue, priority=event.priority, spec=after.spec,
-                             enqueued_at=event.envelope.occurred_at)
+                             enqueued_at=event.envelope.occurred_at, namespace=after.namespace)
             return [(topics.dispatch, event.queue, ready)]
         case JobCancelled() if before.status == Status.QUEUED and before.spec is not None:
             return [(topics.dispatch, before.spec.queue, _withdrawn(before, "cancelled"))]

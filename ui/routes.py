@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from jobstream.api.auth import Caller
 from jobstream.api.bulk import BULK_OPERATIONS
-from jobstream.api.context import ApiContext, Context, Cursor, JobId, TextFilter
+from jobstream.api.context import ApiContext, Caps, Context, Cursor, JobId, TextFilter
 from jobstream.api.models import CloneRequest, JobPatchIn
 from jobstream.api.paging import decode_pair_cursor, next_cursor
 from jobstream.api.problems import ApiProblem
@@ -74,8 +74,8 @@ def add_pages(router: APIRouter) -> None:
                     first_url=jobs_url(filters) if cursor else None)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-    async def job(request: Request, job_id: JobId, context: Context, caller: Caller, notice: Notice = None,
-                  execution: TextFilter = None) -> HTMLResponse:
+    async def job(request: Request, job_id: JobId, context: Context, caller: Caller, caps: Caps,
+                  notice: Notice = None, execution: TextFilter = None) -> HTMLResponse:
         row = await context.store.job(job_id)
         if row is None:
             return page(request, "missing.html", what=f"job {job_id}", back="/ui/jobs", notice=notice,
@@ -84,7 +84,7 @@ def add_pages(router: APIRouter) -> None:
         shown = execution or row.get("execution_id") or (executions[-1]["execution_id"] if executions else None)
         return page(request, "job.html", job=row, notice=notice, executions=executions, log_execution=shown,
                      events=await context.store.job_events(job_id, 0, 1000),
-                    waiting_reason=await waiting_reason(context.store, row), actions=ACTIONS,
+                    waiting_reason=await waiting_reason(context.store, row, caps), actions=ACTIONS,
                     upcoming=upcoming_fires(row, datetime.now(UTC)), skip_reason=skip_reason,
                     history=await DashboardQueries(context.store, caller.namespace).schedule_history(job_id)
                     if row.get("runs") or (row.get("spec") or {}).get("schedule") else [],

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -244,12 +245,14 @@ class Worker:
         metrics.WORKER_SLOTS_USED.set(len(self.running))
         room = free(self.capacity, self._running_needs())
         for queue, slots in split_slots(self._free(), self.spec.queues, self.turn).items():
-            running = sum(1 for r in self.running.values() if r.assignment.spec.queue == queue)
+            namespaces = Counter(r.assignment.namespace for r in self.running.values()
+                                 if r.assignment.spec.queue == queue)
             self.credit_seq += 1
             credit = WorkerCredit(worker_id=self.spec.worker_id, queue=queue, free_slots=slots,
                                   received=self.received[queue], cpu_free=room.cpu, memory_mb_free=room.memory_mb,
-                                  labels=self.spec.labels, issued_at=now, running=running,
-                                  incarnation=self.incarnation, seq=self.credit_seq)
+                                  labels=self.spec.labels, issued_at=now, running=namespaces.total(),
+                                  incarnation=self.incarnation, seq=self.credit_seq,
+                                  running_namespaces=dict(namespaces))
             self.publisher.publish(self.topics.dispatch, queue, credit)
         self.publisher.poll(0)
 

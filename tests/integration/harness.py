@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +77,25 @@ class ServiceProcess:
 
 
 T = TypeVar("T")
+
+
+def metrics_port_base(ports: int = 100) -> int:
+    """A base for ``jobstream run``'s metrics ports (base, base + 1, ... for its processes), all free
+    now and below the ephemeral range (32768 and up), where the machine's own outgoing connections
+    (a busy 2-core machine runs hundreds: brokers, clients) would sooner or later take one of them."""
+    while True:
+        base = random.randrange(20_000, 30_000, ports)
+        if all(_bindable(port) for port in range(base, base + ports)):
+            return base
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def poll(check: Callable[[], T | None], timeout_s: float, what: str, interval_s: float = 0.1) -> T:

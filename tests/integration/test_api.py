@@ -543,6 +543,25 @@ def test_health_readiness_and_metrics(client: TestClient, db: psycopg.Connection
     assert 'jobstream_api_request_duration_seconds_count{method="GET",route="/healthz"} 1.0' in text
 
 
+def test_a_read_model_whose_tables_are_not_there_yet_is_503_and_not_ready(
+        test_settings: Settings, database_url: str, unique_name: str) -> None:
+    # Given an API started before its projector created the read model's tables
+    empty = f"{unique_name}_empty"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(empty)))
+    try:
+        app = create_app(test_settings, schema=empty, options=ApiOptions(listener_start_s=0.1))
+        with TestClient(app, headers=auth_headers(test_settings)) as client:
+            # Then it is not ready, and a read is a 503 saying why, not a 500
+            ready = assert_problem(client.get("/readyz"), 503)
+            assert "job_events" in ready["checks"]["postgres"]
+            problem = assert_problem(client.get(f"/v1/jobs/{new_job_id()}"), 503)
+            assert "not set up yet" in problem["detail"]
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(empty)))
+
+
 def test_a_database_that_does_not_answer_is_503_not_500(make_client: Client, test_settings: Settings) -> None:
     nowhere = test_settings.with_(external_database_url="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     client = make_client(nowhere, listener_start_s=0.1, pool_timeout_s=0.5, wait_s=1.0)

@@ -10,7 +10,6 @@ broker and a Postgres of this module's own, which the tests stop and start again
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 import time
@@ -28,7 +27,7 @@ from jobstream.infra.kafka import LocalKafka
 from jobstream.infra.postgres import LocalPostgres
 from jobstream.infra.process import free_port, wait_until
 from tests.credentials import auth_headers, with_credentials
-from tests.integration.harness import ServiceProcess, api_ready, poll, submit_job, wait_terminal
+from tests.integration.harness import ServiceProcess, api_ready, metrics_port_base, poll, submit_job, wait_terminal
 
 PROMPT_S = 2.0  # how soon a request must be answered while a dependency is down
 BUSY_MACHINE_S = 90.0  # recovery deadlines, sized for a busy 2-core machine
@@ -45,7 +44,7 @@ class Outages:
         self.settings = with_credentials(base.with_(state_dir=home, external_kafka=self.kafka.bootstrap,
                                                     external_database_url=self.postgres.dsn, partitions=3,
                                                     api_url=f"http://127.0.0.1:{free_port()}",
-                                                    metrics_port_base=random.randrange(20_000, 30_000, 100)),
+                                                    metrics_port_base=metrics_port_base()),
                                          str(home / "credentials"))
         self.stack: ServiceProcess | None = None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobstream.infra.process import free_port
-from tests.integration.harness import poll
+from tests.integration.harness import metrics_port_base, poll
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("JOBSTREAM_KAFKA_BOOTSTRAP") or os.environ.get("JOBSTREAM_DATABASE_URL")),
@@ -46,7 +46,8 @@ def test_the_whole_stack_runs_on_the_secure_broker() -> None:
     state.chmod(0o755)
     env = {**os.environ, "JOBSTREAM_STATE_DIR": str(state), "JOBSTREAM_KAFKA_PORT": str(free_port()),
            "JOBSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()), "JOBSTREAM_PG_PORT": str(free_port()),
-           "JOBSTREAM_API_URL": f"http://127.0.0.1:{free_port()}", "JOBSTREAM_METRICS_PORT_BASE": str(free_port()),
+           "JOBSTREAM_API_URL": f"http://127.0.0.1:{free_port()}",
+           "JOBSTREAM_METRICS_PORT_BASE": str(metrics_port_base()),
            "JOBSTREAM_CREDENTIALS_FILE": str(state / "credentials"), "JOBSTREAM_PARTITIONS": "2",
            "JOBSTREAM_KAFKA_HEAP": "384m"}
     stack: subprocess.Popen[bytes] | None = None

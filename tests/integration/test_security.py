@@ -265,6 +265,28 @@ def test_the_audit_trail_says_who_did_what_refusals_included(api: Api) -> None:
         assert {e["actor"] for e in events} == {"jwt:otto"}
 
 
+def test_jobstream_audit_lists_the_trail_filtered_as_a_table_or_json(api: Api) -> None:
+    # Given a refused submission in a namespace
+    with api.as_("cli-audited:viewer", subject="vic") as viewer:
+        assert viewer.post("/v1/jobs", json=ECHO).status_code == 403
+    env = {"JOBSTREAM_API_URL": api.url, "JOBSTREAM_TOKEN": jwt_for("cli-audited:admin")}
+
+    def audit(*args: str) -> str | None:
+        result = CliRunner().invoke(cli_app, ["audit", "--actor", "jwt:vic", "--since", "1h", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout if "jwt:vic" in result.stdout else None
+    # When an admin of it runs `jobstream audit` with filters, Then it lists the refusal, as JSON
+    page = json.loads(poll(lambda: audit("--action", "submit_job", "-o", "json"), 30, "the refusal on the trail"))
+    assert [(e["actor"], e["action"], e["status"]) for e in page["items"]] == [("jwt:vic", "submit_job", 403)]
+    # and as a table; a filter that matches nothing lists nothing
+    table = audit("--limit", "1")
+    assert table is not None and "submit_job" in table and "403" in table
+    assert audit("--action", "cancel_job") is None
+    # and a caller who is not an admin is refused, saying why
+    refused = CliRunner().invoke(cli_app, ["audit"], env={**env, "JOBSTREAM_TOKEN": jwt_for("cli-audited:operator")})
+    assert refused.exit_code == 1 and "403" in refused.output
+
+
 def test_submissions_past_the_rate_are_429_with_retry_after_and_audited(api: Api) -> None:
     # Given an API allowing one submission a second per key (two in a burst)
     settings = api.settings.with_(key_submit_rate=1.0)
@@ -290,7 +312,7 @@ def test_a_namespace_rate_set_with_quotas_set_reaches_the_running_api(api: Api) 
     with api.as_("quota-ns:submitter", subject="q") as client:
         assert [client.post("/v1/jobs", json={}).status_code for _ in range(3)] == [422, 422, 422]
         # When an operator sets its rate to one a second
-        set_quota(api.settings, "quota-ns", 1.0, datetime.now(UTC))
+        set_quota(api.settings, "quota-ns", datetime.now(UTC), submit_rate=1.0)
         # Then the running API refuses its bursts past two, soon
         poll(lambda: 429 in [client.post("/v1/jobs", json={}).status_code for _ in range(3)], 10,
              "the namespace's new rate to apply")

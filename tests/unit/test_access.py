@@ -37,6 +37,12 @@ def test_a_submitter_changes_only_the_jobs_it_submitted_and_reads_every_one() ->
     assert job_access(Principal("key:o", Role.OPERATOR, "acme"), P.ACT, "acme", "key:b") is Access.ALLOWED
 
 
+def test_a_caller_bound_to_a_worker_acts_as_that_worker_only_and_an_unbound_one_as_any() -> None:
+    bound = Principal("key:w", Role.WORKER, "acme", worker_id="w-1")
+    assert bound.may_act_as_worker("w-1") and not bound.may_act_as_worker("w-2")
+    assert Principal("key:u", Role.WORKER, "acme").may_act_as_worker("w-2")
+
+
 def test_the_acting_namespace_is_the_one_asked_for_among_the_grants() -> None:
     grants = {"acme": Role.OPERATOR, "beta": Role.VIEWER}
     assert acting_role(grants, None) == ("acme", Role.OPERATOR)

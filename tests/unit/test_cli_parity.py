@@ -4,6 +4,7 @@ and their routes, `logs JOB_ID`, and tables that never cut an id."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -150,6 +151,24 @@ def test_bulk_without_exactly_one_of_dry_run_and_a_count_is_a_usage_error(args: 
     assert run(handle, "bulk", "cancel", *args).exit_code == 2 and not seen
 
 
+def test_audit_passes_its_filters_and_prints_a_table_of_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    entry = {"entry_id": "e1", "at": "2026-12-02T10:00:00+00:00", "actor": "jwt:vera", "role": "viewer",
+             "namespace": "acme", "address": "127.0.0.1", "action": "submit_job", "method": "POST",
+             "route": "/v1/jobs", "target": None, "status": 403, "detail": "role viewer may not POST /v1/jobs"}
+    seen, handle = recorder(200, {"items": [entry], "next_cursor": "c2"})
+    result = run(handle, "audit", "--actor", "jwt:vera", "--action", "submit_job", "--since",
+                 "2026-12-01T00:00:00Z", "--limit", "5", "--cursor", "c1")
+    assert result.exit_code == 0, result.output
+    assert [(r.method, r.url.path, dict(r.url.params)) for r in seen] == [
+        ("GET", "/v1/audit", {"actor": "jwt:vera", "action": "submit_job", "since": "2026-12-01T00:00:00Z",
+                              "limit": "5", "cursor": "c1"})]
+    for shown in ("jwt:vera", "submit_job", "403", "2026-12-02 10:00:00Z", "c2"):
+        assert shown in result.stdout, (shown, result.stdout)
+    # a duration is a time that long ago, as the API reads times
+    assert run(handle, "audit", "--since", "1h").exit_code == 0
+    assert datetime.fromisoformat(seen[-1].url.params["since"]) > datetime.now(UTC) - timedelta(hours=1, minutes=1)
+
+
 def test_ls_passes_labels_and_parent() -> None:
     seen, handle = recorder(200, {"items": [JOB], "next_cursor": None})
     assert run(handle, "ls", "--label", "team=ml", "--label", "tier=gold", "--parent", "p-1").exit_code == 0
@@ -221,7 +240,7 @@ def test_ls_at_80_columns_breaks_no_short_value_and_says_what_it_left_out(
 def test_read_commands_print_the_api_s_answer_as_json_or_yaml(output: str) -> None:
     seen, handle = recorder(200, {"items": [JOB], "next_cursor": None})
     for command in (["ls"], ["workers", "ls"], ["dlq", "ls"], ["events", "job-1"], ["templates", "ls"],
-                    ["command", "c1"]):
+                    ["command", "c1"], ["audit"]):
         result = run(handle, *command, "-o", output)
         assert result.exit_code == 0, result.output
         parsed = json.loads(result.stdout) if output == "json" else yaml.safe_load(result.stdout)

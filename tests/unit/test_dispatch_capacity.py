@@ -5,8 +5,8 @@ reordered, stale), ready jobs, assignments, finishes, losses and restarts.
 
 Two properties:
 - with one dispatcher and workers of one queue each, what is in flight on a worker (running plus
-  sent, not yet received) never exceeds its slots, cpu or memory, nor a queue's in-flight count
-  its limit: the board's own accounting holds whatever order credits come in;
+  sent, not yet received) never exceeds its slots, cpu or memory, nor a queue's or a namespace's
+  in-flight count its limit or cap: the board's own accounting holds whatever order credits come in;
 - with dispatcher restarts, workers restarted under the same id and workers of several queues,
   the board can send one too many (a predecessor's assignments in transit are unknown to it; a
   queue's credit does not know what is on its way from another), but no worker ever runs more
@@ -16,7 +16,7 @@ Two properties:
 from __future__ import annotations
 
 import itertools
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,6 +30,8 @@ from tests.unit.builders import T0, spec
 
 QUEUES = ("q1", "q2")
 LIMITS = {"q1": 2}  # below the 3 slots of its workers; q2 has no limit
+NAMESPACES = ("a", "b")
+CAPS = {"a": 1}  # a spans both queues; b has no cap
 NEEDS = [None, Requirements(cpu=1.0), Requirements(memory_mb=512), Requirements(cpu=0.5, memory_mb=1024)]
 # Workers of one queue each: the board's accounting per (worker, queue) is then exact. A worker of
 # several queues splits its free slots between their credits without knowing what is on its way
@@ -47,6 +49,7 @@ class Sent:
     execution_id: str
     attempt: int
     spec: JobSpec
+    namespace: str
 
 
 @dataclass
@@ -65,16 +68,18 @@ class SimWorker:
         out = []
         for queue, slots in split_slots(room.slots, self.capacity.queues, self.seq).items():
             self.seq += 1
-            running = sum(1 for s in self.running.values() if s.spec.queue == queue)
+            running = Counter(s.namespace for s in self.running.values() if s.spec.queue == queue)
             out.append(WorkerCredit(worker_id=self.worker_id, queue=queue, free_slots=slots,
                                     received=self.received[queue], cpu_free=room.cpu, memory_mb_free=room.memory_mb,
-                                    issued_at=now, running=running, incarnation=self.incarnation, seq=self.seq))
+                                    issued_at=now, running=running.total(), incarnation=self.incarnation,
+                                    seq=self.seq, running_namespaces=dict(running)))
         return out
 
 
 @dataclass
 class Job:
     spec: JobSpec
+    namespace: str
     attempt: int = 1
     holder: str | None = None  # the worker holding the current lease
     done: int = 0
@@ -83,7 +88,7 @@ class Job:
 class World:
     def __init__(self, capacities: list[WorkerCapacity]) -> None:
         self.now = T0
-        self.board = DispatchBoard(queue_limits=LIMITS)
+        self.board = DispatchBoard(queue_limits=LIMITS, namespace_caps=CAPS)
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, SimWorker] = {}
         self.history: list[WorkerCredit] = []
@@ -96,7 +101,8 @@ class World:
     def ready(self, job_id: str) -> JobReady:
         job = self.jobs[job_id]
         return JobReady(job_id=job_id, execution_id=f"{job_id}.{job.attempt}", attempt=job.attempt,
-                        queue=job.spec.queue, priority=job.spec.priority, spec=job.spec, enqueued_at=self.now)
+                        queue=job.spec.queue, priority=job.spec.priority, spec=job.spec, enqueued_at=self.now,
+                        namespace=job.namespace)
 
     def requeue(self, job_id: str, attempt: int) -> None:
         """A return or a loss of the current lease: the next attempt is offered."""
@@ -113,7 +119,8 @@ class World:
 
     def submit(self, pick: int) -> None:
         job_id = f"j{next(self.ids)}"
-        self.jobs[job_id] = Job(spec(queue=QUEUES[pick % 2], requirements=NEEDS[pick % len(NEEDS)]))
+        self.jobs[job_id] = Job(spec(queue=QUEUES[pick % 2], requirements=NEEDS[pick % len(NEEDS)]),
+                                NAMESPACES[pick // 2 % 2])
         self.board.add(self.ready(job_id))
 
     def issue_credits(self, pick: int) -> None:
@@ -139,7 +146,8 @@ class World:
                 job.holder = match.worker_id  # the AssignJob records the lease
             worker = self.workers.get(match.worker_id)
             if worker is not None:
-                worker.inbox.append(Sent(match.job.job_id, match.job.execution_id, match.job.attempt, match.job.spec))
+                worker.inbox.append(Sent(match.job.job_id, match.job.execution_id, match.job.attempt, match.job.spec,
+                                         match.job.namespace))
 
     def receive(self, pick: int) -> None:
         worker = self.pick_worker(pick)
@@ -193,7 +201,7 @@ class World:
 
     def restart_dispatcher(self, pick: int) -> None:
         """A new board from the ready table, which may still hold what was assigned just before."""
-        board = DispatchBoard(queue_limits=LIMITS)
+        board = DispatchBoard(queue_limits=LIMITS, namespace_caps=CAPS)
         board._gone = dict(self.board._gone)  # departures are read again from the workers topic
         readies = [self.ready(job_id) for job_id, job in self.jobs.items() if not job.done
                    and (job.holder is None or pick % 3 == 0)]
@@ -221,7 +229,7 @@ class World:
     def check_the_board_never_oversends(self) -> None:
         """Slots in all; cpu and memory per queue (a worker offers them whole to each of its
         queues, and turns away what two queues' assignments together exceed)."""
-        per_queue = {q: 0 for q in QUEUES}
+        per_queue, per_namespace = {q: 0 for q in QUEUES}, {n: 0 for n in NAMESPACES}
         for worker in self.workers.values():
             in_flight = [*worker.running.values(), *worker.inbox]
             assert len(in_flight) <= worker.capacity.slots, (worker.worker_id, len(in_flight))
@@ -231,8 +239,11 @@ class World:
                 assert sum(n.memory_mb for n in needs) <= worker.capacity.memory_mb
             for sent in in_flight:
                 per_queue[sent.spec.queue] += 1
+                per_namespace[sent.namespace] += 1
         for queue, limit in LIMITS.items():
             assert per_queue[queue] <= limit, (queue, per_queue[queue])
+        for namespace, cap in CAPS.items():
+            assert per_namespace[namespace] <= cap, (namespace, per_namespace[namespace])
 
     def quiesce(self) -> None:
         """Fresh credits from everyone until every job is done: nothing was lost on the way."""

@@ -47,6 +47,14 @@ def test_a_key_is_refused_from_its_expiry_on_and_an_unknown_one_always() -> None
     assert refusal(None, T0) == "unknown API key"
 
 
+def test_a_worker_key_keeps_the_worker_id_it_is_bound_to_and_an_older_record_reads_unbound() -> None:
+    keys: dict = {}  # type: ignore[type-arg]
+    fold_key(keys, KeyCreated(key_id="w", namespace="acme", role="worker", secret_hash="h", created_at=T0,
+                              actor="x", worker_id="w-1"))
+    fold_key(keys, created())
+    assert keys["w"].worker_id == "w-1" and keys["00112233aabbccdd"].worker_id is None
+
+
 def test_a_key_of_a_role_nobody_knows_is_not_folded() -> None:
     keys: dict = {}  # type: ignore[type-arg]
     fold_key(keys, KeyCreated(key_id="k", namespace="acme", role="root", secret_hash="h", created_at=T0, actor="x"))
