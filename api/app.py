@@ -26,6 +26,7 @@ from jobstream.api.problems import install_problem_handlers
 from jobstream.api.query import known_query_only
 from jobstream.api.routes_audit import audit_router
 from jobstream.api.routes_batch import batch_router
+from jobstream.api.routes_bulk import bulk_router
 from jobstream.api.routes_jobs import dlq_router, jobs_router
 from jobstream.api.routes_logs import logs_router
 from jobstream.api.routes_ops import ops_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
         app.state.auth.csrf_secret = settings.ui_secret.encode()
     install_problem_handlers(app)
     app.include_router(batch_router())  # /v1/jobs:batch, /v1/jobs:cancel
+    app.include_router(bulk_router())  # /v1/jobs:bulk-cancel, /v1/jobs:bulk-retry, /v1/dlq:redrive
     app.include_router(wait_router())  # before jobs_router, whose /v1/jobs/{job_id} would match :wait
     app.include_router(jobs_router())
     app.include_router(dlq_router())

@@ -93,11 +93,16 @@ class BulkCommands:
         return await self.store.matching(selection, operation.statuses, operation.dead_lettered, limit)
 
     async def act_matching(self, operation: BulkOperation, filters: Filter, request_id: str | None,
-                           reason: str) -> BulkDone:
+                           reason: str, expected: int | None = None) -> BulkDone:
         """One command per matching job (up to MAX_BATCH), with command ids derived from the request
-        id: a retried request repeats the same commands, which decide nothing."""
+        id: a retried request repeats the same commands, which decide nothing. With ``expected`` (the
+        dry run's count), nothing is sent if more jobs match now: 409."""
         request_id = request_id or uuid.uuid4().hex
         job_ids, matched = await self.matching(operation, filters, MAX_BATCH)
+        if expected is not None and matched > expected:
+            raise ApiProblem(409, "selection-grew", f"{matched} jobs match now, more than the {expected} expected: "
+                             "nothing was sent; dry-run again and confirm the new count",
+                             matched=matched, expected_count=expected)
         commands = [operation.command(self._envelope(operation, job_id, request_id), reason) for job_id in job_ids]
         if commands:
             await self._send(commands)

@@ -18,6 +18,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/jobs"): P.SUBMIT,
     ("POST", "/v1/jobs:batch"): P.SUBMIT,
     ("POST", "/v1/jobs:cancel"): P.OPERATE,
+    ("POST", "/v1/jobs:bulk-cancel"): P.OPERATE,  # by filter (dry run included): as the dashboard's bulk actions
+    ("POST", "/v1/jobs:bulk-retry"): P.OPERATE,
+    ("POST", "/v1/dlq:redrive"): P.OPERATE,
     ("GET", "/v1/jobs"): P.READ,
     ("GET", "/v1/jobs/{job_id}"): P.READ,
     ("GET", "/v1/jobs/{job_id}:wait"): P.READ,

@@ -1,6 +1,6 @@
 """CLI commands about jobs, through the HTTP API: submit, get, ls, cancel, retry, patch, pause, resume,
-clone, events; ``register`` also adds ``workers``, ``dlq`` (ops_client.py), ``logs`` (logs_client.py) and
-``audit`` (audit_client.py).
+clone, events; ``register`` also adds ``workers``, ``dlq`` (ops_client.py), ``bulk`` (bulk_client.py),
+``logs`` (logs_client.py) and ``audit`` (audit_client.py).
 
 They print rich tables, or the API's JSON with ``--json``.
 """
@@ -15,6 +15,7 @@ import typer
 
 from jobstream.api_client import Api, ApiClient, ApiUrl, ClientError, Format, Output, describe_problem
 from jobstream.audit_client import register_audit
+from jobstream.bulk_client import register_bulk
 from jobstream.explain_client import register_explain
 from jobstream.logs_client import register_logs
 from jobstream.ops_client import register_ops
@@ -60,6 +61,7 @@ def register(app: typer.Typer, *, transport: httpx.BaseTransport | None = None) 
     _register_reads(app, api)
     _register_changes(app, api)
     register_ops(app, api)
+    register_bulk(app, api)
     register_logs(app, api)
     register_templates(app, api)
     register_explain(app, api)

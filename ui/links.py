@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import urlencode
 
+from fastapi import Query
 from fastapi.responses import RedirectResponse
 
 from jobstream.ui.queries import JobFilters
@@ -44,6 +46,10 @@ def bulk_url(operation: str, filters: JobFilters) -> str | None:
     if filters == JobFilters():
         return None
     return _with_filters(f"/ui/bulk-{operation}", filters)
+
+
+# The notice a page shows after a form post redirected to it (``back_with``), from its URL.
+Notice = Annotated[str | None, Query(max_length=500)]
 
 
 def back_with(path: str, notice: str) -> RedirectResponse:

@@ -21,11 +21,10 @@ from jobstream.core.lifecycle import TERMINAL
 from jobstream.schemas import RedriveJob
 from jobstream.schemas.events import SkipReason
 from jobstream.ui.filters import Filters
-from jobstream.ui.links import back_with, bulk_url, dead_letters_url, schedules_url
+from jobstream.ui.links import Notice, back_with, bulk_url, dead_letters_url, schedules_url
 from jobstream.ui.queries import DashboardQueries
 from jobstream.ui.render import page
 
-Notice = Annotated[str | None, Query(max_length=500)]
 PAGE_SIZE = 50
 Param = Annotated[str | None, Query(max_length=200)]
 

@@ -34,7 +34,7 @@ from jobstream.ui.chart_svg import minutes, throughput_svg
 from jobstream.ui.consumer_lag import ConsumerLag
 from jobstream.ui.dag_svg import Node, dag_svg
 from jobstream.ui.filters import Filters
-from jobstream.ui.links import back_with, bulk_url, jobs_url
+from jobstream.ui.links import Notice, back_with, bulk_url, jobs_url
 from jobstream.ui.live import live_router
 from jobstream.ui.ops_pages import add_ops_pages, skip_reason, upcoming_fires
 from jobstream.ui.queries import DashboardQueries
@@ -43,7 +43,6 @@ from jobstream.ui.session import redirect_to_login, session_router
 
 PAGE_SIZE = 50
 ACTIONS = ("cancel", "retry", "pause", "resume")
-Notice = Annotated[str | None, Query(max_length=500)]
 
 
 def add_pages(router: APIRouter) -> None:

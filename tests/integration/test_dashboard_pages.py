@@ -324,6 +324,26 @@ def confirm_form(html: str) -> tuple[str, str]:
     return action.group(1).replace("&amp;", "&"), request_id.group(1)
 
 
+def test_a_bulk_confirmation_sends_nothing_when_more_jobs_match_than_its_dry_run_showed(
+        client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
+    # Given a dry run that showed two failed jobs of queue "grows"
+    for job_id in ("g-1", "g-2"):
+        insert_job(db, job_id, queue="grows", status="failed")
+    dry = client.get("/ui/bulk-retry", params={"queue": "grows"}).text
+    assert 'name="expected_count" value="2"' in dry
+    action, request_id = confirm_form(dry)
+    # When a third fails before the operator confirms
+    insert_job(db, "g-3", queue="grows", status="failed")
+    done = client.post(action, data={"request_id": request_id, "expected_count": "2"}, follow_redirects=False)
+    # Then nothing is sent, and the operator is back on the dry run, which says why and counts three
+    assert done.status_code == 303 and done.headers["location"].startswith("/ui/bulk-retry?queue=grows&notice=")
+    again = client.get(done.headers["location"]).text
+    assert "nothing was sent: 3 jobs match now, not the 2 shown" in again and 'data-matched="3"' in again
+    # And confirming the new count sends the three
+    client.post(action, data={"request_id": request_id, "expected_count": "3"})
+    assert sorted(c.envelope.job_id for c in (commands(), commands(), commands())) == ["g-1", "g-2", "g-3"]
+
+
 def test_bulk_retry_by_filter_is_a_dry_run_then_one_retry_per_failed_job(
         client: TestClient, db: psycopg.Connection[Any], commands: Callable[[], Command]) -> None:
     # Given two failed jobs of queue "batch", a completed one there, and a failed one elsewhere
@@ -452,7 +472,8 @@ def test_each_list_page_has_one_live_part_and_the_schedules_page_one_preview(cli
     for path, part in (("/ui", "overview"), ("/ui/jobs", "jobs-table"), ("/ui/schedules", "schedules"),
                        ("/ui/workers", "workers"), ("/ui/dead-letters", "dead-letters")):
         html = client.get(path).text
-        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}" hx-get=') == 1, path
+        assert html.count(f'hx-select="#{part}"') == 1 and html.count(f'<div id="{part}-part" hx-get=') == 1, path
+        assert html.count(f'<div id="{part}">') == 1, path  # swapped inside the part, which stays in place
     schedules = client.get("/ui/schedules").text
     assert "<title>Schedules · jobstream</title>" in schedules and schedules.count('id="preview-h"') == 1
     assert 'sse-connect="/ui/live">' in schedules  # the <main> tag holds nothing else

@@ -188,6 +188,7 @@ def test_the_role_route_matrix_from_the_openapi_document(api: Api) -> None:
     with api.as_("default:admin") as admin:
         document = admin.get("/openapi.json").json()
         job_id = submitted(admin)["job_id"]
+    assert {"/v1/jobs:bulk-cancel", "/v1/jobs:bulk-retry", "/v1/dlq:redrive"} <= set(document["paths"])
     values = {"job_id": job_id, "execution_id": f"{job_id}.1", "worker_id": "no-such-worker",
               "command_id": "no-such-command", "name": "no-such-template"}
     matrix: list[str] = []

@@ -93,6 +93,9 @@ def test_every_route_of_the_app_declares_its_permission_the_dashboards_too() -> 
     (("POST", "/ui/workers/{worker_id}/drain"), ("POST", "/v1/workers/{worker_id}/drain")),
     (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/jobs:cancel")),  # cancel, retry or redrive: operate
     (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/dlq/{job_id}/redrive")),
+    (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/jobs:bulk-cancel")),  # the same operations by filter
+    (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/jobs:bulk-retry")),
+    (("POST", "/ui/bulk-{operation}"), ("POST", "/v1/dlq:redrive")),
     (("GET", "/ui/jobs/{job_id}"), ("GET", "/v1/jobs/{job_id}")),
 ])
 def test_a_dashboard_action_asks_what_its_api_twin_asks(page: tuple[str, str], api: tuple[str, str]) -> None:

@@ -107,7 +107,7 @@ def test_register_adds_the_commands_to_an_existing_app() -> None:
     register(app)
     names = {command.name for command in app.registered_commands}
     assert names == {"submit", "get", "ls", "cancel", "retry", "events", "patch", "pause", "resume", "clone", "logs",
-                     "command", "explain", "top", "audit"}
+                     "command", "explain", "top", "audit", "bulk"}
     assert {group.name for group in app.registered_groups} == {"workers", "dlq", "templates"}
 
 

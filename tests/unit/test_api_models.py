@@ -322,6 +322,22 @@ def test_patch_and_bulk_cancel_are_checked_before_any_io(client: TestClient) -> 
     assert_problem(client.post("/v1/jobs:cancel", json={"status": "completed"}), 422)
 
 
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/jobs:bulk-cancel", {"dry_run": True}, "filters"),
+    ("/v1/jobs:bulk-cancel", {"queue": "q"}, "expected_count"),
+    ("/v1/jobs:bulk-retry", {"status": ["finished"], "dry_run": True}, "status"),
+    ("/v1/jobs:bulk-retry", {"label": ["no-equals-sign"], "dry_run": True}, "label"),
+    ("/v1/dlq:redrive", {"priority": 11, "dry_run": True}, "priority"),
+    ("/v1/dlq:redrive", {"submitted_since": "2026-01-01T00:00:00", "dry_run": True}, "submitted_since"),
+    ("/v1/dlq:redrive", {"queue": "q", "dry_run": True, "queues": "typo"}, "queues"),
+    ("/v1/jobs:bulk-cancel", {"queue": "q", "expected_count": -1}, "expected_count"),
+])
+def test_a_bulk_action_names_the_field_it_cannot_take_before_any_io(client: TestClient, path: str,
+                                                                    body: dict[str, Any], field: str) -> None:
+    errors = assert_problem(client.post(path, json=body), 422)["errors"]
+    assert [e["field"] for e in errors] == [field], errors
+
+
 def test_an_unknown_query_parameter_is_400_naming_it(client: TestClient) -> None:
     body = assert_problem(client.get("/v1/jobs", params={"labels": "team=ml", "statuss": "queued"}), 400)
     assert [e["field"] for e in body["errors"]] == ["labels", "statuss"]

@@ -122,6 +122,35 @@ def test_operators_commands_hit_their_routes() -> None:
     ]
 
 
+def test_bulk_takes_the_list_filters_and_hits_the_api_s_bulk_route_of_each_action() -> None:
+    from jobstream.api.routes_bulk import BULK_PATHS as API_PATHS
+    from jobstream.bulk_client import BULK_PATHS
+
+    assert BULK_PATHS == API_PATHS
+    seen, handle = recorder(200, {"dry_run": True, "matched": 2, "sample": ["j-1", "j-2"]})
+    result = run(handle, "bulk", "cancel", "--queue", "q", "--status", "queued", "--status", "paused", "--label",
+                 "team=ml", "--name-prefix", "nightly", "--priority", "3", "--since", "2026-03-01T00:00:00Z",
+                 "--until", "2026-03-02T00:00:00Z", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would act on 2 jobs" in result.stdout and "--expected-count 2" in result.stdout and "j-2" in result.stdout
+    for action in ("retry", "redrive"):
+        assert run(handle, "bulk", action, "--name-prefix", "n", "--expected-count", "0").exit_code == 0
+    assert [(r.url.path, json.loads(r.content)) for r in seen] == [
+        ("/v1/jobs:bulk-cancel", {"status": ["queued", "paused"], "queue": "q", "name_prefix": "nightly",
+                                  "label": ["team=ml"], "priority": 3, "submitted_since": "2026-03-01T00:00:00Z",
+                                  "submitted_until": "2026-03-02T00:00:00Z", "dry_run": True}),
+        ("/v1/jobs:bulk-retry", {"name_prefix": "n", "expected_count": 0}),
+        ("/v1/dlq:redrive", {"name_prefix": "n", "expected_count": 0}),
+    ]
+
+
+@pytest.mark.parametrize("args", [["--queue", "q"], ["--queue", "q", "--dry-run", "--expected-count", "2"],
+                                  ["--label", "novalue", "--dry-run"], ["--queue", "q", "--dry-run", "--what"]])
+def test_bulk_without_exactly_one_of_dry_run_and_a_count_is_a_usage_error(args: list[str]) -> None:
+    seen, handle = recorder(200, {})
+    assert run(handle, "bulk", "cancel", *args).exit_code == 2 and not seen
+
+
 def test_audit_passes_its_filters_and_prints_a_table_of_entries(capsys: pytest.CaptureFixture[str]) -> None:
     entry = {"entry_id": "e1", "at": "2026-12-02T10:00:00+00:00", "actor": "jwt:vera", "role": "viewer",
              "namespace": "acme", "address": "127.0.0.1", "action": "submit_job", "method": "POST",
