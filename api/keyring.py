@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from jobstream.api.topic_follower import TopicFollower
 from jobstream.config import Settings
 from jobstream.core.keys import Key, fold_key, parse_token, refusal
 from jobstream.core.quotas import fold_cap
 from jobstream.core.ratelimit import RateLimits
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Codec, KeyCreated, KeyRevoked, MessageDecodeError, QuotaSet, make_codec
-from jobstream.streams.kafka_io import BATCHED_FETCH, consumer_config
+from jobstream.schemas import KeyCreated, KeyRevoked, QuotaSet, Record
 
 log = logging.getLogger(__name__)
-POLL_S = 0.2
 
 
 class Keyring:
@@ -37,15 +34,13 @@ class Keyring:
         self.caps: dict[str, int] = {}  # namespace -> max in flight, for waiting reasons (the dispatcher enforces)
         self._verified: dict[bytes, str] = {}  # sha256 of a token whose secret matched -> its key id
         self._hasher = PasswordHasher()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jobstream-api-keyring", daemon=True)
+        self._follower = TopicFollower(settings, self.topic, "jobstream-api-keyring", self._fold)
 
     def start(self) -> None:
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._follower.stop()
 
     def authenticate(self, token: str, now: datetime) -> Key | str:
         """The key a token belongs to, or why it is refused."""
@@ -65,25 +60,7 @@ class Keyring:
             self._verified[digest] = key.key_id
         return key
 
-    def _run(self) -> None:
-        codec = make_codec(self.settings.schema_registry_url)
-        consumer = Consumer(consumer_config(self.settings, "jobstream-api-keyring", **BATCHED_FETCH))
-        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-        try:
-            while not self._stop.is_set():
-                for message in consumer.consume(500, POLL_S):
-                    if message.error() is None:
-                        self._apply(codec, message)
-        finally:
-            consumer.close()
-
-    def _apply(self, codec: Codec, message: Message) -> None:
-        try:
-            record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
-                                  offset=message.offset())
-        except MessageDecodeError as error:
-            log.warning("keys topic: skipped an undecodable record: %s", error)
-            return
+    def _fold(self, record: Record) -> None:
         if isinstance(record, KeyCreated | KeyRevoked):
             fold_key(self.keys, record)
         elif isinstance(record, QuotaSet):

@@ -8,31 +8,23 @@ the routes publish what they seal with the API's producer.
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
-
+from jobstream.api.topic_follower import TopicFollower
 from jobstream.config import Settings
 from jobstream.core.secret_book import SecretBook, set_records
 from jobstream.core.secrets_crypto import KekRing, SecretUnreadable
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
-    Codec,
     DataKeyCreated,
     DataKeyDeleted,
-    MessageDecodeError,
+    Record,
     SecretDeleted,
     SecretRecord,
     SecretSet,
-    make_codec,
 )
 from jobstream.secrets_admin import load_keks
-from jobstream.streams.kafka_io import consumer_config
-
-log = logging.getLogger(__name__)
-POLL_S = 0.2
 
 
 class SecretVault:
@@ -42,15 +34,13 @@ class SecretVault:
         self.book = SecretBook()
         self._lock = threading.Lock()  # the fold's thread and the routes' threads share the book
         self._ring: KekRing | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jobstream-api-secrets", daemon=True)
+        self._follower = TopicFollower(settings, self.topic, "jobstream-api-secrets", self._fold)
 
     def start(self) -> None:
-        self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._follower.stop()
 
     def keks(self, reload: bool = False) -> KekRing:
         """NoKek when none is configured (the routes answer 503)."""
@@ -84,25 +74,7 @@ class SecretVault:
             for record in records:
                 self.book.apply(record)
 
-    def _run(self) -> None:
-        codec = make_codec(self.settings.schema_registry_url)
-        consumer = Consumer(consumer_config(self.settings, "jobstream-api-secrets"))
-        consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-        try:
-            while not self._stop.is_set():
-                for message in consumer.consume(500, POLL_S):
-                    if message.error() is None and message.value() is not None:
-                        self._apply(codec, message)
-        finally:
-            consumer.close()
-
-    def _apply(self, codec: Codec, message: Message) -> None:
-        try:
-            record = codec.decode(message.value(), topic=message.topic(), partition=message.partition(),
-                                  offset=message.offset())
-        except MessageDecodeError as error:
-            log.warning("secrets topic: skipped an undecodable record: %s", error)
-            return
+    def _fold(self, record: Record) -> None:
         if isinstance(record, DataKeyCreated | DataKeyDeleted | SecretSet | SecretDeleted):
             with self._lock:
                 self.book.apply(record)
