@@ -47,6 +47,7 @@ class BenchRun:
     settings: Settings
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    keep: bool = False  # set by a body whose run failed its checks: its topics are the evidence
 
     @property
     def prefix(self) -> str:
@@ -96,7 +97,7 @@ def bench_run(base: Settings, kind: str, keep: bool = False) -> Iterator[BenchRu
             keep = True  # a failed run's topics are the evidence: kept, whatever was asked
             raise
         finally:
-            _finish(run, keep)
+            _finish(run, keep or run.keep)
 
 
 def _finish(run: BenchRun, keep: bool) -> None:
