@@ -26,6 +26,8 @@ from jobstream.schemas import (
 )
 from jobstream.secrets_admin import load_keks
 
+CATCH_UP_S = 5.0  # a reveal's longest wait for the secrets topic before it says a secret is missing or unreadable
+
 
 class SecretVault:
     def __init__(self, settings: Settings) -> None:
@@ -50,10 +52,15 @@ class SecretVault:
 
     def reveal(self, namespace: str, name: str) -> str:
         """KeyError: no such secret; SecretUnreadable: its data key is gone."""
-        with self._lock:
-            try:
+        try:
+            with self._lock:
                 return self.book.reveal(self.keks(), namespace, name)
-            except SecretUnreadable:  # perhaps wrapped by a KEK rotated in since: read the KEKs again once
+        except (KeyError, SecretUnreadable):
+            # Perhaps written by another process a moment ago: a secret set at the broker, or a
+            # rotation's rewrapped data keys (it drops the old KEK from the file right after them).
+            # Fold what the topic holds now and read the KEKs again before saying so.
+            self._follower.wait_caught_up(CATCH_UP_S)
+            with self._lock:
                 return self.book.reveal(self.keks(reload=True), namespace, name)
 
     def sealed(self, namespace: str, name: str, value: str, now: datetime, actor: str) -> list[SecretRecord]:
