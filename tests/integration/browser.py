@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from jobstream.infra.chromium import CHROMIUM
 
@@ -28,6 +29,20 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 # The README's screenshots are written by `make screenshots`; an ordinary test run keeps its own
 # out of the working tree.
 SCREENSHOTS = Path(os.environ.get("JOBSTREAM_SCREENSHOTS") or tempfile.mkdtemp(prefix="jobstream-screenshots-"))
+
+
+
+def element_screenshot(locator: Locator, path: Path, attempts: int = 5) -> None:
+    """A picture of one element of a live page. A change can redraw the page between finding the
+    element and taking its picture (its live part swaps the element out): it is then found and
+    taken again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            locator.screenshot(path=path)
+            return
+        except PlaywrightError as error:
+            if "not attached" not in str(error) or attempt == attempts:
+                raise
 
 
 @dataclass

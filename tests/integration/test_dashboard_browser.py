@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.credentials import admin_token
-from tests.integration.browser import SCREENSHOTS
+from tests.integration.browser import SCREENSHOTS, element_screenshot
 from tests.integration.harness import poll, wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -94,9 +94,8 @@ def test_submitted_jobs_appear_and_complete_without_reload(stack: httpx.Client, 
     page.goto(f"{stack.base_url}/ui/jobs/{after}")
     expect(page.locator("svg.dag g.node")).to_have_count(3)
     expect(page.locator(f'svg.dag g.node[data-job-id="{ids[0]}"]')).to_contain_text("ui-demo-0")
-    # (once it has completed its page stops redrawing, and the graph holds still for its picture)
     expect(page.locator("svg.dag g.center")).to_have_class(re.compile("status-completed"), timeout=LIVE_S)
-    page.locator("svg.dag").screenshot(path=SCREENSHOTS / "dag.png")
+    element_screenshot(page.locator("svg.dag"), SCREENSHOTS / "dag.png")
     page.goto(f"{stack.base_url}/ui/jobs/{ids[0]}")
     expect(page.locator(f'svg.dag g.node[data-job-id="{after}"]')).to_be_visible(timeout=LIVE_S)
     # And "/" leads to the dashboard
