@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer
 from jobstream.bench_run import bench_run, reader_group
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics, TopicSpec, ensure_topics
+from jobstream.infra.topics import Topics, TopicSpec
 from jobstream.progress import progress_bar
 from jobstream.schemas import (
     JobAssigned,
@@ -40,6 +40,7 @@ from jobstream.streams.kafka_io import (
     command_envelope,
     consume_ready,
     consumer_config,
+    ensure_specs,
     producer_config,
 )
 
@@ -58,7 +59,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def raw_produce_rate(settings: Settings, count: int = 100_000, size: int = 200) -> dict[str, float]:
     """The broker's baseline: acks=all produce of ``count`` messages of ``size`` bytes, one producer."""
     topic = f"{settings.topic_prefix}.bench-raw"
-    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, settings.partitions)])
+    ensure_specs(settings, [TopicSpec(topic, settings.partitions)])
     producer = Producer(producer_config(settings, **{"linger.ms": 5}))
     payload = os.urandom(size)
     started = time.perf_counter()

@@ -25,7 +25,8 @@ from typing import Any
 
 from jobstream.bench_cleanup import new_prefix, of_run, remove
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
+from jobstream.streams.kafka_io import ensure_specs
 
 STOP_TIMEOUT_S = 30.0
 
@@ -90,8 +91,7 @@ def bench_run(base: Settings, kind: str, keep: bool = False) -> Iterator[BenchRu
     say(f"bench topic prefix: {run.prefix}; its processes log to {run.log_dir}")
     with _handling_signals(_interrupt):
         try:
-            ensure_topics(settings.kafka_bootstrap, Topics(run.prefix).specs(settings.partitions),
-                          replication=settings.replication_factor)
+            ensure_specs(settings, Topics(run.prefix).specs(settings.partitions))
             yield run
         except Exception:
             keep = True  # a failed run's topics are the evidence: kept, whatever was asked

@@ -18,8 +18,8 @@ import typer
 from jobstream.config import Settings
 from jobstream.infra.connect import CONNECTOR_CONFIG
 from jobstream.infra.registry import CCOMPAT_PATH
-from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.streams.kafka_security import client_security
+from jobstream.infra.topics import Topics
+from jobstream.streams.kafka_io import ensure_specs
 
 DEFAULT_TABLE = "analytics.job_events"
 APICURIO_V2_PATH = "/apis/registry/v2"  # what Apicurio's 2.x converter speaks
@@ -61,8 +61,7 @@ def deploy(settings: Settings, connect_url: str, *, name: str, table: str,
     import psycopg
 
     connector = render_connector(template or CONNECTOR_CONFIG.read_text(), settings, name=name, table=table)
-    ensure_topics(settings.kafka_bootstrap, Topics(settings.topic_prefix).analytics_specs(settings.partitions),
-                  security=client_security(settings))
+    ensure_specs(settings, Topics(settings.topic_prefix).analytics_specs(settings.partitions))
     schema = table.split(".", 1)[0] if "." in table else None
     if schema:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:

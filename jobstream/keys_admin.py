@@ -19,10 +19,9 @@ from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import Key, NewToken, fold_key, new_token
 from jobstream.core.quotas import merged_quota
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import DEFAULT_NAMESPACE, KeyCreated, KeyRevoked, QuotaSet, Record, make_codec
-from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset
-from jobstream.streams.kafka_security import client_security
+from jobstream.streams.kafka_io import Publisher, consumer_config, end_offset, ensure_specs
 
 FLUSH_S = 30.0
 READ_S = 60.0
@@ -107,8 +106,7 @@ def publish_acknowledged(settings: Settings, topic: str, records: list[tuple[str
 
 def _ensured(settings: Settings, topic: str) -> None:
     topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, [s for s in topics.specs(settings.partitions) if s.name == topic],
-                  security=client_security(settings))
+    ensure_specs(settings, [s for s in topics.specs(settings.partitions) if s.name == topic])
 
 
 def ensure_admin_key(settings: Settings, now: datetime) -> str | None:

@@ -19,12 +19,11 @@ from confluent_kafka import Message
 
 from jobstream.config import Settings
 from jobstream.core.analytics import fold
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics
 from jobstream.schemas import JobContext, JobEvent, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
-from jobstream.streams.kafka_io import ensure_all_topics
-from jobstream.streams.kafka_security import client_security
+from jobstream.streams.kafka_io import ensure_all_topics, ensure_specs
 from jobstream.streams.record_serde import RecordSerde, decode_input
 
 log = logging.getLogger(__name__)
@@ -80,8 +79,7 @@ def run_analytics_projector(settings: Settings, instance_id: str | None = None,
     metrics.serve(metrics_port)
     ensure_all_topics(settings)
     topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.analytics_specs(settings.partitions),
-                  security=client_security(settings))
+    ensure_specs(settings, topics.analytics_specs(settings.partitions))
     codec = make_codec(settings.schema_registry_url)
     serde = RecordSerde(codec, JobContext, topics.analytics_changelog)
     engine = Engine(settings, engine_config(settings, instance_id), AnalyticsHandler(settings), serde)

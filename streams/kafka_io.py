@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from jobstream.config import Settings
-from jobstream.infra.topics import Topics, ensure_topics
+from jobstream.infra.topics import Topics, TopicSpec, ensure_topics
 from jobstream.schemas import Codec, Command, CommandEnvelope, MessageDecodeError, PoisonMessage, Record, make_codec
 from jobstream.streams.kafka_security import client_security
 from jobstream.streams.murmur2 import murmur2
@@ -35,9 +35,14 @@ def partition_for(key: str, partitions: int) -> int:
 def ensure_all_topics(settings: Settings) -> None:
     """Every topic a process uses exists before it starts: faust's own auto-creation races its
     metadata refresh on a fresh cluster and crashes the agent ("0 partitions")."""
-    topics = Topics(settings.topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.specs(settings.partitions, settings.log_retention_days),
-                  replication=settings.replication_factor, security=client_security(settings))
+    ensure_specs(settings, Topics(settings.topic_prefix).specs(settings.partitions, settings.log_retention_days))
+
+
+def ensure_specs(settings: Settings, specs: list[TopicSpec]) -> list[str]:
+    """The missing topics of ``specs``, created with the cluster's replication factor as this
+    process authenticates; returns the names created."""
+    return ensure_topics(settings.kafka_bootstrap, specs, replication=settings.replication_factor,
+                         security=client_security(settings))
 
 
 # librdkafka's lines (errors only: log_level 3) go through Python's logging, served by each client's

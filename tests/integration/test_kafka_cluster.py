@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, PartitionMetadata
@@ -16,8 +17,9 @@ from jobstream.config import Settings
 from jobstream.infra.kafka_cluster import LocalKafkaCluster, under_replicated
 from jobstream.infra.process import wait_until
 from jobstream.infra.topics import Topics, ensure_topics
-from jobstream.schemas import JobCompleted, JobSpec, PythonTask, SubmitJob
-from jobstream.streams.kafka_io import Publisher, command_envelope
+from jobstream.keys_admin import publish_acknowledged
+from jobstream.schemas import JobCompleted, JobSpec, PythonTask, QuotaSet, SubmitJob
+from jobstream.streams.kafka_io import Publisher, command_envelope, ensure_specs
 from jobstream.supervisor import supervised
 from tests.integration.harness import TopicReader
 
@@ -85,3 +87,18 @@ def test_a_node_killed_while_jobs_run_loses_none(cluster_settings: Settings, kaf
     assert not gapped, [(j, seqs[j]) for j in gapped[:3]]
     wait_until(lambda: not under_replicated(kafka_cluster.bootstrap), 120, "the restarted node to catch up")
     reader.close()
+
+
+def test_topics_made_outside_infra_up_get_the_clusters_replicas_too(cluster_settings: Settings,
+                                                                     kafka_cluster: LocalKafkaCluster) -> None:
+    # Given the cluster, when the keys topic is made by a command's first write (as `jobstream keys
+    # create` or `quotas set` may) and the analytics topics by their projector's start
+    topics = Topics(cluster_settings.topic_prefix)
+    quota = QuotaSet(namespace="acme", submit_rate=1.0, set_at=datetime.now(UTC), actor="cli:test")
+    publish_acknowledged(cluster_settings, topics.keys, [("acme", quota)])
+    analytics = topics.analytics_specs(cluster_settings.partitions)
+    ensure_specs(cluster_settings, analytics)
+    # Then each has as many replicas as the topics `infra up` makes
+    for topic, count in [(topics.keys, 1), *((spec.name, spec.partitions) for spec in analytics)]:
+        partitions = _described_partitions(kafka_cluster.bootstrap, topic, count)
+        assert all(len(p.replicas) == 3 for p in partitions.values()), topic
