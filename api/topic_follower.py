@@ -13,6 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from jobstream.config import Settings
 from jobstream.schemas import MessageDecodeError, make_codec
+from jobstream.streams.fetch_guard import GuardedReader
 from jobstream.streams.kafka_io import BATCHED_FETCH, consumer_config, end_offset
 
 log = logging.getLogger(__name__)
@@ -26,15 +27,15 @@ class TopicFollower:
         self._thread = threading.Thread(target=self._run, name=group, daemon=True)
         self._folded_to = 0  # the offset after the last record (or the end) this follower has folded
         self._progress = threading.Condition()
-        self._consumer: Consumer | None = None
+        self._reader: GuardedReader | None = None
         self._probe: Consumer | None = None  # asks where the topic ends for callers (the thread's consumer is busy)
         self._probe_lock = threading.Lock()
 
     def start(self) -> None:
         # Off the latency path: a record reaches us within a poll and the broker's 100 ms batching.
         config = consumer_config(self.settings, self.group, **BATCHED_FETCH, **{"enable.partition.eof": True})
-        self._consumer = Consumer(config)
-        self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+        self._reader = GuardedReader(lambda: Consumer(config), f"follower-{self.topic}")
+        self._reader.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         self._probe = Consumer(consumer_config(self.settings, self.group))
         self._thread.start()
 
@@ -62,14 +63,15 @@ class TopicFollower:
             return self._progress.wait_for(lambda: self._folded_to >= end, timeout_s)
 
     def _run(self) -> None:
-        assert self._consumer is not None  # made by start()
+        assert self._reader is not None  # made by start()
         codec = make_codec(self.settings.schema_registry_url)
         try:
             while not self._stop.is_set():
-                for message in self._consumer.consume(500, POLL_S):
+                for message in self._reader.consumer.consume(500, POLL_S):
                     self._take(message, codec)
+                self._reader.heal()
         finally:
-            self._consumer.close()
+            self._reader.close()
 
     def _take(self, message: Message, codec: Any) -> None:
         error, offset = message.error(), message.offset() or 0

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ from jobstream.infra.topics import Topics
 from jobstream.projections.replay import replay
 from jobstream.projections.schema import connect, drop_schema
 from jobstream.schemas import CancelJob, JobEvent, SubmitJob, make_codec
+from jobstream.streams.fetch_guard import FetchGuard
 from jobstream.streams.kafka_io import Publisher, command_envelope, consumer_config
 from jobstream.supervisor import Supervisor, supervised
 
-REOPEN_AFTER_S = 10.0  # an event reader partition silent this long short of its end gets a new consumer
 DOWN_S = 3.0  # how long a killed broker node or Postgres stays down before the bench restarts it
 # The read model's tables compared with a replay, by their key column.
 COMPARED = {"jobs": "job_id", "executions": "execution_id", "job_events": "event_id"}
@@ -122,10 +122,10 @@ class EventLog:
     """The events topic of the run, every partition from offset 0, decoded, in arrival order.
 
     librdkafka can stop fetching a partition of an assigned (not subscribed) consumer after a
-    broker node restarts (confluentinc/librdkafka#5153). A chaos run's reader once stayed 5 jobs
-    short for 7 minutes that way, while the read model and a fresh replay agreed. So a partition
-    that is neither at its end nor heard from for ``REOPEN_AFTER_S`` gets a new consumer at the
-    same positions (counted in ``reopened``)."""
+    broker node restarts (confluentinc/librdkafka#5153): a chaos run's reader once stayed 2 jobs
+    short for 7 minutes that way, while the read model and a fresh replay agreed, and an EOF seen
+    before the stall kept it looking caught up. So a ``FetchGuard`` watches it, and a stalled
+    consumer is replaced at the same positions (counted in ``reopened``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -134,19 +134,18 @@ class EventLog:
         self.events: list[JobEvent] = []
         self.next = dict.fromkeys(range(settings.partitions), 0)  # the offset each partition resumes at
         self.at_end = dict.fromkeys(self.next, False)
-        self.heard_at = dict.fromkeys(self.next, time.monotonic())
         self.reopened = 0
-        self.consumer = self._open()
+        self.consumer, self.guard = self._open()
 
-    def _open(self) -> Consumer:
+    def _open(self) -> tuple[Consumer, FetchGuard]:
         config = consumer_config(self.settings, reader_group(self.settings, "chaos-events"),
                                  **{"enable.partition.eof": True})
         consumer = Consumer(config)
-        consumer.assign([TopicPartition(self.topic, p, offset) for p, offset in self.next.items()])
-        return consumer
+        start = [TopicPartition(self.topic, p, offset) for p, offset in self.next.items()]
+        consumer.assign(start)
+        return consumer, FetchGuard(consumer, start)
 
     def poll(self, seconds: float = 0.2) -> None:
-        now = time.monotonic()
         for message in self.consumer.consume(2000, seconds):
             partition, offset, error = message.partition(), message.offset(), message.error()
             if partition not in self.next:
@@ -156,11 +155,9 @@ class EventLog:
                                                      partition=partition, offset=offset))
                 self.next[partition] = offset + 1
             self.at_end[partition] = error is not None and error.code() == KafkaError._PARTITION_EOF
-            self.heard_at[partition] = now
-        if stalled(self.at_end, self.heard_at, now, REOPEN_AFTER_S):
+        if self.guard.stalled():
             self.consumer.close()
-            self.consumer = self._open()
-            self.heard_at = dict.fromkeys(self.next, time.monotonic())
+            self.consumer, self.guard = self._open()
             self.reopened += 1
 
     def read_to_end(self, timeout_s: float = 120.0) -> None:
@@ -173,11 +170,6 @@ class EventLog:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def stalled(at_end: Mapping[int, bool], heard_at: Mapping[int, float], now: float, after_s: float) -> bool:
-    """Some partition is short of its end and has said nothing for ``after_s``."""
-    return any(not at_end[p] and now - heard_at[p] > after_s for p in at_end)
 
 
 def unfinished(events: list[JobEvent], expected: list[str]) -> int:

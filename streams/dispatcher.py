@@ -59,6 +59,7 @@ from jobstream.schemas import (
 )
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
+from jobstream.streams.fetch_guard import GuardedReader
 from jobstream.streams.kafka_io import (
     BATCHED_FETCH,
     consume_ready,
@@ -207,7 +208,9 @@ class WorkerWatch:
 
     def __init__(self, settings: Settings, topic: str, codec: Codec) -> None:
         self.topic, self.codec = topic, codec
-        self.consumer = Consumer(consumer_config(settings, f"dispatcher-watch-{uuid.uuid4().hex[:8]}", **BATCHED_FETCH))
+        group = f"dispatcher-watch-{uuid.uuid4().hex[:8]}"
+        self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, group, **BATCHED_FETCH)),
+                                    "dispatcher-worker-watch")
         self.departures: queue.SimpleQueue[tuple[str, datetime]] = queue.SimpleQueue()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-watch", daemon=True)
@@ -215,21 +218,23 @@ class WorkerWatch:
     def start(self, now: datetime) -> None:
         """Assign all partitions from one credit TTL ago: older departures are moot (their credits expired)."""
         since_ms = int((now.timestamp() - DEFAULT_CREDIT_TTL_S) * 1000)
-        partitions = self.consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
+        consumer = self.reader.consumer
+        partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
         wanted = [TopicPartition(self.topic, p, since_ms) for p in partitions]
-        self.consumer.assign(while_leaders_settle(lambda: self.consumer.offsets_for_times(wanted, timeout=30)))
+        self.reader.assign(while_leaders_settle(lambda: consumer.offsets_for_times(wanted, timeout=30)))
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stopped.is_set():
             for found in self.read():
                 self.departures.put(found)
-        self.consumer.close()
+            self.reader.heal()
+        self.reader.close()
 
     def read(self) -> list[tuple[str, datetime]]:
         """(worker_id, when) of departures read within half a second."""
         found = []
-        for message in consume_ready(self.consumer, 500, 0.5):
+        for message in consume_ready(self.reader.consumer, 500, 0.5):
             if message.error() is not None:
                 continue
             try:

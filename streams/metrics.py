@@ -22,6 +22,9 @@ DECIDE_SECONDS = Histogram("jobstream_decide_seconds", "Time to decide, fold and
 ASSIGNMENTS = Counter("jobstream_assignments_total", "Executions assigned by the dispatcher.")
 ASSIGNMENTS_RETURNED = Counter("jobstream_worker_assignments_returned_total",
                                "Assignments a worker handed back because they did not fit its slots, cpu or memory.")
+READERS_REOPENED = Counter("jobstream_stalled_readers_reopened_total",
+                           "Assigned readers replaced because they stopped fetching with records waiting, by reader.",
+                           ["reader"])
 TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the timer processor, by purpose.", ["purpose"])
 TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))

@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from jobstream.config import Settings
 from jobstream.core.quotas import fold_cap
 from jobstream.schemas import Codec, MessageDecodeError, QuotaSet
+from jobstream.streams.fetch_guard import GuardedReader
 from jobstream.streams.kafka_io import BATCHED_FETCH, consume_ready, consumer_config, end_offset
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ CATCH_UP_S = 60.0
 class QuotaWatch:
     def __init__(self, settings: Settings, topic: str, codec: Codec) -> None:
         self.topic, self.codec = topic, codec
-        self.consumer = Consumer(consumer_config(settings, f"dispatcher-quotas-{uuid.uuid4().hex[:8]}",
-                                                 **BATCHED_FETCH))
+        group = f"dispatcher-quotas-{uuid.uuid4().hex[:8]}"
+        self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, group, **BATCHED_FETCH)),
+                                    "dispatcher-quotas")
         self.quotas: queue.SimpleQueue[QuotaSet] = queue.SimpleQueue()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="quota-watch", daemon=True)
@@ -37,14 +39,14 @@ class QuotaWatch:
     def start(self) -> dict[str, int]:
         """The caps as the topic holds them now; later changes arrive on ``quotas``."""
         partition = TopicPartition(self.topic, 0, OFFSET_BEGINNING)
-        end = end_offset(self.consumer, partition)
-        self.consumer.assign([partition])
+        end = end_offset(self.reader.consumer, partition)
+        self.reader.assign([partition])
         caps: dict[str, int] = {}
         position, deadline = 0, time.monotonic() + CATCH_UP_S
         while position < end:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"could not read {self.topic} to its end within {CATCH_UP_S:.0f}s")
-            for message in consume_ready(self.consumer, 500, 0.5):
+            for message in consume_ready(self.reader.consumer, 500, 0.5):
                 if message.error() is None:
                     position = max(position, (message.offset() or 0) + 1)
                 quota = self._quota(message)
@@ -63,11 +65,12 @@ class QuotaWatch:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            for message in consume_ready(self.consumer, 500, 0.5):
+            for message in consume_ready(self.reader.consumer, 500, 0.5):
                 quota = self._quota(message)
                 if quota is not None:
                     self.quotas.put(quota)
-        self.consumer.close()
+            self.reader.heal()
+        self.reader.close()
 
     def _quota(self, message: Message) -> QuotaSet | None:
         if message.error() is not None or message.value() is None:

@@ -52,6 +52,7 @@ from jobstream.schemas import (
 )
 from jobstream.schemas.actors import worker_actor
 from jobstream.streams import metrics
+from jobstream.streams.fetch_guard import GuardedReader
 from jobstream.streams.kafka_io import (
     Publisher,
     command_envelope,
@@ -363,27 +364,30 @@ class AssignmentFeed(threading.Thread):
         self.settings, self.worker_id, self.publisher = settings, worker_id, publisher
         self.loop, self.inbox = loop, inbox
         self.partition = partition_for(worker_id, settings.partitions)  # of both topics: co-partitioned
+        self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, f"worker-{worker_id}")),
+                                    "worker-assignments")
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def run(self) -> None:
         topics = (self.publisher.topics.assignments, self.publisher.topics.workers)
-        partition = self.partition
-        consumer = Consumer(consumer_config(self.settings, f"worker-{self.worker_id}"))
         try:
             # Start from the end as it is now: nothing before our first credit can be ours.
-            ends = [end_offset(consumer, TopicPartition(topic, partition), deadline_s=60) for topic in topics]
-            consumer.assign([TopicPartition(topic, partition, end) for topic, end in zip(topics, ends, strict=True)])
+            ends = [end_offset(self.reader.consumer, TopicPartition(topic, self.partition), deadline_s=60)
+                    for topic in topics]
+            self.reader.assign([TopicPartition(topic, self.partition, end)
+                                for topic, end in zip(topics, ends, strict=True)])
             self.ready.set()
-            while not self._stop.is_set():
-                for message in consume_ready(consumer, 100, 0.1):
+            while not self._stopping.is_set():
+                for message in consume_ready(self.reader.consumer, 100, 0.1):
                     self._deliver(message)
+                self.reader.heal()
         except BaseException as error:  # noqa: BLE001 - kept for the worker to report and exit on
             self.error = error
             log.exception("the assignments feed failed")
         finally:
-            consumer.close()
+            self.reader.close()
 
     def _deliver(self, message: Message) -> None:
         if message.error() is not None or message.key() != self.worker_id.encode():
@@ -393,7 +397,7 @@ class AssignmentFeed(threading.Thread):
             self.loop.call_soon_threadsafe(self.inbox.put_nowait, record)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
 
 def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:
