@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export JOBSTREAM_STATE_DIR ?= $(CURDIR)/.jobstream
 
-.PHONY: setup deps run lint test unit integration golden screenshots infra-up infra-down bench-e2e clean
+.PHONY: setup deps run lint test unit integration golden golden-wire screenshots infra-up infra-down bench-e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ screenshots: deps
 # Record the golden histories (tests/golden/*.jsonl) again: only when a change of behaviour is meant.
 golden: setup
 	$(BIN)/python -m tests.golden.record
+
+# Record the golden wire bytes of the named records again (RECORDS='jobstream.workers.WorkerHeartbeat'):
+# only after a deliberate change of their schema.
+golden-wire: setup
+	$(BIN)/python -m tests.unit.rerecord_wire $(RECORDS)
 
 infra-up: deps
 	$(BIN)/jobstream infra up

@@ -8,6 +8,14 @@ What a worker holds: what its heartbeats list, plus what was assigned to it and 
 listed. An assignment may be sent just before a heartbeat that could not know it, so it is only
 taken as finished once ``UNLISTED_HEARTBEATS`` heartbeats after it have not listed it.
 
+A heartbeat also says how far the worker has read its partition of the assignments topic. An
+assignment at or beyond that offset has not reached the worker: it is neither running nor
+finished, so it does not count as unlisted. If heartbeats still say so ``UNREAD_AFTER_S`` after
+the first did (the worker lives but its feed does not deliver: a stalled reader is replaced after
+10 s), it is expired so that its job runs elsewhere; a late start of it is fenced by attempt.
+Measured on the monitor's clock, not in heartbeats: those a worker queued while the broker was
+away arrive together.
+
 "Heard from" is the monitor's clock when the record arrived, not the worker's: clocks of other
 machines are not trusted. After a monitor restart every known worker gets a fresh window
 (``resume``), so a monitor that was down declares nobody lost for its own absence.
@@ -39,6 +47,7 @@ from jobstream.schemas import (
 HEARTBEAT_S = 2.0
 DEFAULT_WINDOW_S = 6.0
 UNLISTED_HEARTBEATS = 2
+UNREAD_AFTER_S = 30.0  # three times what the feed's own guard needs to heal it
 LOST_RETENTION_S = 3600.0  # far beyond an assignment in flight or a paused process's comeback
 
 
@@ -74,12 +83,21 @@ def parse_execution_id(execution_id: str) -> tuple[str, int] | None:
     return (job_id, int(attempt)) if job_id and attempt.isdigit() else None
 
 
-def _after_heartbeat(held: dict[str, Held], running: list[str]) -> dict[str, Held]:
+def _after_heartbeat(held: dict[str, Held], running: list[str], read_to: int,
+                     now: datetime) -> tuple[dict[str, Held], list[Held]]:
+    """What the worker holds after a heartbeat, and what it has left unread too long."""
     listed = set(running)
     out: dict[str, Held] = {}
+    unread: list[Held] = []
     for execution_id, item in held.items():
         if execution_id in listed:
-            out[execution_id] = replace(item, listed=True, unlisted=0)
+            out[execution_id] = replace(item, listed=True, unlisted=0, unread_since=None)
+        elif not item.listed and 0 <= read_to <= item.offset:  # not read yet: neither running nor finished
+            since = item.unread_since or now
+            if (now - since).total_seconds() < UNREAD_AFTER_S:
+                out[execution_id] = replace(item, unread_since=since)
+            else:
+                unread.append(item)
         elif not item.listed and item.unlisted + 1 < UNLISTED_HEARTBEATS:
             out[execution_id] = replace(item, unlisted=item.unlisted + 1)
         # else: it ran and is no longer listed, or never showed up: finished
@@ -87,7 +105,7 @@ def _after_heartbeat(held: dict[str, Held], running: list[str]) -> dict[str, Hel
         parsed = parse_execution_id(execution_id)  # known from a heartbeat only (monitor started late)
         if parsed is not None:
             out[execution_id] = Held(execution_id=execution_id, job_id=parsed[0], attempt=parsed[1], listed=True)
-    return out
+    return out, unread
 
 
 @dataclass
@@ -97,11 +115,12 @@ class LivenessTracker:
     window_s: float = DEFAULT_WINDOW_S
     workers: dict[str, WorkerLiveness] = field(default_factory=dict)
 
-    def observe(self, record: WorkerEvent | Assignment, now: datetime) -> list[Held]:
-        """Fold one record in. Returns executions to expire at once: those assigned to a worker
-        already lost, or held by a previous incarnation of a worker that registers again."""
+    def observe(self, record: WorkerEvent | Assignment, now: datetime, offset: int = -1) -> list[Held]:
+        """Fold one record in (``offset``: an assignment's, in the assignments topic). Returns
+        executions to expire: those assigned to a worker already lost, held by a previous
+        incarnation of a worker that registers again, or left unread by a live worker too long."""
         if isinstance(record, Assignment):
-            return self._assigned(record, now)
+            return self._assigned(record, now, offset)
         envelope = record.envelope
         known = self.workers.get(envelope.worker_id)
         seq = max(envelope.seq, known.last_seq if known else 0)
@@ -127,16 +146,18 @@ class LivenessTracker:
                 self.workers[envelope.worker_id] = replace(known, last_seq=seq, last_seen=now)
             case WorkerHeartbeat():
                 base = known or _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
+                held, unread = _after_heartbeat(base.held, record.running, record.assignments_read_to, now)
                 self.workers[envelope.worker_id] = replace(
-                    base, last_seen=now, last_heartbeat_at=envelope.occurred_at, last_seq=seq,
-                    held=_after_heartbeat(base.held, record.running))
+                    base, last_seen=now, last_heartbeat_at=envelope.occurred_at, last_seq=seq, held=held)
+                return unread
             case WorkerDraining():
                 base = known or _new_worker(envelope.worker_id, Liveness.ACTIVE, now, envelope.occurred_at)
                 self.workers[envelope.worker_id] = replace(base, status=Liveness.DRAINING, last_seq=seq)
         return []
 
-    def _assigned(self, assignment: Assignment, now: datetime) -> list[Held]:
-        item = Held(execution_id=assignment.execution_id, job_id=assignment.job_id, attempt=assignment.attempt)
+    def _assigned(self, assignment: Assignment, now: datetime, offset: int) -> list[Held]:
+        item = Held(execution_id=assignment.execution_id, job_id=assignment.job_id, attempt=assignment.attempt,
+                    offset=offset)
         known = self.workers.get(assignment.worker_id)
         if known is not None and known.status == Liveness.LOST:
             return [item]

@@ -28,6 +28,8 @@ class Held(Record):
     attempt: int
     listed: bool = False  # a heartbeat has listed it: the worker runs it
     unlisted: int = 0  # heartbeats since it was sent that did not list it (while not listed yet)
+    offset: int = -1  # the assignment's offset in the assignments topic
+    unread_since: datetime | None = None  # when a heartbeat first said the worker had not read it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,6 +41,7 @@ class WorkerHeartbeat(WorkerEvent):
     running: list[str] = field(default_factory=list)
     free_slots: int
     load_1m: float | None = None
+    assignments_read_to: int = -1  # every assignment below this offset of its partition has been read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -81,6 +81,10 @@ class FetchGuard:
                 position = low if position == OFFSET_BEGINNING else end
             self.waits[key] = waiting(self.waits[key], position, end, now)
 
+    def position(self, topic: str, partition: int) -> int:
+        """The consumer's position in one partition (where it was assigned until it fetched)."""
+        return self._positions()[(topic, partition)]
+
     def _positions(self) -> dict[Key, int]:
         """The consumer's positions; one not fetched yet is where it was assigned (maybe a logical offset)."""
         found = self.consumer.position([TopicPartition(topic, partition) for topic, partition in self.start])
@@ -114,6 +118,9 @@ class GuardedReader:
         self.consumer.close()
         self.consumer = self.make()
         self.assign(resume_at)
+
+    def position(self, topic: str, partition: int) -> int:
+        return self.guard.position(topic, partition) if self.guard is not None else -1
 
     def close(self) -> None:
         self.consumer.close()

@@ -27,7 +27,7 @@ from prometheus_client import Counter
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
-from jobstream.core.liveness import DEFAULT_WINDOW_S, LivenessTracker, Loss
+from jobstream.core.liveness import DEFAULT_WINDOW_S, UNREAD_AFTER_S, LivenessTracker, Loss
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     Assignment,
@@ -36,6 +36,7 @@ from jobstream.schemas import (
     Liveness,
     WorkerEnvelope,
     WorkerEvent,
+    WorkerHeartbeat,
     WorkerLiveness,
     WorkerLost,
     WorkerRegistered,
@@ -79,17 +80,21 @@ class MonitorHandler:
     def handle(self, message: Message, batch: Batch[WorkerLiveness]) -> None:
         record = decode_input(self.codec, message, batch, self.topics.poison)
         if isinstance(record, (WorkerEvent, Assignment)):  # not cancel or drain notices
-            self._observe(record, message.partition(), batch)  # type: ignore[arg-type]
+            offset = message.offset()
+            self._observe(record, message.partition(), -1 if offset is None else offset, batch)  # type: ignore[arg-type]
 
     def handled(self, batch: Batch[WorkerLiveness]) -> None:
         pass  # losses are found by the clock, in ``punctuate``
 
-    def _observe(self, record: WorkerEvent | Assignment, partition: int, batch: Batch[WorkerLiveness]) -> None:
+    def _observe(self, record: WorkerEvent | Assignment, partition: int, offset: int,
+                 batch: Batch[WorkerLiveness]) -> None:
         worker_id = record.worker_id if isinstance(record, Assignment) else record.envelope.worker_id
         now = self.clock()
-        orphans = self.tracker.observe(record, now)
+        orphans = self.tracker.observe(record, now, offset)
         if isinstance(record, WorkerRegistered):
             reason = f"worker {worker_id} registered again"
+        elif isinstance(record, WorkerHeartbeat):
+            reason = f"worker {worker_id} has not read its assignment in {UNREAD_AFTER_S:.0f}s"
         elif isinstance(record, WorkerEvent):
             reason = f"worker {worker_id} deregistered while holding it"
         else:

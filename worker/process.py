@@ -124,6 +124,7 @@ class Worker:
         self.losses: set[str] = set()  # WorkerLost event ids already acted on
         self.outbox = Outbox(settings.state_dir / "outbox", spec.worker_id)  # finish reports, until acknowledged
         self.stopped = asyncio.Event()
+        self.feed: AssignmentFeed | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -134,7 +135,7 @@ class Worker:
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Inbound] = asyncio.Queue()
-        feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
+        feed = self.feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
         feed.start()
         if not feed.ready.wait(60):
             raise RuntimeError(f"the assignments feed did not start: {feed.error or 'timed out'}")
@@ -216,7 +217,7 @@ class Worker:
     async def _heartbeats(self) -> None:
         while True:
             self._emit(WorkerHeartbeat, running=list(self.running), free_slots=self._free(),
-                       load_1m=os.getloadavg()[0])
+                       load_1m=os.getloadavg()[0], assignments_read_to=self.feed.read_to if self.feed else -1)
             self._send_credits()
             self._resend_kept()
             self.publisher.poll(0)
@@ -366,6 +367,7 @@ class AssignmentFeed(threading.Thread):
         self.partition = partition_for(worker_id, settings.partitions)  # of both topics: co-partitioned
         self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, f"worker-{worker_id}")),
                                     "worker-assignments")
+        self.read_to = -1  # this worker's position in its partition of the assignments topic, once assigned
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self._stopping = threading.Event()
@@ -378,11 +380,13 @@ class AssignmentFeed(threading.Thread):
                     for topic in topics]
             self.reader.assign([TopicPartition(topic, self.partition, end)
                                 for topic, end in zip(topics, ends, strict=True)])
+            self.read_to = ends[0]
             self.ready.set()
             while not self._stopping.is_set():
                 for message in consume_ready(self.reader.consumer, 100, 0.1):
                     self._deliver(message)
                 self.reader.heal()
+                self.read_to = self.reader.position(topics[0], self.partition)  # said by each heartbeat
         except BaseException as error:  # noqa: BLE001 - kept for the worker to report and exit on
             self.error = error
             log.exception("the assignments feed failed")

@@ -4,7 +4,8 @@ its hot path was compiled (``golden/wire_v1.json``), compared byte for byte.
 The file holds two variants of every record's sample in hex, a SHA-256 over every variant of
 each record (records added since have no golden bytes: test_codec_compiled.py holds them to
 fastavro), and a few realistic decisions (a SubmitJob's bytes, then its events, its JobReady
-and the job state after it on the changelog) as the state processor produced them.
+and the job state after it on the changelog) as the state processor produced them. After a
+deliberate change of a record's schema, ``make golden-wire RECORDS=<avro name>`` records its bytes again.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from jobstream.core.liveness import (
     DEFAULT_WINDOW_S,
     LOST_RETENTION_S,
+    UNREAD_AFTER_S,
     Liveness,
     LivenessTracker,
     parse_execution_id,
@@ -47,8 +48,9 @@ class Worker:
         return WorkerRegistered(envelope=self._envelope(WorkerRegistered, t), hostname="h", pid=1, queues=["default"],
                                 slots=4, cpu=1.0, memory_mb=512)
 
-    def heartbeat(self, t: float, *running: str) -> WorkerHeartbeat:
-        return WorkerHeartbeat(envelope=self._envelope(WorkerHeartbeat, t), running=list(running), free_slots=1)
+    def heartbeat(self, t: float, *running: str, read_to: int = -1) -> WorkerHeartbeat:
+        return WorkerHeartbeat(envelope=self._envelope(WorkerHeartbeat, t), running=list(running), free_slots=1,
+                               assignments_read_to=read_to)
 
     def draining(self, t: float) -> WorkerDraining:
         return WorkerDraining(envelope=self._envelope(WorkerDraining, t))
@@ -125,6 +127,39 @@ def test_an_assignment_the_next_heartbeat_could_not_know_is_kept_until_the_secon
     assert "quick.1" in tracker.workers["w1"].held
     tracker.observe(w.heartbeat(3.0), at(3.1))  # it ran and finished between two heartbeats
     assert tracker.workers["w1"].held == {}
+
+
+def test_an_assignment_a_live_worker_has_not_read_is_held_then_expired() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("stuck"), at(1), offset=7)
+    for t in range(2, 2 + int(UNREAD_AFTER_S), 2):  # the feed still stands at 7: not running, not finished either
+        assert tracker.observe(w.heartbeat(t, read_to=7), at(t)) == []
+        assert tracker.workers["w1"].held["stuck.1"].unread_since == at(2)
+    [expired] = tracker.observe(w.heartbeat(2 + UNREAD_AFTER_S, read_to=7), at(2 + UNREAD_AFTER_S))
+    assert expired.execution_id == "stuck.1" and tracker.workers["w1"].held == {}
+    assert tracker.overdue(at(3 + UNREAD_AFTER_S)) == []  # the worker itself is alive
+
+
+def test_heartbeats_queued_during_an_outage_and_arriving_together_expire_nothing() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("waiting"), at(1), offset=7)
+    for n in range(40):  # forty heartbeats made over 80 s, read by the monitor within a second
+        assert tracker.observe(w.heartbeat(2 + 2 * n, read_to=7), at(100 + n / 100)) == []
+
+
+def test_an_assignment_read_late_is_then_judged_as_any_other() -> None:
+    tracker, w = LivenessTracker(), Worker()
+    tracker.observe(w.registered(), at(0))
+    tracker.observe(w.assignment("slow"), at(1), offset=7)
+    tracker.observe(w.heartbeat(2, read_to=7), at(2))
+    assert tracker.observe(w.heartbeat(4, "slow.1", read_to=8), at(4)) == []  # read, and running
+    assert tracker.workers["w1"].held["slow.1"].listed
+    tracker.observe(w.assignment("quick"), at(5), offset=8)
+    tracker.observe(w.heartbeat(6, read_to=9), at(6))  # read, not listed: finished between heartbeats?
+    tracker.observe(w.heartbeat(8, read_to=9), at(8))  # a second heartbeat without it: finished
+    assert set(tracker.workers["w1"].held) == set()
 
 
 def test_a_listed_execution_is_finished_once_a_heartbeat_leaves_it_out() -> None:
