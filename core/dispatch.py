@@ -309,11 +309,16 @@ class DispatchBoard:
         limit = self.queue_limits.get(queue)
         return math.inf if limit is None else limit - sum(c.in_flight() for c in credits)
 
+    def namespace_in_flight(self) -> dict[str, int]:
+        """Per capped namespace, its executions on or towards the workers this board knows."""
+        return {namespace: sum(c.in_flight_of(namespace) for c in self.credits.values())
+                for namespace in self.namespace_caps}
+
     def _namespace_room(self) -> dict[str, int]:
         """Per capped namespace, how many more may go: its cap less its executions on or towards
         every worker this board knows (the queues it owns; see docs/architecture.md)."""
-        return {namespace: cap - sum(c.in_flight_of(namespace) for c in self.credits.values())
-                for namespace, cap in self.namespace_caps.items()}
+        in_flight = self.namespace_in_flight()
+        return {namespace: cap - in_flight[namespace] for namespace, cap in self.namespace_caps.items()}
 
     @staticmethod
     def _best_worker(shape: Shape, credits: list[_Credit]) -> _Credit | None:

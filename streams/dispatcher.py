@@ -97,6 +97,7 @@ class DispatchHandler:
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, settings.partitions))
         self.sent = 0
         self.reported_queues: set[str] = set()  # queues whose depth gauges this process has set
+        self.reported_caps: set[str] = set()  # namespaces whose cap gauges this process has set
         self._offsets_consumer: Consumer | None = None
 
     # -- per message and per batch ---------------------------------------------------------
@@ -132,6 +133,7 @@ class DispatchHandler:
     def punctuate(self, batch: Batch[JobReady], owned: frozenset[int]) -> None:
         self._forget_departed()
         self._report_depths()
+        self._report_caps()
 
     def _report_depths(self) -> None:
         depths = self.board.depths(self.clock())
@@ -142,6 +144,17 @@ class DispatchHandler:
             metrics.QUEUE_READY.labels(queue_name).set(count)
             metrics.QUEUE_OLDEST_AGE.labels(queue_name).set(max(0.0, oldest_s))
         self.reported_queues = set(depths)
+
+    def _report_caps(self) -> None:
+        """Each capped namespace's executions beside its cap: at its cap, its jobs wait."""
+        in_flight = self.board.namespace_in_flight()
+        for gone in self.reported_caps - in_flight.keys():  # its cap was lifted
+            metrics.NAMESPACE_IN_FLIGHT.remove(gone)
+            metrics.NAMESPACE_CAP.remove(gone)
+        for namespace, count in in_flight.items():
+            metrics.NAMESPACE_IN_FLIGHT.labels(namespace).set(count)
+            metrics.NAMESPACE_CAP.labels(namespace).set(self.caps[namespace])
+        self.reported_caps = set(in_flight)
 
     def _forget_departed(self) -> None:
         while True:

@@ -52,6 +52,12 @@ QUEUE_READY = Gauge("jobstream_queue_ready_executions",
                     "Executions ready and waiting for a worker, by queue (the queues this dispatcher owns).", ["queue"])
 QUEUE_OLDEST_AGE = Gauge("jobstream_queue_oldest_ready_age_seconds",
                          "How long the longest-waiting ready execution has waited, by queue.", ["queue"])
+NAMESPACE_IN_FLIGHT = Gauge("jobstream_namespace_in_flight_executions",
+                            "Executions of a capped namespace on or towards the workers of the queues this "
+                            "dispatcher owns, by namespace.", ["namespace"])
+NAMESPACE_CAP = Gauge("jobstream_namespace_in_flight_cap",
+                      "A namespace's in-flight cap (jobstream quotas set --max-in-flight), by namespace.",
+                      ["namespace"])
 CONSUMER_LAG = Gauge("jobstream_consumer_lag_messages",
                      "Messages behind the end of the partitions this process consumes, by consumer group.", ["group"])
 WORKER_SLOTS = Gauge("jobstream_worker_slots", "Slots of this worker: executions it may run at once.")

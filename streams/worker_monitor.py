@@ -53,9 +53,11 @@ ORPHAN_DELAY_S = 1.0  # lets the worker's start reach the state processor before
 ACTOR = "worker-monitor"
 
 WORKERS_LOST = Counter("jobstream_workers_lost_total", "Workers declared lost by the worker monitor.")
-EXPIRED = Counter("jobstream_executions_expired_total", "ExpireExecution commands sent, by cause.", ["cause"])
+EXPIRED = Counter("jobstream_executions_expired_total",
+                  "ExpireExecution commands sent, by cause (lost, orphan, unread: a live worker did not read it).",
+                  ["cause"])
 
-Orphan = tuple[datetime, str, Held, str]  # (due, worker_id, execution, reason)
+Orphan = tuple[datetime, str, Held, str, str]  # (due, worker_id, execution, reason, cause)
 
 
 class MonitorHandler:
@@ -91,15 +93,16 @@ class MonitorHandler:
         worker_id = record.worker_id if isinstance(record, Assignment) else record.envelope.worker_id
         now = self.clock()
         orphans = self.tracker.observe(record, now, offset)
+        cause = "orphan"
         if isinstance(record, WorkerRegistered):
             reason = f"worker {worker_id} registered again"
         elif isinstance(record, WorkerHeartbeat):
-            reason = f"worker {worker_id} has not read its assignment in {UNREAD_AFTER_S:.0f}s"
+            reason, cause = f"worker {worker_id} has not read its assignment in {UNREAD_AFTER_S:.0f}s", "unread"
         elif isinstance(record, WorkerEvent):
             reason = f"worker {worker_id} deregistered while holding it"
         else:
             reason = f"assigned to worker {worker_id}, which was lost"
-        self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), worker_id, held, reason) for held in orphans]
+        self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), worker_id, held, reason, cause) for held in orphans]
         batch.put(partition, worker_id, self.tracker.workers.get(worker_id))
 
     # -- losses out -----------------------------------------------------------------------
@@ -112,8 +115,8 @@ class MonitorHandler:
         for worker_id in self.tracker.forget_lost(now):  # the table holds the fleet, not every loss ever
             batch.put(self.partition_of(worker_id), worker_id, None)
         due = [orphan for orphan in self.orphans if orphan[0] <= now]
-        for _, worker_id, held, reason in due:
-            self._expire(held, worker_id, reason, "orphan", batch)
+        for _, worker_id, held, reason, cause in due:
+            self._expire(held, worker_id, reason, cause, batch)
         self.orphans = [orphan for orphan in self.orphans if orphan[0] > now]
 
     def _heard_nothing_meanwhile(self, now: datetime) -> None:
@@ -135,7 +138,8 @@ class MonitorHandler:
         lost = WorkerLost(envelope=envelope, last_heartbeat_at=loss.last_heartbeat_at, reason=loss.reason)
         self._send(self.topics.workers, loss.worker_id, lost, batch)
         late = self.tracker.declare_lost(loss)
-        self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), loss.worker_id, held, loss.reason) for held in late]
+        self.orphans += [(now + timedelta(seconds=ORPHAN_DELAY_S), loss.worker_id, held, loss.reason, "orphan")
+                         for held in late]
         batch.put(self.partition_of(loss.worker_id), loss.worker_id, self.tracker.workers[loss.worker_id])
         self.lost += 1
 

@@ -61,7 +61,8 @@ def rules() -> list[dict[str, str]]:
 
 def test_promtool_accepts_the_rules(promtool: Path) -> None:
     checked = subprocess.run([str(promtool), "check", "rules", str(RULES)], capture_output=True, text=True)
-    assert checked.returncode == 0 and "SUCCESS: 13 rules found" in checked.stdout, checked.stdout + checked.stderr
+    found = f"SUCCESS: {len(rules())} rules found"  # every rule of the file, none skipped
+    assert checked.returncode == 0 and found in checked.stdout, checked.stdout + checked.stderr
 
 
 def test_the_rules_fire_on_trouble_and_stay_quiet_on_a_healthy_system(promtool: Path) -> None:

@@ -91,3 +91,12 @@ def test_a_cap_set_or_lifted_at_run_time_applies_at_the_next_match() -> None:
     assert placed(board) == ["a0"]
     del caps["acme"]
     assert placed(board) == ["a1", "a2", "a3"]
+
+
+def test_the_count_beside_the_cap_says_when_a_namespace_is_at_it() -> None:
+    board = DispatchBoard(namespace_caps={"acme": 3, "idle": 5})
+    board.offer(running(credit("w1", free=5, queue="q1"), acme=2))
+    board.add(of("acme", ready("a0", queue="q1")))
+    assert board.namespace_in_flight() == {"acme": 2, "idle": 0}
+    assert placed(board) == ["a0"]  # on its way: counted too
+    assert board.namespace_in_flight() == {"acme": 3, "idle": 0}
