@@ -24,7 +24,9 @@ from jobstream.schemas import (
     JobCompleted,
     JobEvent,
     JobPending,
+    JobQueued,
     JobResumed,
+    JobRetryScheduled,
     JobScheduled,
     JobSpec,
     JobSubmitted,
@@ -84,6 +86,7 @@ class JobState:
     # folding stops is a decision cut short by a crash, which ``decide`` completes.
     incomplete: Incomplete | None = None
     namespace: str = DEFAULT_NAMESPACE  # set at submission; commands of other namespaces are refused
+    retry_at: datetime | None = None  # while it waits out a retry's backoff: when its timer is due
 
     @property
     def exists(self) -> bool:
@@ -208,6 +211,10 @@ def _own_changes(state: JobState, event: JobEvent) -> dict[str, Any] | None:  # 
             return {"result_json": result}
         case JobScheduled(next_run_at=next_run_at) | JobResumed(next_run_at=next_run_at):
             return {"next_run_at": next_run_at}
+        case JobRetryScheduled(retry_at=retry_at):
+            return {"retry_at": retry_at}
+        case JobQueued() if state.retry_at is not None:
+            return {"retry_at": None}
         case JobUpdated(patch=patch) if state.spec is not None:
             from jobstream.core.patch import apply_patch
 

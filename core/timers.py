@@ -64,4 +64,18 @@ def timer_changes(before: JobState, events: list[JobEvent]) -> list[TimerChange]
     return out
 
 
-__all__ = ["timer_change", "timer_changes"]
+def pending_timer(state: JobState) -> ArmedTimer | None:
+    """The timer a scheduled job waits for: its retry's backoff, or its schedule's next fire. The
+    state processor arms it again when it is long overdue (``core/timer_watch.py``)."""
+    if state.status != Status.SCHEDULED:
+        return None
+    if state.retry_at is not None:
+        return ArmedTimer(timer_id=retry_timer_id(state.job_id, state.attempt + 1), due_at=state.retry_at,
+                          purpose=TimerPurpose.RETRY)
+    if state.next_run_at is not None:
+        return ArmedTimer(timer_id=schedule_timer_id(state.job_id, state.next_run_at), due_at=state.next_run_at,
+                          purpose=TimerPurpose.SCHEDULE)
+    return None
+
+
+__all__ = ["pending_timer", "timer_change", "timer_changes"]

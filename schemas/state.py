@@ -81,6 +81,7 @@ class JobStateFields(Record):
     dependents: list[str] = field(default_factory=list)
     result_json: str | None = None
     namespace: str = DEFAULT_NAMESPACE
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,13 +9,19 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 log = logging.getLogger(__name__)
 
-COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state processor, by type.", ["type"])
-EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type.", ["type"])
-REJECTIONS = Counter("jobstream_rejections_total", "Commands rejected (CommandRejected/ReportRejected), by type.",
-                     ["type"])
+# Counted per namespace (the job's) as well: a team reads its own figures. Histograms are not, to
+# keep their bucket series few.
+COMMANDS = Counter("jobstream_commands_total", "Commands decided by the state processor, by type and namespace.",
+                   ["type", "namespace"])
+EVENTS = Counter("jobstream_events_total", "Job events appended by the state processor, by type and namespace.",
+                 ["type", "namespace"])
+REJECTIONS = Counter("jobstream_rejections_total",
+                     "Commands rejected (CommandRejected/ReportRejected), by type and namespace.",
+                     ["type", "namespace"])
 IGNORED = Counter("jobstream_commands_ignored_total",
                   "Commands that decided nothing (a redelivery; a late assignment, expiry or timer of a lease that "
-                  "moved on): kept out of the jobs' audit trails, counted here, by type.", ["type"])
+                  "moved on): kept out of the jobs' audit trails, counted here, by type and namespace.",
+                  ["type", "namespace"])
 POISON = Counter("jobstream_poison_total", "Messages set aside on the poison topic, by process.", ["process"])
 DECIDE_SECONDS = Histogram("jobstream_decide_seconds", "Time to decide, fold and send one command.",
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
@@ -28,15 +34,19 @@ READERS_REOPENED = Counter("jobstream_stalled_readers_reopened_total",
 TIMERS_FIRED = Counter("jobstream_timers_fired_total", "Timers fired by the timer processor, by purpose.", ["purpose"])
 TIMER_LATENESS = Histogram("jobstream_timer_lateness_seconds", "Fire time minus due time.",
                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0))
+TIMERS_REARMED = Counter("jobstream_timers_rearmed_total",
+                         "Timers the state processor armed again because they were long overdue, by purpose.",
+                         ["purpose"])
 FORWARDED = Counter("jobstream_commands_forwarded_total",
                     "Commands that arrived on a partition their job does not hash to, sent on to the right one.")
 RETIRED = Counter("jobstream_jobs_retired_total", "Settled jobs slimmed down to a tombstone by the state processor.")
 INLINE_ORPHANS = Counter("jobstream_worker_inline_orphans_total",
                          "Inline Python tasks that did not stop when timed out or cancelled (blocked in C code).")
-EXECUTIONS = Counter("jobstream_worker_executions_total", "Executions a worker finished, by outcome.", ["outcome"])
+EXECUTIONS = Counter("jobstream_worker_executions_total", "Executions a worker finished, by outcome and namespace.",
+                     ["outcome", "namespace"])
 JOBS_FINISHED = Counter("jobstream_jobs_finished_total",
-                        "Jobs completed, or failed for good (a failed try that will be retried is not one), by result.",
-                        ["result"])
+                        "Jobs completed, or failed for good (a failed try that will be retried is not one), by result "
+                        "and namespace.", ["result", "namespace"])
 # A job's way through the system, observed by the state processor as it decides (core/latency.py):
 # queued -> running (the alerts' scheduling latency), running -> done, submitted -> done.
 SCHEDULING_LATENCY = Histogram(

@@ -25,8 +25,9 @@ from jobstream.config import Settings
 from jobstream.core.decide import decide
 from jobstream.core.latency import Stage, finished_results, stage_latencies
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
+from jobstream.core.timer_watch import TimerWatch
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, make_codec
+from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, TimerChange, make_codec
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import ensure_all_topics, partition_for
@@ -55,38 +56,48 @@ class Tally:
     """Metrics of a transaction, published once it committed (an aborted batch is redone)."""
 
     def __init__(self) -> None:
-        self.commands: Counter[str] = Counter()
-        self.events: Counter[str] = Counter()
-        self.rejections: Counter[str] = Counter()
-        self.ignored: Counter[str] = Counter()
+        # Keyed by (type or result, the job's namespace).
+        self.commands: Counter[tuple[str, str]] = Counter()
+        self.events: Counter[tuple[str, str]] = Counter()
+        self.rejections: Counter[tuple[str, str]] = Counter()
+        self.ignored: Counter[tuple[str, str]] = Counter()
         self.decide_seconds: list[float] = []
         self.stages: list[tuple[Stage, float]] = []
-        self.finished: Counter[str] = Counter()
+        self.finished: Counter[tuple[str, str]] = Counter()
         self.poison = 0
         self.retired = 0
         self.forwarded = 0
+        self.rearmed: Counter[str] = Counter()  # by purpose
 
     def publish(self) -> None:
-        for kind, n in self.commands.items():
-            metrics.COMMANDS.labels(kind).inc(n)
-        for kind, n in self.events.items():
-            metrics.EVENTS.labels(kind).inc(n)
-        for kind, n in self.rejections.items():
-            metrics.REJECTIONS.labels(kind).inc(n)
-        for kind, n in self.ignored.items():
-            metrics.IGNORED.labels(kind).inc(n)
+        for labels, n in self.commands.items():
+            metrics.COMMANDS.labels(*labels).inc(n)
+        for labels, n in self.events.items():
+            metrics.EVENTS.labels(*labels).inc(n)
+        for labels, n in self.rejections.items():
+            metrics.REJECTIONS.labels(*labels).inc(n)
+        for labels, n in self.ignored.items():
+            metrics.IGNORED.labels(*labels).inc(n)
         for seconds in self.decide_seconds:
             metrics.DECIDE_SECONDS.observe(seconds)
         for stage, seconds in self.stages:
             STAGE_HISTOGRAMS[stage].observe(seconds)
-        for result, n in self.finished.items():
-            metrics.JOBS_FINISHED.labels(result).inc(n)
+        for labels, n in self.finished.items():
+            metrics.JOBS_FINISHED.labels(*labels).inc(n)
         if self.poison:
             metrics.POISON.labels("state-processor").inc(self.poison)
         if self.retired:
             metrics.RETIRED.inc(self.retired)
         if self.forwarded:
             metrics.FORWARDED.inc(self.forwarded)
+        for purpose, n in self.rearmed.items():
+            metrics.TIMERS_REARMED.labels(purpose).inc(n)
+
+
+def namespace_of(state: JobState, command: Command) -> str:
+    """The namespace a decision is counted in: the job's, or for a job that does not exist (a
+    refused submission, a command for an unknown id) the one the command names."""
+    return state.namespace if state.exists else command.envelope.namespace or state.namespace
 
 
 class StateHandler:
@@ -108,6 +119,7 @@ class StateHandler:
         self.unsaved: dict[int, list[str]] = {}  # partition -> jobs rebuilt from events, not in the changelog yet
         self.saving: dict[int, list[str]] = {}  # those of the transaction in hand
         self.partition_of = lru_cache(maxsize=4096)(lambda key: partition_for(key, self.partitions))  # queues repeat
+        self.timers = TimerWatch()  # scheduled jobs' pending timers, armed again when long overdue
 
     # -- per command ------------------------------------------------------------------------
 
@@ -121,20 +133,23 @@ class StateHandler:
             self._forward(message, home, batch)
             return
         kind = type(command).short_name()  # not envelope.type: a producer writes that
-        self.tally.commands[kind] += 1
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
         try:
             events, after = self._decide(before, command)
         except UndecidableCommand as error:  # set aside: it must not stall its partition
+            self.tally.commands[kind, namespace_of(before, command)] += 1
             log.error("%s", error, exc_info=error.__cause__)
             self._set_aside(message, str(error), batch)
             return
+        namespace = namespace_of(after, command)
+        self.tally.commands[kind, namespace] += 1
         if not events:
-            self.tally.ignored[kind] += 1
+            self.tally.ignored[kind, namespace] += 1
             return
-        self._send(before, after, events, partition, batch)
+        self._send(before, after, events, namespace, partition, batch)
         batch.put(partition, job_id, after)
+        self.timers.decided(before, after, partition)
         if after.status in SETTLED and before.status not in SETTLED and after.updated_at is not None:
             self.settled_now.append((after.updated_at, partition, job_id))
         self.tally.decide_seconds.append(time.perf_counter() - started)
@@ -162,17 +177,17 @@ class StateHandler:
                                      f"{command.envelope.job_id}: decide failed: {type(error).__name__}: {error}"
                                      ) from error
 
-    def _send(self, before: JobState, after: JobState, events: list[JobEvent], partition: int,
+    def _send(self, before: JobState, after: JobState, events: list[JobEvent], namespace: str, partition: int,
               batch: Batch[JobState]) -> None:
         encode, key, topic = self.codec.encode, after.job_id.encode(), self.topics.events
         for event in events:  # co-partitioned: the events of a job go where its commands are
             batch.send(topic, key, encode(event, topic), partition)
-            kind = event.envelope.type
-            self.tally.events[kind] += 1
+            counted = (event.envelope.type, namespace)
+            self.tally.events[counted] += 1
             if isinstance(event, (CommandRejected, ReportRejected)):
-                self.tally.rejections[kind] += 1
+                self.tally.rejections[counted] += 1
         self.tally.stages += stage_latencies(before, events)
-        self.tally.finished.update(finished_results(events))
+        self.tally.finished.update((result, namespace) for result in finished_results(events))
         for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events):
             batch.send(out_topic, out_key.encode(), encode(record, out_topic), self.partition_of(out_key))
 
@@ -201,6 +216,7 @@ class StateHandler:
         if time.monotonic() < self.next_retire:
             return
         self.next_retire = time.monotonic() + RETIRE_EVERY_S
+        self._rearm_overdue(batch, owned)
         cutoff = self.clock() - self.retention
         while self.settling and self.settling[0][0] <= cutoff and self.tally.retired < RETIRE_AT_MOST:
             entry = heapq.heappop(self.settling)
@@ -213,6 +229,17 @@ class StateHandler:
                 continue  # slim already, or still hearing from its runs
             batch.put(partition, job_id, tombstone(state))
             self.tally.retired += 1
+
+    def _rearm_overdue(self, batch: Batch[JobState], owned: frozenset[int]) -> None:
+        """Send the timers still pending long after they were due again (``core/timer_watch.py``)."""
+        topic = self.topics.timer_requests
+        for job_id, timer in self.timers.overdue(self.clock(), owned, batch.get):
+            change = TimerChange(job_id=job_id, arm=[timer], caused_by=f"rearm:{timer.timer_id}")
+            batch.send(topic, job_id.encode(), self.codec.encode(change, topic), self.partition_of(job_id))
+            self.tally.rearmed[timer.purpose] += 1
+        if self.tally.rearmed:
+            log.warning("armed %d overdue timers again (the timer processor had not fired them)",
+                        sum(self.tally.rearmed.values()))
 
     def _save_rebuilt(self, batch: Batch[JobState], owned: frozenset[int]) -> None:
         """One partition's rebuilt states per transaction, all of them: a crash leaves its
@@ -237,6 +264,7 @@ class StateHandler:
             heapq.heappush(self.settling, entry)
         self.settled_now, self.popped = [], []
         self.saving = {}
+        self.timers.committed()
 
     def aborted(self) -> None:
         self.unsaved |= self.saving
@@ -246,6 +274,7 @@ class StateHandler:
             heapq.heappush(self.settling, entry)
         self.settled_now, self.popped = [], []
         self.next_retire = time.monotonic()
+        self.timers.aborted()
 
     # -- partitions ---------------------------------------------------------------------------
 
@@ -260,6 +289,7 @@ class StateHandler:
         for job_id, state in table.items():
             if state.status in SETTLED and state.spec is not None and state.updated_at is not None:
                 heapq.heappush(self.settling, (state.updated_at, partition, job_id))
+        self.timers.restored(table.values(), partition)
 
     def revoked(self, partition: int) -> None:
         pass  # its entries in ``settling`` are skipped when they come up

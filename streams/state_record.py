@@ -39,7 +39,7 @@ def _fields(s: JobState) -> JobStateFields:
         updated_at=s.updated_at, recent_commands=list(s.recent_commands), next_run_at=s.next_run_at,
         last_due=s.last_due, runs=s.runs, active_runs=list(s.active_runs), schedule_anchor=s.schedule_anchor,
         waiting_on=list(s.waiting_on), dependents=list(s.dependents), result_json=s.result_json,
-        namespace=s.namespace)
+        namespace=s.namespace, retry_at=s.retry_at)
 
 
 def _state(f: JobStateFields, incomplete: Incomplete | None) -> JobState:
@@ -49,4 +49,5 @@ def _state(f: JobStateFields, incomplete: Incomplete | None) -> JobState:
         last_error=f.last_error, submitted_at=f.submitted_at, updated_at=f.updated_at,
         recent_commands=tuple(f.recent_commands), next_run_at=f.next_run_at, last_due=f.last_due, runs=f.runs,
         active_runs=tuple(f.active_runs), schedule_anchor=f.schedule_anchor, waiting_on=tuple(f.waiting_on),
-        dependents=tuple(f.dependents), result_json=f.result_json, namespace=f.namespace, incomplete=incomplete)
+        dependents=tuple(f.dependents), result_json=f.result_json, namespace=f.namespace, retry_at=f.retry_at,
+        incomplete=incomplete)

@@ -322,7 +322,7 @@ class Worker:
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
                      duration_ms=result.duration_ms, result_json=result.result_json)
         del self.running[assignment.execution_id]
-        metrics.EXECUTIONS.labels(result.outcome.value).inc()
+        metrics.EXECUTIONS.labels(result.outcome.value, assignment.namespace).inc()
         self._send_credits_soon()
 
     def _report(self, cls: type[ReportStarted] | type[ReportFinished], assignment: Assignment, what: str,

@@ -6,7 +6,6 @@ metrics count what it set aside and rejected."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,6 +13,7 @@ import httpx
 from confluent_kafka import Consumer, Producer
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
@@ -148,7 +148,8 @@ def check_fuzz(test_settings: Settings, topics_ready: Topics, metrics_port: int,
     # And the metrics count them, with a label per command type (not per hostile envelope.type)
     scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     assert f'jobstream_poison_total{{process="state-processor"}} {float(len(broken))}' in scraped
-    counted = sum(float(v) for v in re.findall(r'^jobstream_rejections_total\{type="\w+"\} (\S+)$', scraped, re.M))
+    series = {family.name: family.samples for family in text_string_to_metric_families(scraped)}
+    counted = sum(sample.value for sample in series["jobstream_rejections"] if sample.name.endswith("_total"))
     assert counted == len(rejected)
-    labels = set(re.findall(r'^jobstream_commands_total\{type="([^"]*)"\}', scraped, re.M))
+    labels = {sample.labels["type"] for sample in series["jobstream_commands"] if sample.name.endswith("_total")}
     assert labels <= {cls.short_name() for cls in COMMAND_CLASSES}, labels

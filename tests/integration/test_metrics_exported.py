@@ -48,7 +48,8 @@ def test_each_process_serves_the_metrics_the_dashboard_reads(test_settings: Sett
         kafka.submit(shell("true"), name="metrics")
     sp, group = ports["state-processor"], f"{test_settings.topic_prefix}.state-processor"
 
-    poll(lambda: (value(sp, "jobstream_jobs_finished_total", result="completed") or 0) >= 1, 120, "the job to finish")
+    finished = {"result": "completed", "namespace": "default"}  # each team's figures apart
+    poll(lambda: (value(sp, "jobstream_jobs_finished_total", **finished) or 0) >= 1, 120, "the job to finish")
     assert (value(sp, "jobstream_job_scheduling_latency_seconds_count") or 0) >= 1
     assert (value(sp, "jobstream_job_run_duration_seconds_count") or 0) >= 1
     assert (value(sp, "jobstream_job_turnaround_seconds_count") or 0) >= 1
@@ -59,5 +60,7 @@ def test_each_process_serves_the_metrics_the_dashboard_reads(test_settings: Sett
     assert value(ports["dispatcher"], "jobstream_queue_ready_executions", queue="default") in (None, 0)
     assert value(ports["worker"], "jobstream_worker_slots") == 3
     assert value(ports["worker"], "jobstream_worker_slots_used") == 0
+    poll(lambda: value(ports["worker"], "jobstream_worker_executions_total", outcome="succeeded", namespace="default")
+         == 1, 30, "the worker's count of its execution, in the job's namespace")
     poll(lambda: value(ports["monitor"], "jobstream_workers", status="active") == 1, 60, "the monitor's count")
     assert value(ports["monitor"], "jobstream_workers", status="lost") == 0

@@ -75,7 +75,7 @@ def test_a_late_assignment_and_a_repeated_report_leave_no_trace_in_the_audit_tra
             return None
         counts = {kind: float(line.rsplit(" ", 1)[1]) for kind in ("AssignJob", "ReportFinished")
                   for line in scraped.splitlines()
-                  if line.startswith(f'jobstream_commands_ignored_total{{type="{kind}"}}')}
+                  if line.startswith(f'jobstream_commands_ignored_total{{namespace="default",type="{kind}"}}')}
         return counts if len(counts) == 2 else None
 
     assert poll(ignored, 30, "both late commands to be counted") == {"AssignJob": 1.0, "ReportFinished": 1.0}

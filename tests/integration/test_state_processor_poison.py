@@ -48,6 +48,6 @@ def test_garbage_command_goes_to_the_poison_topic_and_nothing_else_stops(
 
     # And the processor's /metrics count what it did
     scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-    assert 'jobstream_commands_total{type="SubmitJob"} 1.0' in scraped
+    assert 'jobstream_commands_total{namespace="default",type="SubmitJob"} 1.0' in scraped
     assert 'jobstream_poison_total{process="state-processor"} 1.0' in scraped
-    assert 'jobstream_events_total{type="JobQueued"} 1.0' in scraped
+    assert 'jobstream_events_total{namespace="default",type="JobQueued"} 1.0' in scraped
