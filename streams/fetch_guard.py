@@ -54,6 +54,7 @@ class FetchGuard:
         self.consumer, self.after_s, self.every_s, self.clock = consumer, after_s, every_s, clock
         self.start = {(tp.topic, tp.partition): tp.offset for tp in assigned}
         self.waits: dict[Key, Waiting | None] = dict.fromkeys(self.start)
+        self.seen: dict[Key, int] = {}  # each partition's position at the last check
         self.checked_at = clock()
 
     def stalled(self) -> list[Key]:
@@ -71,6 +72,10 @@ class FetchGuard:
     def _check(self, now: float) -> None:
         positions = self._positions()
         for key, position in positions.items():
+            moved, self.seen[key] = self.seen.get(key) != position, position
+            if moved:  # fetching: not stalled, and no need to ask the broker where it ends
+                self.waits[key] = None
+                continue
             try:
                 low, end = self.consumer.get_watermark_offsets(TopicPartition(*key), timeout=ASK_TIMEOUT_S,
                                                                cached=False)
