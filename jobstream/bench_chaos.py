@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from jobstream.bench_run import bench_run, reader_group, say
 from jobstream.chaos_checks import final_status, histories, verdict, violations
-from jobstream.chaos_plan import Kill, Planned, kill_schedule, workload
+from jobstream.chaos_plan import PYTHON_MODULE, Kill, Planned, kill_schedule, workload
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
 from jobstream.core.lifecycle import TERMINAL
@@ -51,7 +51,8 @@ def stack(schema: str, instances: int = 2, workers: int = 2) -> list[tuple[str, 
                 for name, args in processors for n in range(1, instances + 1)]
     children += [(f"{name}-{n}", [name, "--schema", schema])
                  for name in ("projector", "logs-projector") for n in range(1, instances + 1)]
-    return children + [(f"worker-{n}", ["worker", "--slots", "4"]) for n in range(1, workers + 1)]
+    worker = ["worker", "--slots", "4", "--allow-module", PYTHON_MODULE]
+    return children + [(f"worker-{n}", worker) for n in range(1, workers + 1)]
 
 
 class Killer:

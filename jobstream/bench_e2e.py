@@ -31,6 +31,7 @@ KINDS: dict[str, Task] = {
     "python": PythonTask(entrypoint="builtins:len", args_json="[[]]"),
     "shell": ShellTask(argv=["true"]),
 }
+ALLOWED = ["--allow-module", "builtins"]  # the Python kinds' module, which a worker refuses unless named
 
 
 def run_full_e2e(base: Settings, jobs: int, kinds: list[str], workers: int, slots: int, timeout_s: float,
@@ -76,7 +77,7 @@ def full_stack(base: Settings, workers: int, slots: int,
                     "timer-processor": ["timer-processor"], "worker-monitor": ["worker-monitor"],
                     "projector": ["projector", "--schema", schema],
                     "logs-projector": ["logs-projector", "--schema", schema]}
-        children |= {f"worker-{n}": ["worker", "--slots", str(slots)] for n in range(1, workers + 1)}
+        children |= {f"worker-{n}": ["worker", "--slots", str(slots), *ALLOWED] for n in range(1, workers + 1)}
         processes = {name: psutil.Process(run.spawn(*args).pid) for name, args in children.items()}
         processes |= infra_processes(base) | {"bench client": psutil.Process()}
         try:

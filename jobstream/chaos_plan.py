@@ -31,8 +31,11 @@ def shell_job(ledger: str) -> JobSpec:
     return JobSpec(name="chaos-shell", task=ShellTask(argv=["sh", "-c", RECORD, ledger]))
 
 
+PYTHON_MODULE = "jobstream.chaos_tasks"  # the Python jobs' code, which the workers must allow
+
+
 def python_job(ledger: str, job_id: str) -> JobSpec:
-    task = PythonTask(entrypoint="jobstream.chaos_tasks:record", args_json=json.dumps([ledger, job_id]),
+    task = PythonTask(entrypoint=f"{PYTHON_MODULE}:record", args_json=json.dumps([ledger, job_id]),
                       isolation="inline")
     return JobSpec(name="chaos-python", task=task)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from jobstream.client import register as register_client_commands
-from jobstream.config import WORKER_PYTHONPATH, Settings, SettingsError
+from jobstream.config import WORKER_ALLOW_MODULES, WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.connect_cli import app as connect_app
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
@@ -66,6 +66,13 @@ def _python_path_option() -> list[str]:
     return typer.Option([], "--python-path", metavar="DIR",
                         help=f"import Python tasks' code from DIR, first (repeatable); also ${WORKER_PYTHONPATH}, "
                              f"{os.pathsep}-separated")
+
+
+def _allow_module_option() -> list[str]:
+    return typer.Option([], "--allow-module", metavar="PATTERN",
+                        help="module pattern Python tasks may call into, e.g. 'mypkg.*' (repeatable; also "
+                             f"${WORKER_ALLOW_MODULES}, comma-separated). The packages in the python path are "
+                             "allowed; nothing else unless named ('*': any module, os included)")
 
 
 def worker_python_path(given: list[str], settings: Settings) -> tuple[str, ...]:
@@ -255,18 +262,18 @@ def worker(
     metrics_port: MetricsPort = None,
     worker_id: str = typer.Option(None, "--worker-id", help="this worker's id (default: host-pid-random)"),
     python_path: list[str] = _python_path_option(),
-    allow_module: list[str] = typer.Option(["*"], "--allow-module",
-                                           help="module pattern Python tasks may call into, e.g. 'mypkg.*' "
-                                                "(repeatable; default any)"),
+    allow_module: list[str] = _allow_module_option(),
 ) -> None:
     """Run a worker that executes jobs from the given queues."""
+    from jobstream.worker.allowlist import worker_allowlist
     from jobstream.worker.process import WorkerSpec, run_worker
 
     settings, _ = _process("worker")  # its start line names its id and partition (worker/process.py)
     labels = dict(item.split("=", 1) for item in label if "=" in item)
     optional = {"cpu": cpu, "worker_id": worker_id}
-    spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels,
-                      python_path=worker_python_path(python_path, settings), allowed_modules=tuple(allow_module),
+    dirs = worker_python_path(python_path, settings)
+    spec = WorkerSpec(queues=tuple(queue), slots=slots, memory_mb=memory_mb, labels=labels, python_path=dirs,
+                      allowed_modules=worker_allowlist([*allow_module, *settings.worker_allow_modules], dirs),
                       **{name: value for name, value in optional.items() if value is not None})
     run_worker(settings, spec, metrics_port)
 
@@ -342,7 +349,7 @@ def replay(schema: str = typer.Option("jobstream", help="Postgres schema to rebu
 @app.command("run")
 def run(workers: int = typer.Option(1, help="worker processes"), slots: int = typer.Option(4, help="slots each"),
         instances: int = typer.Option(1, min=1, max=9, help="instances of each processor, sharing its partitions"),
-        python_path: list[str] = _python_path_option(),
+        python_path: list[str] = _python_path_option(), allow_module: list[str] = _allow_module_option(),
         no_auth: bool = typer.Option(False, "--no-auth", help="serve the API without authentication (loopback)"),
         tls_cert: TlsCert = None, tls_key: TlsKey = None) -> None:
     """Run the whole stack in the foreground: processors, projector, API and workers. Ctrl-C stops it.
@@ -367,7 +374,7 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     if ensure_kek(settings):
         typer.echo(f"key-encryption key of secrets created in {settings.kek_path} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
-                                metrics_base=settings.metrics_port_base)
+                                metrics_base=settings.metrics_port_base, allow_modules=tuple(allow_module))
     options = _api_options(no_auth, tls)
     children = [(name, [*args, *options] if name == "api" else args) for name, args in children]
     as_role = infra.as_role if settings.kafka_security_protocol != "PLAINTEXT" else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     state_retention_s: float = 3600.0  # state processor: completed/cancelled jobs slim down after this
     # workers: directories Python tasks import from, first (os.pathsep-separated, as PYTHONPATH)
     worker_python_path: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="JOBSTREAM_WORKER_PYTHONPATH")
+    # workers: module patterns Python tasks may call into, besides their python path's (worker/allowlist.py)
+    worker_allow_modules: Annotated[tuple[str, ...], NoDecode] = Field(default=(),
+                                                                       alias="JOBSTREAM_WORKER_ALLOW_MODULES")
     log_max_bytes: int = LOG_MAX_BYTES  # workers: output streamed per execution; the rest is dropped
     log_format: str = "text"  # every process: "text", or "json" (one object a line; logging_setup.py)
     # executions' output: kept this long in Postgres (the logs projector purges) and on the logs topic
@@ -107,6 +111,11 @@ class Settings(BaseSettings):
     @classmethod
     def _path_list(cls, value: Any) -> Any:
         return tuple(d for d in value.split(os.pathsep) if d) if isinstance(value, str) else value
+
+    @field_validator("worker_allow_modules", mode="before")
+    @classmethod
+    def _pattern_list(cls, value: Any) -> Any:  # "a.*,b" as people write it, "a.*:b" as as_env() does
+        return tuple(p for p in re.split(rf"[,{os.pathsep}\s]+", value) if p) if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -162,6 +171,7 @@ def env_name(field: str) -> str:
 
 
 WORKER_PYTHONPATH = env_name("worker_python_path")  # os.pathsep-separated, as PYTHONPATH
+WORKER_ALLOW_MODULES = env_name("worker_allow_modules")  # comma-separated module patterns
 
 
 def _env_text(value: object) -> str:

@@ -50,7 +50,7 @@ PROCESSORS: list[tuple[str, list[str], int, str | None]] = [  # name, command, m
 
 def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, ...] = (),
                      instances: int = 1, api_port: int = 8000,
-                     metrics_base: int = 9100) -> list[tuple[str, list[str]]]:
+                     metrics_base: int = 9100, allow_modules: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
     """Every process of the stack: ``instances`` of each processor sharing its partitions, the API
     on ``api_port`` (which serves its metrics too), and the workers."""
     children = []
@@ -61,9 +61,10 @@ def default_children(workers: int = 1, slots: int = 4, python_path: tuple[str, .
             port = metrics_base + offset + 100 * (n - 1)
             children.append((label, [*command, *identity, "--metrics-port", str(port)]))
     children.append(("api", ["api", "--port", str(api_port)]))
-    paths = [arg for directory in python_path for arg in ("--python-path", directory)]
+    code = [arg for directory in python_path for arg in ("--python-path", directory)]
+    code += [arg for pattern in allow_modules for arg in ("--allow-module", pattern)]
     children += [(f"worker-{n}", ["worker", "--slots", str(slots), "--metrics-port", str(metrics_base + 10 + n),
-                                  *paths]) for n in range(1, workers + 1)]
+                                  *code]) for n in range(1, workers + 1)]
     return children
 
 

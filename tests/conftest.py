@@ -36,6 +36,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# The modules the tests' Python jobs call into, which a worker runs only when allowed (worker/allowlist.py).
+TEST_JOB_MODULES = ("builtins", "tests.integration.jobs_for_tests")
+
+
+def _for_tests(settings: Settings) -> Settings:
+    """The session's settings: its own credentials file, and workers that run the tests' Python jobs."""
+    return with_credentials(settings.with_(worker_allow_modules=TEST_JOB_MODULES),
+                            str(settings.state_dir / "credentials"))
+
+
 def _scratch_dir() -> Path:
     # World-traversable, because Postgres runs as its own user when the tests run as root.
     path = Path(tempfile.mkdtemp(prefix="jobstream-test-"))
@@ -63,11 +73,11 @@ def infra_settings() -> Iterator[Settings]:
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda service: service.up(), services))
-        yield with_credentials(base.with_(
+        yield _for_tests(base.with_(
             state_dir=scratch,
             external_kafka=kafka.bootstrap if kafka else base.external_kafka,
             external_database_url=postgres.dsn if postgres else base.external_database_url,
-        ), str(scratch / "credentials"))
+        ))
     finally:
         for service in services:
             try:
@@ -81,9 +91,8 @@ def _in_containers() -> Iterator[Settings]:
     containers = start_containers()
     scratch = _scratch_dir()
     try:
-        yield with_credentials(Settings.from_env().with_(state_dir=scratch, external_kafka=containers.bootstrap,
-                                                         external_database_url=containers.dsn),
-                               str(scratch / "credentials"))
+        yield _for_tests(Settings.from_env().with_(state_dir=scratch, external_kafka=containers.bootstrap,
+                                                   external_database_url=containers.dsn))
     finally:
         containers.stop()
         shutil.rmtree(scratch, ignore_errors=True)

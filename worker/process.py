@@ -85,7 +85,7 @@ class WorkerSpec:
     labels: dict[str, str] = field(default_factory=dict)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     python_path: tuple[str, ...] = ()  # absolute directories Python tasks import from (python_path.py)
-    allowed_modules: tuple[str, ...] = ANY_MODULE  # modules Python tasks may call into (allowlist.py)
+    allowed_modules: tuple[str, ...] = ()  # module patterns Python tasks may call into (allowlist.py)
 
     def capacity(self) -> WorkerCapacity:
         return WorkerCapacity(queues=self.queues, slots=self.slots, cpu=self.cpu, memory_mb=self.memory_mb,
@@ -143,10 +143,14 @@ class Worker:
             loop.add_signal_handler(sig, self._on_signal)
         self._register()
         self._resend_kept()  # what an earlier worker here finished but could not report
-        log.info("worker %s: queues %s, %d slots, python path %s; reads partition %d of %s and %s; metrics %s",
-                 self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots,
-                 os.pathsep.join(self.spec.python_path) or "-", feed.partition, self.topics.assignments,
-                 self.topics.workers, f"on :{self.metrics_port}" if self.metrics_port else "off")
+        log.info("worker %s: queues %s, %d slots, python path %s, Python modules allowed %s; reads partition %d "
+                 "of %s and %s; metrics %s", self.spec.worker_id, ",".join(self.spec.queues), self.spec.slots,
+                 os.pathsep.join(self.spec.python_path) or "-", ",".join(self.spec.allowed_modules) or "none",
+                 feed.partition, self.topics.assignments, self.topics.workers,
+                 f"on :{self.metrics_port}" if self.metrics_port else "off")
+        if ANY_MODULE in self.spec.allowed_modules:
+            log.warning("this worker runs any Python entrypoint a submitter names, os:system included "
+                        "(--allow-module '%s'): name your packages instead", ANY_MODULE)
         beats = asyncio.create_task(self._heartbeats())
         try:
             while not (self.draining and not self.running):

@@ -1,5 +1,5 @@
 """The examples/ Python package, run by a worker started with --python-path (as its README says),
-beside the stack's own worker, which has no python path and so cannot import it."""
+beside the stack's own worker, which has no python path and so does not allow it."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def test_the_example_package_runs_on_a_worker_started_with_python_path(
     assert json.loads(words["result_json"]) == {"words": 5, "most_common": [["the", 2], ["cat", 1], ["and", 1]]}
     assert mean["status"] == "completed" and json.loads(mean["result_json"]) == 3.0, mean
 
-    # And the stack's worker, without a python path, fails the same job saying where it looked
+    # And the stack's worker, whose python path does not hold the package, refuses the same job
+    # before importing anything, saying how to allow it
     lost = _run(stack, "default", "textstats.tasks:count_words", ["no path"])
     assert lost["status"] == "failed", lost
-    assert lost["last_error"].startswith("ModuleNotFoundError: No module named 'textstats'; the worker imports")
-    assert "--python-path" in lost["last_error"]
+    assert lost["last_error"].startswith("entrypoint 'textstats.tasks:count_words' is not allowed on this worker")
+    assert "--allow-module" in lost["last_error"]

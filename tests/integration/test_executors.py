@@ -110,7 +110,7 @@ def test_an_http_job_completes_with_status_and_body(stack: httpx.Client, web: st
     assert failed["status"] == "failed" and failed["exit_code"] == 200 and "expected 204" in failed["last_error"]
 
 
-def test_a_python_job_returns_json_and_reports_progress(stack: httpx.Client) -> None:
+def test_a_python_job_returns_json_reports_progress_and_is_refused_a_module_not_allowed(stack: httpx.Client) -> None:
     job_id = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:greet",
                              "args": ["ada"], "kwargs": {"punctuation": "?"}})
     job = _finished(stack, job_id)
@@ -128,6 +128,10 @@ def test_a_python_job_returns_json_and_reports_progress(stack: httpx.Client) -> 
     failing = _finished(stack, _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:fail",
                                                "args": ["no luck"]}))
     assert failing["status"] == "failed" and failing["last_error"].startswith("ValueError: no luck")
+    # a module the worker was not told to allow fails before anything is imported, naming how to allow it
+    refused = _finished(stack, _submit(stack, {"type": "python", "entrypoint": "os:getcwd"}))
+    assert refused["status"] == "failed" and refused["last_error"].startswith(
+        "entrypoint 'os:getcwd' is not allowed on this worker (it allows builtins, tests.integration.jobs_for_tests;")
 
 
 def test_an_inline_python_job_runs_in_the_worker_with_its_output_logged_and_its_timeout_honoured(

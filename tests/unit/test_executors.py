@@ -21,6 +21,8 @@ from jobstream.worker.executors.shell import shell_argv
 from jobstream.worker.limits import limit_argv, parse_args
 
 JOBS = "tests.integration.jobs_for_tests"
+# The modules these tests' Python tasks name, allowed as a worker's --allow-module would (allowlist.py).
+ALLOWED = (JOBS, "no_such_module", "m")
 
 
 def run(task: Any, options: ExecutorOptions | None = None, timeout_s: float | None = None,
@@ -32,7 +34,7 @@ def run(task: Any, options: ExecutorOptions | None = None, timeout_s: float | No
         cancelled = asyncio.Event()
         if cancel_after_s is not None:
             asyncio.get_running_loop().call_later(cancel_after_s, cancelled.set)
-        opts = options or ExecutorOptions()
+        opts = options or ExecutorOptions(allowed_modules=ALLOWED)
         ctx = RunContext(timeout_s, cancelled, ExecutionOutput(pieces.append, options=opts.output),
                          on_started=started.append, env={"JOBSTREAM_EXECUTION_ID": "e-1"}, options=opts)
         return await run_task(task, ctx, "e-1")
@@ -125,12 +127,12 @@ def test_python_results_that_are_not_json_or_not_importable_fail() -> None:
 
 
 def test_a_large_python_result_goes_to_the_log_with_a_reference() -> None:
-    options = ExecutorOptions(inline_result_bytes=1000)
+    options = ExecutorOptions(inline_result_bytes=1000, allowed_modules=ALLOWED)
     result, pieces, _ = run(PythonTask(entrypoint=f"{JOBS}:big", args_json="[50000]"), options)
     assert json.loads(result.result_json or "") == {"ref": "logs", "execution_id": "e-1", "stream": "result",
                                                     "bytes": 50002}
     assert "".join(p.data for p in pieces if p.stream == "result") == json.dumps("x" * 50000)
-    too_big = ExecutorOptions(inline_result_bytes=1000, max_result_bytes=20000)
+    too_big = ExecutorOptions(inline_result_bytes=1000, max_result_bytes=20000, allowed_modules=ALLOWED)
     result, _, _ = run(PythonTask(entrypoint=f"{JOBS}:big", args_json="[50000]"), too_big)
     assert result.outcome == Outcome.FAILED and "over the limit" in (result.error or "")
 
@@ -204,7 +206,7 @@ def test_a_timeout_holds_even_when_an_escaped_descendant_keeps_the_output_open()
     # setsid: the descendant leaves the job's process group, so killing the group misses it.
     started_at = time.monotonic()
     result, _, _ = run(ShellTask(argv=["sh", "-c", "setsid sleep 30 & sleep 30"]), timeout_s=1,
-                       options=ExecutorOptions(kill_grace_s=0.5))
+                       options=ExecutorOptions(kill_grace_s=0.5, allowed_modules=ALLOWED))
     assert result.outcome == Outcome.TIMED_OUT
     assert time.monotonic() - started_at < 10, "the escaped descendant held the timeout"
 

@@ -11,7 +11,7 @@ from jobstream.core.validation import validate_spec
 from jobstream.schemas import JobSpec, Outcome, PythonTask
 from jobstream.streams import metrics
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
-from tests.unit.test_executors import JOBS, run
+from tests.unit.test_executors import ALLOWED, JOBS, run
 
 
 def inline(entrypoint: str, *args: object) -> PythonTask:
@@ -56,7 +56,7 @@ def test_a_coroutine_is_cancelled() -> None:
 
 def test_a_function_blocked_in_c_is_reported_stopped_after_the_grace_and_counted() -> None:
     orphans = metrics.INLINE_ORPHANS._value.get()
-    result, _, _ = run(inline("nap", 3), ExecutorOptions(kill_grace_s=0.2), timeout_s=0.2)
+    result, _, _ = run(inline("nap", 3), ExecutorOptions(kill_grace_s=0.2, allowed_modules=ALLOWED), timeout_s=0.2)
     assert result.outcome == Outcome.TIMED_OUT
     assert metrics.INLINE_ORPHANS._value.get() == orphans + 1
 
@@ -66,7 +66,7 @@ def test_inline_executions_side_by_side_keep_their_output_apart() -> None:
 
     async def both() -> list[ExecutionResult]:
         async def one(name: str) -> ExecutionResult:
-            options = ExecutorOptions()
+            options = ExecutorOptions(allowed_modules=ALLOWED)
             ctx = RunContext(None, asyncio.Event(), ExecutionOutput(logs[name].append, options=options.output),
                              options=options)
             return await run_task(inline("shout", name, 200), ctx, f"e-{name}")

@@ -16,6 +16,7 @@ from jobstream.cli import worker_python_path
 from jobstream.config import Settings
 from jobstream.schemas import Outcome, PythonTask
 from jobstream.supervisor import default_children
+from jobstream.worker.allowlist import worker_allowlist
 from jobstream.worker.executors import ExecutorOptions
 from jobstream.worker.python_path import resolve_python_path
 from tests.unit.test_executors import run
@@ -66,17 +67,23 @@ def test_run_passes_the_python_path_to_every_worker_and_only_to_workers() -> Non
     assert "--python-path" not in default_children(workers=1)[-1][1]
 
 
+def worker_options(job_code: Path) -> ExecutorOptions:
+    """A worker's options with ``job_code`` as its python path, whose modules it therefore allows."""
+    return ExecutorOptions(python_path=(str(job_code),), allowed_modules=worker_allowlist([], (str(job_code),)))
+
+
 @pytest.mark.parametrize("isolation", ["process", "inline"])
 def test_a_python_task_imports_from_the_python_path(job_code: Path, isolation: str) -> None:
     task = PythonTask(entrypoint="pathjobs:where", args_json="[7]", isolation=isolation)
-    result, _, _ = run(task, ExecutorOptions(python_path=(str(job_code),)))
+    result, _, _ = run(task, worker_options(job_code))
     assert result.outcome == Outcome.SUCCEEDED, result.error
     assert json.loads(result.result_json or "null") == [str(job_code / "pathjobs" / "__init__.py"), 7]
 
 
 @pytest.mark.parametrize("isolation", ["process", "inline"])
 def test_without_it_the_error_says_where_job_code_is_looked_for(job_code: Path, isolation: str) -> None:
-    result, _, _ = run(PythonTask(entrypoint="pathjobs:where", args_json="[7]", isolation=isolation))
+    result, _, _ = run(PythonTask(entrypoint="pathjobs:where", args_json="[7]", isolation=isolation),
+                       ExecutorOptions(allowed_modules=("pathjobs",)))
     assert result.outcome == Outcome.FAILED
     assert (result.error or "").startswith("ModuleNotFoundError: No module named 'pathjobs'; the worker imports "
                                            "job code from its working directory and its python path (now: none)")
@@ -85,5 +92,5 @@ def test_without_it_the_error_says_where_job_code_is_looked_for(job_code: Path, 
 def test_a_module_the_job_imports_is_not_blamed_on_the_python_path(job_code: Path) -> None:
     (job_code / "broken.py").write_text("import not_installed_anywhere\n")
     task = PythonTask(entrypoint="broken:f", isolation="inline")
-    result, _, _ = run(task, ExecutorOptions(python_path=(str(job_code),)))
+    result, _, _ = run(task, worker_options(job_code))
     assert result.error == "ModuleNotFoundError: No module named 'not_installed_anywhere'"

@@ -9,7 +9,6 @@ from typing import Any
 
 from jobstream.config import Settings
 from jobstream.schemas import Outcome
-from jobstream.worker.allowlist import ANY_MODULE
 from jobstream.worker.executors.output import ExecutionOutput, OutputOptions
 
 MIB = 1024 * 1024
@@ -26,11 +25,11 @@ class ExecutorOptions:
     http_timeout_s: float = 60.0  # when neither the task nor the job sets one
     kill_grace_s: float = 5.0  # SIGTERM to SIGKILL on timeout or cancel
     python_path: tuple[str, ...] = ()  # where Python tasks import from, first (the worker's --python-path)
-    allowed_modules: tuple[str, ...] = ANY_MODULE  # modules whose functions Python tasks may call (--allow-module)
+    allowed_modules: tuple[str, ...] = ()  # module patterns Python tasks may call into (allowlist.py); none
 
     @classmethod
     def from_settings(cls, settings: Settings, python_path: tuple[str, ...] = (),
-                      allowed_modules: tuple[str, ...] = ANY_MODULE) -> ExecutorOptions:
+                      allowed_modules: tuple[str, ...] = ()) -> ExecutorOptions:
         """Defaults, with the settings' bound on each execution's streamed output (log_max_bytes)."""
         return cls(output=OutputOptions(max_bytes=settings.log_max_bytes), python_path=python_path,
                    allowed_modules=allowed_modules)
