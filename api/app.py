@@ -93,16 +93,16 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
         producer = publisher or Publisher(settings, error_cb=broker.on_error)
         poller = ProducerPoller(producer, broker)
         transactions = TransactionalPublisher(settings)  # init_transactions on the first batch
-        keyring, vault = app.state.auth.keyring, app.state.vault
+        keyring, vault = app.state.keyring, app.state.vault
+        shell = keyring.shell_namespaces
         app.state.context = ApiContext(store=store, notifier=notifier, publisher=producer,
-                                       commands=JobCommands(store, notifier, producer, options, broker),
+                                       commands=JobCommands(store, notifier, producer, options, broker, shell),
                                        metrics=metrics, options=options,
-                                       bulk=BulkCommands(store, transactions))
+                                       bulk=BulkCommands(store, transactions, shell))
         await pool.open(wait=False)
         poller.start()
         vault.start()
-        if keyring is not None:
-            keyring.start()
+        keyring.start()
         await notifier.start(options.listener_start_s)
         try:
             yield
@@ -110,8 +110,7 @@ def _lifespan(settings: Settings, schema: str, publisher: Publisher | None, opti
             await notifier.stop()
             poller.stop()
             vault.stop()
-            if keyring is not None:
-                keyring.stop()
+            keyring.stop()
             app.state.auth.close()
             await asyncio.to_thread(producer.flush, FLUSH_TIMEOUT_S)
             await asyncio.to_thread(transactions.flush, FLUSH_TIMEOUT_S)
@@ -151,7 +150,8 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
     app.state.limits = limits
     app.state.vault = SecretVault(settings)
-    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else Keyring(settings, limits),
+    app.state.keyring = Keyring(settings, limits)  # the namespaces' rules apply without auth too
+    app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else app.state.keyring,
                                    jwt=None if no_auth else jwt_verifier(settings))
     if settings.ui_secret:
         app.state.auth.csrf_secret = settings.ui_secret.encode()

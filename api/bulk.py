@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from jobstream.core.dag import BatchJob, ResolvedBatch, ResolvedJob, resolve_bat
 from jobstream.core.dependencies import dependency_problem
 from jobstream.core.ids import job_id_for_idempotency_key
 from jobstream.core.lifecycle import UNFINISHED, Status
+from jobstream.core.quotas import shell_problem
 from jobstream.core.scheduling import schedule_problem
 from jobstream.core.validation import Problem, validate_spec
 from jobstream.schemas import CancelJob, Command, CommandEnvelope, JobSpec, RedriveJob, RetryJob, SubmitJob
@@ -69,12 +70,15 @@ class BulkDone:
 
 
 class BulkCommands:
-    def __init__(self, store: ReadModel, transactions: TransactionalPublisher) -> None:
+    def __init__(self, store: ReadModel, transactions: TransactionalPublisher,
+                 shell_namespaces: Container[str] = frozenset()) -> None:
         self.store, self.transactions = store, transactions
+        self.shell_namespaces = shell_namespaces  # the key ring's live set: where shell: true is allowed
 
     async def submit_batch(self, request: BatchRequest) -> BatchAccepted:
         # ~1 s of CPU for 10,000 jobs: off the event loop, so other requests go on meanwhile
-        jobs, resolved = await asyncio.to_thread(_checked_batch, request)
+        rules = NamespaceRules(acting_namespace(), self.shell_namespaces)
+        jobs, resolved = await asyncio.to_thread(_checked_batch, request, rules)
         by_index = sorted(resolved.jobs, key=lambda job: job.index)
         answer = [{"ref": job.ref, "job_id": job.job_id} for job in by_index]
         if request.idempotency_key and await self._sent_before(by_index):
@@ -138,23 +142,31 @@ class BulkCommands:
                              headers={"Retry-After": "1"}) from error
 
 
-def _checked_batch(request: BatchRequest) -> tuple[list[BatchJob], ResolvedBatch]:
+@dataclass(frozen=True)
+class NamespaceRules:
+    namespace: str  # the caller's, which its jobs join
+    shell_namespaces: Container[str]
+
+
+def _checked_batch(request: BatchRequest, rules: NamespaceRules) -> tuple[list[BatchJob], ResolvedBatch]:
     jobs = _parse_jobs(request.jobs)
     resolved = resolve_batch(jobs, lambda i, spec: _job_id(i, spec, request.idempotency_key))
     if not isinstance(resolved, ResolvedBatch):
         raise _invalid(resolved, "the batch is not valid; see errors")
-    problems = _decision_problems(resolved, datetime.now(UTC))
+    problems = _decision_problems(resolved, datetime.now(UTC), rules)
     if problems:
         raise _invalid(problems, "jobs of the batch would be rejected; see errors")
     return jobs, resolved
 
 
-def _decision_problems(batch: ResolvedBatch, now: datetime) -> list[Problem]:
+def _decision_problems(batch: ResolvedBatch, now: datetime, rules: NamespaceRules) -> list[Problem]:
     """The state processor's own rules beyond the spec's (a schedule that never fires, a schedule
-    with dependencies): checked here too, so that a batch is accepted whole or not at all."""
+    with dependencies, shell: true where the namespace does not allow it): checked here too, so
+    that a batch is accepted whole or not at all."""
     problems: list[Problem] = []
     for job in batch.jobs:
-        problem = schedule_problem(job.spec, now) or dependency_problem(job.job_id, job.spec)
+        problem = (schedule_problem(job.spec, now) or dependency_problem(job.job_id, job.spec)
+                   or shell_problem(job.spec, rules.namespace, rules.shell_namespaces))
         if problem:
             field, _, detail = problem.partition(": ")
             problems.append((f"jobs[{job.index}].{field}", detail))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -20,6 +20,7 @@ from jobstream.api.problems import ApiProblem, field_error
 from jobstream.api.store import UNAVAILABLE, ReadModel, Row
 from jobstream.clock import new_job_id
 from jobstream.core.ids import job_id_for_idempotency_key
+from jobstream.core.quotas import shell_problem
 from jobstream.core.state import TERMINAL, Status
 from jobstream.core.validation import validate_spec
 from jobstream.projections.payload import record_json
@@ -71,9 +72,10 @@ class Result:
 
 class JobCommands:
     def __init__(self, store: ReadModel, notifier: JobNotifier, publisher: Publisher, options: ApiOptions,
-                 broker: BrokerWatch | None = None) -> None:
+                 broker: BrokerWatch | None = None, shell_namespaces: Container[str] = frozenset()) -> None:
         self.store, self.notifier, self.publisher, self.options = store, notifier, publisher, options
         self.broker = broker or BrokerWatch()
+        self.shell_namespaces = shell_namespaces  # the key ring's live set: where shell: true is allowed
 
     async def _visible(self, subscription: Subscription, check: Callable[[], Awaitable[T | None]]) -> T | None:
         """``check()``'s answer once the command's effect is projected; None past the wait bound, or
@@ -102,6 +104,9 @@ class JobCommands:
 
     async def submit(self, spec: JobSpec, upstreams_may_come_later: bool = False) -> Result:
         problems = validate_spec(spec)
+        if shell := shell_problem(spec, acting_namespace(), self.shell_namespaces):
+            field, _, detail = shell.partition(": ")
+            problems.append((field, detail))
         if problems:
             raise ApiProblem(422, "validation", "the job spec is not valid; see errors",
                              errors=[field_error(field, problem) for field, problem in problems])

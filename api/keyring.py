@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from jobstream.api.topic_follower import TopicFollower
 from jobstream.config import Settings
 from jobstream.core.keys import Key, fold_key, parse_token, refusal
-from jobstream.core.quotas import fold_cap
+from jobstream.core.quotas import fold_cap, fold_shell
 from jobstream.core.ratelimit import RateLimits
 from jobstream.infra.topics import Topics
 from jobstream.schemas import KeyCreated, KeyRevoked, QuotaSet, Record
@@ -32,6 +32,7 @@ class Keyring:
         self.topic = Topics(settings.topic_prefix).keys
         self.keys: dict[str, Key] = {}
         self.caps: dict[str, int] = {}  # namespace -> max in flight, for waiting reasons (the dispatcher enforces)
+        self.shell_namespaces: set[str] = set()  # where shell: true is allowed (the state processor enforces too)
         self._verified: dict[bytes, str] = {}  # sha256 of a token whose secret matched -> its key id
         self._hasher = PasswordHasher()
         self._follower = TopicFollower(settings, self.topic, "jobstream-api-keyring", self._fold)
@@ -67,5 +68,6 @@ class Keyring:
             if self.limits is not None:
                 self.limits.set_namespace_rate(record.namespace, record.submit_rate)
             fold_cap(self.caps, record)
+            fold_shell(self.shell_namespaces, record)
         else:
             log.warning("keys topic: skipped a %s, not a key record", type(record).__name__)

@@ -66,6 +66,11 @@ def decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     return _chained(_decide(state, command, now))
 
 
+def refuse(state: JobState, command: Command, now: datetime, reason: str) -> list[JobEvent]:
+    """The rejection of ``command`` for a reason found outside the job: its namespace's rules."""
+    return _chained(Emitter(state, command, now).reject(reason))
+
+
 def _decide(state: JobState, command: Command, now: datetime) -> list[JobEvent]:
     emit = Emitter(state, command, now)
     if not state.exists and not isinstance(command, SubmitJob | RegisterDependent):

@@ -62,10 +62,11 @@ def role_grants(t: Topics) -> dict[str, list[Grant]]:
                           t.worker_monitor_changelog)
     throwaway = ("end-offsets-", "state-bootstrap-")
     return {
-        "state-processor": [*reads(t.commands, t.events, sp),
+        "state-processor": [*reads(t.commands, t.events, t.keys, sp),
                             *writes(t.events, t.commands, t.timer_requests, t.dispatch, t.assignments,
                                     t.dead_letters, t.poison, sp),
-                            *groups(t.state_processor_app, *throwaway), *transactions(t.state_processor_app)],
+                            *groups(t.state_processor_app, "state-processor-rules-", *throwaway),
+                            *transactions(t.state_processor_app)],
         "dispatcher": [*reads(t.dispatch, t.workers, t.keys, disp), *writes(t.assignments, t.poison, disp),
                        *groups(t.dispatcher_app, "dispatcher-", *throwaway), *transactions(t.dispatcher_app)],
         "timers": [*reads(t.timer_requests, tim), *writes(t.commands, t.poison, tim), *groups(t.timer_app),

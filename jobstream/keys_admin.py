@@ -125,11 +125,12 @@ def ensure_admin_key(settings: Settings, now: datetime) -> str | None:
 
 
 def set_quota(settings: Settings, namespace: str, now: datetime, *, submit_rate: float | None = None,
-              max_in_flight: int | None = None, actor: str | None = None) -> QuotaSet:
+              max_in_flight: int | None = None, allow_shell: bool | None = None,
+              actor: str | None = None) -> QuotaSet:
     """A namespace's quotas: what is given, the rest as last set. Every API folds the rate, every
-    dispatcher the in-flight cap."""
+    dispatcher the in-flight cap, every API and state processor the shell switch."""
     record = merged_quota(read_quotas(settings).get(namespace), namespace, now, actor or operator_actor(),
-                          submit_rate=submit_rate, max_in_flight=max_in_flight)
+                          submit_rate=submit_rate, max_in_flight=max_in_flight, allow_shell=allow_shell)
     _publish(settings, f"quota:{namespace}", record)
     return record
 

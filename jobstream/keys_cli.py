@@ -12,7 +12,7 @@ from jobstream.api_client import Output
 from jobstream.config import Settings
 from jobstream.core.access import Role
 from jobstream.core.keys import parse_duration, refusal
-from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, valid_namespace
+from jobstream.schemas import DEFAULT_NAMESPACE, NAMESPACE_PATTERN, QuotaSet, valid_namespace
 from jobstream.tables import Format, print_data, print_rows
 
 app = typer.Typer(no_args_is_help=True, help="API keys: create (the token is printed once), list, revoke.")
@@ -83,24 +83,28 @@ def set_quotas(namespace: Annotated[str, typer.Option(help="the namespace")],
                submit_rate: Annotated[float | None, typer.Option(
                    "--submit-rate", min=0.001, help="submissions a second, burst twice that")] = None,
                max_in_flight: Annotated[int | None, typer.Option(
-                   "--max-in-flight", min=0, help="executions assigned or running at once; 0: no cap")] = None) -> None:
+                   "--max-in-flight", min=0, help="executions assigned or running at once; 0: no cap")] = None,
+               allow_shell: Annotated[bool | None, typer.Option(
+                   "--allow-shell/--no-allow-shell", help="whether shell tasks may say shell: true (/bin/sh -c); "
+                                                          "no namespace may until allowed")] = None) -> None:
     """Set a namespace's quotas (what is not given stays as it was): every API applies the rate
-    within a second, every dispatcher the cap."""
+    within a second, every dispatcher the cap, every API and state processor the shell switch."""
     from jobstream.keys_admin import set_quota
 
     if not valid_namespace(namespace):
         raise typer.BadParameter(f"must match {NAMESPACE_PATTERN}", param_hint="--namespace")
-    if submit_rate is None and max_in_flight is None:
-        raise typer.BadParameter("give --submit-rate, --max-in-flight or both")
+    if submit_rate is None and max_in_flight is None and allow_shell is None:
+        raise typer.BadParameter("give --submit-rate, --max-in-flight, --allow-shell or --no-allow-shell")
     quota = set_quota(Settings.from_env(), namespace, datetime.now(UTC), submit_rate=submit_rate,
-                      max_in_flight=max_in_flight)
-    typer.echo(f"namespace {namespace}: {describe(quota.submit_rate, quota.max_in_flight)}")
+                      max_in_flight=max_in_flight, allow_shell=allow_shell)
+    typer.echo(f"namespace {namespace}: {describe(quota)}")
 
 
-def describe(submit_rate: float, max_in_flight: int | None) -> str:
-    rate = f"{submit_rate:g} submissions a second" if submit_rate > 0 else "the default submission rate"
-    cap = f"at most {max_in_flight} in flight" if max_in_flight else "no in-flight cap"
-    return f"{rate}, {cap}"
+def describe(quota: QuotaSet) -> str:
+    rate = f"{quota.submit_rate:g} submissions a second" if quota.submit_rate > 0 else "the default submission rate"
+    cap = f"at most {quota.max_in_flight} in flight" if quota.max_in_flight else "no in-flight cap"
+    shell = "shell: true allowed" if quota.allow_shell else "argv only"
+    return f"{rate}, {cap}, {shell}"
 
 
 @quotas_app.command("ls")
@@ -109,12 +113,12 @@ def list_quotas(output: Output = Format.TABLE) -> None:
     from jobstream.keys_admin import read_quotas
 
     rows = [{"namespace": q.namespace, "submit_rate": q.submit_rate, "max_in_flight": q.max_in_flight,
-             "set_at": q.set_at.isoformat(), "actor": q.actor}
+             "allow_shell": q.allow_shell, "set_at": q.set_at.isoformat(), "actor": q.actor}
             for q in sorted(read_quotas(Settings.from_env()).values(), key=lambda q: q.namespace)]
     if output != Format.TABLE:
         print_data(rows, output)
         return
-    print_rows(rows, ("namespace", "submit_rate", "max_in_flight", "set_at", "actor"))
+    print_rows(rows, ("namespace", "submit_rate", "max_in_flight", "allow_shell", "set_at", "actor"))
 
 
 @app.command()

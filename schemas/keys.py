@@ -41,6 +41,7 @@ class QuotaSet(Record):
     set_at: datetime
     actor: str
     max_in_flight: int | None = None  # executions assigned or running at once; None: no cap
+    allow_shell: bool = False  # shell tasks may say shell: true (/bin/sh -c)
 
 
 KeyEvent = KeyCreated | KeyRevoked

@@ -37,13 +37,14 @@ import threading
 import uuid
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.dispatch import DEFAULT_CREDIT_TTL_S, DispatchBoard, Match, parse_queue_limits
+from jobstream.core.quotas import fold_cap
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
     Assignment,
@@ -126,7 +127,7 @@ class DispatchHandler:
     def handled(self, batch: Batch[JobReady]) -> None:
         self._forget_departed()
         if self.quotas is not None:
-            self.quotas.drain(self.caps)
+            self.quotas.drain()  # into self.caps
         for match in self.board.match(self.clock()):
             self._send(match, batch)
 
@@ -277,8 +278,10 @@ def run_dispatcher(settings: Settings, instance_id: str | None = None, metrics_p
     codec = make_codec(settings.schema_registry_url)
     watch = WorkerWatch(settings, topics.workers, codec)
     watch.start(utcnow())
-    quotas = QuotaWatch(settings, topics.keys, codec)
-    handler = DispatchHandler(settings, watch.departures, quotas=quotas, caps=quotas.start())
+    caps: dict[str, int] = {}
+    quotas = QuotaWatch(settings, topics.keys, codec, partial(fold_cap, caps), "dispatcher-quotas")
+    quotas.start()
+    handler = DispatchHandler(settings, watch.departures, quotas=quotas, caps=caps)
     engine = Engine(settings, engine_config(settings, instance_id), handler,
                     RecordSerde(codec, JobReady, topics.dispatcher_changelog))
     signal.signal(signal.SIGTERM, engine.stop)

@@ -1,9 +1,10 @@
-"""The dispatcher's view of the namespaces' in-flight caps: a fold of the keys topic's QuotaSet
-records (``jobstream quotas set``), read from the topic's start by every dispatcher instance.
+"""A processor's view of the namespaces' quotas: a fold of the keys topic's QuotaSet records
+(``jobstream quotas set``), read from the topic's start by every instance. The dispatcher folds
+the in-flight caps; the state processor, the namespaces that allow ``shell: true``.
 
-``start`` reads the topic to its end before the dispatcher places anything, so a restart never
-dispatches past a cap it has not read yet; a thread then hands later records to the dispatcher's
-loop through a queue (the board is the loop's alone).
+``start`` reads the topic to its end before the processor decides anything, so a restart never
+acts on rules it has not read yet; a thread then hands later records to the processor's loop
+through a queue (what the fold builds is the loop's alone), applied by ``drain``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from jobstream.config import Settings
-from jobstream.core.quotas import fold_cap
 from jobstream.schemas import Codec, MessageDecodeError, QuotaSet
 from jobstream.streams.fetch_guard import GuardedReader
 from jobstream.streams.kafka_io import BATCHED_FETCH, consume_ready, consumer_config, end_offset
@@ -27,21 +28,22 @@ CATCH_UP_S = 60.0
 
 
 class QuotaWatch:
-    def __init__(self, settings: Settings, topic: str, codec: Codec) -> None:
-        self.topic, self.codec = topic, codec
-        group = f"dispatcher-quotas-{uuid.uuid4().hex[:8]}"
-        self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, group, **BATCHED_FETCH)),
-                                    "dispatcher-quotas")
+    def __init__(self, settings: Settings, topic: str, codec: Codec, fold: Callable[[QuotaSet], None],
+                 reader: str) -> None:
+        """``fold`` applies one record to what the processor keeps; ``reader`` names this watch
+        (in its consumer group and the stalled-reader metric: ``dispatcher-quotas``)."""
+        self.topic, self.codec, self.fold, self.name = topic, codec, fold, reader
+        group = f"{reader}-{uuid.uuid4().hex[:8]}"
+        self.reader = GuardedReader(lambda: Consumer(consumer_config(settings, group, **BATCHED_FETCH)), reader)
         self.quotas: queue.SimpleQueue[QuotaSet] = queue.SimpleQueue()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="quota-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=reader, daemon=True)
 
-    def start(self) -> dict[str, int]:
-        """The caps as the topic holds them now; later changes arrive on ``quotas``."""
+    def start(self) -> None:
+        """Fold the records the topic holds now; later ones wait on ``quotas`` for ``drain``."""
         partition = TopicPartition(self.topic, 0, OFFSET_BEGINNING)
         end = end_offset(self.reader.consumer, partition)
         self.reader.assign([partition])
-        caps: dict[str, int] = {}
         position, deadline = 0, time.monotonic() + CATCH_UP_S
         while position < end:
             if time.monotonic() > deadline:
@@ -51,15 +53,14 @@ class QuotaWatch:
                     position = max(position, (message.offset() or 0) + 1)
                 quota = self._quota(message)
                 if quota is not None:
-                    fold_cap(caps, quota)
+                    self.fold(quota)
         self._thread.start()
-        return caps
 
-    def drain(self, caps: dict[str, int]) -> None:
-        """Apply the records read since (on the dispatcher's loop)."""
-        while True:
+    def drain(self) -> None:
+        """Fold the records read since (on the processor's loop; cheap when there are none)."""
+        while not self.quotas.empty():
             try:
-                fold_cap(caps, self.quotas.get_nowait())
+                self.fold(self.quotas.get_nowait())
             except queue.Empty:
                 return
 
@@ -79,7 +80,7 @@ class QuotaWatch:
             record = self.codec.decode(message.value(), topic=message.topic(),  # type: ignore[arg-type]
                                        partition=message.partition(), offset=message.offset())  # type: ignore[arg-type]
         except MessageDecodeError as error:
-            log.warning("keys topic: skipped by the dispatcher's quota watch: %s", error)
+            log.warning("keys topic: skipped by %s: %s", self.name, error)
             return None
         return record if isinstance(record, QuotaSet) else None
 

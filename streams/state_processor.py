@@ -16,14 +16,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from confluent_kafka import Message
 
 from jobstream.clock import utcnow
 from jobstream.config import Settings
-from jobstream.core.decide import decide
+from jobstream.core.decide import decide, refuse
 from jobstream.core.latency import Stage, finished_results, stage_latencies
+from jobstream.core.quotas import fold_shell, shell_refusal
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
 from jobstream.core.timer_watch import TimerWatch
 from jobstream.infra.topics import Topics
@@ -31,6 +32,7 @@ from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import ensure_all_topics, partition_for
+from jobstream.streams.quota_watch import QuotaWatch
 from jobstream.streams.record_serde import decode_input
 from jobstream.streams.side_effects import messages as side_effect_messages
 from jobstream.streams.state_bootstrap import fold_events
@@ -103,8 +105,11 @@ def namespace_of(state: JobState, command: Command) -> str:
 class StateHandler:
     """The state processor as an engine ``Processor[JobState]``."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow,
+                 rules: QuotaWatch | None = None, shell_namespaces: set[str] | None = None) -> None:
         self.topics = Topics(settings.topic_prefix)
+        self.rules = rules  # the namespaces' rules from the keys topic, folded into shell_namespaces
+        self.shell_namespaces = shell_namespaces if shell_namespaces is not None else set()
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
         self.retention = timedelta(seconds=settings.state_retention_s)
@@ -124,6 +129,8 @@ class StateHandler:
     # -- per command ------------------------------------------------------------------------
 
     def handle(self, message: Message, batch: Batch[JobState]) -> None:
+        if self.rules is not None:
+            self.rules.drain()  # a rule read since the last command applies from this one
         partition: int = message.partition()  # type: ignore[assignment]
         command = self._decode(message, batch)
         if command is None:
@@ -167,7 +174,9 @@ class StateHandler:
     def _decide(self, before: JobState, command: Command) -> tuple[list[JobEvent], JobState]:
         """The decision and the state after it, before anything is sent: a raise leaves nothing half-sent."""
         try:
-            events = decide(before, command, self.clock())
+            refusal = shell_refusal(before, command, self.shell_namespaces)
+            now = self.clock()
+            events = refuse(before, command, now, refusal) if refusal else decide(before, command, now)
             after = before
             for event in events:
                 after = evolve(after, event)
@@ -305,9 +314,18 @@ def run_state_processor(settings: Settings, instance_id: str | None = None,
                                metrics_port: int | None = None) -> None:
     metrics.serve(metrics_port)
     ensure_all_topics(settings)
-    handler = StateHandler(settings)
+    codec = make_codec(settings.schema_registry_url)
+    shell: set[str] = set()
+    rules = QuotaWatch(settings, Topics(settings.topic_prefix).keys, codec, partial(fold_shell, shell),
+                       "state-processor-rules")
+    rules.start()
+    handler = StateHandler(settings, rules=rules, shell_namespaces=shell)
     serde = StateSerde(handler.codec, handler.topics.state_processor_changelog)
     engine = Engine(settings, engine_config(settings, instance_id), handler, serde)
     signal.signal(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGINT, engine.stop)
-    raise SystemExit(engine.run())
+    try:
+        code = engine.run()
+    finally:
+        rules.stop()
+    raise SystemExit(code)

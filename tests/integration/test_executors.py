@@ -159,7 +159,7 @@ def test_the_logs_of_10000_lines_can_be_followed_and_read_afterwards(
     script = (f'i=1; while [ $i -le {half} ]; do echo "line $i"; i=$((i+1)); done; '
               f'while [ ! -e {release} ]; do sleep 0.05; done; '
               f'while [ $i -le {LINES} ]; do echo "line $i"; i=$((i+1)); done')
-    job_id = _submit(stack, {"type": "shell", "argv": [script], "shell": True}, name="chatty")
+    job_id = _submit(stack, {"type": "shell", "argv": ["sh", "-c", script]}, name="chatty")
     running = poll(lambda: (j := stack.get(f"/v1/jobs/{job_id}").json())["execution_id"] and
                     j["status"] in {"assigned", "running"} and j, 60, "the job to start")
     execution_id = running["execution_id"]

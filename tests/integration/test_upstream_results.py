@@ -22,7 +22,7 @@ def python(ref: str, function: str, args: list[Any], after: str | None = None, *
 
 def test_a_chain_hands_each_result_to_its_dependent(stack: httpx.Client) -> None:
     # Given a chain submitted in one batch: A returns a greeting, B relays what it got, C prints its file
-    cat = {"type": "shell", "argv": ['cat "$JOBSTREAM_UPSTREAM_RESULTS"'], "shell": True}
+    cat = {"type": "shell", "argv": ["sh", "-c", 'cat "$JOBSTREAM_UPSTREAM_RESULTS"']}
     jobs = [python("a", "greet", ["chain"]), python("b", "relay", ["b"], after="a"),
             {"ref": "c", "name": "c", "task": cat, "depends_on": [{"ref": "b"}]},
             python("d", "relay", ["d"], after="b", isolation="inline")]

@@ -95,7 +95,7 @@ def test_a_one_slot_worker_never_overlaps_and_hands_back_what_it_has_no_room_for
 
 def submit_all(client: httpx.Client, script: str) -> list[str]:
     """Every job in one batch (one transaction): all are ready for the dispatcher at once."""
-    task = {"type": "shell", "argv": [script], "shell": True}
+    task = {"type": "shell", "argv": ["sh", "-c", script]}
     response = client.post("/v1/jobs:batch", json={"jobs": [{"name": f"lock-{n}", "queue": QUEUE, "task": task}
                                                              for n in range(JOBS)]})
     assert response.status_code == 202, response.text
