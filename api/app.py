@@ -43,6 +43,7 @@ from jobstream.api.views import APP_WIDE_PROBLEMS
 from jobstream.config import Settings
 from jobstream.core.ratelimit import Rate, RateLimits
 from jobstream.infra.topics import Topics
+from jobstream.report_secret import load_reports_secret
 from jobstream.schemas import AuditEntry
 from jobstream.streams.kafka_io import Publisher
 from jobstream.streams.kafka_security import client_security
@@ -150,6 +151,7 @@ def create_app(settings: Settings, *, schema: str = "jobstream", publisher: Publ
     limits = RateLimits(per_key=Rate(key_rate, 2 * key_rate), per_namespace=Rate(namespace_rate, 2 * namespace_rate))
     app.state.limits = limits
     app.state.vault = SecretVault(settings)
+    app.state.reports_secret = load_reports_secret(settings)  # None: reports are not checked
     app.state.keyring = Keyring(settings, limits)  # the namespaces' rules apply without auth too
     app.state.auth = Authenticator(enabled=not no_auth, keyring=None if no_auth else app.state.keyring,
                                    jwt=None if no_auth else jwt_verifier(settings))

@@ -41,6 +41,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/workers"): P.READ,
     ("GET", "/v1/workers/{worker_id}"): P.READ,
     ("POST", "/v1/workers/register"): P.REGISTER,
+    ("POST", "/v1/workers/{worker_id}/report-key"): P.REGISTER,  # what its reports are signed with
     ("POST", "/v1/workers/{worker_id}/drain"): P.OPERATE,
     ("GET", "/v1/templates"): P.READ,
     ("GET", "/v1/templates/{name}"): P.READ,

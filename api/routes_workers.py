@@ -1,4 +1,5 @@
-"""``/v1/workers``: list and read workers, register one that is not our Python process, drain one.
+"""``/v1/workers``: list and read workers, register one that is not our Python process, hand a
+worker the key it signs its reports with, drain one.
 
 Reads come from the read model (the projector folds the workers topic into ``workers``). Writes
 are records on the topics, as everywhere: a registration is a ``WorkerRegistered`` on the workers
@@ -9,12 +10,13 @@ which the worker obeys as it obeys SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from jobstream.api.auth import Caller, check_worker
@@ -25,6 +27,7 @@ from jobstream.api.query import label_pairs
 from jobstream.api.store import Contains, Filter
 from jobstream.api.views import PROBLEM, WorkerView
 from jobstream.core.liveness import DEFAULT_WINDOW_S, HEARTBEAT_S
+from jobstream.core.report_keys import REPORT_MAC_HEADER, worker_report_key
 from jobstream.projections.rows import WorkerStatus
 from jobstream.schemas import DrainWorker, WorkerEnvelope, WorkerRegistered
 from jobstream.streams.kafka_io import Publisher, partition_for
@@ -76,6 +79,14 @@ class Registration(BaseModel):
     dispatch_topic: str = Field(description="send WorkerCredit records here, keyed by queue")
     heartbeat_s: float
     lost_after_s: float = Field(description="a worker silent for this long is declared lost")
+
+
+class ReportKey(BaseModel):
+    """How a worker signs its reports to the commands topic (docs/security.md, Workers)."""
+
+    worker_id: str
+    key: str = Field(description="base64: the HMAC-SHA256 key of this worker's reports")
+    header: str = Field(description="the Kafka header each report carries: HMAC-SHA256 of its value's bytes")
 
 
 class DrainOut(BaseModel):
@@ -132,6 +143,20 @@ def workers_router() -> APIRouter:
                             assignments_topic=topics.assignments,
                             assignments_partition=partition_for(worker_id, partitions),
                             dispatch_topic=topics.dispatch, heartbeat_s=HEARTBEAT_S, lost_after_s=DEFAULT_WINDOW_S)
+
+    @router.post("/{worker_id}/report-key", response_model=ReportKey, responses={404: PROBLEM})
+    async def report_key(request: Request, response: Response, worker_id: WorkerId, caller: Caller) -> ReportKey:
+        """The key worker ``worker_id`` signs its reports with; the state processor sets aside a
+        report for a worker that is not signed with that worker's key. A worker key bound to another
+        worker id gets 403; 404 when this deployment does not check reports."""
+        check_worker(request, caller, worker_id)
+        secret: bytes | None = request.app.state.reports_secret
+        if secret is None:
+            raise ApiProblem(404, "reports-unchecked", "this deployment does not check worker reports: send them "
+                                                       "unsigned (no reports secret is configured)")
+        response.headers["Cache-Control"] = "no-store"
+        key = base64.b64encode(worker_report_key(secret, worker_id)).decode()
+        return ReportKey(worker_id=worker_id, key=key, header=REPORT_MAC_HEADER)
 
     @router.post("/{worker_id}/drain", response_model=DrainOut, status_code=202,
                  responses={404: PROBLEM, 409: PROBLEM, 503: PROBLEM})

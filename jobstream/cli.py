@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -357,11 +358,14 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
     from datetime import UTC, datetime
 
     from jobstream.keys_admin import ensure_admin_key
+    from jobstream.report_secret import with_report_signing
     from jobstream.secrets_admin import ensure_kek
     from jobstream.supervisor import Supervisor, default_children
 
     infra = _infra()  # one broker, or the cluster `infra up --brokers N` left
     dirs = worker_python_path(python_path, infra.settings)  # checked before anything starts
+    signing, made = with_report_signing(infra.settings)
+    infra = replace(infra, settings=signing)  # every child, whatever broker user it is, signs or checks reports
     tls = _tls(infra.settings, tls_cert, tls_key)
     if tls and not infra.settings.api_url.startswith("https://"):  # the credentials file is keyed by it
         raise typer.BadParameter(f"the API will serve HTTPS: set JOBSTREAM_API_URL to its https:// URL (now "
@@ -373,6 +377,8 @@ def run(workers: int = typer.Option(1, help="worker processes"), slots: int = ty
         typer.echo(f"admin key {key_id} created; its token is in {settings.credentials_file} (mode 0600)")
     if ensure_kek(settings):
         typer.echo(f"key-encryption key of secrets created in {settings.kek_path} (mode 0600)")
+    if made:
+        typer.echo(f"secret of the workers' report keys created in {settings.reports_secret_file} (mode 0600)")
     children = default_children(workers, slots, dirs, instances, api_port=settings.api_port,
                                 metrics_base=settings.metrics_port_base, allow_modules=tuple(allow_module))
     options = _api_options(no_auth, tls)

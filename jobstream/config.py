@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # or a file of them, one a line; neither set, <state_dir>/secrets.kek, which `jobstream run` creates.
     secrets_kek: str | None = None
     secrets_kek_file: Path | None = None
+    # Worker reports bound to their worker id (core/report_keys.py): the state processor checks,
+    # and the API hands out keys, when given this file of the reports secret (`jobstream run` makes
+    # one); workers told to sign ask the API for their key at start.
+    reports_secret_file: Path | None = None
+    sign_reports: bool = False
 
     @field_validator("state_dir")
     @classmethod
@@ -172,6 +177,7 @@ def env_name(field: str) -> str:
 
 WORKER_PYTHONPATH = env_name("worker_python_path")  # os.pathsep-separated, as PYTHONPATH
 WORKER_ALLOW_MODULES = env_name("worker_allow_modules")  # comma-separated module patterns
+REPORTS_SECRET_FILE = env_name("reports_secret_file")
 
 
 def _env_text(value: object) -> str:

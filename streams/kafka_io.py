@@ -172,12 +172,20 @@ class Publisher:
         self.topics = Topics(settings.topic_prefix)
         self.codec = codec or make_codec(settings.schema_registry_url)
         self.producer = Producer(producer_config(settings, **producer_overrides))
+        self.signer: Callable[[bytes], Headers] | None = None  # a worker's: its reports' MAC (core/report_keys.py)
 
     def publish(self, topic: str, key: str, record: Record, on_delivery: Any = None) -> None:
         produce(self.producer, topic, self.codec.encode(record, topic), key.encode(), on_delivery=on_delivery)
 
     def send_command(self, command: Command, on_delivery: Any = None) -> None:
-        self.publish(self.topics.commands, command.envelope.job_id, command, on_delivery)
+        topic = self.topics.commands
+        value = self.codec.encode(command, topic)
+        produce(self.producer, topic, value, command.envelope.job_id.encode(), headers=self.command_headers(value),
+                on_delivery=on_delivery)
+
+    def command_headers(self, value: bytes) -> Headers | None:
+        """The headers a command of these bytes goes with: its signature, when this process signs."""
+        return self.signer(value) if self.signer is not None else None
 
     async def send_command_acked(self, command: Command) -> Message:
         """Produce a command and wait for the broker's acknowledgement (acks=all)."""

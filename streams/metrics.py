@@ -39,6 +39,9 @@ TIMERS_REARMED = Counter("jobstream_timers_rearmed_total",
                          ["purpose"])
 FORWARDED = Counter("jobstream_commands_forwarded_total",
                     "Commands that arrived on a partition their job does not hash to, sent on to the right one.")
+UNSIGNED_REPORTS = Counter("jobstream_reports_unsigned_total",
+                           "Worker reports set aside because they were not signed with the key of the worker they "
+                           "name (a worker reporting for another, or one not told to sign).")
 RETIRED = Counter("jobstream_jobs_retired_total", "Settled jobs slimmed down to a tombstone by the state processor.")
 INLINE_ORPHANS = Counter("jobstream_worker_inline_orphans_total",
                          "Inline Python tasks that did not stop when timed out or cancelled (blocked in C code).")

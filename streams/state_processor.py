@@ -21,14 +21,27 @@ from functools import lru_cache, partial
 from confluent_kafka import Message
 
 from jobstream.clock import utcnow
-from jobstream.config import Settings
+from jobstream.config import REPORTS_SECRET_FILE, Settings
 from jobstream.core.decide import decide, refuse
 from jobstream.core.latency import Stage, finished_results, stage_latencies
 from jobstream.core.quotas import fold_shell, shell_refusal
+from jobstream.core.report_keys import report_refusal
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
 from jobstream.core.timer_watch import TimerWatch
 from jobstream.infra.topics import Topics
-from jobstream.schemas import Command, CommandRejected, JobEvent, ReportRejected, TimerChange, make_codec
+from jobstream.report_secret import load_reports_secret
+from jobstream.schemas import (
+    Command,
+    CommandRejected,
+    JobEvent,
+    ReportFinished,
+    ReportProgress,
+    ReportRejected,
+    ReportStarted,
+    ReturnAssignment,
+    TimerChange,
+    make_codec,
+)
 from jobstream.streams import metrics
 from jobstream.streams.engine import Batch, Engine, EngineConfig
 from jobstream.streams.kafka_io import ensure_all_topics, partition_for
@@ -41,6 +54,8 @@ from jobstream.streams.state_serde import StateSerde
 log = logging.getLogger(__name__)
 
 RETIRE_EVERY_S = 10.0
+# What a worker sends about its executions, each naming its worker id: signed by that worker.
+WORKER_REPORTS = (ReportStarted, ReportProgress, ReportFinished, ReturnAssignment)
 RETIRE_AT_MOST = 20_000  # per punctuation: a large backlog is worked off over several
 BOOTSTRAP_TIMEOUT_S = 600.0
 
@@ -67,6 +82,7 @@ class Tally:
         self.stages: list[tuple[Stage, float]] = []
         self.finished: Counter[tuple[str, str]] = Counter()
         self.poison = 0
+        self.unsigned = 0  # of the poison: reports not signed by the worker they name
         self.retired = 0
         self.forwarded = 0
         self.rearmed: Counter[str] = Counter()  # by purpose
@@ -88,6 +104,8 @@ class Tally:
             metrics.JOBS_FINISHED.labels(*labels).inc(n)
         if self.poison:
             metrics.POISON.labels("state-processor").inc(self.poison)
+        if self.unsigned:
+            metrics.UNSIGNED_REPORTS.inc(self.unsigned)
         if self.retired:
             metrics.RETIRED.inc(self.retired)
         if self.forwarded:
@@ -106,10 +124,12 @@ class StateHandler:
     """The state processor as an engine ``Processor[JobState]``."""
 
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow,
-                 rules: QuotaWatch | None = None, shell_namespaces: set[str] | None = None) -> None:
+                 rules: QuotaWatch | None = None, shell_namespaces: set[str] | None = None,
+                 reports_secret: bytes | None = None) -> None:
         self.topics = Topics(settings.topic_prefix)
         self.rules = rules  # the namespaces' rules from the keys topic, folded into shell_namespaces
         self.shell_namespaces = shell_namespaces if shell_namespaces is not None else set()
+        self.reports_secret = reports_secret  # None: worker reports are believed as they come
         self.codec = make_codec(settings.schema_registry_url)
         self.clock = clock
         self.retention = timedelta(seconds=settings.state_retention_s)
@@ -169,6 +189,13 @@ class StateHandler:
         if not isinstance(record, Command):
             self._set_aside(message, f"{type(record).__name__} is not a command", batch)
             return None
+        if self.reports_secret is not None and isinstance(record, WORKER_REPORTS):
+            refusal = report_refusal(self.reports_secret, record.worker_id, message.value(),  # type: ignore[arg-type]
+                                     message.headers())
+            if refusal is not None:  # set aside, not rejected: a rejection would stop the named worker's run
+                self.tally.unsigned += 1
+                self._set_aside(message, refusal, batch)
+                return None
         return record
 
     def _decide(self, before: JobState, command: Command) -> tuple[list[JobEvent], JobState]:
@@ -206,7 +233,7 @@ class StateHandler:
         self.tally.forwarded += 1
         log.debug("command at %s[%d]@%d belongs to partition %d: forwarded", message.topic(), message.partition(),
                   message.offset(), home)
-        batch.send(self.topics.commands, message.key(), message.value(), home)
+        batch.send(self.topics.commands, message.key(), message.value(), home, message.headers())
 
     def _set_aside(self, message: Message, reason: str, batch: Batch[JobState]) -> None:
         self.tally.poison += 1
@@ -319,7 +346,11 @@ def run_state_processor(settings: Settings, instance_id: str | None = None,
     rules = QuotaWatch(settings, Topics(settings.topic_prefix).keys, codec, partial(fold_shell, shell),
                        "state-processor-rules")
     rules.start()
-    handler = StateHandler(settings, rules=rules, shell_namespaces=shell)
+    secret = load_reports_secret(settings)
+    if secret is None:
+        log.warning("worker reports are not checked: any worker may report for any worker id (set %s; "
+                    "docs/security.md)", REPORTS_SECRET_FILE)
+    handler = StateHandler(settings, rules=rules, shell_namespaces=shell, reports_secret=secret)
     serde = StateSerde(handler.codec, handler.topics.state_processor_changelog)
     engine = Engine(settings, engine_config(settings, instance_id), handler, serde)
     signal.signal(signal.SIGTERM, engine.stop)

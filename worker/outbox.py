@@ -40,6 +40,7 @@ class Kept:
     topic: str
     key: bytes
     value: bytes
+    mac: bytes | None = None  # its worker's signature (core/report_keys.py): whoever resends it, it is that worker's
 
 
 class Outbox:
@@ -63,6 +64,8 @@ class Outbox:
         temporary = path.with_suffix(".tmp")
         document = {"command_id": report.command_id, "topic": report.topic,
                     "key": base64.b64encode(report.key).decode(), "value": base64.b64encode(report.value).decode()}
+        if report.mac is not None:
+            document["mac"] = base64.b64encode(report.mac).decode()
         with temporary.open("w") as file:
             json.dump(document, file)
         temporary.replace(path)
@@ -88,8 +91,9 @@ class Outbox:
     def _read(self, path: Path) -> Kept | None:
         try:
             document = json.loads(path.read_text())
+            mac = document.get("mac")  # absent from an unsigned report, and from an earlier release's
             return Kept(document["command_id"], document["topic"], base64.b64decode(document["key"]),
-                        base64.b64decode(document["value"]))
+                        base64.b64decode(document["value"]), base64.b64decode(mac) if mac else None)
         except FileNotFoundError:
             return None  # delivered meanwhile, by another worker
         except (ValueError, KeyError) as error:  # not ours to guess at: set aside, said once

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeAlias
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -31,6 +32,7 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
+from jobstream.core.report_keys import REPORT_MAC_HEADER, mac_headers, report_mac
 from jobstream.logging_setup import log_context
 from jobstream.schemas import (
     Assignment,
@@ -67,6 +69,7 @@ from jobstream.streams.kafka_io import (
 from jobstream.worker.allowlist import ANY_MODULE
 from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
 from jobstream.worker.outbox import Kept, Outbox
+from jobstream.worker.report_key import fetch_report_key
 from jobstream.worker.runs import run_assignment
 from jobstream.worker.secrets import SecretSource
 
@@ -125,6 +128,7 @@ class Worker:
         self.outbox = Outbox(settings.state_dir / "outbox", spec.worker_id)  # finish reports, until acknowledged
         self.stopped = asyncio.Event()
         self.feed: AssignmentFeed | None = None
+        self.report_key: bytes | None = None  # what this worker signs its reports with, if it signs
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -133,6 +137,10 @@ class Worker:
             await self._serve()
 
     async def _serve(self) -> None:
+        if self.settings.sign_reports:  # before any report: one sent unsigned would be set aside
+            key = self.report_key = await asyncio.to_thread(fetch_report_key, self.settings, self.spec.worker_id)
+            self.publisher.signer = partial(mac_headers, key) if key is not None else None
+            log.info("reports %s", "signed with this worker's key" if key else "unsigned: the API does not check them")
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Inbound] = asyncio.Queue()
         feed = self.feed = AssignmentFeed(self.settings, self.spec.worker_id, self.publisher, loop, inbox)
@@ -338,7 +346,8 @@ class Worker:
         if cls is ReportFinished:  # how it ended must survive this process: kept until acknowledged
             topic = self.topics.commands
             value = self.publisher.codec.encode(report, topic)
-            kept = Kept(envelope.command_id, topic, assignment.job_id.encode(), value)
+            mac = report_mac(self.report_key, value) if self.report_key is not None else None
+            kept = Kept(envelope.command_id, topic, assignment.job_id.encode(), value, mac)
             self.outbox.keep(kept)
             self._send_kept(kept, time.monotonic())
             return
@@ -351,7 +360,8 @@ class Worker:
                 self.outbox.delivered(kept.command_id)
 
         self.outbox.sending(kept.command_id, now)
-        produce(self.publisher.producer, kept.topic, kept.value, kept.key, on_delivery=delivered)
+        headers = [(REPORT_MAC_HEADER, kept.mac)] if kept.mac is not None else None  # a dead worker's: its own MAC
+        produce(self.publisher.producer, kept.topic, kept.value, kept.key, headers=headers, on_delivery=delivered)
         self.publisher.poll(0)
 
     def _resend_kept(self) -> None:

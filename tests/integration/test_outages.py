@@ -208,6 +208,8 @@ def test_a_finish_report_survives_the_workers_death_while_the_broker_is_away(
     finished = wait_terminal(client, [job["job_id"]], BUSY_MACHINE_S)[job["job_id"]]
     assert finished["status"] == "completed", finished
     assert runs.read_text().splitlines() == ["run"]  # reported by the next worker, not run again
+    # by the next worker, with the dead one's signature: `jobstream run` checks that reports are signed
+    assert sum("reports signed with this worker's key" in line for line in outages.lines_since(0)) >= 2
     executions = client.get("/v1/executions", params={"job_id": job["job_id"]}).json()["items"]
     assert len(executions) == 1, executions
 

@@ -26,6 +26,14 @@ def test_a_kept_report_is_due_again_until_delivered_and_then_by_the_next_worker(
     assert [p.name for p in tmp_path.iterdir()] == [_directory("worker-b")]  # the dead one's is gone
 
 
+def test_a_signed_report_keeps_its_workers_signature_for_whoever_sends_it(tmp_path: Path) -> None:
+    signed = Kept("e-2:finished", "jobstream.commands", b"job-2", b"\xc3\x01avro", mac=b"\x07" * 32)
+    first = Outbox(tmp_path, "worker-a")
+    first.keep(signed)
+    first.close()
+    assert Outbox(tmp_path, "worker-b").due(now=0.0) == [signed]  # the dead worker's MAC, not the sender's
+
+
 def test_a_live_workers_reports_are_never_sent_by_another(tmp_path: Path) -> None:
     # Given two workers on one machine, one of which just kept its finish report
     alive = Outbox(tmp_path, "worker-a")
