@@ -59,12 +59,13 @@ StrMap = dict[ShortText, Text]
 def _no_secret_keys(env: dict[str, str]) -> dict[str, str]:
     # `secret:` keys carry env_from's references on the wire (core/env_from.py): never a plain variable.
     if any(key.startswith(SECRET_ENV_PREFIX) for key in env):
-        raise ValueError(f"a variable's name must not start with {SECRET_ENV_PREFIX!r}: use env_from for secrets")
+        raise ValueError(f"a name must not start with {SECRET_ENV_PREFIX!r}: use env_from (headers_from) for secrets")
     return env
 
 
-EnvMap = Annotated[StrMap, AfterValidator(_no_secret_keys)]
+EnvMap = Annotated[StrMap, AfterValidator(_no_secret_keys)]  # also a task's headers: secret: keys are refs there too
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$")]  # an HTTP token (RFC 9110)
 Seconds = Annotated[float, Field(gt=0, le=YEAR_S)]
 
 
@@ -83,25 +84,32 @@ class SecretRefIn(Strict):
     secret: Annotated[str, Field(pattern=SECRET_NAME_PATTERN)]
 
 
+def _env_from_field(what: str) -> Any:
+    return Field(default_factory=dict, max_length=100,
+                 description=f"{what} whose values are secrets: only the reference is stored; the worker that runs "
+                             "the job gets the values, and masks them in its output and result")
+
+
+def _with_refs(plain: dict[str, str], refs: dict[str, SecretRefIn]) -> dict[str, str]:
+    """What a task carries of its secrets: references, in its env (or headers) under reserved keys."""
+    return with_secret_refs(dict(plain), {name: ref.secret for name, ref in refs.items()})
+
+
 class ShellTaskIn(Strict):
     """Run a process: exec ``argv``, or ``/bin/sh -c argv[0]`` when ``shell`` is true."""
 
     type: Literal["shell"]
     argv: Annotated[list[Text], Field(min_length=1, max_length=1000)]
     env: EnvMap = Field(default_factory=dict)
-    env_from: dict[EnvName, SecretRefIn] = Field(
-        default_factory=dict, max_length=100,
-        description="variables whose values are secrets: only the reference is stored; the worker that runs "
-                    "the job gets the values, and masks them in its output and result")
+    env_from: dict[EnvName, SecretRefIn] = _env_from_field("variables")
     cwd: Text | None = None
     shell: bool = False
     memory_limit_mb: MemoryLimit | None = None
     cpu_limit_s: CpuLimit | None = None
 
     def to_avro(self) -> ShellTask:
-        env = with_secret_refs(dict(self.env), {name: ref.secret for name, ref in self.env_from.items()})
-        return ShellTask(argv=list(self.argv), env=env, cwd=self.cwd, shell=self.shell,
-                         memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s)
+        return ShellTask(argv=list(self.argv), env=_with_refs(self.env, self.env_from), cwd=self.cwd,
+                         shell=self.shell, memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s)
 
 
 class HttpTaskIn(Strict):
@@ -110,14 +118,15 @@ class HttpTaskIn(Strict):
     type: Literal["http"]
     method: ShortText = "GET"
     url: Text
-    headers: StrMap = Field(default_factory=dict)
+    headers: EnvMap = Field(default_factory=dict)
+    headers_from: dict[HeaderName, SecretRefIn] = _env_from_field("headers (Authorization, say)")
     body: Text | None = None
     timeout_s: Seconds | None = None
     expected_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=list)
 
     def to_avro(self) -> HttpTask:
-        return HttpTask(method=self.method, url=self.url, headers=dict(self.headers), body=self.body,
-                        timeout_s=self.timeout_s, expected_status=list(self.expected_status))
+        return HttpTask(method=self.method, url=self.url, headers=_with_refs(self.headers, self.headers_from),
+                        body=self.body, timeout_s=self.timeout_s, expected_status=list(self.expected_status))
 
 
 class PythonTaskIn(Strict):
@@ -127,6 +136,8 @@ class PythonTaskIn(Strict):
     entrypoint: ShortText
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[ShortText, Any] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict, description="the child process's variables (isolation 'process')")
+    env_from: dict[EnvName, SecretRefIn] = _env_from_field("variables of the child process (isolation 'process')")
     memory_limit_mb: MemoryLimit | None = None
     cpu_limit_s: CpuLimit | None = None
     isolation: Literal["process", "inline"] = Field(
@@ -143,7 +154,7 @@ class PythonTaskIn(Strict):
         return PythonTask(entrypoint=self.entrypoint, args_json=json.dumps(self.args, allow_nan=False),
                           kwargs_json=json.dumps(self.kwargs, allow_nan=False),
                           memory_limit_mb=self.memory_limit_mb, cpu_limit_s=self.cpu_limit_s,
-                          isolation=self.isolation)
+                          isolation=self.isolation, env=_with_refs(self.env, self.env_from))
 
 
 TaskIn = Annotated[ShellTaskIn | HttpTaskIn | PythonTaskIn, Field(discriminator="type")]

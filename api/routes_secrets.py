@@ -17,7 +17,7 @@ from jobstream.api.problems import ApiProblem
 from jobstream.api.vault import SecretVault
 from jobstream.api.views import PROBLEM
 from jobstream.core.access import Principal, Role
-from jobstream.core.env_from import split_env
+from jobstream.core.env_from import refs_in_document
 from jobstream.core.secret_book import SECRET_NAME_PATTERN
 from jobstream.core.secrets_crypto import SecretUnreadable
 from jobstream.projections.rows import ExecutionStatus
@@ -152,4 +152,4 @@ async def _leased_refs(context: Context, body: RevealIn, caller: Principal) -> t
         raise ApiProblem(409, "not-leased", f"execution {body.execution_id} is not running on worker "
                                             f"{body.worker_id} (yet: ask again after reporting its start)")
     task = (job.get("spec") or {}).get("task") or {}
-    return job["namespace"], split_env(dict(task.get("env") or {}))[1]
+    return job["namespace"], refs_in_document(task)

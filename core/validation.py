@@ -77,6 +77,9 @@ def _validate_isolation(task: PythonTask) -> list[Problem]:
     if task.isolation == "inline" and (task.memory_limit_mb is not None or task.cpu_limit_s is not None):
         return [("task.isolation", "an inline task runs in the worker's process, where memory_limit_mb and "
                                    "cpu_limit_s cannot be enforced: use isolation 'process'")]
+    if task.isolation == "inline" and task.env:
+        return [("task.isolation", "an inline task runs in the worker's process, which has one environment for "
+                                   "all its tasks: env and env_from need isolation 'process'")]
     return []
 
 

@@ -90,13 +90,17 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
         method: Annotated[str | None, typer.Option(help="HTTP method (default: GET)", rich_help_panel="Task")] = None,
         header: Annotated[list[str] | None, typer.Option(help="HTTP header KEY=VALUE, repeatable",
                                                          rich_help_panel="Task")] = None,
+        secret_header: Annotated[list[str] | None, typer.Option(help="NAME=SECRET: the HTTP header NAME holds the "
+                                                                     "secret SECRET, repeatable",
+                                                                rich_help_panel="Task")] = None,
         data: Annotated[str | None, typer.Option(help="HTTP request body", rich_help_panel="Task")] = None,
         expect_status: Annotated[list[int] | None, typer.Option(help="HTTP status that succeeds, repeatable "
                                                                      "(default: any 2xx)",
                                                                 rich_help_panel="Task")] = None,
-        env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE of the command, repeatable",
+        env: Annotated[list[str] | None, typer.Option(help="Environment KEY=VALUE of the command or the Python "
+                                                           "task's process, repeatable",
                                                       rich_help_panel="Task")] = None,
-        secret_env: Annotated[list[str] | None, typer.Option(help="VAR=SECRET: the command's variable VAR holds "
+        secret_env: Annotated[list[str] | None, typer.Option(help="VAR=SECRET: the process's variable VAR holds "
                                                                   "the secret SECRET (see `jobstream secrets`), "
                                                                   "repeatable", rich_help_panel="Task")] = None,
         cwd: Annotated[str | None, typer.Option(help="Working directory of the command",
@@ -139,7 +143,8 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
     ) -> None:
         """Submit a job: `jobstream submit -- echo hi`, `--python mod:func --arg 1`, or `--http URL`."""
         task = TaskOptions(argv=argv or [], python=python, args=arg or [], kwargs=kwarg or [], inline=inline,
-                           http=http, method=method, headers=header or [], data=data, expect=expect_status or [],
+                           http=http, method=method, headers=header or [], secret_headers=secret_header or [],
+                           data=data, expect=expect_status or [],
                            env=env or [], secret_env=secret_env or [], cwd=cwd, shell=shell)
         job = JobOptions(name=name, queue=queue, priority=priority, timeout=timeout, labels=label or [],
                          idempotency_key=idempotency_key, requirements=requirement or [], after=after or [],

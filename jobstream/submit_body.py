@@ -47,6 +47,7 @@ class TaskOptions:
     http: str | None = None
     method: str | None = None
     headers: list[str] = field(default_factory=list)
+    secret_headers: list[str] = field(default_factory=list)  # NAME=secret name: headers_from
     data: str | None = None
     expect: list[int] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
@@ -70,8 +71,9 @@ class RetryOptions:
     max_backoff: float | None = None
 
 
-KIND_OPTIONS = {"shell": ("--env", "--secret-env", "--cwd", "--shell"), "python": ("--arg", "--kwarg", "--inline"),
-                "http": ("--method", "--header", "--data", "--expect-status")}
+KIND_OPTIONS = {"shell": ("--env", "--secret-env", "--cwd", "--shell"),
+                "python": ("--arg", "--kwarg", "--inline", "--env", "--secret-env"),
+                "http": ("--method", "--header", "--secret-header", "--data", "--expect-status")}
 
 
 def task_body(task: TaskOptions) -> dict[str, Any]:
@@ -91,15 +93,25 @@ def _options_used(task: TaskOptions) -> dict[str, bool]:
     return {"--env": bool(task.env), "--secret-env": bool(task.secret_env), "--cwd": task.cwd is not None,
             "--shell": task.shell,
             "--arg": bool(task.args), "--kwarg": bool(task.kwargs), "--inline": task.inline,
-            "--method": task.method is not None, "--header": bool(task.headers), "--data": task.data is not None,
+            "--method": task.method is not None, "--header": bool(task.headers),
+            "--secret-header": bool(task.secret_headers), "--data": task.data is not None,
             "--expect-status": bool(task.expect)}
 
 
-def _shell_task(task: TaskOptions) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "shell", "argv": task.argv, "env": parse_pairs(task.env, "--env"),
-                            "shell": task.shell}
+def _secret_refs(pairs: list[str], option: str) -> dict[str, dict[str, str]]:
+    return {name: {"secret": secret} for name, secret in parse_pairs(pairs, option).items()}
+
+
+def _environment(task: TaskOptions) -> dict[str, Any]:
+    """A child process's variables and the secrets among them (shell and Python tasks)."""
+    fields: dict[str, Any] = {"env": parse_pairs(task.env, "--env")} if task.env else {}
     if task.secret_env:
-        body["env_from"] = {var: {"secret": name} for var, name in parse_pairs(task.secret_env, "--secret-env").items()}
+        fields["env_from"] = _secret_refs(task.secret_env, "--secret-env")
+    return fields
+
+
+def _shell_task(task: TaskOptions) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "shell", "argv": task.argv, "env": {}, "shell": task.shell, **_environment(task)}
     if task.cwd is not None:
         body["cwd"] = task.cwd
     return body
@@ -108,7 +120,7 @@ def _shell_task(task: TaskOptions) -> dict[str, Any]:
 def _python_task(task: TaskOptions) -> dict[str, Any]:
     kwargs = {key: json_or_text(value) for key, value in parse_pairs(task.kwargs, "--kwarg").items()}
     body = {"type": "python", "entrypoint": task.python, "args": [json_or_text(a) for a in task.args],
-            "kwargs": kwargs}
+            "kwargs": kwargs, **_environment(task)}
     return {**body, "isolation": "inline"} if task.inline else body
 
 
@@ -119,6 +131,8 @@ def _http_task(task: TaskOptions) -> dict[str, Any]:
         body["method"] = task.method.upper()
     if task.data is not None:
         body["body"] = task.data
+    if task.secret_headers:
+        body["headers_from"] = _secret_refs(task.secret_headers, "--secret-header")
     return body
 
 

@@ -154,6 +154,7 @@ class PythonTask(Record):
     memory_limit_mb: int | None = None
     cpu_limit_s: int | None = None
     isolation: str = "process"  # or "inline": in the worker's own process
+    env: dict[str, str] = field(default_factory=dict)  # the child's; secret refs as in ShellTask.env
 
 
 Task = ShellTask | HttpTask | PythonTask

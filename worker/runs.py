@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jobstream.core.env_from import split_env
-from jobstream.schemas import Assignment, Outcome, ReportFinished, ReportProgress, ReportStarted, ShellTask, Task
+from jobstream.core.env_from import with_values, without_refs
+from jobstream.schemas import Assignment, Outcome, ReportFinished, ReportProgress, ReportStarted
 from jobstream.schemas.actors import worker_actor
 from jobstream.streams.kafka_io import Publisher, command_envelope
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
@@ -64,15 +64,16 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
         send_report(publisher, worker_id, ReportProgress, assignment, f"progress:{next(numbers)}",
                     percent=progress.percent, message=progress.message)
 
-    task, refs = _without_refs(assignment.spec.task)
-    secret_env: dict[str, str] = {}
+    task, refs = without_refs(assignment.spec.task)
+    values: dict[str, str] = {}
     if refs:
         start.send_now()  # the lease the API checks is recorded by the start report: no pid for these
         try:
-            secret_env = await _secret_values(secrets, assignment.execution_id)
+            values = await _secret_values(secrets, assignment.execution_id)
         except SecretsRefused as error:
             return ExecutionResult(Outcome.FAILED, None, "", "", 0, error=str(error))
-    masker = Masker(list(secret_env.values())) if secret_env else None
+    task, secret_env = with_values(task, values)
+    masker = Masker(list(values.values())) if values else None
     output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output,
                              masker=masker)
     results = upstream_results(assignment.spec)
@@ -112,14 +113,6 @@ class _StartReport:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-
-
-def _without_refs(task: Task) -> tuple[Task, dict[str, str]]:
-    """The task as it runs (its env without env_from's references), and the references."""
-    if not isinstance(task, ShellTask):
-        return task, {}
-    plain, refs = split_env(task.env)
-    return (replace(task, env=plain), refs) if refs else (task, {})
 
 
 async def _secret_values(secrets: SecretSource | None, execution_id: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics, ensure_topics
 from tests.integration.browser import chromium, page  # noqa: F401 - fixtures of the dashboard's browser tests
 from tests.integration.harness import ServiceProcess, api_stack, poll
+from tests.integration.web_server import web  # noqa: F401 - the fixture of HTTP tasks' server
 
 
 @pytest.fixture(scope="session")

@@ -85,3 +85,10 @@ def shout(text: str, copies: int = 3) -> str:
 def relay(suffix: str, upstream_results: dict[str, Any]) -> dict[str, Any]:
     """A dependent: what its upstreams returned (the worker passes them, as it asks), with a suffix."""
     return {"seen": upstream_results, "suffix": suffix}
+
+
+def variable(name: str) -> str | None:
+    """Print and return an environment variable of the job's process."""
+    value = os.environ.get(name)
+    print(f"{name}={value}")
+    return value

@@ -373,3 +373,28 @@ def test_env_from_travels_as_references_only_and_a_bad_reference_is_named() -> N
         with pytest.raises(ValidationError) as error:
             ShellTaskIn.model_validate({"type": "shell", "argv": ["env"], **bad})
         assert tuple(error.value.errors()[0]["loc"]) == where
+
+
+def test_python_and_http_tasks_carry_references_too_and_an_inline_task_no_environment() -> None:
+    from pydantic import ValidationError
+
+    from jobstream.api.models import HttpTaskIn, PythonTaskIn
+    from jobstream.core.env_from import split_env
+    from jobstream.core.validation import validate_spec
+    from jobstream.schemas import JobSpec
+
+    python = PythonTaskIn.model_validate({"type": "python", "entrypoint": "m:f", "env": {"A": "1"},
+                                          "env_from": {"TOKEN": {"secret": "api-token"}}}).to_avro()
+    assert split_env(python.env) == ({"A": "1"}, {"TOKEN": "api-token"})
+    http = HttpTaskIn.model_validate({"type": "http", "url": "https://x/", "headers": {"X-A": "1"},
+                                      "headers_from": {"Authorization": {"secret": "api-token"}}}).to_avro()
+    assert split_env(http.headers) == ({"X-A": "1"}, {"Authorization": "api-token"})
+    with pytest.raises(ValidationError) as error:
+        HttpTaskIn.model_validate({"type": "http", "url": "https://x/", "headers": {"secret:Authorization": "v"}})
+    assert tuple(error.value.errors()[0]["loc"]) == ("headers",)
+    with pytest.raises(ValidationError) as error:
+        HttpTaskIn.model_validate({"type": "http", "url": "https://x/", "headers_from": {"Bad Name": {"secret": "x"}}})
+    assert tuple(error.value.errors()[0]["loc"]) == ("headers_from", "Bad Name", "[key]")
+    inline = PythonTaskIn.model_validate({"type": "python", "entrypoint": "m:f", "isolation": "inline",
+                                          "env_from": {"TOKEN": {"secret": "api-token"}}}).to_avro()
+    assert [field for field, _ in validate_spec(JobSpec(name="n", task=inline))] == ["task.isolation"]

@@ -80,7 +80,8 @@ def test_options_left_out_are_left_to_the_api_s_defaults() -> None:
     (["--python", "m:f", "--", "echo"], "task"),
     ([], "task"),
     (["--http", "http://x", "--arg", "1"], "--arg"),
-    (["--python", "m:f", "--env", "A=1"], "--env"),
+    (["--http", "http://x", "--env", "A=1"], "--env"),
+    (["--python", "m:f", "--secret-header", "A=b"], "--secret-header"),
     (["--method", "POST", "--", "true"], "--method"),
     (["--cron", "* * * * *", "--every", "5m", "--", "true"], "--cron"),
     (["--tz", "UTC", "--every", "5m", "--", "true"], "--tz"),
@@ -271,10 +272,15 @@ def test_ls_passes_the_submission_time_range() -> None:
     assert seen[0].url.params["submitted_until"] == "2026-03-02T00:00:00+01:00"
 
 
-def test_secret_env_becomes_env_from_and_applies_to_commands_only() -> None:
-    task = TaskOptions(argv=["psql"], secret_env=["DB_PASSWORD=db-password"])
-    body = submission_body(JobOptions(name="n"), task, ScheduleOptions(), RetryOptions())
-    assert body["task"]["env_from"] == {"DB_PASSWORD": {"secret": "db-password"}}
+def test_secrets_become_env_from_or_headers_from_of_the_tasks_that_take_them() -> None:
+    def task_of(task: TaskOptions) -> dict[str, Any]:
+        return submission_body(JobOptions(name="n"), task, ScheduleOptions(), RetryOptions())["task"]
+
+    refs = {"DB_PASSWORD": {"secret": "db-password"}}
+    assert task_of(TaskOptions(argv=["psql"], secret_env=["DB_PASSWORD=db-password"]))["env_from"] == refs
+    python = task_of(TaskOptions(python="m:f", env=["A=1"], secret_env=["DB_PASSWORD=db-password"]))
+    assert python["env"] == {"A": "1"} and python["env_from"] == refs
+    http = task_of(TaskOptions(http="https://x/", secret_headers=["Authorization=api-bearer"]))
+    assert http["headers_from"] == {"Authorization": {"secret": "api-bearer"}}
     with pytest.raises(typer.BadParameter, match="does not apply"):
-        submission_body(JobOptions(name="n"), TaskOptions(python="m:f", secret_env=["A=b"]), ScheduleOptions(),
-                        RetryOptions())
+        task_of(TaskOptions(http="https://x/", secret_env=["A=b"]))

@@ -136,8 +136,9 @@ def _as_read(datum: Any) -> Any:
 
 def test_task_union_is_written_by_name() -> None:
     spec = js.JobSpec(name="n", task=js.PythonTask(entrypoint="m:f"))
-    task = ("jobstream.common.PythonTask", {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}",
-                                            "memory_limit_mb": None, "cpu_limit_s": None, "isolation": "process"})
+    fields: dict[str, object] = {"entrypoint": "m:f", "args_json": "[]", "kwargs_json": "{}", "memory_limit_mb": None,
+                                 "cpu_limit_s": None, "isolation": "process", "env": {}}
+    task = ("jobstream.common.PythonTask", fields)
     assert to_avro(spec)["task"] == task
 
 

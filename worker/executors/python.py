@@ -50,7 +50,7 @@ async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
         except ValueError as error:
             ctx.on_started(None)
             return ctx.result(Outcome.FAILED, None, 0, f"invalid task: {error}")
-        done = await run_child(runner_argv(workdir), {"PYTHONUNBUFFERED": "1"}, None, ctx)
+        done = await run_child(runner_argv(workdir), {**task.env, "PYTHONUNBUFFERED": "1"}, None, ctx)
         if done.outcome != Outcome.SUCCEEDED:
             return ctx.result(done.outcome, done.exit_code, done.duration_ms, _error(workdir) or done.error)
         return _read_result(workdir / "result.json", done.exit_code, done.duration_ms, ctx)
