@@ -15,6 +15,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/healthz"): P.PUBLIC,
     ("GET", "/readyz"): P.PUBLIC,
     ("GET", "/metrics"): P.PUBLIC,
+    ("GET", "/v1/metrics"): P.READ,  # the caller's namespace only
     ("POST", "/v1/jobs"): P.SUBMIT,
     ("POST", "/v1/jobs:batch"): P.SUBMIT,
     ("POST", "/v1/jobs:cancel"): P.OPERATE,

@@ -1,4 +1,5 @@
-"""Operations: liveness, readiness and Prometheus metrics."""
+"""Operations: liveness, readiness, and Prometheus metrics: every namespace's for the operators,
+the caller's own for a team (``/v1/metrics``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from jobstream.api.auth import Caller
 from jobstream.api.context import ApiContext, Context
+from jobstream.api.namespace_metrics import namespace_exposition
 from jobstream.api.problems import problem_response
+from jobstream.api.views import PROBLEM
+from jobstream.ui.queries import DashboardQueries
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -53,5 +58,13 @@ def ops_router() -> APIRouter:
     async def metrics(context: Context) -> Response:
         """Prometheus text exposition."""
         return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/v1/metrics", response_class=Response, responses={503: PROBLEM})
+    async def namespace_metrics(context: Context, caller: Caller) -> Response:
+        """Prometheus text exposition of the caller's namespace only: the API's counters of its
+        requests, and its jobs, queues, workers and dead letters as the read model has them."""
+        overview = await DashboardQueries(context.store, caller.namespace).overview()
+        body = namespace_exposition(context.metrics.registry, caller.namespace, overview)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router

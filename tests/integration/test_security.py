@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from jobstream.api import create_app
@@ -133,6 +134,27 @@ def test_another_namespaces_job_is_404_to_every_read_and_action_and_absent_from_
         assert job_id not in [e["job_id"] for e in default.get("/v1/executions").json()["items"]]
         assert job_id in [j["job_id"] for j in acme.get("/v1/jobs").json()["items"]]
         assert acme.get(f"/v1/jobs/{job_id}/events").json()["items"][0]["namespace"] == "acme"
+
+
+def test_a_namespaces_metrics_show_that_namespace_only(api: Api) -> None:
+    ours, theirs = f"m{uuid.uuid4().hex[:8]}", f"m{uuid.uuid4().hex[:8]}"
+    with api.as_(f"{ours}:submitter") as us, api.as_(f"{theirs}:submitter") as them:
+        mine = [submitted(us)["job_id"] for _ in range(2)]
+        submitted(them)
+        for client in (us, them):  # every API answer counts in its caller's namespace
+            client.get("/v1/jobs")
+    with api.as_(f"{ours}:viewer") as viewer:
+        def exposition() -> dict[tuple[str, str], float] | None:
+            answer = viewer.get("/v1/metrics")
+            assert answer.status_code == 200, answer.text
+            seen = {(s.name, json.dumps(s.labels, sort_keys=True)): s.value
+                    for f in text_string_to_metric_families(answer.text) for s in f.samples}
+            queued = seen.get(("jobstream_namespace_jobs", json.dumps({"status": "queued"})), 0)
+            return seen if queued == len(mine) else None
+        seen = poll(exposition, 30, "the namespace's two queued jobs in its metrics")
+    labels = [json.loads(key[1]) for key in seen]
+    assert {"namespace": ours, "outcome": "created"} in labels
+    assert not [found for found in labels if found.get("namespace") not in (None, ours)]  # nothing of theirs
 
 
 def test_an_admin_acts_in_any_namespace_it_names_and_others_only_in_their_own(api: Api) -> None:
