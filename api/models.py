@@ -63,7 +63,7 @@ def _no_secret_keys(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-EnvMap = Annotated[StrMap, AfterValidator(_no_secret_keys)]  # also a task's headers: secret: keys are refs there too
+PlainMap = Annotated[StrMap, AfterValidator(_no_secret_keys)]  # env or headers: `secret:` keys are refs only
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$")]  # an HTTP token (RFC 9110)
 Seconds = Annotated[float, Field(gt=0, le=YEAR_S)]
@@ -100,7 +100,7 @@ class ShellTaskIn(Strict):
 
     type: Literal["shell"]
     argv: Annotated[list[Text], Field(min_length=1, max_length=1000)]
-    env: EnvMap = Field(default_factory=dict)
+    env: PlainMap = Field(default_factory=dict)
     env_from: dict[EnvName, SecretRefIn] = _env_from_field("variables")
     cwd: Text | None = None
     shell: bool = False
@@ -118,7 +118,7 @@ class HttpTaskIn(Strict):
     type: Literal["http"]
     method: ShortText = "GET"
     url: Text
-    headers: EnvMap = Field(default_factory=dict)
+    headers: PlainMap = Field(default_factory=dict)
     headers_from: dict[HeaderName, SecretRefIn] = _env_from_field("headers (Authorization, say)")
     body: Text | None = None
     timeout_s: Seconds | None = None
@@ -136,7 +136,7 @@ class PythonTaskIn(Strict):
     entrypoint: ShortText
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[ShortText, Any] = Field(default_factory=dict)
-    env: EnvMap = Field(default_factory=dict, description="the child process's variables (isolation 'process')")
+    env: PlainMap = Field(default_factory=dict, description="the child process's variables (isolation 'process')")
     env_from: dict[EnvName, SecretRefIn] = _env_from_field("variables of the child process (isolation 'process')")
     memory_limit_mb: MemoryLimit | None = None
     cpu_limit_s: CpuLimit | None = None
@@ -287,7 +287,7 @@ class JobPatchIn(Strict):
 
     priority: Annotated[int, Field(ge=1, le=10)] | None = None
     queue: ShortText | None = None
-    env: EnvMap | None = Field(default=None, description="merged into a shell task's environment")
+    env: PlainMap | None = Field(default=None, description="merged into a shell task's environment")
     timeout_s: Seconds | None = None
     retry: RetryIn | None = None
     schedule: ScheduleIn | None = None

@@ -6,6 +6,8 @@ their receivers ignore the repeat (``decide`` drops a command id it has applied)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from jobstream.core.scheduling import run_spec
 from jobstream.core.state import TERMINAL, JobState
 from jobstream.schemas import (
@@ -32,7 +34,9 @@ def follow_up_commands(before: JobState, after: JobState, events: list[JobEvent]
         match event:
             case ScheduleFired(run_job_id=str(run_id)) if after.spec is not None:
                 spec = run_spec(after.spec, after.job_id, event.run_number, event.due_at)
-                commands.append(SubmitJob(envelope=_envelope(SubmitJob, run_id, f"submit:{run_id}", event), spec=spec))
+                # A run is a new job: it joins its recurring job's namespace (a command naming none would be default's)
+                envelope = replace(_envelope(SubmitJob, run_id, f"submit:{run_id}", event), namespace=after.namespace)
+                commands.append(SubmitJob(envelope=envelope, spec=spec))
                 commands += [_cancel(old, f"replaced by run {event.run_number}", event) for old in event.replaces]
             case JobCancelled() if before.active_runs:
                 commands += [_cancel(run, f"its recurring job was cancelled: {event.reason}", event)

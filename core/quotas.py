@@ -52,6 +52,8 @@ def shell_refusal(state: JobState, command: Command, shell_namespaces: Container
     does not allow it; None for anything else (a repeat of a decided command decides nothing new)."""
     if not isinstance(command, SubmitJob) or state.exists or state.has_applied(command.envelope.command_id):
         return None
+    if command.spec.run_of is not None:  # a recurring job's run: the job was admitted when it was submitted
+        return None
     return shell_problem(command.spec, command.envelope.namespace or DEFAULT_NAMESPACE, shell_namespaces)
 
 

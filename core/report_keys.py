@@ -32,7 +32,12 @@ def report_mac(key: bytes, value: bytes) -> bytes:
 
 def mac_headers(key: bytes, value: bytes) -> list[tuple[str, str | bytes | None]]:
     """The headers a worker sends a report with."""
-    return [(REPORT_MAC_HEADER, report_mac(key, value))]
+    return headers_of(report_mac(key, value))
+
+
+def headers_of(mac: bytes) -> list[tuple[str, str | bytes | None]]:
+    """The headers of a report whose MAC was made already (a finish kept in the outbox)."""
+    return [(REPORT_MAC_HEADER, mac)]
 
 
 def report_refusal(secret: bytes, worker_id: str, value: bytes, headers: HeaderList | None) -> str | None:

@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+from jobstream.core.env_from import SECRET_ENV_PREFIX
 from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
 
 MAX_NAME = 200
@@ -53,7 +54,8 @@ def _validate_task(task: object) -> list[Problem]:
         case PythonTask(entrypoint=entrypoint):
             if not ENTRYPOINT.match(entrypoint):
                 return [("task.entrypoint", "must look like package.module:function")]
-            return _validate_python_arguments(task) + _validate_limits(task) + _validate_isolation(task)
+            return (_validate_python_arguments(task) + _validate_limits(task) + _validate_isolation(task)
+                    + _validate_python_env(task))
         case _:
             return [("task", "must be a shell, http or python task")]
     return []
@@ -80,6 +82,20 @@ def _validate_isolation(task: PythonTask) -> list[Problem]:
     if task.isolation == "inline" and task.env:
         return [("task.isolation", "an inline task runs in the worker's process, which has one environment for "
                                    "all its tasks: env and env_from need isolation 'process'")]
+    return []
+
+
+# Variables that change what the interpreter or the loader runs before the entrypoint (PYTHONPATH,
+# PYTHONWARNINGS naming a module to import, LD_PRELOAD, ...): a Python task may not set them, or the
+# worker's allowlist of modules would mean nothing. A shell task runs a program of its choice anyway.
+INTERPRETER_VARIABLES = re.compile(r"^(PYTHON|LD_|GCONV_PATH$)")
+
+
+def _validate_python_env(task: PythonTask) -> list[Problem]:
+    names = sorted(name.removeprefix(SECRET_ENV_PREFIX) for name in task.env)
+    if bad := [name for name in names if INTERPRETER_VARIABLES.match(name)]:
+        return [("task.env", f"a Python task may not set {', '.join(bad)}: they change what the interpreter "
+                             "runs before the entrypoint")]
     return []
 
 

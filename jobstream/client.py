@@ -105,7 +105,8 @@ def _register_submit(app: typer.Typer, api: Api) -> None:
                                                                   "repeatable", rich_help_panel="Task")] = None,
         cwd: Annotated[str | None, typer.Option(help="Working directory of the command",
                                                 rich_help_panel="Task")] = None,
-        shell: Annotated[bool, typer.Option("--shell", help="Run the command with /bin/sh -c",
+        shell: Annotated[bool, typer.Option("--shell", help="Run the command with /bin/sh -c (where the "
+                                                           "namespace allows it: quotas set --allow-shell)",
                                             rich_help_panel="Task")] = False,
         name: Annotated[str | None, typer.Option(help="Job name (default: the program, function or host)")] = None,
         queue: Annotated[str, typer.Option(help="Queue")] = "default",

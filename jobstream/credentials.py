@@ -24,11 +24,19 @@ def read_tokens(path: Path) -> dict[str, str]:
 def save_token(path: Path, api_url: str, token: str) -> None:
     """Add (or replace) the token of ``api_url``; the file is created with mode 0600, never wider."""
     tokens = {**read_tokens(path), api_url.rstrip("/"): token}
+    write_private(path, json.dumps(tokens, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """A file of keys or tokens written whole, mode 0600 (never wider, whatever a leftover draft
+    had), in a directory made 0700, then moved over the old one."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    draft = path.with_name(path.name + ".new")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        json.dump(tokens, file, indent=2)
-    path.chmod(0o600)  # an older file may have been wider
+        file.write(text)
+    draft.chmod(0o600)
+    draft.replace(path)
 
 
 def token_for(settings: Settings, api_url: str) -> str | None:

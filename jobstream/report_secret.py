@@ -4,12 +4,12 @@ the state processor (to check reports) and the API (to hand workers their keys).
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from pathlib import Path
 
 from jobstream.config import REPORTS_SECRET_FILE, Settings
 from jobstream.core.report_keys import SECRET_BYTES
+from jobstream.credentials import write_private
 
 DEFAULT_FILE = "reports.secret"  # in the state directory, unless JOBSTREAM_REPORTS_SECRET_FILE names one
 
@@ -26,12 +26,7 @@ def ensure_reports_secret(path: Path) -> bool:
     """A new secret in ``path`` (mode 0600) unless one is there; whether one was made."""
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    draft = path.with_name(path.name + ".new")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode() + "\n")
-    draft.replace(path)
+    write_private(path, base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode() + "\n")
     return True
 
 

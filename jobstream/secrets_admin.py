@@ -7,7 +7,6 @@ which holds ciphertexts only.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from jobstream.core.secret_book import (
     shred_records,
 )
 from jobstream.core.secrets_crypto import KekRing, format_keks, kek_of, new_key, parse_keks
+from jobstream.credentials import write_private
 from jobstream.infra.topics import Topics
 from jobstream.keys_admin import operator_actor, publish_acknowledged, read_to_end
 from jobstream.schemas import DataKeyCreated, DataKeyDeleted, Record, SecretDeleted, SecretRecord, SecretSet
@@ -42,14 +42,7 @@ def load_keks(settings: Settings) -> KekRing:
 
 
 def write_keks(path: Path, ring: KekRing) -> None:
-    """The file written whole (mode 0600, never wider), then moved over the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    draft = path.with_name(path.name + ".new")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(format_keks(ring))
-    draft.chmod(0o600)
-    draft.replace(path)
+    write_private(path, format_keks(ring))
 
 
 def ensure_kek(settings: Settings) -> bool:

@@ -32,7 +32,7 @@ from jobstream.clock import utcnow
 from jobstream.config import Settings
 from jobstream.core.admission import WorkerCapacity, free, refusal, split_slots
 from jobstream.core.liveness import HEARTBEAT_S
-from jobstream.core.report_keys import REPORT_MAC_HEADER, mac_headers, report_mac
+from jobstream.core.report_keys import headers_of, mac_headers, report_mac
 from jobstream.logging_setup import log_context
 from jobstream.schemas import (
     Assignment,
@@ -360,7 +360,7 @@ class Worker:
                 self.outbox.delivered(kept.command_id)
 
         self.outbox.sending(kept.command_id, now)
-        headers = [(REPORT_MAC_HEADER, kept.mac)] if kept.mac is not None else None  # a dead worker's: its own MAC
+        headers = headers_of(kept.mac) if kept.mac is not None else None  # a dead worker's report: its own MAC
         produce(self.publisher.producer, kept.topic, kept.value, kept.key, headers=headers, on_delivery=delivered)
         self.publisher.poll(0)
 

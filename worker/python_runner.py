@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobstream.worker.allowlist import refused_target
 from jobstream.worker.limits import apply_limits
 from jobstream.worker.python_path import put_first_on_sys_path
 from jobstream.worker.upstream_results import with_upstream_results
@@ -27,9 +28,11 @@ from jobstream.worker.upstream_results import with_upstream_results
 TRACEBACK_TAIL = 4000  # characters of traceback kept in the error
 
 
-def load_entrypoint(entrypoint: str, python_path: tuple[str, ...] = ()) -> Callable[..., Any]:
+def load_entrypoint(entrypoint: str, python_path: tuple[str, ...] = (),
+                    allowed: tuple[str, ...] | None = None) -> Callable[..., Any]:
     """The callable ``package.module:function`` names (attributes may be dotted: ``mod:Class.method``),
-    imported with ``python_path`` first on ``sys.path``."""
+    imported with ``python_path`` first on ``sys.path``; with ``allowed``, PermissionError unless it
+    is defined in an allowed module and reached without stepping into another module."""
     module_name, sep, attribute = entrypoint.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"entrypoint {entrypoint!r} must look like package.module:function")
@@ -40,8 +43,12 @@ def load_entrypoint(entrypoint: str, python_path: tuple[str, ...] = ()) -> Calla
         if error.name is None or not f"{module_name}.".startswith(f"{error.name}."):
             raise  # the job's module was found; something it imports was not
         raise ModuleNotFoundError(f"{error}; {_where_code_is_looked_for(python_path)}", name=error.name) from None
+    steps = []
     for part in attribute.split("."):
         target = getattr(target, part)
+        steps.append(target)
+    if allowed is not None and (refused := refused_target(entrypoint, steps, allowed)):
+        raise PermissionError(refused)
     if not callable(target):
         raise TypeError(f"{entrypoint} is not callable")
     return target  # type: ignore[no-any-return]
@@ -55,10 +62,10 @@ def _where_code_is_looked_for(python_path: tuple[str, ...]) -> str:
 
 
 def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any], python_path: tuple[str, ...] = (),
-         upstream: dict[str, Any] | None = None) -> str:
+         upstream: dict[str, Any] | None = None, allowed: tuple[str, ...] | None = None) -> str:
     """Call the entrypoint (with ``upstream_results`` if it asks) and return its result as JSON text
     (TypeError/ValueError if it is not JSON)."""
-    function = load_entrypoint(entrypoint, python_path)
+    function = load_entrypoint(entrypoint, python_path, allowed)
     value = function(*args, **with_upstream_results(function, kwargs, upstream or {}))
     if inspect.isawaitable(value):
         value = asyncio.run(_awaited(value))
@@ -83,7 +90,7 @@ def run(task_path: Path, result_path: Path, error_path: Path) -> int:
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise TypeError("args must be a JSON array and kwargs a JSON object")
         result = call(task["entrypoint"], args, kwargs, tuple(task.get("python_path", ())),
-                      task.get("upstream_results", {}))
+                      task.get("upstream_results", {}), tuple(task.get("allowed_modules", ())))
     except Exception as error:  # noqa: BLE001 - the job's own failure, reported as its outcome
         described = describe(error)
         sys.stderr.write(described["traceback"])

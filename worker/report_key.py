@@ -16,6 +16,7 @@ import httpx
 from jobstream.config import Settings
 from jobstream.credentials import token_for
 from jobstream.outage import Outage
+from jobstream.sdk.client import verifying
 
 log = logging.getLogger(__name__)
 AGAIN = {429, 500, 502, 503, 504}
@@ -33,7 +34,8 @@ def fetch_report_key(settings: Settings, worker_id: str, give_up_after_s: float 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     outage = Outage(f"the API at {settings.api_url} (asked for this worker's report key)", log)
     deadline = None if give_up_after_s is None else time.monotonic() + give_up_after_s
-    with httpx.Client(base_url=settings.api_url, headers=headers, timeout=10) as client:
+    with httpx.Client(base_url=settings.api_url, headers=headers, timeout=10,
+                      verify=verifying(settings.ca_file)) as client:
         while True:
             answered, key, reason = _ask(client, worker_id)
             if answered:

@@ -13,6 +13,7 @@ import httpx
 
 from jobstream.config import Settings
 from jobstream.credentials import token_for
+from jobstream.sdk.client import verifying
 
 ASK_FOR_S = 30.0  # the read model shows a start within a second or so; past this the execution fails
 RETRY_S = 0.2
@@ -27,6 +28,7 @@ class SecretsRefused(Exception):
 class SecretSource:
     def __init__(self, settings: Settings, worker_id: str, ask_for_s: float = ASK_FOR_S) -> None:
         self.url, self.worker_id, self.ask_for_s = settings.api_url, worker_id, ask_for_s
+        self.verify = verifying(settings.ca_file)  # an API serving HTTPS with a private CA
         token = token_for(settings, settings.api_url)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -34,7 +36,7 @@ class SecretSource:
         """Each env_from variable of the execution with its value."""
         body = {"execution_id": execution_id, "worker_id": self.worker_id}
         deadline = time.monotonic() + self.ask_for_s
-        async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=10, verify=self.verify) as client:
             while True:
                 status, detail, values = await self._ask(client, body)
                 if values is not None:

@@ -15,6 +15,7 @@ importing it (as the worker does to run ``add``) only builds a client object, wi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
@@ -67,7 +68,9 @@ class Task(Generic[P, R]):
     def __init__(self, function: Callable[P, R], client: Submitter, options: Mapping[str, Any]) -> None:
         self.function, self.client, self.options = function, client, dict(options)
         self.entrypoint = entrypoint_of(function)
-        self.__doc__, self.__name__ = function.__doc__, function.__name__
+        self.__name__: str = function.__name__
+        # Its module, name and doc are the function's: a worker allows what its module defines.
+        functools.update_wrapper(self, function)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.function(*args, **kwargs)

@@ -5,6 +5,7 @@ python path and those it is told to allow), and fails the others before importin
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def test_the_packages_and_modules_of_the_python_path_are_allowed(tmp_path: Path)
     (tmp_path / "notes.txt").write_text("")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "not-a-name").mkdir()
+    (tmp_path / "logging").mkdir()  # a folder of logs, say: not the standard library's module
+    (tmp_path / "json.py").write_text("")
     assert modules_in([str(tmp_path)]) == ("loose", "loose.*", "mypkg", "mypkg.*")
     allowed = worker_allowlist(["other.*"], (str(tmp_path),))
     assert allowed == ("other.*", "loose", "loose.*", "mypkg", "mypkg.*")
@@ -45,6 +48,13 @@ def test_the_packages_and_modules_of_the_python_path_are_allowed(tmp_path: Path)
         assert refused_entrypoint(entrypoint, allowed) is None, entrypoint
     for entrypoint in ("os:system", "mypkgx:run", "other:f", "builtins:exec"):
         assert refused_entrypoint(entrypoint, allowed) is not None, entrypoint
+
+
+def test_the_child_process_names_the_setting_as_the_settings_do() -> None:
+    from jobstream.config import WORKER_ALLOW_MODULES
+    from jobstream.worker.allowlist import ALLOW_MODULES_ENV
+
+    assert ALLOW_MODULES_ENV == WORKER_ALLOW_MODULES
 
 
 def test_the_environment_names_patterns_comma_or_colon_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,3 +82,26 @@ def test_a_refused_entrypoint_fails_the_execution_without_running(isolation: str
         assert "hey" not in "".join(p.data for p in pieces) and started == [None]
     allowed, _, _ = run(task, ExecutorOptions(allowed_modules=("tests.integration.*",)))
     assert allowed.outcome == Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize("isolation", ["process", "inline"])
+def test_an_allowed_module_is_no_door_to_the_modules_it_imports(isolation: str) -> None:
+    allowed = ExecutorOptions(allowed_modules=(JOBS,))
+    for entrypoint, why in ((f"{JOBS}:os.getcwd", "reaches module os"),  # its `import os`, walked through
+                            (f"{JOBS}:report", "defined in module jobstream.worker.progress")):  # imported by name
+        task = PythonTask(entrypoint=entrypoint, isolation=isolation)
+        result, _, _ = run(task, allowed)
+        assert result.outcome == Outcome.FAILED and why in (result.error or ""), result.error
+    greeted, _, _ = run(PythonTask(entrypoint=f"{JOBS}:greet", args_json='["x"]', isolation=isolation), allowed)
+    assert greeted.outcome == Outcome.SUCCEEDED, greeted.error
+
+
+def test_a_method_of_a_class_of_an_allowed_module_is_allowed(tmp_path: Path) -> None:
+    from jobstream.worker.python_runner import load_entrypoint
+
+    (tmp_path / "walker_mod.py").write_text("class Tasks:\n    @staticmethod\n    def run():\n        return 1\n")
+    try:
+        assert load_entrypoint("walker_mod:Tasks.run", (str(tmp_path),), ("walker_mod",))() == 1
+    finally:
+        sys.modules.pop("walker_mod", None)
+        sys.path.remove(str(tmp_path))

@@ -27,3 +27,15 @@ def test_the_read_models_json_of_a_task_gives_its_references() -> None:
     assert refs_in_document({"kind": "HttpTask", "headers": {"secret:Authorization": "t"}, "env": {}}) == {
         "Authorization": "t"}
     assert refs_in_document({"kind": "PythonTask"}) == {}
+
+
+def test_a_python_task_may_not_set_what_the_interpreter_runs_before_its_entrypoint() -> None:
+    from jobstream.core.validation import validate_spec
+    from jobstream.schemas import JobSpec
+
+    for env in ({"PYTHONWARNINGS": "ignore::antigravity.x"}, {"LD_PRELOAD": "/tmp/x.so"},
+                with_secret_refs({}, {"PYTHONPATH": "paths"}), {"GCONV_PATH": "/tmp"}):
+        problems = validate_spec(JobSpec(name="n", task=PythonTask(entrypoint="m:f", env=env)))
+        assert [field for field, _ in problems] == ["task.env"], env
+    assert validate_spec(JobSpec(name="n", task=PythonTask(entrypoint="m:f", env={"API_URL": "x", "PYTH": "y"}))) == []
+    assert validate_spec(JobSpec(name="n", task=ShellTask(argv=["env"], env={"PYTHONPATH": "x"}))) == []

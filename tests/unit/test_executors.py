@@ -97,7 +97,8 @@ def test_the_runner_calls_the_entrypoint_and_writes_json(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="package.module:function"):
         python_runner.load_entrypoint("no_colon")
     task = tmp_path / "task.json"
-    task.write_text(json.dumps({"entrypoint": f"{JOBS}:fail", "args": ["boom"], "kwargs": {}}))
+    document = {"entrypoint": f"{JOBS}:fail", "args": ["boom"], "kwargs": {}, "allowed_modules": [JOBS]}
+    task.write_text(json.dumps(document))
     assert python_runner.run(task, tmp_path / "r", tmp_path / "e") == 1
     error = json.loads((tmp_path / "e").read_text())
     assert error["error"] == "ValueError: boom" and "Traceback" in error["traceback"]

@@ -69,7 +69,10 @@ def test_the_secret_file_is_made_once_private_and_read_back(tmp_path: Path) -> N
     secret = load_reports_secret(settings)
     assert secret is not None and len(secret) == 32
     assert load_reports_secret(Settings.model_construct(reports_secret_file=None)) is None
-    path.write_text("short\n")
+    path.write_text(base64.b64encode(bytes(16)).decode() + "\n")
+    with pytest.raises(ValueError, match="holds 16 bytes, 32 needed"):
+        load_reports_secret(settings)
+    path.write_text("not base64!\n")
     with pytest.raises(ValueError, match="JOBSTREAM_REPORTS_SECRET_FILE"):
         load_reports_secret(settings)
 

@@ -150,6 +150,23 @@ def test_each_fire_submits_its_run_with_the_parents_spec_and_a_deterministic_id(
     assert follow_up_commands(before, state, events) == [submit], "resending the decision repeats the same command"
 
 
+def test_a_run_joins_its_recurring_jobs_namespace_and_is_admitted_with_it() -> None:
+    from dataclasses import replace
+
+    from jobstream.core.quotas import shell_refusal
+    from jobstream.schemas import ShellTask
+
+    state = replace(recurring(every_s=60), namespace="acme")
+    state = replace(state, spec=replace(state.spec, task=ShellTask(argv=["echo $X"], shell=True)))
+    before = state
+    state, events = fire(state, T0 + 60 * S)
+    [submit] = follow_up_commands(before, state, events)
+    assert isinstance(submit, SubmitJob) and submit.envelope.namespace == "acme"
+    run, run_events = apply(JobState("job-1.r1"), submit)
+    assert run.namespace == "acme" and {e.envelope.namespace for e in run_events} == {"acme"}
+    assert shell_refusal(JobState("job-1.r1"), submit, set()) is None  # its parent was admitted
+
+
 def test_a_run_tells_its_parent_once_when_it_ends() -> None:
     parent = recurring(every_s=60)
     parent, events = fire(parent, T0 + 60 * S)

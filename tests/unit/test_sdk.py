@@ -158,6 +158,7 @@ def test_a_task_submits_its_function_by_module_and_name_through_the_client_it_wa
     assert body["task"] == {"type": "python", "entrypoint": f"{__name__}:add", "args": [1, 2], "kwargs": {},
                             "isolation": "inline"}
     assert body["name"] == "add" and body["queue"] == "maths"
+    assert adder.__module__ == __name__  # a worker allows what its module defines: the task is the function's
 
 
 def test_a_function_a_worker_could_not_import_is_refused_as_a_task() -> None:

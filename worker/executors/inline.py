@@ -145,7 +145,7 @@ async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
         return ctx.result(Outcome.FAILED, None, 0, refused)
     try:
         args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
-        function = load_entrypoint(task.entrypoint, ctx.options.python_path)
+        function = load_entrypoint(task.entrypoint, ctx.options.python_path, ctx.options.allowed_modules)
     except Exception as error:  # noqa: BLE001 - a bad entrypoint fails the execution, not the worker
         ctx.on_started(None)
         return ctx.result(Outcome.FAILED, None, 0, describe(error)["error"])

@@ -27,14 +27,16 @@ def runner_argv(workdir: Path, python: str = sys.executable) -> list[str]:
 
 
 def task_document(task: PythonTask, python_path: tuple[str, ...] = (),
-                  upstream_results: dict[str, object] | None = None) -> dict[str, object]:
+                  upstream_results: dict[str, object] | None = None,
+                  allowed_modules: tuple[str, ...] = ()) -> dict[str, object]:
     """What the runner reads; ValueError if the arguments are not a JSON array and object."""
     args, kwargs = json.loads(task.args_json), json.loads(task.kwargs_json)
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ValueError("args_json must be a JSON array and kwargs_json a JSON object")
     return {"entrypoint": task.entrypoint, "args": args, "kwargs": kwargs,
             "memory_limit_mb": task.memory_limit_mb, "cpu_limit_s": task.cpu_limit_s,
-            "python_path": list(python_path), "upstream_results": upstream_results or {}}
+            "python_path": list(python_path), "upstream_results": upstream_results or {},
+            "allowed_modules": list(allowed_modules)}
 
 
 async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
@@ -45,7 +47,7 @@ async def run_python_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
     with tempfile.TemporaryDirectory(prefix="jobstream-python-") as tmp:
         workdir = Path(tmp)
         try:
-            document = task_document(task, ctx.options.python_path, ctx.upstream_results)
+            document = task_document(task, ctx.options.python_path, ctx.upstream_results, ctx.options.allowed_modules)
             (workdir / "task.json").write_text(json.dumps(document))
         except ValueError as error:
             ctx.on_started(None)
