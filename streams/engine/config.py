@@ -18,6 +18,11 @@ class EngineConfig:
     instance_id: str | None = None  # static membership and a stable transactional id
     max_batch: int = 2000  # messages per poll, hence per transaction at most
     poll_timeout_s: float = 0.1  # waiting for the first message; a lone one is taken at once
+    # Under load (this many already waiting when polled), wait this long more to fill the
+    # transaction: its fixed cost (markers, offsets, one produce request per partition) is then
+    # spread over more messages. Below it, a batch closes as soon as nothing more is there.
+    gather_from: int = 16
+    gather_s: float = 0.005
     punctuate_every_s: float = 1.0
     transaction_timeout_ms: int = 10_000  # bounds how long a crashed owner's transaction holds readers
     session_timeout_ms: int = 6_000  # a killed instance's partitions move after this (the broker's minimum)

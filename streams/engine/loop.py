@@ -148,6 +148,8 @@ class Engine(Generic[V]):
             if first is None:
                 return []
             polled = [first, *self.consumer.consume(self.config.max_batch - 1, 0)]
+            if self.config.gather_from <= len(polled) < self.config.max_batch:
+                polled += self.consumer.consume(self.config.max_batch - len(polled), self.config.gather_s)
         except KafkaException as exception:
             raise Fatal(f"consumer failed: {error_of(exception)}") from exception
         owns = self.stores.owns

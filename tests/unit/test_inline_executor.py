@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import JobSpec, Outcome, PythonTask
 from jobstream.streams import metrics
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
+from jobstream.worker.executors.inline import _Run
 from tests.unit.test_executors import ALLOWED, JOBS, run
 
 
@@ -47,6 +49,31 @@ def test_a_python_loop_is_stopped_at_its_timeout() -> None:
     result, _, _ = run(inline("spin", 60), timeout_s=0.3)
     assert result.outcome == Outcome.TIMED_OUT and result.error == "timed out after 0.3s"
     assert time.monotonic() - started < 10  # stopped by the exception raised in its thread, not after 60 s
+
+
+def inline_threads() -> int:
+    return sum(thread.name == "inline-task" for thread in threading.enumerate())
+
+
+def test_plain_functions_reuse_the_pool_threads() -> None:
+    before = inline_threads()
+    for n in range(10):
+        result, _, _ = run(inline("shout", str(n), 1))
+        assert result.outcome == Outcome.SUCCEEDED
+    assert inline_threads() - before <= 2  # not one per execution
+
+
+def test_a_stop_sent_after_the_function_returned_does_not_reach_the_next_one() -> None:
+    async def late_stop() -> None:
+        ended = _Run(len, [[1, 2]], {})
+        await ended.finished.wait()
+        ended.stop()  # the timeout fired as the function returned: its thread is the pool's again
+        for _ in range(3):
+            follower = _Run(sum, [list(range(100_000))], {})
+            await follower.finished.wait()
+            assert follower.error is None and follower.value == sum(range(100_000))
+
+    asyncio.run(late_stop())
 
 
 def test_a_coroutine_is_cancelled() -> None:

@@ -5,11 +5,11 @@ times cheaper. The price, said plainly:
 - no memory or cpu limit (refused at submission), and the function shares the worker's memory;
 - a coroutine function runs on the worker's event loop: timeout and cancel cancel it (it sees
   ``CancelledError`` at its next ``await``); one that blocks the loop blocks the worker;
-- a plain function runs in a thread of its own: timeout and cancel raise ``InlineStopped`` in that
-  thread, which Python delivers at its next bytecode. A function blocked in C (``time.sleep``, a
-  socket read, a long numpy call) is interrupted only when that call returns. If it has not ended
-  ``kill_grace_s`` after the stop, the execution is reported as stopped all the same and the
-  thread is left to finish (logged; counted in ``jobstream_worker_inline_orphans_total``).
+- a plain function runs in a thread of the worker's inline pool: timeout and cancel raise
+  ``InlineStopped`` in that thread, which Python delivers at its next bytecode. A function
+  blocked in C (``time.sleep``, a socket read, a long numpy call) is interrupted only when that
+  call returns. If it has not ended ``kill_grace_s`` after the stop, the execution is reported as
+  stopped all the same and the thread is left to finish (logged; counted in ``jobstream_worker_inline_orphans_total``).
 Output: ``print`` and writes to ``sys.stdout``/``sys.stderr`` from the function go to the
 execution's log, as a child's output does (routed by a context variable, so several inline
 executions at once keep their output apart).
@@ -24,6 +24,7 @@ import inspect
 import io
 import json
 import logging
+import queue
 import sys
 import threading
 import time
@@ -92,24 +93,53 @@ def route_standard_streams() -> None:
         sys.stderr = _Routed("stderr", sys.stderr)
 
 
+class _Threads:
+    """Daemon threads reused by plain inline functions. Starting a thread per execution took a
+    quarter of a worker's CPU in ``jobstream bench e2e --kind inline`` (py-spy). Not a
+    ``ThreadPoolExecutor``: its threads are joined at exit, and a function blocked in C would then
+    hold the worker's exit. Threads are added while none is idle, so there are as many as the most
+    executions (and orphans) there ever were at once."""
+
+    def __init__(self) -> None:
+        self.calls: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0
+
+    def run(self, call: Callable[[], object]) -> None:
+        with self.lock:
+            if self.idle:
+                self.idle -= 1
+            else:
+                threading.Thread(target=self._serve, name="inline-task", daemon=True).start()
+        self.calls.put(call)
+
+    def _serve(self) -> None:
+        while True:
+            self.calls.get()()
+            with self.lock:
+                self.idle += 1
+
+
+_threads = _Threads()
+
+
 class _Run:
-    """The function's call, on the loop (a coroutine function) or in a thread of its own."""
+    """The function's call, on the loop (a coroutine function) or in a pooled thread."""
 
     def __init__(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         self.loop = asyncio.get_running_loop()
         self.finished = asyncio.Event()
         self.value: Any = None
         self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.lock = threading.Lock()  # a stop reaches the thread only while it runs this function
+        self.thread_id: int | None = None
         if inspect.iscoroutinefunction(function):
             self.task = asyncio.create_task(function(*args, **kwargs))  # copies our context: output routed
             self.task.add_done_callback(self._task_done)
         else:
             context = contextvars.copy_context()
-            self.thread = threading.Thread(target=context.run, args=(self._call, function, args, kwargs),
-                                           name="inline-task", daemon=True)
-            self.thread.start()
+            _threads.run(lambda: context.run(self._call, function, args, kwargs))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
@@ -121,20 +151,39 @@ class _Run:
         self.finished.set()
 
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
+        with self.lock:
+            self.thread_id = threading.get_ident()
         try:
-            value = function(*args, **kwargs)
-            self.value = asyncio.run(value) if inspect.iscoroutine(value) else value
-        except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
-            self.error = error
-        finally:
-            _hand_over(self.loop, self.finished.set)
+            try:
+                value = function(*args, **kwargs)
+                self.value = asyncio.run(value) if inspect.iscoroutine(value) else value
+            except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
+                self.error = error
+            finally:
+                self._leave()
+        except InlineStopped:  # the stop came as the function returned: it is not the next job's
+            self._leave()
+        _hand_over(self.loop, self.finished.set)
+
+    def _leave(self) -> None:
+        """No stop reaches this thread from now on, and one sent too late is withdrawn."""
+        with self.lock:
+            self.thread_id = None
+            _set_async_exc(threading.get_ident(), None)
 
     def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
-        elif self.thread is not None and self.thread.ident is not None:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
-                                                       ctypes.py_object(InlineStopped))
+            return
+        with self.lock:
+            if self.thread_id is not None:
+                _set_async_exc(self.thread_id, InlineStopped)
+
+
+def _set_async_exc(thread_id: int, exception: type[BaseException] | None) -> None:
+    """Raise ``exception`` in the thread at its next bytecode; ``None`` withdraws a pending one."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               None if exception is None else ctypes.py_object(exception))
 
 
 async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
