@@ -1,7 +1,8 @@
 """``GET /v1/executions/{id}/logs``: an execution's output in order, by cursor, while it runs and after.
 
 Chunks come from ``execution_logs`` (the logs projector's table). ``next_after_seq`` is the
-cursor for the next call; ``complete`` says the eof marker has been read (nothing follows);
+cursor for the next call; ``complete`` says the eof marker has been read (nothing follows), or the
+execution ended without writing anything (its worker said so: no eof is written then);
 ``finished`` says the execution itself has ended (its last chunks may still be on their way:
 followers stop on ``complete``, or on ``finished`` once no chunk came for a while, as a worker
 that died never writes its eof).
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from jobstream.api.context import Context, ExecutionId
 from jobstream.api.problems import ApiProblem
 from jobstream.api.views import PROBLEM, LogChunkView
-from jobstream.projections.rows import FINISHED_EXECUTION
+from jobstream.projections.rows import FINISHED_EXECUTION, wrote_no_log
 
 
 class LogPage(BaseModel):
@@ -44,7 +45,8 @@ def logs_router() -> APIRouter:
             raise ApiProblem(404, "not-found", f"execution {execution_id} does not exist")
         status = execution["status"] if execution else None
         items = [LogChunkView.model_validate(row) for row in rows]
-        complete = any(item.eof for item in items) or (not items and await context.store.has_eof(execution_id))
+        complete = wrote_no_log(execution) or any(item.eof for item in items) or (
+            not items and await context.store.has_eof(execution_id))
         return LogPage(execution_id=execution_id, items=items, next_after_seq=items[-1].seq if items else after_seq,
                        complete=complete, finished=status in FINISHED_EXECUTION, status=status)
 

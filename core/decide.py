@@ -245,12 +245,12 @@ def _finished(state: JobState, command: ReportFinished, emit: Emitter) -> list[J
     if command.outcome == Outcome.SUCCEEDED:
         emit(JobCompleted, execution_id=command.execution_id, attempt=command.attempt,
              exit_code=command.exit_code, result_json=command.result_json, stdout_tail=command.stdout_tail,
-             stderr_tail=command.stderr_tail, duration_ms=command.duration_ms)
+             stderr_tail=command.stderr_tail, duration_ms=command.duration_ms, log_records=command.log_records)
         return emit.events
     error = command.error or _describe_failure(command.outcome, command.exit_code)
     return _fail(state, emit, command.outcome, error, command.exit_code,
                  dict(stdout_tail=command.stdout_tail, stderr_tail=command.stderr_tail,
-                      duration_ms=command.duration_ms))
+                      duration_ms=command.duration_ms, log_records=command.log_records))
 
 
 def _describe_failure(outcome: Outcome, exit_code: int | None) -> str:

@@ -160,11 +160,11 @@ def _execution(current: ExecutionRow | None, event: JobEvent) -> ExecutionRow | 
         case JobCompleted():
             return _or_new(current, event)._replace(status=ExecutionStatus.SUCCEEDED, finished_at=at,
                            exit_code=event.exit_code, result_json=event.result_json, stdout_tail=event.stdout_tail,
-                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
+                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms, log_records=event.log_records)
         case JobFailed() if event.execution_id:
             return _or_new(current, event)._replace(status=ExecutionStatus(event.outcome), finished_at=at,
                            exit_code=event.exit_code, error=event.error, stdout_tail=event.stdout_tail,
-                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms)
+                           stderr_tail=event.stderr_tail, duration_ms=event.duration_ms, log_records=event.log_records)
         case JobReturned():
             return _or_new(current, event)._replace(status=ExecutionStatus.RETURNED, worker_id=event.worker_id,
                                                     finished_at=at, error=event.reason)

@@ -35,6 +35,11 @@ UNFINISHED_EXECUTION = frozenset({ExecutionStatus.QUEUED, ExecutionStatus.ASSIGN
 FINISHED_EXECUTION = frozenset(ExecutionStatus) - UNFINISHED_EXECUTION
 
 
+def wrote_no_log(execution: dict[str, Any] | None) -> bool:
+    """An execution row whose worker said it wrote nothing on the logs topic: no eof will come."""
+    return execution is not None and execution.get("log_records") == 0
+
+
 class WorkerStatus(StrEnum):
     """``workers.status``."""
 
@@ -91,6 +96,7 @@ class ExecutionRow(NamedTuple):
     duration_ms: int | None = None
     progress_percent: float | None = None
     progress_message: str | None = None
+    log_records: int | None = None  # as its finish report said: 0, a silent execution wrote no eof
 
 
 class WorkerRow(NamedTuple):

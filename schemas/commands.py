@@ -141,6 +141,7 @@ class ReportFinished(Command):
     stderr_tail: str = ""
     error: str | None = None
     duration_ms: int = 0
+    log_records: int | None = None  # records on the logs topic, eof included; 0: no output, no eof
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -117,6 +117,7 @@ class JobCompleted(JobEvent):
     stdout_tail: str = ""
     stderr_tail: str = ""
     duration_ms: int = 0
+    log_records: int | None = None  # records on the logs topic, eof included; 0: no output, no eof
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +135,7 @@ class JobFailed(JobEvent):
     stderr_tail: str = ""
     duration_ms: int = 0
     final: bool
+    log_records: int | None = None  # records on the logs topic, eof included; 0: no output, no eof
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ from markupsafe import escape
 from sse_starlette import EventSourceResponse
 
 from jobstream.api.context import ApiContext, Context, ExecutionId, TextFilter
-from jobstream.projections.rows import FINISHED_EXECUTION
+from jobstream.projections.rows import FINISHED_EXECUTION, wrote_no_log
 
 COALESCE_S = 0.2  # a burst of changes makes one redraw, at most this often
 IDLE_S = 30.0
@@ -75,6 +75,8 @@ async def _ended(context: ApiContext, execution_id: str, last_chunk_at: float) -
     if await context.store.has_eof(execution_id):
         return True
     execution = await context.store.execution(execution_id)
+    if wrote_no_log(execution):
+        return True
     finished = execution is not None and execution["status"] in FINISHED_EXECUTION
     return finished and time.monotonic() - last_chunk_at > LOG_QUIET_END_S
 

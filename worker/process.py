@@ -332,7 +332,7 @@ class Worker:
         outcome = Outcome.LOST if running.shutdown and result.outcome == Outcome.CANCELLED else result.outcome
         self._report(ReportFinished, assignment, "finished", outcome=outcome, exit_code=result.exit_code,
                      stdout_tail=result.stdout_tail, stderr_tail=result.stderr_tail, error=result.error,
-                     duration_ms=result.duration_ms, result_json=result.result_json)
+                     duration_ms=result.duration_ms, result_json=result.result_json, log_records=result.log_records)
         del self.running[assignment.execution_id]
         metrics.EXECUTIONS.labels(result.outcome.value, assignment.namespace).inc()
         self._send_credits_soon()

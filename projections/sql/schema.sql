@@ -128,10 +128,13 @@ CREATE TABLE IF NOT EXISTS executions (
     result_json      text,
     duration_ms      bigint,
     progress_percent double precision,
-    progress_message text
+    progress_message text,
+    log_records      int                          -- on the logs topic, as its worker said (0: no output, no eof)
 );
 CREATE INDEX IF NOT EXISTS executions_job_idx ON executions (job_id, attempt);
 CREATE INDEX IF NOT EXISTS executions_worker_idx ON executions (worker_id, execution_id);
+-- Added when silent executions stopped writing an eof: upgrades an older read model in place.
+ALTER TABLE executions ADD COLUMN IF NOT EXISTS log_records int;
 
 CREATE TABLE IF NOT EXISTS workers (
     worker_id         text PRIMARY KEY,

@@ -108,6 +108,14 @@ def test_an_inline_python_job_runs_in_the_worker_with_its_output_logged_and_its_
     assert job["status"] == "completed" and job["result_json"] == '"INLINE"', job
     chunks = poll(lambda: _complete_log(stack, job["execution_id"]), 30, "the eof marker")
     assert "".join(c["data"] for c in chunks if c["stream"] == "stdout") == "inline 0\ninline 1\ninline 2\n"
+    assert stack.get(f"/v1/executions/{job['execution_id']}").json()["log_records"] == len(chunks)
+    # a function that prints nothing writes no log record at all, and its log reads complete and empty
+    silent = _finished(stack, _submit(stack, {"type": "python", "entrypoint": "builtins:abs", "args": [-3],
+                                              "isolation": "inline"}))
+    assert silent["status"] == "completed" and silent["result_json"] == "3", silent
+    page = poll(lambda: (p := _logs(stack, silent["execution_id"]))["complete"] and p, 30, "a complete, empty log")
+    assert page["items"] == [] and page["finished"]
+    assert stack.get(f"/v1/executions/{silent['execution_id']}").json()["log_records"] == 0
     # a Python loop past its timeout is stopped; limits are refused at submission, naming the field
     spinning = _submit(stack, {"type": "python", "entrypoint": "tests.integration.jobs_for_tests:spin",
                                "args": [120], "isolation": "inline"}, timeout_s=1)

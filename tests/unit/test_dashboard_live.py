@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 from jobstream.api.notifier import Changes, JobNotifier
 from jobstream.outage import Gate, Outage
+from jobstream.ui import live
 from jobstream.ui.links import jobs_url
 from jobstream.ui.live import concerns, log_events
 from jobstream.ui.queries import JobFilters
@@ -30,6 +35,32 @@ def test_log_chunks_become_escaped_events_with_their_seq_as_id() -> None:
     assert events[0]["data"] == "&lt;b&gt;1&lt;/b&gt;\n"
     assert events[1]["data"] == '<span class="stderr">oops\n</span>'
     assert "10 bytes dropped" in events[2]["data"]
+
+
+class _NoChunks:
+    """A read model with an execution that has no chunk and no eof."""
+
+    def __init__(self, execution: dict[str, Any]) -> None:
+        self.row = execution
+
+    async def log_chunks(self, *_: object) -> list[dict[str, Any]]:
+        return []
+
+    async def has_eof(self, _: str) -> bool:
+        return False
+
+    async def execution(self, _: str) -> dict[str, Any]:
+        return self.row
+
+
+def test_the_log_of_an_execution_that_wrote_nothing_ends_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live, "LOG_QUIET_END_S", float("inf"))  # the quiet wait of a killed worker never ends
+    context: Any = SimpleNamespace(store=_NoChunks({"status": "succeeded", "log_records": 0}))
+
+    async def first_event() -> dict[str, Any]:
+        return await asyncio.wait_for(anext(live._log_follow(context, "e-1", 0)), 10)
+
+    assert asyncio.run(first_event()) == {"event": "end", "data": "end of output"}
 
 
 def test_the_filters_live_in_the_url_and_empty_ones_are_left_out() -> None:

@@ -16,6 +16,7 @@ from jobstream.schemas import (
     JobCancelled,
     JobCompleted,
     JobDeadLettered,
+    JobEvent,
     JobFailed,
     JobQueued,
     JobRetryScheduled,
@@ -214,6 +215,19 @@ def test_a_finish_of_an_assigned_job_whose_start_was_not_reported_starts_and_end
     [rejected] = decide(assigned, command(ReportFinished, execution_id="job-1.1", attempt=1, worker_id="w2",
                                           outcome=Outcome.SUCCEEDED), T0)
     assert isinstance(rejected, ReportRejected) and "held by worker w1" in rejected.reason
+
+
+def test_the_log_records_a_worker_reports_are_carried_by_the_outcome_event() -> None:
+    def ended(outcome: Outcome, log_records: int | None) -> JobEvent:
+        state = running()
+        report = command(ReportFinished, execution_id=state.execution_id or "", worker_id=state.worker_id or "w1",
+                         attempt=state.attempt, outcome=outcome, exit_code=0, log_records=log_records)
+        return run(state, report)[1][-1]
+
+    completed, failed = ended(Outcome.SUCCEEDED, 0), ended(Outcome.FAILED, 3)
+    assert isinstance(completed, JobCompleted) and completed.log_records == 0
+    assert isinstance(failed, JobFailed) and failed.log_records == 3
+    assert ended(Outcome.SUCCEEDED, None).log_records is None  # not said (an older worker): not known
 
 
 def test_a_late_start_of_a_failed_lease_decides_nothing_but_a_superseded_lease_is_still_rejected() -> None:

@@ -131,6 +131,17 @@ def test_execution_output_feeds_tails_sink_and_progress() -> None:
     assert [p.stream for p in pieces] == ["stdout", "stderr", ""] and pieces[-1].eof
 
 
+def test_an_execution_that_wrote_nothing_sends_nothing_not_even_its_eof() -> None:
+    pieces: list[Piece] = []
+    silent = ExecutionOutput(pieces.append, options=SMALL, clock=lambda: 0.0)
+    assert silent.close() == 0 and pieces == [] and silent.sent == 0
+    # a lone large result, or output that was all dropped past the bound, still ends with its eof
+    with_result = ExecutionOutput(pieces.append, options=SMALL, clock=lambda: 0.0)
+    with_result.write_result("r" * 100)
+    with_result.close()
+    assert [p.stream for p in pieces] == ["result", ""] and pieces[-1].eof and with_result.sent == 2
+
+
 def test_a_large_result_follows_the_output_as_result_pieces() -> None:
     pieces: list[Piece] = []
     output = ExecutionOutput(pieces.append, options=SMALL, clock=lambda: 0.0)

@@ -57,6 +57,7 @@ class ExecutionResult:
     duration_ms: int
     error: str | None = None
     result_json: str | None = None
+    log_records: int | None = None  # what the execution wrote on the logs topic; None: not known
 
 
 @dataclass
