@@ -11,6 +11,10 @@ from jobstream.core.env_from import SECRET_ENV_PREFIX
 from jobstream.schemas import HttpTask, JobSpec, PythonTask, ShellTask
 
 MAX_NAME = 200
+# A command's payload lands in the job's events and state; the state holds the spec and the last
+# report together, so twice this, with room to spare, stays under a Kafka record's 1,000,000 bytes.
+# A worker's reports are far smaller (tails of 8 KiB, results over 64 KiB go to the logs topic).
+MAX_COMMAND_BYTES = 400_000
 MAX_BACKOFF_S = 7 * 24 * 3600.0
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -127,3 +131,10 @@ def _validate_retry(spec: JobSpec) -> list[Problem]:
     if retry.multiplier < 1:
         problems.append(("retry.multiplier", "must be at least 1"))
     return problems
+
+
+def size_refusal(command_bytes: int) -> str | None:
+    """Why a command this large cannot be decided: its outcome could not be recorded."""
+    if command_bytes <= MAX_COMMAND_BYTES:
+        return None
+    return f"the command is {command_bytes} bytes, over the limit of {MAX_COMMAND_BYTES}"

@@ -28,6 +28,7 @@ from jobstream.core.quotas import fold_shell, shell_refusal
 from jobstream.core.report_keys import report_refusal
 from jobstream.core.state import SETTLED, JobState, evolve, tombstone
 from jobstream.core.timer_watch import TimerWatch
+from jobstream.core.validation import size_refusal
 from jobstream.infra.topics import Topics
 from jobstream.report_secret import load_reports_secret
 from jobstream.schemas import (
@@ -163,7 +164,7 @@ class StateHandler:
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
         try:
-            events, after = self._decide(before, command)
+            events, after = self._decide(before, command, len(message.value() or b""))
         except UndecidableCommand as error:  # set aside: it must not stall its partition
             self.tally.commands[kind, namespace_of(before, command)] += 1
             log.error("%s", error, exc_info=error.__cause__)
@@ -198,10 +199,10 @@ class StateHandler:
                 return None
         return record
 
-    def _decide(self, before: JobState, command: Command) -> tuple[list[JobEvent], JobState]:
+    def _decide(self, before: JobState, command: Command, size: int) -> tuple[list[JobEvent], JobState]:
         """The decision and the state after it, before anything is sent: a raise leaves nothing half-sent."""
         try:
-            refusal = shell_refusal(before, command, self.shell_namespaces)
+            refusal = size_refusal(size) or shell_refusal(before, command, self.shell_namespaces)
             now = self.clock()
             events = refuse(before, command, now, refusal) if refusal else decide(before, command, now)
             after = before

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobstream.clock import new_job_id
 from jobstream.config import Settings
+from jobstream.core.validation import MAX_COMMAND_BYTES
 from jobstream.infra.process import free_port
 from jobstream.infra.topics import Topics
 from jobstream.schemas import (
@@ -144,6 +145,11 @@ def check_fuzz(test_settings: Settings, topics_ready: Topics, metrics_port: int,
     assert all(r.reason for r in rejected)
     undecided = [c.envelope.type for c in commands if c.envelope.command_id not in caused]
     assert not undecided, undecided  # none set aside either: a well-formed command is always decidable
+    # And one too large for its outcome to fit a Kafka record is rejected, saying so, before it is decided
+    too_large = {c.envelope.command_id for c in commands if len(CODEC.encode(c)) > MAX_COMMAND_BYTES}
+    assert too_large, "the fuzz holds commands over the limit"
+    refused = {r.envelope.causation_id for r in rejected if f"over the limit of {MAX_COMMAND_BYTES}" in r.reason}
+    assert refused == too_large
     assert len(poisoned) == len(broken)
     # And the metrics count them, with a label per command type (not per hostile envelope.type)
     scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
