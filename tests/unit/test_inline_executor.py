@@ -7,12 +7,16 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
+
+import pytest
 
 from jobstream.core.validation import validate_spec
 from jobstream.schemas import JobSpec, Outcome, PythonTask
 from jobstream.streams import metrics
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
-from jobstream.worker.executors.inline import _Run
+from jobstream.worker.executors import inline as inline_module
+from jobstream.worker.executors.inline import InlineStopped, _Run
 from tests.unit.test_executors import ALLOWED, JOBS, run
 
 
@@ -74,6 +78,23 @@ def test_a_stop_sent_after_the_function_returned_does_not_reach_the_next_one() -
             assert follower.error is None and follower.value == sum(range(100_000))
 
     asyncio.run(late_stop())
+
+
+def test_a_stop_that_comes_before_a_thread_takes_the_call_keeps_the_function_from_running(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    waiting: list[Callable[[], object]] = []
+    monkeypatch.setattr(inline_module._threads, "run", waiting.append)  # no thread has taken it yet
+    ran: list[int] = []
+
+    async def stopped_early() -> None:
+        early = _Run(ran.append, [1], {})
+        early.stop()
+        threading.Thread(target=waiting.pop()).start()
+        await early.finished.wait()
+        assert isinstance(early.error, InlineStopped)
+
+    asyncio.run(stopped_early())
+    assert ran == []
 
 
 def test_a_coroutine_is_cancelled() -> None:

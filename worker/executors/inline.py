@@ -134,6 +134,7 @@ class _Run:
         self.task: asyncio.Task[Any] | None = None
         self.lock = threading.Lock()  # a stop reaches the thread only while it runs this function
         self.thread_id: int | None = None
+        self.stopped = False  # a stop that came before a thread took the call: it is not made
         if inspect.iscoroutinefunction(function):
             self.task = asyncio.create_task(function(*args, **kwargs))  # copies our context: output routed
             self.task.add_done_callback(self._task_done)
@@ -152,9 +153,11 @@ class _Run:
 
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         with self.lock:
-            self.thread_id = threading.get_ident()
+            self.thread_id, stopped = threading.get_ident(), self.stopped
         try:
             try:
+                if stopped:
+                    raise InlineStopped
                 value = function(*args, **kwargs)
                 self.value = asyncio.run(value) if inspect.iscoroutine(value) else value
             except BaseException as error:  # noqa: BLE001 - the job's own failure, or our stop
@@ -176,6 +179,7 @@ class _Run:
             self.task.cancel()
             return
         with self.lock:
+            self.stopped = True
             if self.thread_id is not None:
                 _set_async_exc(self.thread_id, InlineStopped)
 
