@@ -74,8 +74,8 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
             return ExecutionResult(Outcome.FAILED, None, "", "", 0, error=str(error), log_records=0)
     task, secret_env = with_values(task, values)
     masker = Masker(list(values.values())) if values else None
-    execution_log = ExecutionLog(publisher, assignment, worker_id)
-    output = ExecutionOutput(execution_log, on_progress, options.output, masker=masker)
+    output = ExecutionOutput(ExecutionLog(publisher, assignment, worker_id), on_progress, options.output,
+                             masker=masker)
     results = upstream_results(assignment.spec)
     try:
         with _results_env(results) as results_env:
@@ -85,7 +85,7 @@ async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assig
             result = await run_task(task, ctx, assignment.execution_id)
     finally:
         start.withdraw()  # not sent yet: the finish, sent next, says it started
-    return masked(replace(result, log_records=execution_log.seq), masker)
+    return masked(replace(result, log_records=output.sent), masker)  # each piece is one log record
 
 
 class _StartReport:
