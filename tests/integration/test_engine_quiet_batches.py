@@ -1,0 +1,120 @@
+"""A batch that writes nothing commits no transaction; its offsets ride with the next one.
+
+A transaction costs the broker about fifteen plain produce requests, and many batches of the
+dispatcher (credits with nothing to match) and of the state processor (commands that decide
+nothing) have nothing to make atomic. Their offsets are committed by the next transaction that
+writes, so nothing is consumed twice by a live process, and what a crash makes it read again
+again changes nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+
+import pytest
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from prometheus_client import REGISTRY
+
+from jobstream.config import Settings
+from jobstream.infra.topics import TopicSpec
+from jobstream.streams.engine.config import EngineConfig
+from jobstream.streams.engine.loop import Engine
+from jobstream.streams.engine.processor import Batch
+from jobstream.streams.kafka_io import consumer_config, ensure_specs, producer_config
+
+DEADLINE_S = 60.0  # a busy 2-core machine: group join and the first fetch take seconds
+
+
+class Utf8:
+    def encode(self, value: str) -> bytes:
+        return value.encode()
+
+    def decode(self, data: bytes) -> str:
+        return data.decode()
+
+
+class WritesOnlyWhenAsked:
+    """Sends a message on when its value says ``write``; anything else it counts and ignores."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.seen = 0  # read by the test's thread
+
+    def handle(self, message: Message, batch: Batch[str]) -> None:
+        self.seen += 1
+        if message.value() == b"write":
+            batch.send(self.output, message.key(), message.value(), 0)
+
+    def handled(self, batch: Batch[str]) -> None: ...
+
+    def punctuate(self, batch: Batch[str], owned: frozenset[int]) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def aborted(self) -> None: ...
+
+    def assigned(self, partition: int, table: MutableMapping[str, str]) -> None: ...
+
+    def revoked(self, partition: int) -> None: ...
+
+
+@pytest.fixture
+def engine_run(test_settings: Settings,
+               unique_name: str) -> Iterator[tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]]:
+    name = unique_name
+    config = EngineConfig(app_id=f"{name}.app", input_topics=(f"{name}.in",), changelog_topic=f"{name}.changelog",
+                          instance_id="one", punctuate_every_s=3600)  # no punctuation commits offsets here
+    ensure_specs(test_settings, [TopicSpec(f"{name}.in", 1), TopicSpec(f"{name}.out", 1),
+                                                  TopicSpec(f"{name}.changelog", 1, {"cleanup.policy": "compact"})])
+    processor = WritesOnlyWhenAsked(f"{name}.out")
+    engine: Engine[str] = Engine(test_settings, config, processor, Utf8())
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    try:
+        yield engine, processor, config
+    finally:
+        engine.stop()
+        thread.join(30)
+
+
+def _send(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = Producer(producer_config(settings))
+    for value in values:
+        producer.produce(topic, value, b"k", 0)
+    assert producer.flush(30) == 0
+
+
+def _committed(settings: Settings, config: EngineConfig) -> int:
+    consumer = Consumer(consumer_config(settings, config.app_id))
+    try:
+        [partition] = consumer.committed([TopicPartition(config.input_topics[0], 0)], timeout=10)
+        return int(partition.offset)
+    finally:
+        consumer.close()
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {DEADLINE_S}s: {what}"
+        time.sleep(0.2)  # polling with a deadline, not waiting for a fixed time
+
+
+def _transactions(config: EngineConfig) -> float:
+    return REGISTRY.get_sample_value("jobstream_engine_transactions_total", {"app": config.app_id}) or 0.0
+
+
+def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
+        test_settings: Settings, engine_run: tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]) -> None:
+    engine, processor, config = engine_run
+    _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
+    _until(lambda: processor.seen == 3, "the engine handled the three ignored messages")
+
+    assert _transactions(config) == 0
+    assert _committed(test_settings, config) < 0  # no offset committed for the group yet
+
+    _send(test_settings, config.input_topics[0], [b"write"])
+    _until(lambda: processor.seen == 4, "the engine handled the message that writes")
+    _until(lambda: _committed(test_settings, config) == 4, "the write's transaction commits all four offsets")
+    assert _transactions(config) == 1
