@@ -58,9 +58,10 @@ class Engine(Generic[V]):
         self.lag_reported_at = 0.0
         self.measures = Measures(config.app_id)
         # A batch that sent nothing and changed no state (credits with no work to match, commands
-        # that decide nothing) commits nothing: a transaction costs the broker ~15 times a plain
-        # produce request. Its partitions' positions ride with the next transaction; consumed again
-        # after a crash or by the next owner, it again changes nothing.
+        # that decide nothing, an idle punctuation) commits nothing: a transaction costs the broker
+        # ~15 times a plain produce request. Its partitions' positions ride with the next
+        # transaction or punctuation; consumed again after a crash or by the next owner, it again
+        # changes nothing.
         self.uncommitted: set[tuple[str, int]] = set()
 
     def stop(self, *_: Any) -> None:
@@ -191,7 +192,8 @@ class Engine(Generic[V]):
                 self.processor.punctuate(batch, frozenset(self.stores.tables))
             batch.write_changelog(self.config.changelog_topic, self.serde)
             closing = time.perf_counter()
-            wrote = bool(batch.sent) or punctuate
+            # a punctuation that wrote nothing commits only the positions batches before it left
+            wrote = bool(batch.sent) or (punctuate and bool(self.uncommitted))
             if wrote:
                 positions = self._positions(firsts, punctuate)
                 if positions:
@@ -347,6 +349,7 @@ class Engine(Generic[V]):
     def _give_up(self, partitions: list[TopicPartition]) -> None:
         self.rebalances += 1
         numbers = sorted({tp.partition for tp in partitions if self.stores.owns(tp.partition)})
+        self.uncommitted = {(t, p) for t, p in self.uncommitted if p not in numbers}  # the next owner's now
         for partition in numbers:
             self.stores.drop(partition)
             self.processor.revoked(partition)

@@ -40,6 +40,7 @@ class WritesOnlyWhenAsked:
     def __init__(self, output: str) -> None:
         self.output = output
         self.seen = 0  # read by the test's thread
+        self.punctuations = 0
 
     def handle(self, message: Message, batch: Batch[str]) -> None:
         self.seen += 1
@@ -48,7 +49,8 @@ class WritesOnlyWhenAsked:
 
     def handled(self, batch: Batch[str]) -> None: ...
 
-    def punctuate(self, batch: Batch[str], owned: frozenset[int]) -> None: ...
+    def punctuate(self, batch: Batch[str], owned: frozenset[int]) -> None:
+        self.punctuations += 1
 
     def committed(self) -> None: ...
 
@@ -59,21 +61,30 @@ class WritesOnlyWhenAsked:
     def revoked(self, partition: int) -> None: ...
 
 
+EngineRun = tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]
+
+
 @pytest.fixture
-def engine_run(test_settings: Settings,
-               unique_name: str) -> Iterator[tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]]:
-    name = unique_name
-    config = EngineConfig(app_id=f"{name}.app", input_topics=(f"{name}.in",), changelog_topic=f"{name}.changelog",
-                          instance_id="one", punctuate_every_s=3600)  # no punctuation commits offsets here
-    ensure_specs(test_settings, [TopicSpec(f"{name}.in", 1), TopicSpec(f"{name}.out", 1),
-                                                  TopicSpec(f"{name}.changelog", 1, {"cleanup.policy": "compact"})])
-    processor = WritesOnlyWhenAsked(f"{name}.out")
-    engine: Engine[str] = Engine(test_settings, config, processor, Utf8())
-    thread = threading.Thread(target=engine.run, daemon=True)
-    thread.start()
-    try:
-        yield engine, processor, config
-    finally:
+def start_engine(test_settings: Settings, unique_name: str) -> Iterator[Callable[[float], EngineRun]]:
+    """Starts one engine (punctuating every so many seconds) on topics of its own."""
+    running: list[tuple[Engine[str], threading.Thread]] = []
+
+    def start(punctuate_every_s: float) -> EngineRun:
+        name = unique_name
+        config = EngineConfig(app_id=f"{name}.app", input_topics=(f"{name}.in",),
+                              changelog_topic=f"{name}.changelog", instance_id="one",
+                              punctuate_every_s=punctuate_every_s)
+        ensure_specs(test_settings, [TopicSpec(f"{name}.in", 1), TopicSpec(f"{name}.out", 1),
+                                     TopicSpec(f"{name}.changelog", 1, {"cleanup.policy": "compact"})])
+        processor = WritesOnlyWhenAsked(f"{name}.out")
+        engine: Engine[str] = Engine(test_settings, config, processor, Utf8())
+        thread = threading.Thread(target=engine.run, daemon=True)
+        thread.start()
+        running.append((engine, thread))
+        return engine, processor, config
+
+    yield start
+    for engine, thread in running:
         engine.stop()
         thread.join(30)
 
@@ -106,8 +117,8 @@ def _transactions(config: EngineConfig) -> float:
 
 
 def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
-        test_settings: Settings, engine_run: tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]) -> None:
-    engine, processor, config = engine_run
+        test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
+    _, processor, config = start_engine(3600)  # no punctuation commits offsets here
     _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
     _until(lambda: processor.seen == 3, "the engine handled the three ignored messages")
 
@@ -118,3 +129,13 @@ def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
     _until(lambda: processor.seen == 4, "the engine handled the message that writes")
     _until(lambda: _committed(test_settings, config) == 4, "the write's transaction commits all four offsets")
     assert _transactions(config) == 1
+
+
+def test_a_punctuation_commits_what_quiet_batches_left_and_nothing_when_there_is_none(
+        test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
+    _, processor, config = start_engine(0.2)
+    _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
+    _until(lambda: _committed(test_settings, config) == 3, "a punctuation commits the quiet batches' offsets")
+    punctuated = processor.punctuations
+    _until(lambda: processor.punctuations >= punctuated + 3, "three more punctuations")
+    assert _transactions(config) == 1  # the idle punctuations committed nothing
