@@ -103,8 +103,13 @@ def test_a_finished_bench_deletes_its_topics_and_groups(test_settings: Settings,
         assert bench.wait() == 0, bench.stderr.read_text()
     finally:
         bench.stop()
-    # Then its figures are printed and nothing of its prefix is left
-    assert json.loads(bench.stdout.read_text())["kinds"]["shell"]["jobs"] == 1
+    # Then its figures are printed, the engine processes' transactions among them (a job is decided
+    # and assigned in at least one each), and nothing of its prefix is left
+    figures = json.loads(bench.stdout.read_text())["kinds"]["shell"]
+    assert figures["jobs"] == 1
+    transactions = figures["transactions_per_job"]
+    assert sorted(transactions) == ["dispatcher", "state-processor", "worker-monitor"]
+    assert transactions["state-processor"] >= 1 and transactions["dispatcher"] >= 1
     assert len(seen.topics) >= 12
     assert _left(admin, prefix) == ([], [])
     assert bench.session_processes() == []
