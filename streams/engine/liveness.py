@@ -26,9 +26,18 @@ class Liveness:
         self.consumed_at = now
         self._thread = threading.Thread(target=self._watch, name="liveness", daemon=True)
         self._loop_thread = threading.get_ident()  # the thread that turns the loop: its stack says where it hangs
+        self._stopped = threading.Event()
 
     def start(self) -> None:
         self._thread.start()
+
+    def stop(self) -> None:
+        """The loop has ended: the watch ends too."""
+        self._stopped.set()
+
+    def stopped(self) -> bool:
+        """The watch has ended (or never began)."""
+        return not self._thread.is_alive()
 
     def turned(self, consumed: bool) -> None:
         now = time.monotonic()
@@ -44,8 +53,7 @@ class Liveness:
         return lagging and time.monotonic() - self.consumed_at > self.limit_s
 
     def _watch(self) -> None:
-        while True:
-            time.sleep(min(5.0, self.limit_s / 4))  # the watchdog's own period
+        while not self._stopped.wait(min(5.0, self.limit_s / 4)):  # the watchdog's own period
             silent = time.monotonic() - self.turned_at
             if silent > self.limit_s:
                 frame = sys._current_frames().get(self._loop_thread)

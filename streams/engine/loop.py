@@ -70,6 +70,14 @@ class Engine(Generic[V]):
 
     def run(self) -> int:
         """Process until stopped; the exit code: 0, FATAL_EXIT_CODE (fenced or fatal) or STALLED_EXIT_CODE."""
+        try:
+            return self._run()
+        finally:
+            # A process that goes on after its engine (one embedded in it) must not be ended by the
+            # watch of a loop that no longer turns.
+            self.liveness.stop()
+
+    def _run(self) -> int:
         code = 0
         try:
             self._init_transactions()

@@ -87,6 +87,8 @@ def start_engine(test_settings: Settings, unique_name: str) -> Iterator[Callable
     for engine, thread in running:
         engine.stop()
         thread.join(30)
+        # its watch ends with it: left running, it would end this test process a minute later
+        _until(engine.liveness.stopped, "the engine's liveness watch ends")
 
 
 def _send(settings: Settings, topic: str, values: list[bytes]) -> None:
