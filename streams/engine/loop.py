@@ -232,7 +232,7 @@ class Engine(Generic[V]):
         transaction to this member's group generation, so a zombie whose partitions moved (paused,
         then resumed) cannot commit what its timers produced either: a punctuation alone sends
         nothing the group coordinator would check."""
-        wanted = set(firsts) | {(t, p) for t, p in self.uncommitted if self.stores.owns(p)}
+        wanted = set(firsts) | self.uncommitted  # revoked partitions left it in _give_up
         if punctuate:
             wanted |= {(t, p) for t in self.config.input_topics for p in self.stores.tables}
         if not wanted:

@@ -9,7 +9,6 @@ again changes nothing."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator, MutableMapping
 
 import pytest
@@ -22,6 +21,7 @@ from jobstream.streams.engine.config import EngineConfig
 from jobstream.streams.engine.loop import Engine
 from jobstream.streams.engine.processor import Batch
 from jobstream.streams.kafka_io import consumer_config, ensure_specs, producer_config
+from tests.integration.harness import poll
 
 DEADLINE_S = 60.0  # a busy 2-core machine: group join and the first fetch take seconds
 
@@ -88,7 +88,7 @@ def start_engine(test_settings: Settings, unique_name: str) -> Iterator[Callable
         engine.stop()
         thread.join(30)
         # its watch ends with it: left running, it would end this test process a minute later
-        _until(engine.liveness.stopped, "the engine's liveness watch ends")
+        poll(engine.liveness.stopped, DEADLINE_S, "the engine's liveness watch ends")
 
 
 def _send(settings: Settings, topic: str, values: list[bytes]) -> None:
@@ -107,13 +107,6 @@ def _committed(settings: Settings, config: EngineConfig) -> int:
         consumer.close()
 
 
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {DEADLINE_S}s: {what}"
-        time.sleep(0.2)  # polling with a deadline, not waiting for a fixed time
-
-
 def _transactions(config: EngineConfig) -> float:
     return REGISTRY.get_sample_value("jobstream_engine_transactions_total", {"app": config.app_id}) or 0.0
 
@@ -122,14 +115,15 @@ def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
         test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
     _, processor, config = start_engine(3600)  # no punctuation commits offsets here
     _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
-    _until(lambda: processor.seen == 3, "the engine handled the three ignored messages")
+    poll(lambda: processor.seen == 3, DEADLINE_S, "the engine handled the three ignored messages")
 
     assert _transactions(config) == 0
     assert _committed(test_settings, config) < 0  # no offset committed for the group yet
 
     _send(test_settings, config.input_topics[0], [b"write"])
-    _until(lambda: processor.seen == 4, "the engine handled the message that writes")
-    _until(lambda: _committed(test_settings, config) == 4, "the write's transaction commits all four offsets")
+    poll(lambda: processor.seen == 4, DEADLINE_S, "the engine handled the message that writes")
+    poll(lambda: _committed(test_settings, config) == 4, DEADLINE_S,
+         "the write's transaction commits all four offsets", interval_s=0.5)  # each look is a new consumer
     assert _transactions(config) == 1
 
 
@@ -137,7 +131,8 @@ def test_a_punctuation_commits_what_quiet_batches_left_and_nothing_when_there_is
         test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
     _, processor, config = start_engine(0.2)
     _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
-    _until(lambda: _committed(test_settings, config) == 3, "a punctuation commits the quiet batches' offsets")
+    poll(lambda: _committed(test_settings, config) == 3, DEADLINE_S,
+         "a punctuation commits the quiet batches' offsets", interval_s=0.5)
     punctuated = processor.punctuations
-    _until(lambda: processor.punctuations >= punctuated + 3, "three more punctuations")
+    poll(lambda: processor.punctuations >= punctuated + 3, DEADLINE_S, "three more punctuations")
     assert _transactions(config) == 1  # the idle punctuations committed nothing

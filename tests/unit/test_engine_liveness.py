@@ -3,11 +3,9 @@ with the loop, so that a process that goes on after its engine is never ended by
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
+from jobstream.infra.process import wait_until
 from jobstream.streams.engine import liveness as liveness_module
 from jobstream.streams.engine.liveness import STALLED_EXIT_CODE, Liveness
 
@@ -24,17 +22,10 @@ def exits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return codes
 
 
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {DEADLINE_S}s: {what}"
-        time.sleep(0.02)  # polling with a deadline
-
-
 def test_a_loop_that_stops_turning_ends_the_process(exits: list[int]) -> None:
     watch = Liveness(LIMIT_S)
     watch.start()
-    _until(lambda: bool(exits), "the watch asks to exit")
+    wait_until(lambda: bool(exits), DEADLINE_S, "the watch asks to exit", interval_s=0.02)
     watch.stop()
     assert exits[0] == STALLED_EXIT_CODE
 
@@ -43,5 +34,5 @@ def test_a_stopped_watch_ends_and_never_ends_the_process(exits: list[int]) -> No
     watch = Liveness(LIMIT_S)
     watch.start()
     watch.stop()
-    _until(watch.stopped, "the watch ends")
+    wait_until(watch.stopped, DEADLINE_S, "the watch ends", interval_s=0.02)
     assert exits == []
