@@ -200,7 +200,7 @@ def test_a_finish_report_survives_the_workers_death_while_the_broker_is_away(
     outages.kafka.down()
     poll(ended.exists, BUSY_MACHINE_S, "the job to end during the outage")
     worker = _worker_process(outages)
-    poll(lambda: any((outages.settings.state_dir / "outbox").glob("*/*.json")), BUSY_MACHINE_S,
+    poll(lambda: any((outages.settings.state_dir / "outbox").glob("*/reports-*.jsonl")), BUSY_MACHINE_S,
          "the finish report to be kept")
     worker.kill()  # kill -9: what librdkafka held in memory is gone; `jobstream run` starts a new worker
     worker.wait(30)

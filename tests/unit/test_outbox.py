@@ -1,11 +1,15 @@
-"""A worker's outbox: a finish report stays on disk until the broker acknowledged it, and only its
-own worker (or, once that one is dead, another on the same machine) sends it."""
+"""A worker's outbox: a finish report stays on disk (in a segment) until the broker acknowledged it,
+and only its own worker (or, once that one is dead, another on the same machine) sends it."""
 
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
+import pytest
+
+from jobstream.worker import outbox as outbox_module
 from jobstream.worker.outbox import RESEND_EVERY_S, Kept, Outbox
 
 REPORT = Kept("e-1:finished", "jobstream.commands", b"job-1", b"\xc3\x01avro")
@@ -45,20 +49,79 @@ def test_a_live_workers_reports_are_never_sent_by_another(tmp_path: Path) -> Non
     assert alive.due(now=0.0) == [REPORT]
 
 
-def test_reports_of_a_release_without_directories_per_worker_are_taken_over(tmp_path: Path) -> None:
-    written = Outbox(tmp_path / "elsewhere", "old")
-    written.keep(REPORT)
-    next((tmp_path / "elsewhere").rglob("*.json")).replace(tmp_path / "outbox-root-file.json")  # where it stood
-    assert Outbox(tmp_path, "worker-c").due(now=0.0) == [REPORT]
+def test_reports_of_releases_with_a_file_per_report_are_taken_over(tmp_path: Path) -> None:
+    # Given a report where a release without directories per worker kept it, and one where a
+    # release with a file per report did, in the directory of the worker that starts now
+    _legacy_file(tmp_path / "outbox-root-file.json", REPORT)
+    other = Kept("e-3:finished", "jobstream.commands", b"job-3", b"\xc3\x01avro")
+    (tmp_path / _directory("worker-c")).mkdir()
+    _legacy_file(tmp_path / _directory("worker-c") / "x.json", other)
+
+    # Then both are due, and once acknowledged nothing of them is left
+    outbox = Outbox(tmp_path, "worker-c")
+    assert sorted(outbox.due(now=0.0), key=lambda kept: kept.command_id) == [REPORT, other]
+    outbox.delivered(REPORT.command_id)
+    outbox.delivered(other.command_id)
+    assert _files(tmp_path) == [f"{_directory('worker-c')}/.lock"]
 
 
-def test_a_half_written_report_is_not_read_and_a_broken_one_is_set_aside(tmp_path: Path) -> None:
+def test_a_segment_goes_once_every_report_in_it_is_acknowledged(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox_module, "SEGMENT_REPORTS", 2)
     outbox = Outbox(tmp_path, "worker-a")
-    own = tmp_path / _directory("worker-a")
-    (own / "x.tmp").write_text('{"command_id": "e-2:fin')  # a crash inside keep(): never renamed
-    (own / "y.json").write_text("not json")
-    assert outbox.due(now=0.0) == []
-    assert (own / "y.unreadable").exists() and not (own / "y.json").exists()
+    reports = [Kept(f"e-{n}:finished", "jobstream.commands", b"job", b"v") for n in range(3)]
+    for report in reports:
+        outbox.keep(report)
+    own = _directory("worker-a")
+    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000000.jsonl", f"{own}/reports-0000000001.jsonl"]
+
+    outbox.delivered(reports[0].command_id)  # its segment still holds an unacknowledged report
+    assert len(_files(tmp_path)) == 3
+    outbox.delivered(reports[1].command_id)
+    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000001.jsonl"]
+    outbox.delivered(reports[2].command_id)  # the current segment, all acknowledged: it goes too
+    assert _files(tmp_path) == [f"{own}/.lock"]
+    outbox.keep(REPORT)  # and the next report begins a new one
+    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000002.jsonl"]
+
+
+def test_a_restarted_worker_sends_what_it_kept_before(tmp_path: Path) -> None:
+    first = Outbox(tmp_path, "worker-a")
+    first.keep(REPORT)
+    first.close()
+    again = Outbox(tmp_path, "worker-a")
+    assert again.due(now=0.0) == [REPORT]
+    again.delivered(REPORT.command_id)
+    assert _files(tmp_path) == [f"{_directory('worker-a')}/.lock"]
+
+
+def test_a_line_cut_short_is_dropped_and_a_broken_segment_is_set_aside(tmp_path: Path) -> None:
+    # Given a dead worker's segments: one whose last line a crash cut short inside the write (the
+    # report was never produced), one with a line that is not a report
+    dead = tmp_path / _directory("dead")
+    dead.mkdir()
+    whole = json.dumps(_legacy_document(REPORT)).encode()
+    (dead / "reports-0000000000.jsonl").write_bytes(whole + b"\n" + b'{"command_id": "e-2:fin')
+    (dead / "reports-0000000001.jsonl").write_bytes(b"not json\n")
+
+    # Then the whole report is taken over, the cut one dropped, the broken segment set aside
+    outbox = Outbox(tmp_path, "worker-b")
+    assert outbox.due(now=0.0) == [REPORT]
+    assert (dead / "reports-0000000001.unreadable").exists()
+    assert not (dead / "reports-0000000000.jsonl").exists()
+
+
+def _legacy_document(report: Kept) -> dict[str, str]:
+    return {"command_id": report.command_id, "topic": report.topic, "key": base64.b64encode(report.key).decode(),
+            "value": base64.b64encode(report.value).decode()}
+
+
+def _legacy_file(path: Path, report: Kept) -> None:
+    path.write_text(json.dumps(_legacy_document(report)))
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
 
 
 def _directory(owner: str) -> str:
