@@ -63,10 +63,16 @@ class Overlay(Generic[V]):
         staged[key] = _DELETED if value is None else value
 
     def changes(self) -> Iterator[tuple[int, str, V | None]]:
-        """Each staged key once, with its last value (None: deleted)."""
+        """Each staged key once, with its last value (None: deleted). A key deleted that the
+        committed store does not hold (put and deleted by this transaction, as a ready execution
+        the dispatcher assigns in the batch it arrived in) changed nothing: no tombstone for it."""
         for partition, staged in self.staged.items():
+            table = self.stores.tables.get(partition, {})
             for key, value in staged.items():
-                yield partition, key, None if value is _DELETED else value  # type: ignore[misc]
+                if value is not _DELETED:
+                    yield partition, key, value  # type: ignore[misc]
+                elif key in table:
+                    yield partition, key, None
 
     def apply(self) -> None:
         """The transaction committed: its changes become the committed state."""

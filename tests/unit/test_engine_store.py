@@ -38,6 +38,19 @@ def test_committed_state_moves_only_when_applied() -> None:
     assert list(overlay.changes()) == []
 
 
+def test_a_key_put_and_deleted_by_one_transaction_changes_nothing_on_the_changelog() -> None:
+    stores = _stores()
+    overlay = Overlay(stores)
+    overlay.put(1, "new", "staged")
+    overlay.put(1, "new", None)  # e.g. a ready execution assigned in the batch it arrived in
+    overlay.put(1, "never", None)
+    overlay.put(0, "a", "staged")
+    overlay.put(0, "a", None)  # committed before: its deletion is a change
+    assert list(overlay.changes()) == [(0, "a", None)]
+    overlay.apply()
+    assert stores.tables == {0: {"b": "committed-b"}, 1: {}}
+
+
 def test_an_aborted_transaction_leaves_nothing() -> None:
     stores = _stores()
     overlay = Overlay(stores)
