@@ -405,6 +405,20 @@ def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run, per kind
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("floor")
+def bench_floor(jobs: int = typer.Option(20_000, help="jobs through the stand-ins"),
+                rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)"),
+                at_least_once: bool = typer.Option(False, help="the processors' stand-ins without transactions"),
+                timeout_s: float = typer.Option(600, help="give up after this long")) -> None:
+    """The pipeline's floor: a job's records along the same topics and transactions by stand-ins that
+    do no work (no Avro, no decisions, no Postgres); jobs/s, offsets and CPU per job; prints JSON."""
+    import json
+
+    from jobstream.bench_floor import run_floor
+
+    typer.echo(json.dumps(run_floor(Settings.from_env(), jobs, rate, not at_least_once, timeout_s), indent=2))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(idle_jobs: int = typer.Option(200, help="jobs run one at a time on an idle system"),
                    rate: list[float] = typer.Option([100.0, 200.0], help="offered jobs/s (repeatable)"),

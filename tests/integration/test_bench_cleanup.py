@@ -158,3 +158,25 @@ def test_keep_leaves_the_run_for_inspection_and_bench_clean_removes_it(test_sett
     assert clean.returncode == 0, clean.stderr
     assert f"deleted {prefix}.events" in clean.stdout and f"deleted {prefix}.state-processor" in clean.stdout
     assert _left(admin, prefix) == ([], [])
+
+
+def test_the_floor_bench_passes_each_job_s_records_along_and_leaves_nothing(test_settings: Settings,
+                                                                           admin: AdminClient, tmp_path: Path) -> None:
+    # Given a short run of the pipeline's floor
+    bench = Bench(test_settings, tmp_path, "floor", "--jobs", "200")
+    try:
+        prefix = bench.prefix()
+        assert bench.wait() == 0, bench.stderr.read_text()
+    finally:
+        bench.stop()
+    # Then its stand-ins wrote what the real processes write for a job (records, and markers of
+    # the transactions), each process's CPU is measured, and nothing of its prefix is left
+    figures = json.loads(bench.stdout.read_text())
+    assert figures["jobs"] == 200 and figures["end_to_end_jobs_per_s"] > 0
+    offsets = figures["kafka_offsets_per_job"]
+    assert offsets["commands"] >= 2 and offsets["events"] >= 5 and offsets["assignments"] >= 1, offsets
+    assert offsets["state-processor-changelog"] >= 2 and offsets["dispatcher-changelog"] >= 2, offsets
+    assert {"state-processor", "dispatcher", "projector", "worker-0", "worker-1", "bench client"} <= set(
+        figures["cpu_ms_per_job"])
+    assert _left(admin, prefix) == ([], [])
+    assert bench.session_processes() == []
