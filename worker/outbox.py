@@ -3,14 +3,17 @@
 A finish report is the only record of how an execution ended. librdkafka holds an undelivered
 message in memory (five minutes by default) and loses it with the process, so a worker that dies
 while the broker is away would leave its job to run again. Before producing one, the worker
-appends it (one JSON line, one write) to the current segment of its own directory of the outbox;
-a segment is deleted once the broker has acknowledged every report in it (acks=all: durable, so
-the state processor will decide it), and the next begins after ``SEGMENT_REPORTS`` reports or
-when the current one is all acknowledged. A file per report (written, renamed, deleted) took a
-quarter of a worker's CPU under load (py-spy, ``jobstream bench e2e --kind inline``). A worker
-resends what is still unacknowledged every ``RESEND_EVERY_S`` while it runs; a worker that takes
-over a segment resends every report in it, some perhaps acknowledged already: harmless, because a
-report's id is deterministic and a repeat decides nothing.
+appends it (one JSON line, one write) to the current segment of its own directory of the outbox.
+A segment all acknowledged by the broker (acks=all: durable, so the state processor will decide
+it) is emptied if current, deleted otherwise; the next segment begins after ``SEGMENT_REPORTS``
+reports. A file per report (written, renamed, deleted) took a quarter of a worker's CPU under
+load (py-spy, ``jobstream bench e2e --kind inline``). Every ``due`` (each heartbeat) rewrites the
+reports still unacknowledged into a new segment and deletes the older ones, so a report that
+stays unacknowledged does not keep acknowledged ones on disk. A worker resends what is
+unacknowledged every ``RESEND_EVERY_S`` while it runs; a worker that takes over a segment resends
+every report in it, some perhaps acknowledged within the last heartbeat: harmless, because a
+report's id is deterministic and a recent repeat decides nothing (a job remembers its last 64
+command ids).
 
 The file is not fsynced: it outlives the process (killed, crashed, restarted by its supervisor),
 not the host. A host that crashes loses its worker anyway, and the monitor's loss sends its
@@ -32,6 +35,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 RESEND_EVERY_S = 30.0  # a report not acknowledged by then is produced again
 SEGMENT_REPORTS = 1000  # a segment takes this many reports at most, then the next begins
 SEGMENTS = "reports-*.jsonl"
+SEGMENT_FILES = "reports-*"  # with those set aside as unreadable
 LOCK_FILE = ".lock"
 
 
@@ -53,6 +58,13 @@ class Kept:
     mac: bytes | None = None  # its worker's signature (core/report_keys.py): whoever resends it, it is that worker's
 
 
+@dataclass
+class _Segment:
+    path: Path
+    file: BinaryIO
+    lines: int = 0  # since it began or was last emptied
+
+
 class Outbox:
     def __init__(self, root: Path, owner: str) -> None:
         self.root, self.directory = root, root / base64.urlsafe_b64encode(owner.encode()).decode()
@@ -60,70 +72,99 @@ class Outbox:
         self._lock = _locked(self.directory)
         if self._lock is None:
             raise RuntimeError(f"the outbox {self.directory} is held by another live process")
+        # A delivery callback runs on whichever thread polls or flushes the producer.
+        self._guard = threading.Lock()
         self.sent_at: dict[str, float] = {}  # command id -> when this process last produced it
         self.pending: dict[str, Kept] = {}  # kept, not yet acknowledged
         self.segment_of: dict[str, Path] = {}
         self.unacknowledged: Counter[Path] = Counter()  # per segment
-        self.segment: BinaryIO | None = None  # the one appended to
-        self.segment_path = self.directory / _segment_name(0)
-        self.appended = 0
-        self.next_number = 1 + max((_segment_number(path) for path in self.directory.glob(SEGMENTS)), default=-1)
+        self.current: _Segment | None = None  # the one appended to
+        # never a number used before here, set aside (.unreadable) ones included
+        self.next_number = 1 + max((_segment_number(path) for path in self.directory.glob(SEGMENT_FILES)), default=-1)
         self._take_over(self.directory)  # what an earlier process of this worker left
 
     def close(self) -> None:
         """Give up the directory (as the process's end does): another worker may take its reports."""
-        if self.segment is not None:
-            self.segment.close()
-            self.segment = None
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+        with self._guard:
+            if self.current is not None and not self.unacknowledged[self.current.path]:
+                self.current.path.unlink(missing_ok=True)
+            self._end_segment()
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
     def keep(self, report: Kept) -> None:
-        """Append the report to the current segment before it is produced."""
-        if report.command_id in self.pending:
-            return
-        segment = self.segment or self._begin_segment()
-        segment.write(json.dumps(_document(report)).encode() + b"\n")
-        self.pending[report.command_id], self.segment_of[report.command_id] = report, self.segment_path
-        self.unacknowledged[self.segment_path] += 1
-        self.appended += 1
-        if self.appended >= SEGMENT_REPORTS:
-            self._end_segment()
+        """Append the report to the current segment before it is produced. A report kept already
+        (the same command id, so the same report) is not written twice."""
+        with self._guard:
+            if report.command_id not in self.pending:
+                self._append(report)
 
     def delivered(self, command_id: str) -> None:
-        self.sent_at.pop(command_id, None)
-        self.pending.pop(command_id, None)
-        path = self.segment_of.pop(command_id, None)
-        if path is None:
-            return  # kept by another process, or acknowledged twice
-        self.unacknowledged[path] -= 1
-        if self.unacknowledged[path] == 0:
+        with self._guard:
+            self.sent_at.pop(command_id, None)
+            self.pending.pop(command_id, None)
+            path = self.segment_of.pop(command_id, None)
+            if path is None:
+                return  # kept by another process, or acknowledged twice
+            self.unacknowledged[path] -= 1
+            if self.unacknowledged[path]:
+                return
             del self.unacknowledged[path]
-            if path == self.segment_path:
-                self._end_segment()
-            path.unlink(missing_ok=True)
+            if self.current is not None and path == self.current.path:
+                self.current.file.truncate(0)  # emptied, not deleted: no new file per report at a low rate
+                self.current.lines = 0
+            else:
+                path.unlink(missing_ok=True)
 
     def due(self, now: float) -> list[Kept]:
         """Reports to produce (again): never sent by this process, or not acknowledged for a while;
         a dead worker's among them."""
-        self._adopt_orphans()
-        return [report for command_id, report in self.pending.items()
-                if now - self.sent_at.get(command_id, -RESEND_EVERY_S) >= RESEND_EVERY_S]
+        with self._guard:
+            self._adopt_orphans()
+            self._compact()
+            return [report for command_id, report in self.pending.items()
+                    if now - self.sent_at.get(command_id, -RESEND_EVERY_S) >= RESEND_EVERY_S]
 
     def sending(self, command_id: str, now: float) -> None:
-        self.sent_at[command_id] = now
+        with self._guard:
+            self.sent_at[command_id] = now
 
-    def _begin_segment(self) -> BinaryIO:
-        self.segment_path = self.directory / _segment_name(self.next_number)
-        self.segment = self.segment_path.open("ab", buffering=0)  # unbuffered: a report, a write
-        self.appended, self.next_number = 0, self.next_number + 1
-        return self.segment
+    def _append(self, report: Kept) -> None:
+        segment = self.current or self._begin_segment()
+        segment.file.write(json.dumps(_document(report)).encode() + b"\n")
+        segment.file.flush()  # the whole line, in one write as a rule
+        self.pending[report.command_id], self.segment_of[report.command_id] = report, segment.path
+        self.unacknowledged[segment.path] += 1
+        segment.lines += 1
+        if segment.lines >= SEGMENT_REPORTS:
+            self._end_segment()
+
+    def _begin_segment(self) -> _Segment:
+        path = self.directory / _segment_name(self.next_number)
+        self.current, self.next_number = _Segment(path, path.open("ab")), self.next_number + 1
+        return self.current
 
     def _end_segment(self) -> None:
-        if self.segment is not None:
-            self.segment.close()
-            self.segment = None
+        if self.current is not None:
+            self.current.file.close()
+            self.current = None
+
+    def _compact(self) -> None:
+        """Rewrite the unacknowledged reports of every segment holding acknowledged ones, or of one
+        no longer appended to, into a new segment; delete those."""
+        if self.current is not None and self.current.lines > self.unacknowledged[self.current.path]:
+            self._end_segment()
+        current = self.current.path if self.current is not None else None
+        stale = {path for path in self.unacknowledged if path != current}
+        if not stale:
+            return
+        moving = [self.pending[command_id] for command_id, path in self.segment_of.items() if path in stale]
+        for report in moving:
+            self._append(report)
+        for path in stale:
+            del self.unacknowledged[path]
+            path.unlink(missing_ok=True)
 
     def _take_over(self, directory: Path) -> None:
         """Keep the reports of ``directory``'s segments (and single files of earlier releases) in our
@@ -133,8 +174,12 @@ class Outbox:
         for path in sorted(directory.glob("*.json")):
             report = self._read(path)
             if report is not None:
-                self.keep(report)
+                self._keep_taken(report)
                 path.unlink(missing_ok=True)
+
+    def _keep_taken(self, report: Kept) -> None:
+        if report.command_id not in self.pending:
+            self._append(report)
 
     def _take_segment(self, path: Path) -> None:
         try:
@@ -144,8 +189,8 @@ class Outbox:
         unreadable = 0
         for line in lines[:-1]:  # the last is empty, or cut short by a crash inside a write
             try:
-                self.keep(_kept(json.loads(line)))
-            except (ValueError, KeyError):
+                self._keep_taken(_kept(json.loads(line)))
+            except (ValueError, KeyError, TypeError, AttributeError):
                 unreadable += 1
         if unreadable:  # not ours to guess at: set aside, said once
             path.replace(path.with_suffix(".unreadable"))
@@ -159,7 +204,7 @@ class Outbox:
             return _kept(json.loads(path.read_text()))
         except FileNotFoundError:
             return None  # delivered meanwhile, by another worker
-        except (ValueError, KeyError) as error:  # not ours to guess at: set aside, said once
+        except (ValueError, KeyError, TypeError, AttributeError) as error:  # not ours to guess at: set aside
             path.replace(path.with_suffix(".unreadable"))
             log.error("outbox file %s is unreadable (%s); set aside as .unreadable", path, error)
             return None
@@ -168,7 +213,7 @@ class Outbox:
         for path in self.root.glob("*.json"):  # written by a release that kept no directory per worker
             report = self._read(path)
             if report is not None:
-                self.keep(report)
+                self._keep_taken(report)
                 path.unlink(missing_ok=True)
         for directory in self.root.iterdir():
             if directory.is_dir() and directory != self.directory:

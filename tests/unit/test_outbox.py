@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,7 +66,8 @@ def test_reports_of_releases_with_a_file_per_report_are_taken_over(tmp_path: Pat
     assert sorted(outbox.due(now=0.0), key=lambda kept: kept.command_id) == [REPORT, other]
     outbox.delivered(REPORT.command_id)
     outbox.delivered(other.command_id)
-    assert _files(tmp_path) == [f"{_directory('worker-c')}/.lock"]
+    assert _files(tmp_path) == [f"{_directory('worker-c')}/.lock", f"{_directory('worker-c')}/reports-0000000000.jsonl"]
+    assert _on_disk(tmp_path) == {"reports-0000000000.jsonl": []}
 
 
 def test_a_segment_goes_once_every_report_in_it_is_acknowledged(tmp_path: Path,
@@ -72,17 +77,68 @@ def test_a_segment_goes_once_every_report_in_it_is_acknowledged(tmp_path: Path,
     reports = [Kept(f"e-{n}:finished", "jobstream.commands", b"job", b"v") for n in range(3)]
     for report in reports:
         outbox.keep(report)
-    own = _directory("worker-a")
-    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000000.jsonl", f"{own}/reports-0000000001.jsonl"]
+    assert _on_disk(tmp_path) == {"reports-0000000000.jsonl": ["e-0:finished", "e-1:finished"],
+                                  "reports-0000000001.jsonl": ["e-2:finished"]}
 
     outbox.delivered(reports[0].command_id)  # its segment still holds an unacknowledged report
-    assert len(_files(tmp_path)) == 3
+    assert len(_on_disk(tmp_path)) == 2
     outbox.delivered(reports[1].command_id)
-    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000001.jsonl"]
-    outbox.delivered(reports[2].command_id)  # the current segment, all acknowledged: it goes too
-    assert _files(tmp_path) == [f"{own}/.lock"]
-    outbox.keep(REPORT)  # and the next report begins a new one
-    assert _files(tmp_path) == [f"{own}/.lock", f"{own}/reports-0000000002.jsonl"]
+    assert _on_disk(tmp_path) == {"reports-0000000001.jsonl": ["e-2:finished"]}
+    outbox.delivered(reports[2].command_id)  # the current segment, all acknowledged: emptied
+    assert _on_disk(tmp_path) == {"reports-0000000001.jsonl": []}
+    outbox.keep(REPORT)  # and appended to again
+    assert _on_disk(tmp_path) == {"reports-0000000001.jsonl": [REPORT.command_id]}
+
+
+def test_a_report_left_unacknowledged_keeps_no_acknowledged_one_on_disk(tmp_path: Path) -> None:
+    # Given a worker whose first report stays unacknowledged while later ones are acknowledged
+    outbox = Outbox(tmp_path, "worker-a")
+    stuck, *acknowledged = [Kept(f"e-{n}:finished", "jobstream.commands", b"job", b"v") for n in range(3)]
+    for report in (stuck, *acknowledged):
+        outbox.keep(report)
+    for report in acknowledged:
+        outbox.delivered(report.command_id)
+
+    # When its heartbeat asks what is due, and then it dies
+    assert outbox.due(now=0.0) == [stuck]
+    assert list(_on_disk(tmp_path).values()) == [[stuck.command_id]]
+    outbox.close()
+
+    # Then the next worker sends the unacknowledged report only
+    assert Outbox(tmp_path, "worker-b").due(now=0.0) == [stuck]
+
+
+@pytest.fixture
+def frequent_thread_switches() -> Iterator[None]:
+    """Threads switch as often as the interpreter can, so that races show."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("frequent_thread_switches")
+def test_acknowledgements_from_another_thread_lose_nothing(tmp_path: Path) -> None:
+    # A delivery callback runs on whichever thread polls or flushes the producer.
+    outbox = Outbox(tmp_path, "worker-a")
+    kept: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def acknowledge() -> None:
+        while (command_id := kept.get()) is not None:
+            outbox.delivered(command_id)
+
+    acknowledger = threading.Thread(target=acknowledge)
+    acknowledger.start()
+    for n in range(5 * outbox_module.SEGMENT_REPORTS):
+        report = Kept(f"e-{n}:finished", "jobstream.commands", b"job", b"v")
+        outbox.keep(report)
+        kept.put(report.command_id)
+    kept.put(None)
+    acknowledger.join()
+    assert outbox.pending == {}
+    assert all(lines == [] for lines in _on_disk(tmp_path).values())
 
 
 def test_a_restarted_worker_sends_what_it_kept_before(tmp_path: Path) -> None:
@@ -92,7 +148,8 @@ def test_a_restarted_worker_sends_what_it_kept_before(tmp_path: Path) -> None:
     again = Outbox(tmp_path, "worker-a")
     assert again.due(now=0.0) == [REPORT]
     again.delivered(REPORT.command_id)
-    assert _files(tmp_path) == [f"{_directory('worker-a')}/.lock"]
+    again.close()
+    assert _on_disk(tmp_path) == {}
 
 
 def test_a_line_cut_short_is_dropped_and_a_broken_segment_is_set_aside(tmp_path: Path) -> None:
@@ -122,6 +179,12 @@ def _legacy_file(path: Path, report: Kept) -> None:
 
 def _files(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def _on_disk(root: Path) -> dict[str, list[str]]:
+    """Each segment under ``root`` (by file name) with the command ids of its reports."""
+    return {path.name: [json.loads(line)["command_id"] for line in path.read_bytes().splitlines()]
+            for path in sorted(root.rglob("reports-*.jsonl"))}
 
 
 def _directory(owner: str) -> str:
