@@ -250,7 +250,7 @@ class Engine(Generic[V]):
         if outcome is Outcome.UNKNOWN:  # aborting is not safe: a new producer's init fences it
             log.warning("transaction's outcome unknown (%s); its %d partitions are consumed again", error, len(firsts))
             self.measures.aborted.inc()
-            overlay.drop()
+            overlay.doubt()
             self.processor.aborted()
             self._seek(firsts)
             self._renew_producer("the last transaction's outcome is unknown")

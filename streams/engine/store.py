@@ -24,12 +24,22 @@ class Stores(Generic[V]):
 
     def __init__(self) -> None:
         self.tables: dict[int, dict[str, V]] = {}
+        # Keys a transaction of unknown outcome changed: the changelog may hold a value for them
+        # that the table does not, until the partition is restored again.
+        self.doubted: dict[int, set[str]] = {}
 
     def install(self, partition: int, table: dict[str, V]) -> None:
         self.tables[partition] = table
+        self.doubted.pop(partition, None)
 
     def drop(self, partition: int) -> None:
         self.tables.pop(partition, None)
+        self.doubted.pop(partition, None)
+
+    def may_hold(self, partition: int, key: str) -> bool:
+        """Whether the changelog may hold a value for the key: the table has it, or doubts it."""
+        table = self.tables.get(partition)
+        return table is None or key in table or key in self.doubted.get(partition, ())
 
     def owns(self, partition: int) -> bool:
         return partition in self.tables
@@ -64,14 +74,16 @@ class Overlay(Generic[V]):
 
     def changes(self) -> Iterator[tuple[int, str, V | None]]:
         """Each staged key once, with its last value (None: deleted). A key deleted that the
-        committed store does not hold (put and deleted by this transaction, as a ready execution
-        the dispatcher assigns in the batch it arrived in) changed nothing: no tombstone for it."""
+        changelog cannot hold (put and deleted by this transaction, as a ready execution the
+        dispatcher assigns in the batch it arrived in) changed nothing: no tombstone for it. The
+        table holds what the changelog holds (restored from it, changed only by commits) but for
+        the keys of a transaction whose outcome was unknown (``doubt``). Read before ``apply``."""
+        may_hold = self.stores.may_hold
         for partition, staged in self.staged.items():
-            table = self.stores.tables.get(partition, {})
             for key, value in staged.items():
                 if value is not _DELETED:
                     yield partition, key, value  # type: ignore[misc]
-                elif key in table:
+                elif may_hold(partition, key):
                     yield partition, key, None
 
     def apply(self) -> None:
@@ -88,4 +100,10 @@ class Overlay(Generic[V]):
         self.staged = {}
 
     def drop(self) -> None:
+        self.staged = {}
+
+    def doubt(self) -> None:
+        """This transaction's outcome is unknown: it may have committed, its changes are dropped."""
+        for partition, staged in self.staged.items():
+            self.stores.doubted.setdefault(partition, set()).update(staged)
         self.staged = {}

@@ -51,6 +51,28 @@ def test_a_key_put_and_deleted_by_one_transaction_changes_nothing_on_the_changel
     assert stores.tables == {0: {"b": "committed-b"}, 1: {}}
 
 
+def test_keys_of_a_transaction_of_unknown_outcome_get_their_tombstones_until_restored() -> None:
+    # Given a transaction that put a key and whose commit's outcome is unknown (it may have committed)
+    stores = _stores()
+    unknown = Overlay(stores)
+    unknown.put(1, "new", "staged")
+    unknown.doubt()
+    assert stores.tables[1] == {}
+
+    # Then the next one that puts and deletes that key deletes it on the changelog too
+    again = Overlay(stores)
+    again.put(1, "new", "staged")
+    again.put(1, "new", None)
+    assert list(again.changes()) == [(1, "new", None)]
+
+    # until the partition is restored from its changelog
+    stores.install(1, {})
+    after_restore = Overlay(stores)
+    after_restore.put(1, "new", "staged")
+    after_restore.put(1, "new", None)
+    assert list(after_restore.changes()) == []
+
+
 def test_an_aborted_transaction_leaves_nothing() -> None:
     stores = _stores()
     overlay = Overlay(stores)
