@@ -97,8 +97,7 @@ class Outbox:
         """Append the report to the current segment before it is produced. A report kept already
         (the same command id, so the same report) is not written twice."""
         with self._guard:
-            if report.command_id not in self.pending:
-                self._append(report)
+            self._keep_once(report)
 
     def delivered(self, command_id: str) -> None:
         with self._guard:
@@ -172,14 +171,18 @@ class Outbox:
         for path in sorted(directory.glob(SEGMENTS), key=_segment_number):
             self._take_segment(path)
         for path in sorted(directory.glob("*.json")):
-            report = self._read(path)
-            if report is not None:
-                self._keep_taken(report)
-                path.unlink(missing_ok=True)
+            self._take_file(path)
 
-    def _keep_taken(self, report: Kept) -> None:
+    def _keep_once(self, report: Kept) -> None:
         if report.command_id not in self.pending:
             self._append(report)
+
+    def _take_file(self, path: Path) -> None:
+        """A report in a file of its own, as releases before segments kept them."""
+        report = self._read(path)
+        if report is not None:
+            self._keep_once(report)
+            path.unlink(missing_ok=True)
 
     def _take_segment(self, path: Path) -> None:
         try:
@@ -189,7 +192,7 @@ class Outbox:
         unreadable = 0
         for line in lines[:-1]:  # the last is empty, or cut short by a crash inside a write
             try:
-                self._keep_taken(_kept(json.loads(line)))
+                self._keep_once(_kept(json.loads(line)))
             except (ValueError, KeyError, TypeError, AttributeError):
                 unreadable += 1
         if unreadable:  # not ours to guess at: set aside, said once
@@ -199,7 +202,6 @@ class Outbox:
             path.unlink(missing_ok=True)
 
     def _read(self, path: Path) -> Kept | None:
-        """A report in a file of its own, as releases before segments kept them."""
         try:
             return _kept(json.loads(path.read_text()))
         except FileNotFoundError:
@@ -211,10 +213,7 @@ class Outbox:
 
     def _adopt_orphans(self) -> None:
         for path in self.root.glob("*.json"):  # written by a release that kept no directory per worker
-            report = self._read(path)
-            if report is not None:
-                self._keep_taken(report)
-                path.unlink(missing_ok=True)
+            self._take_file(path)
         for directory in self.root.iterdir():
             if directory.is_dir() and directory != self.directory:
                 self._adopt(directory)
