@@ -8,16 +8,16 @@ notifications at commit, so a listener that hears a job_id can read that job's r
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
+from psycopg.types.json import set_json_loads
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
 
 from jobstream.outage import Outage
@@ -25,7 +25,7 @@ from jobstream.retrying import reconnect_backoff
 from jobstream.schemas import CommandResult, Record
 
 from .batch import Batch, wanted
-from .command_results import results_of
+from .command_results import REJECTIONS, results_of
 from .rows import AuditRow, EventRow, ExecutionRow, JobRow, PoisonedRow, Row, TemplateRow, WorkerRow, columns
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,12 @@ UPSERT_EXECUTION = _upsert(ExecutionRow, "executions", "execution_id", guard=Non
 INSERT_EVENT = _insert(EventRow, "job_events", "ON CONFLICT DO NOTHING")
 INSERT_POISONED = _insert(PoisonedRow, "poisoned_commands", "ON CONFLICT DO NOTHING")
 INSERT_AUDIT = _insert(AuditRow, "audit_log", "ON CONFLICT DO NOTHING")
-SELECT_CAUSED = (f"SELECT {', '.join(columns(EventRow))} FROM job_events WHERE causation_id = ANY(%s) "
-                 "ORDER BY job_id, seq")
+# A result needs an event's payload only for a rejection's reason: the others (a submission's whole
+# spec) stay in Postgres.
+_CAUSED_COLUMNS = ", ".join(
+    c if c != "payload" else f"CASE WHEN type IN ({', '.join(map(repr, sorted(REJECTIONS)))}) THEN payload "
+                             "ELSE '{}'::jsonb END" for c in columns(EventRow))
+SELECT_CAUSED = f"SELECT {_CAUSED_COLUMNS} FROM job_events WHERE causation_id = ANY(%s) ORDER BY job_id, seq"
 SELECT_POISONED = _select(PoisonedRow, "poisoned_commands", "command_id", lock=False)
 UPSERT_TEMPLATE = _upsert(TemplateRow, "templates", "name", guard="latest")
 SELECT_OFFSETS = "SELECT topic, partition, next_offset FROM projection_offsets WHERE topic = ANY(%s)"
@@ -85,20 +89,15 @@ _NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
-# Row values are JSON trees built from records, never cyclic: skipping the cycle check saves ~10%.
-_ROWS_ENCODER = json.JSONEncoder(default=_json_default, allow_nan=False, check_circular=False,
-                                 separators=(",", ":"))
-
-
 def rows_json(cls: type[Row], rows: Sequence[Row]) -> str:
-    """Rows as the JSON array jsonb_populate_recordset reads: one object per row, keyed by column."""
+    """Rows as the JSON array jsonb_populate_recordset reads: one object per row, keyed by column.
+    orjson writes datetimes as isoformat does and is several times faster than the stdlib's encoder,
+    which was a fifth of the projector's CPU."""
     cols = columns(cls)
-    text = _ROWS_ENCODER.encode([dict(zip(cols, row, strict=True)) for row in rows])
+    text = orjson.dumps([dict(zip(cols, row, strict=True)) for row in rows], default=_json_default).decode()
     return _NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
@@ -110,6 +109,7 @@ def prepare_connection(conn: psycopg.Connection[Any]) -> None:
     where a batch's statement runs in a few: no JIT on this connection."""
     conn.execute("SET enable_seqscan = off")
     conn.execute("SET jit = off")
+    set_json_loads(orjson.loads, conn)  # the payloads read back for command results
 
 
 def load_batch(conn: psycopg.Connection[Any], records: Sequence[Record]) -> Batch:

@@ -66,4 +66,5 @@ def test_every_command_has_a_fate_by_its_id(stack: httpx.Client, test_settings: 
     statuses = {command_id: latest()[command_id].status for command_id in (accepted, rejected, poisoned)}
     assert statuses == {accepted: CommandStatus.ACCEPTED, rejected: CommandStatus.REJECTED,
                         poisoned: CommandStatus.POISONED}
+    assert latest()[rejected].reason == f"job {job_id} already exists"  # the rejection's payload was read back
     results.close()
