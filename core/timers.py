@@ -9,6 +9,8 @@ next fire), so a job that was not scheduled has nothing to disarm, and a plain j
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobstream.core.decide import retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, Status, evolve
@@ -49,17 +51,21 @@ def timer_change(event: JobEvent) -> TimerChange | None:
     return None
 
 
-def timer_changes(before: JobState, events: list[JobEvent]) -> list[TimerChange]:
-    """The changes worth sending for a decision (``before`` then ``events``), in order."""
+def timer_changes(before: JobState, events: list[JobEvent],
+                  states: Sequence[JobState] | None = None) -> list[TimerChange]:
+    """The changes worth sending for a decision (``before`` then ``events``), in order. ``states``,
+    the state before each event, saves folding them again where the caller has them."""
     changes = [timer_change(event) for event in events]
     if not any(changes):
         return []
     out: list[TimerChange] = []
     state = before
-    for event, change in zip(events, changes, strict=True):
+    for i, (event, change) in enumerate(zip(events, changes, strict=True)):
+        if states is not None:
+            state = states[i]
         if change is not None and (change.arm or state.status == Status.SCHEDULED):
             out.append(change)
-        if event is not events[-1]:
+        if states is None and event is not events[-1]:
             state = evolve(state, event)  # the status before the next event, by the one state machine
     return out
 

@@ -7,6 +7,8 @@ so a replayed decision sends the same messages again, and every receiver tolerat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobstream.core.follow_ups import follow_up_commands
 from jobstream.core.state import ACTIVE, JobState, Status
 from jobstream.core.timers import timer_changes
@@ -28,11 +30,13 @@ from jobstream.schemas import (
 Message = tuple[str, str, Record]  # (topic, key, record)
 
 
-def messages(topics: Topics, before: JobState, after: JobState, events: list[JobEvent]) -> list[Message]:
-    """Every message a decision (``before`` -> ``events`` -> ``after``) sends to others. Pure."""
+def messages(topics: Topics, before: JobState, after: JobState, events: list[JobEvent],
+             states: Sequence[JobState] | None = None) -> list[Message]:
+    """Every message a decision (``before`` -> ``events`` -> ``after``) sends to others. Pure.
+    ``states``: the state before each event, where the caller folded them already."""
     out = [message for event in events for message in _messages(topics, before, after, event)]
     out += [(topics.commands, c.envelope.job_id, c) for c in follow_up_commands(before, after, events)]
-    out += [(topics.timer_requests, change.job_id, change) for change in timer_changes(before, events)]
+    out += [(topics.timer_requests, change.job_id, change) for change in timer_changes(before, events, states)]
     return out
 
 

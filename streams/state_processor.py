@@ -164,18 +164,19 @@ class StateHandler:
         started = time.perf_counter()
         before = batch.get(partition, job_id) or JobState(job_id)
         try:
-            events, after = self._decide(before, command, len(message.value() or b""))
+            events, states = self._decide(before, command, len(message.value() or b""))
         except UndecidableCommand as error:  # set aside: it must not stall its partition
             self.tally.commands[kind, namespace_of(before, command)] += 1
             log.error("%s", error, exc_info=error.__cause__)
             self._set_aside(message, str(error), batch)
             return
+        after = states[-1]
         namespace = namespace_of(after, command)
         self.tally.commands[kind, namespace] += 1
         if not events:
             self.tally.ignored[kind, namespace] += 1
             return
-        self._send(before, after, events, namespace, partition, batch)
+        self._send(states, events, namespace, partition, batch)
         batch.put(partition, job_id, after)
         self.timers.decided(before, after, partition)
         if after.status in SETTLED and before.status not in SETTLED and after.updated_at is not None:
@@ -199,23 +200,25 @@ class StateHandler:
                 return None
         return record
 
-    def _decide(self, before: JobState, command: Command, size: int) -> tuple[list[JobEvent], JobState]:
-        """The decision and the state after it, before anything is sent: a raise leaves nothing half-sent."""
+    def _decide(self, before: JobState, command: Command, size: int) -> tuple[list[JobEvent], list[JobState]]:
+        """The decision and the states it goes through (``before``, then the state after each
+        event), before anything is sent: a raise leaves nothing half-sent."""
         try:
             refusal = size_refusal(size) or shell_refusal(before, command, self.shell_namespaces)
             now = self.clock()
             events = refuse(before, command, now, refusal) if refusal else decide(before, command, now)
-            after = before
+            states = [before]
             for event in events:
-                after = evolve(after, event)
-            return events, after
+                states.append(evolve(states[-1], event))
+            return events, states
         except Exception as error:  # decide never raises by design
             raise UndecidableCommand(f"{command.envelope.type} {command.envelope.command_id} for job "
                                      f"{command.envelope.job_id}: decide failed: {type(error).__name__}: {error}"
                                      ) from error
 
-    def _send(self, before: JobState, after: JobState, events: list[JobEvent], namespace: str, partition: int,
+    def _send(self, states: list[JobState], events: list[JobEvent], namespace: str, partition: int,
               batch: Batch[JobState]) -> None:
+        before, after = states[0], states[-1]
         encode, key, topic = self.codec.encode, after.job_id.encode(), self.topics.events
         for event in events:  # co-partitioned: the events of a job go where its commands are
             batch.send(topic, key, encode(event, topic), partition)
@@ -225,7 +228,7 @@ class StateHandler:
                 self.tally.rejections[counted] += 1
         self.tally.stages += stage_latencies(before, events)
         self.tally.finished.update((result, namespace) for result in finished_results(events))
-        for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events):
+        for out_topic, out_key, record in side_effect_messages(self.topics, before, after, events, states):
             batch.send(out_topic, out_key.encode(), encode(record, out_topic), self.partition_of(out_key))
 
     def _forward(self, message: Message, home: int, batch: Batch[JobState]) -> None:

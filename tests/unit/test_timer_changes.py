@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from hypothesis import given, settings
+
 from jobstream.core.decide import decide, retry_timer_id
 from jobstream.core.scheduling import schedule_timer_id
 from jobstream.core.state import JobState, evolve
@@ -33,6 +35,7 @@ from jobstream.schemas import (
     TimerPurpose,
 )
 from tests.unit.builders import T0, command, retrying, spec
+from tests.unit.test_decide_properties import build, recipes
 
 
 def envelope(seq: int = 1) -> Envelope:
@@ -79,11 +82,14 @@ def test_a_schedule_arms_its_next_fire_alone_and_a_pause_or_its_end_disarms_it()
 
 
 def run(state: JobState, cmd, now=T0) -> tuple[JobState, list[TimerChange]]:  # type: ignore[no-untyped-def]
+    """The decision's changes, the same whether timer_changes folds the states or is given them."""
     events = decide(state, cmd, now)
     changes = timer_changes(state, events)
+    states = [state]
     for event in events:
-        state = evolve(state, event)
-    return state, changes
+        states.append(evolve(states[-1], event))
+    assert timer_changes(state, events, states) == changes
+    return states[-1], changes
 
 
 def test_a_plain_job_sends_no_timer_change_at_all() -> None:
@@ -112,3 +118,12 @@ def test_a_retry_arms_then_its_fire_disarms_and_a_cancel_while_scheduled_disarms
 def test_a_scheduled_job_arms_at_submission() -> None:
     _, sent = run(JobState("j"), command(SubmitJob, job_id="j", spec=spec(schedule=Schedule(every_s=60))))
     assert [len(c.arm) for c in sent] == [1] and sent[0].arm[0].purpose == TimerPurpose.SCHEDULE
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipes)
+def test_changes_given_the_folded_states_are_the_changes_folded_here(steps: list[tuple[Any, ...]]) -> None:
+    """The state processor hands over the states it folded; any decision sends the same changes."""
+    state = JobState("job-1")
+    for kind, offset, outcome, code, with_retry in steps:
+        state, _ = run(state, build(kind, state, offset, outcome, code, with_retry))
