@@ -67,7 +67,11 @@ def engine_producer_config(settings: Settings, config: EngineConfig, transaction
         "transaction.timeout.ms": config.transaction_timeout_ms,
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": 1,  # commit flushes at once; this only batches records produced together
+        # Nothing is readable before the commit, and the commit flushes at once whatever the linger
+        # (librdkafka >= 1.8): a transaction's records of a partition go in one produce request at
+        # the commit instead of one per millisecond of the batch (at 1 ms: 1.79 produce requests
+        # per job in a burst, 1.19 at 100 ms; the idle latency did not move).
+        "linger.ms": 100,
         # A transaction begun right after the previous commit is often told CONCURRENT_TRANSACTIONS
         # while the coordinator still writes that commit's markers; librdkafka retries after this
         # backoff, 100 ms by default: send_offsets_to_transaction then took 94 ms p50 here, 3.6 ms
