@@ -135,11 +135,13 @@ class EventWatch:
         self.consumer.subscribe([Topics(settings.topic_prefix).events])
 
     def until_done(self, record: Callable[[Any, set[str]], None], remaining: set[str], timeout_s: float,
-                   what: str = "jobs") -> None:
+                   what: str = "jobs", alive: Callable[[], None] = lambda: None) -> None:
         """Fold events in with ``record(event, remaining)``, which removes what has finished,
-        until nothing remains; TimeoutError after ``timeout_s``."""
+        until nothing remains; TimeoutError after ``timeout_s``. ``alive`` raises if the stack
+        can no longer finish (a process of it ended)."""
         deadline = time.monotonic() + timeout_s
         while remaining:
+            alive()
             if time.monotonic() > deadline:
                 named = ", ".join(sorted(remaining)[:5])
                 raise TimeoutError(f"{len(remaining)} {what} unfinished after {timeout_s}s: {named}")
@@ -152,7 +154,8 @@ class EventWatch:
         self.consumer.close()
 
 
-def await_completion(settings: Settings, result: E2EResult, timeout_s: float) -> None:
+def await_completion(settings: Settings, result: E2EResult, timeout_s: float,
+                     alive: Callable[[], None] = lambda: None) -> None:
     watch = EventWatch(settings, batched=True)
     total = len(result.jobs)
 
@@ -162,7 +165,8 @@ def await_completion(settings: Settings, result: E2EResult, timeout_s: float) ->
 
     try:
         with progress_bar("jobs finished", "jobs", total) as update:
-            watch.until_done(lambda event, remaining: record(event, remaining, update), set(result.jobs), timeout_s)
+            watch.until_done(lambda event, remaining: record(event, remaining, update), set(result.jobs), timeout_s,
+                             alive=alive)
     finally:
         watch.close()
 

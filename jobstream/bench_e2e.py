@@ -49,21 +49,21 @@ def run_full_e2e(base: Settings, jobs: int, kinds: list[str], workers: int, slot
         raw = raw_produce_rate(run.settings)
         publisher = Publisher(run.settings)
         warm_up(run.settings, publisher)
-        results = {kind: _one_kind(run.settings, publisher, processes, metrics_ports, KINDS[kind], jobs, timeout_s,
-                                   rate, raw)
+        results = {kind: _one_kind(run, publisher, processes, metrics_ports, KINDS[kind], jobs, timeout_s, rate, raw)
                    for kind in kinds}
         return {"offered_rate_per_s": rate or "burst", "workers": workers, "slots": slots,
                 "broker_raw_produce_msgs_per_s": raw["msgs_per_s"], "kinds": results}
 
 
-def _one_kind(settings: Settings, publisher: Publisher, processes: dict[str, psutil.Process],
+def _one_kind(run: BenchRun, publisher: Publisher, processes: dict[str, psutil.Process],
               metrics_ports: dict[str, int], task: Task, jobs: int, timeout_s: float, rate: float | None,
               raw: dict[str, float]) -> dict[str, Any]:
+    settings = run.settings
     transactions_before = transactions(metrics_ports)
     cpu_before, messages_before = cpu_seconds(processes), topic_messages(settings)
     result = E2EResult()
     submit_jobs(publisher, jobs, "default", result, rate, task=task)
-    await_completion(settings, result, timeout_s)
+    await_completion(settings, result, timeout_s, alive=run.check_alive)
     cpu_after, messages_after = cpu_seconds(processes), topic_messages(settings)
     transactions_after = transactions(metrics_ports)
     summary = summarise(result, raw["msgs_per_s"])

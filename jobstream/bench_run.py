@@ -48,6 +48,7 @@ class BenchRun:
     settings: Settings
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)  # each process's, in the same order
     keep: bool = False  # set by a body whose run failed its checks: its topics are the evidence
 
     @property
@@ -62,7 +63,16 @@ class BenchRun:
                                        env={**os.environ, **self.settings.as_env()},
                                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.processes.append(process)
+        self.logs.append(log_path)
         return process
+
+    def check_alive(self) -> None:
+        """RuntimeError naming a process that ended, and its log: the run cannot finish without
+        it (nothing restarts it here), so waiting out the bench's timeout would only hide why."""
+        for process, log_path in zip(self.processes, self.logs, strict=True):
+            if (code := process.poll()) is not None:
+                raise RuntimeError(f"{log_path.stem.split('-', 1)[1]} exited with code {code} during the run; "
+                                   f"its log: {log_path}")
 
     def stop(self) -> None:
         stop_processes(self.processes)
