@@ -169,10 +169,12 @@ class _Run:
         _hand_over(self.loop, self.finished.set)
 
     def _leave(self) -> None:
-        """No stop reaches this thread from now on, and one sent too late is withdrawn."""
+        """No stop reaches this thread from now on, and one sent too late is withdrawn (only a run
+        that was stopped can have one pending: the ctypes call is not made for every run)."""
         with self.lock:
             self.thread_id = None
-            _set_async_exc(threading.get_ident(), None)
+            if self.stopped:
+                _set_async_exc(threading.get_ident(), None)
 
     def stop(self) -> None:
         if self.task is not None:
