@@ -229,8 +229,8 @@ def bench_stack(base: Settings, kind: str, workers: int, slots: int, keep: bool 
         yield BenchStack(run.settings, raw["msgs_per_s"], publisher)
 
 
-def warm_up(settings: Settings, publisher: Publisher) -> None:
+def warm_up(settings: Settings, publisher: Publisher, alive: Callable[[], None] = lambda: None) -> None:
     """A few jobs through the whole path, so start-up is not measured."""
     result = E2EResult()
     submit_jobs(publisher, 20, "default", result)
-    await_completion(settings, result, 120)
+    await_completion(settings, result, 120, alive)

@@ -48,7 +48,7 @@ def run_full_e2e(base: Settings, jobs: int, kinds: list[str], workers: int, slot
     with full_stack(base, workers, slots, keep) as (run, processes, metrics_ports):
         raw = raw_produce_rate(run.settings)
         publisher = Publisher(run.settings)
-        warm_up(run.settings, publisher)
+        warm_up(run.settings, publisher, alive=run.check_alive)
         results = {kind: _one_kind(run, publisher, processes, metrics_ports, KINDS[kind], jobs, timeout_s, rate, raw)
                    for kind in kinds}
         return {"offered_rate_per_s": rate or "burst", "workers": workers, "slots": slots,
@@ -94,7 +94,7 @@ def full_stack(base: Settings, workers: int, slots: int,
         metrics_ports = {name: free_port() for name in ENGINES}
         for name, port in metrics_ports.items():
             children[name] += ["--metrics-port", str(port)]
-        processes = {name: psutil.Process(run.spawn(*args).pid) for name, args in children.items()}
+        processes = {name: psutil.Process(run.spawn(*args, name=name).pid) for name, args in children.items()}
         processes |= infra_processes(base) | {"bench client": psutil.Process()}
         try:
             yield run, processes, metrics_ports

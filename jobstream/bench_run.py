@@ -55,9 +55,10 @@ class BenchRun:
     def prefix(self) -> str:
         return self.settings.topic_prefix
 
-    def spawn(self, *args: str) -> subprocess.Popen[bytes]:
-        """``python -m jobstream ARGS`` on the run's topics, logging to the run's log directory."""
-        log_path = self.log_dir / f"{len(self.processes)}-{args[0]}.log"
+    def spawn(self, *args: str, name: str | None = None) -> subprocess.Popen[bytes]:
+        """``python -m jobstream ARGS`` on the run's topics, logging to the run's log directory
+        (its file named after ``name``, by default the command)."""
+        log_path = self.log_dir / f"{len(self.processes)}-{name or args[0]}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen([sys.executable, "-m", "jobstream", *args],
                                        env={**os.environ, **self.settings.as_env()},

@@ -70,7 +70,8 @@ def engine_producer_config(settings: Settings, config: EngineConfig, transaction
         # Nothing is readable before the commit, and the commit flushes at once whatever the linger
         # (librdkafka >= 1.8): a transaction's records of a partition go in one produce request at
         # the commit instead of one per millisecond of the batch (at 1 ms: 1.79 produce requests
-        # per job in a burst, 1.19 at 100 ms; the idle latency did not move).
+        # per job in a burst, 1.19 at 100 ms). The price: a lone command's records now travel
+        # after send_offsets_to_transaction's round trips, not during them (docs/architecture.md).
         "linger.ms": 100,
         # A transaction begun right after the previous commit is often told CONCURRENT_TRANSACTIONS
         # while the coordinator still writes that commit's markers; librdkafka retries after this

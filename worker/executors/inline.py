@@ -152,10 +152,10 @@ class _Run:
         self.finished.set()
 
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
-        with self.lock:
-            self.thread_id, stopped = threading.get_ident(), self.stopped
         try:
             try:
+                with self.lock:  # inside the try: a stop may land as soon as thread_id is set
+                    self.thread_id, stopped = threading.get_ident(), self.stopped
                 if stopped:
                     raise InlineStopped
                 value = function(*args, **kwargs)
