@@ -58,16 +58,14 @@ def timer_changes(before: JobState, events: list[JobEvent],
     changes = [timer_change(event) for event in events]
     if not any(changes):
         return []
-    out: list[TimerChange] = []
-    state = before
-    for i, (event, change) in enumerate(zip(events, changes, strict=True)):
-        if states is not None:
-            state = states[i]
-        if change is not None and (change.arm or state.status == Status.SCHEDULED):
-            out.append(change)
-        if states is None and event is not events[-1]:
-            state = evolve(state, event)  # the status before the next event, by the one state machine
-    return out
+    if states is None:  # the status before each event, by the one state machine
+        folded = [before]
+        for event in events[:-1]:
+            folded.append(evolve(folded[-1], event))
+        states = folded
+    # zip stops at the last event: a caller's states may end with the state after it
+    return [change for state, change in zip(states, changes, strict=False)
+            if change is not None and (change.arm or state.status == Status.SCHEDULED)]
 
 
 def pending_timer(state: JobState) -> ArmedTimer | None:

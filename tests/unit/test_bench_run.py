@@ -14,8 +14,8 @@ from jobstream.config import Settings
 
 def test_a_process_that_ended_is_named_with_its_exit_code_and_log(tmp_path: Path) -> None:
     run = BenchRun(Settings(), tmp_path)
-    lasting = run.spawn("worker", "--help")  # prints its usage and exits 0
-    lasting.wait(60)
+    ended = run.spawn("worker", "--help")  # prints its usage and exits 0
+    ended.wait(60)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     run.processes.insert(0, sleeper)  # a live one first: only the ended one is named
     run.logs.insert(0, tmp_path / "0-sleeper.log")
