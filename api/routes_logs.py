@@ -46,7 +46,7 @@ def logs_router() -> APIRouter:
         status = execution["status"] if execution else None
         items = [LogChunkView.model_validate(row) for row in rows]
         complete = wrote_no_log(execution) or any(item.eof for item in items) or (
-            not items and await context.store.has_eof(execution_id))
+            not items and await context.store.has_eof(execution_id, after_seq))
         return LogPage(execution_id=execution_id, items=items, next_after_seq=items[-1].seq if items else after_seq,
                        complete=complete, finished=status in FINISHED_EXECUTION, status=status)
 

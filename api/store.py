@@ -376,11 +376,13 @@ class ReadModel:
         except psycopg.errors.UndefinedTable:
             return []  # the logs projector has not created its table yet: no logs so far
 
-    async def has_eof(self, execution_id: str) -> bool:
-        """Whether the execution's end-of-output marker has been projected."""
-        query = sql.SQL("SELECT 1 AS found FROM {} WHERE execution_id = %s AND eof LIMIT 1").format(
+    async def has_eof(self, execution_id: str, through_seq: int) -> bool:
+        """Whether the execution's end-of-output marker is at or before ``through_seq``: a reader who
+        read that far has read everything. (An eof past it may have been projected since the reader's
+        chunks were read: that reader has not seen the chunks before it yet.)"""
+        query = sql.SQL("SELECT 1 AS found FROM {} WHERE execution_id = %s AND eof AND seq <= %s LIMIT 1").format(
             self.table("execution_logs"))
         try:
-            return await self.fetch_one(query, [execution_id]) is not None
+            return await self.fetch_one(query, [execution_id, through_seq]) is not None
         except psycopg.errors.UndefinedTable:
             return False

@@ -63,7 +63,7 @@ async def _log_follow(context: ApiContext, execution_id: str, after_seq: int) ->
             yield event
         if chunks:
             after_seq, last_chunk_at = int(chunks[-1]["seq"]), time.monotonic()
-        if any(chunk.get("eof") for chunk in chunks) or not chunks and await _ended(context, execution_id,
+        if any(chunk.get("eof") for chunk in chunks) or not chunks and await _ended(context, execution_id, after_seq,
                                                                                   last_chunk_at):
             yield {"event": "end", "data": "end of output"}
             return
@@ -71,8 +71,8 @@ async def _log_follow(context: ApiContext, execution_id: str, after_seq: int) ->
             await asyncio.sleep(LOG_POLL_S)
 
 
-async def _ended(context: ApiContext, execution_id: str, last_chunk_at: float) -> bool:
-    if await context.store.has_eof(execution_id):
+async def _ended(context: ApiContext, execution_id: str, after_seq: int, last_chunk_at: float) -> bool:
+    if await context.store.has_eof(execution_id, after_seq):
         return True
     execution = await context.store.execution(execution_id)
     if wrote_no_log(execution):

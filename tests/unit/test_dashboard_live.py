@@ -46,7 +46,7 @@ class _NoChunks:
     async def log_chunks(self, *_: object) -> list[dict[str, Any]]:
         return []
 
-    async def has_eof(self, _: str) -> bool:
+    async def has_eof(self, _: str, through_seq: int) -> bool:
         return False
 
     async def execution(self, _: str) -> dict[str, Any]:
