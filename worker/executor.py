@@ -9,7 +9,7 @@ import asyncio
 
 from jobstream.schemas import ShellTask
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, RunContext, run_task
-from jobstream.worker.executors.base import ExecutorOptions
+from jobstream.worker.executors.base import ExecutorOptions, StopSignal
 from jobstream.worker.executors.child import kill_group
 from jobstream.worker.executors.output import TAIL_BYTES, TailBuffer
 
@@ -18,7 +18,7 @@ KILL_GRACE_S = ExecutorOptions.kill_grace_s
 __all__ = ["KILL_GRACE_S", "TAIL_BYTES", "ExecutionResult", "TailBuffer", "kill_group", "run_shell"]
 
 
-async def run_shell(task: ShellTask, timeout_s: float | None, cancelled: asyncio.Event,
+async def run_shell(task: ShellTask, timeout_s: float | None, cancelled: StopSignal,
                     on_started: asyncio.Future[int] | None = None) -> ExecutionResult:
     """Run ``task`` to its end, its timeout, or ``cancelled``; never raises for the task's faults."""
 

@@ -67,7 +67,7 @@ from jobstream.streams.kafka_io import (
     produce,
 )
 from jobstream.worker.allowlist import ANY_MODULE
-from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions
+from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions, StopSignal
 from jobstream.worker.outbox import Kept, Outbox
 from jobstream.worker.report_key import fetch_report_key
 from jobstream.worker.runs import run_assignment
@@ -98,7 +98,7 @@ class WorkerSpec:
 @dataclass
 class Running:
     assignment: Assignment
-    cancelled: asyncio.Event
+    cancelled: StopSignal
     task: asyncio.Task[None] | None = None
     shutdown: bool = False  # stopped because this worker is going away, not because it was asked
 
@@ -293,7 +293,7 @@ class Worker:
         if reason is not None:
             self._hand_back(assignment, reason)
             return
-        running = Running(assignment, asyncio.Event())
+        running = Running(assignment, StopSignal())
         self.running[assignment.execution_id] = running
         with log_context(job_id=assignment.job_id, execution_id=assignment.execution_id):
             running.task = asyncio.create_task(self._execute(running))  # the task keeps this context

@@ -21,7 +21,14 @@ from jobstream.core.env_from import with_values, without_refs
 from jobstream.schemas import Assignment, Outcome, ReportFinished, ReportProgress, ReportStarted
 from jobstream.schemas.actors import worker_actor
 from jobstream.streams.kafka_io import Publisher, command_envelope
-from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, RunContext, run_task
+from jobstream.worker.executors import (
+    ExecutionOutput,
+    ExecutionResult,
+    ExecutorOptions,
+    RunContext,
+    StopSignal,
+    run_task,
+)
 from jobstream.worker.log_stream import ExecutionLog
 from jobstream.worker.masking import Masker
 from jobstream.worker.progress import Progress
@@ -52,7 +59,7 @@ def job_env(assignment: Assignment) -> dict[str, str]:
 START_REPORT_DELAY_S = 0.05
 
 
-async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: asyncio.Event,
+async def run_assignment(publisher: Publisher, worker_id: str, assignment: Assignment, cancelled: StopSignal,
                          options: ExecutorOptions, secrets: SecretSource | None = None) -> ExecutionResult:
     """Run the assignment's task to its end; ReportStarted (unless it ends at once) and
     ReportProgress are sent on the way."""

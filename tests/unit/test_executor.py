@@ -9,11 +9,12 @@ from pathlib import Path
 from jobstream.infra.process import pid_alive
 from jobstream.schemas import Outcome, ShellTask
 from jobstream.worker.executor import TailBuffer, run_shell
+from jobstream.worker.executors.base import StopSignal
 
 
 def run(task: ShellTask, timeout_s: float | None = None, cancel_after_s: float | None = None):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
-        cancelled = asyncio.Event()
+        cancelled = StopSignal()
         if cancel_after_s is not None:
             asyncio.get_running_loop().call_later(cancel_after_s, cancelled.set)
         return await run_shell(task, timeout_s, cancelled)

@@ -14,6 +14,7 @@ import pytest
 from jobstream.schemas import HttpTask, Outcome, PythonTask, ShellTask
 from jobstream.worker import python_runner
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
+from jobstream.worker.executors.base import StopSignal
 from jobstream.worker.executors.child import describe_exit
 from jobstream.worker.executors.http import body_value, read_bounded, status_ok, summary
 from jobstream.worker.executors.python import task_document
@@ -31,7 +32,7 @@ def run(task: Any, options: ExecutorOptions | None = None, timeout_s: float | No
     started: list[int | None] = []
 
     async def main() -> ExecutionResult:
-        cancelled = asyncio.Event()
+        cancelled = StopSignal()
         if cancel_after_s is not None:
             asyncio.get_running_loop().call_later(cancel_after_s, cancelled.set)
         opts = options or ExecutorOptions(allowed_modules=ALLOWED)

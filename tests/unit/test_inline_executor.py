@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from jobstream.schemas import JobSpec, Outcome, PythonTask
 from jobstream.streams import metrics
 from jobstream.worker.executors import ExecutionOutput, ExecutionResult, ExecutorOptions, Piece, RunContext, run_task
 from jobstream.worker.executors import inline as inline_module
+from jobstream.worker.executors.base import StopSignal
 from jobstream.worker.executors.inline import InlineStopped, _Run
 from tests.unit.test_executors import ALLOWED, JOBS, run
 
@@ -55,6 +57,29 @@ def test_a_python_loop_is_stopped_at_its_timeout() -> None:
     assert time.monotonic() - started < 10  # stopped by the exception raised in its thread, not after 60 s
 
 
+def test_what_a_running_function_prints_reaches_its_log_before_it_ends(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    pieces: list[Piece] = []
+
+    async def main() -> ExecutionResult:
+        flushed = asyncio.Event()
+
+        def sink(piece: Piece) -> None:
+            pieces.append(piece)
+            flushed.set()
+
+        options = ExecutorOptions(allowed_modules=ALLOWED)
+        ctx = RunContext(None, StopSignal(), ExecutionOutput(sink, options=options.output), options=options)
+        running = asyncio.ensure_future(run_task(inline("wait_for_file", str(release), 30), ctx, "e-1"))
+        await asyncio.wait_for(flushed.wait(), 20)  # the output is flushed ~0.15 s after it is written
+        assert text(pieces, "stdout") == "waiting\n" and not running.done(), pieces  # while it runs
+        release.touch()
+        return await running
+
+    result = asyncio.run(main())
+    assert result.outcome == Outcome.SUCCEEDED and result.result_json == '"released"'
+
+
 def inline_threads() -> int:
     return sum(thread.name == "inline-task" for thread in threading.enumerate())
 
@@ -70,11 +95,11 @@ def test_plain_functions_reuse_the_pool_threads() -> None:
 def test_a_stop_sent_after_the_function_returned_does_not_reach_the_next_one() -> None:
     async def late_stop() -> None:
         ended = _Run(len, [[1, 2]], {})
-        await ended.finished.wait()
+        await ended.finished
         ended.stop()  # the timeout fired as the function returned: its thread is the pool's again
         for _ in range(3):
             follower = _Run(sum, [list(range(100_000))], {})
-            await follower.finished.wait()
+            await follower.finished
             assert follower.error is None and follower.value == sum(range(100_000))
 
     asyncio.run(late_stop())
@@ -90,7 +115,7 @@ def test_a_stop_that_comes_before_a_thread_takes_the_call_keeps_the_function_fro
         early = _Run(ran.append, [1], {})
         early.stop()
         threading.Thread(target=waiting.pop()).start()
-        await early.finished.wait()
+        await early.finished
         assert isinstance(early.error, InlineStopped)
 
     asyncio.run(stopped_early())
@@ -115,7 +140,7 @@ def test_inline_executions_side_by_side_keep_their_output_apart() -> None:
     async def both() -> list[ExecutionResult]:
         async def one(name: str) -> ExecutionResult:
             options = ExecutorOptions(allowed_modules=ALLOWED)
-            ctx = RunContext(None, asyncio.Event(), ExecutionOutput(logs[name].append, options=options.output),
+            ctx = RunContext(None, StopSignal(), ExecutionOutput(logs[name].append, options=options.output),
                              options=options)
             return await run_task(inline("shout", name, 200), ctx, f"e-{name}")
         return list(await asyncio.gather(one("a"), one("b")))

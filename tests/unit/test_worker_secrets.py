@@ -24,6 +24,7 @@ from jobstream.infra.topics import Topics
 from jobstream.schemas import Assignment, HttpTask, LogChunk, Outcome, PythonTask, ReportStarted, ShellTask, Task
 from jobstream.secrets_admin import NoKek, ensure_kek, load_keks
 from jobstream.worker.executors import ExecutorOptions
+from jobstream.worker.executors.base import StopSignal
 from jobstream.worker.runs import run_assignment
 from jobstream.worker.secrets import SecretsRefused
 from tests.unit.builders import T0, spec
@@ -71,7 +72,7 @@ def assigned(task: Task) -> Assignment:
 
 def run(source: Source, recorder: Recorder, task: Assignment | None = None,
         options: ExecutorOptions | None = None) -> Any:
-    return asyncio.run(run_assignment(recorder, "w", task or assignment(SCRIPT), asyncio.Event(),  # type: ignore[arg-type]
+    return asyncio.run(run_assignment(recorder, "w", task or assignment(SCRIPT), StopSignal(),  # type: ignore[arg-type]
                                       options or ExecutorOptions(), source))  # type: ignore[arg-type]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from jobstream.schemas import HttpTask, Outcome, PythonTask, ShellTask, Task
-from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions, RunContext
+from jobstream.worker.executors.base import ExecutionResult, ExecutorOptions, RunContext, StopSignal
 from jobstream.worker.executors.http import run_http_task
 from jobstream.worker.executors.inline import run_inline_task
 from jobstream.worker.executors.output import ExecutionOutput, OutputOptions, Piece
@@ -19,7 +19,7 @@ from jobstream.worker.executors.results import place_result
 from jobstream.worker.executors.shell import run_shell_task
 
 __all__ = ["ExecutionOutput", "ExecutionResult", "ExecutorOptions", "OutputOptions", "Piece", "RunContext",
-           "execute", "run_task"]
+           "StopSignal", "execute", "run_task"]
 
 
 async def execute(task: Task, ctx: RunContext) -> ExecutionResult:

@@ -40,10 +40,9 @@ from jobstream.worker.python_runner import describe, load_entrypoint
 from jobstream.worker.upstream_results import with_upstream_results
 
 log = logging.getLogger(__name__)
-TICK_S = 0.1
+TICK_S = 0.1  # the output's flush interval, as for a child's
 
-_output: contextvars.ContextVar[tuple[asyncio.AbstractEventLoop, ExecutionOutput] | None] = \
-    contextvars.ContextVar("jobstream_inline_output", default=None)
+_output: contextvars.ContextVar[_Flusher | None] = contextvars.ContextVar("jobstream_inline_output", default=None)
 
 
 class InlineStopped(Exception):
@@ -62,8 +61,8 @@ class _Routed(io.TextIOBase):
         target = _output.get()
         if target is None:
             return self.fallback.write(text)
-        loop, output = target  # ExecutionOutput belongs to the event loop: hand the bytes over
-        _hand_over(loop, output.feed, self.name_, text.encode(errors="replace"))
+        # The execution's output belongs to the event loop: hand the bytes over
+        _hand_over(target.loop, target.feed, self.name_, text.encode(errors="replace"))
         return len(text)
 
     def flush(self) -> None:
@@ -83,6 +82,28 @@ def _hand_over(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *a
         loop.call_soon_threadsafe(callback, *args)
     except RuntimeError:  # the loop is closed: the worker is gone, or the execution long reported
         pass
+
+
+class _Flusher:
+    """Feeds an execution's output on the loop, and flushes it every TICK_S once something was
+    written: no timer at all for a function that prints nothing (most of them)."""
+
+    def __init__(self, output: ExecutionOutput) -> None:
+        self.loop, self.output = asyncio.get_running_loop(), output
+        self.timer: asyncio.TimerHandle | None = None
+
+    def feed(self, stream: str, data: bytes) -> None:
+        self.output.feed(stream, data)
+        if self.timer is None:
+            self.timer = self.loop.call_later(TICK_S, self._tick)
+
+    def _tick(self) -> None:
+        self.output.tick()
+        self.timer = self.loop.call_later(TICK_S, self._tick)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def route_standard_streams() -> None:
@@ -128,7 +149,7 @@ class _Run:
 
     def __init__(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         self.loop = asyncio.get_running_loop()
-        self.finished = asyncio.Event()
+        self.finished: asyncio.Future[None] = self.loop.create_future()
         self.value: Any = None
         self.error: BaseException | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -149,7 +170,11 @@ class _Run:
             self.error = task.exception()
         else:
             self.value = task.result()
-        self.finished.set()
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.finished.done():  # a wait for a stop that never came cancels it
+            self.finished.set_result(None)
 
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
         try:
@@ -166,7 +191,7 @@ class _Run:
                 self._leave()
         except InlineStopped:  # the stop came as the function returned: it is not the next job's
             self._leave()
-        _hand_over(self.loop, self.finished.set)
+        _hand_over(self.loop, self._finish)
 
     def _leave(self) -> None:
         """No stop reaches this thread from now on, and one sent too late is withdrawn (only a run
@@ -206,25 +231,24 @@ async def run_inline_task(task: PythonTask, ctx: RunContext) -> ExecutionResult:
         return ctx.result(Outcome.FAILED, None, 0, describe(error)["error"])
     ctx.on_started(None)
     route_standard_streams()
-    token = _output.set((asyncio.get_running_loop(), ctx.output))
-    ticker = asyncio.create_task(_tick(ctx.output))
+    flusher = _Flusher(ctx.output)
+    token = _output.set(flusher)
     try:
         run = _Run(function, args, with_upstream_results(function, kwargs, ctx.upstream_results))
         outcome = await _wait(run, ctx, task.entrypoint)
     finally:
         _output.reset(token)
-        ticker.cancel()
+        flusher.stop()
     await asyncio.sleep(0)  # output handed over from the thread is fed before the tails are read
     return _result(run, outcome, ctx, _ms_since(started))
 
 
 async def _wait(run: _Run, ctx: RunContext, entrypoint: str) -> Outcome:
-    finished = asyncio.ensure_future(run.finished.wait())
-    if await ended_in_time(finished, ctx):
+    if await ended_in_time(run.finished, ctx):
         return Outcome.SUCCEEDED
     run.stop()
     try:
-        await asyncio.wait_for(finished, ctx.options.kill_grace_s)
+        await asyncio.wait_for(asyncio.shield(run.finished), ctx.options.kill_grace_s)
     except TimeoutError:
         metrics.INLINE_ORPHANS.inc()
         log.warning("inline task %s did not stop within %.0f s (blocked in C code?); it keeps running in the "
@@ -249,12 +273,6 @@ def _result(run: _Run, outcome: Outcome, ctx: RunContext, duration_ms: int) -> E
         return ctx.result(Outcome.FAILED, None, duration_ms,
                           f"the result is {len(text)} bytes, over the limit of {ctx.options.max_result_bytes}")
     return ctx.result(Outcome.SUCCEEDED, 0, duration_ms, result_json=text)
-
-
-async def _tick(output: ExecutionOutput) -> None:
-    while True:
-        await asyncio.sleep(TICK_S)  # the output's flush interval, as for a child's
-        output.tick()
 
 
 def _ms_since(started: float) -> int:
