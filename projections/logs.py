@@ -28,6 +28,7 @@ from jobstream.streams.kafka_io import (
     consume_ready,
     consumer_config,
     decode_or_poison,
+    leave_group,
     producer_config,
     set_aside,
 )
@@ -94,6 +95,7 @@ class LogsProjector:
         self.consumer.subscribe([self.topics.logs], on_assign=self._on_assign)
 
     def close(self) -> None:
+        leave_group(self.consumer)
         self.consumer.close()
         self.poison.flush(10)
         self.conn.close()

@@ -1,0 +1,51 @@
+"""Closing a consumer whose assignment is still queued: ``leave_group`` serves the rebalance
+callbacks before ``close()``, which would otherwise serve them itself, and an ``assign()`` made
+inside ``close()`` can wait for ever (librdkafka #4884; a projector's close hung in a test)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from jobstream.config import Settings
+from jobstream.infra.topics import TopicSpec
+from jobstream.streams.kafka_io import admin_config, consumer_config, ensure_specs, leave_group
+from tests.integration.harness import poll
+
+
+def assigned_by_the_broker(admin: AdminClient, group: str) -> bool:
+    try:
+        description = admin.describe_consumer_groups([group])[group].result()
+    except KafkaException:  # the group's coordinator is not known yet
+        return False
+    return any(member.assignment.topic_partitions for member in description.members)
+
+
+def test_an_assignment_queued_at_close_is_served_before_close(test_settings: Settings, unique_name: str) -> None:
+    topic = f"{test_settings.topic_prefix}.leave"
+    ensure_specs(test_settings, [TopicSpec(topic, 3)])
+    served: list[str] = []
+
+    def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        served.append("assign")
+        consumer.assign(partitions)
+
+    def on_revoke(consumer: Consumer, _: list[TopicPartition]) -> None:
+        served.append("revoke")
+        consumer.unassign()
+
+    consumer = Consumer(consumer_config(test_settings, unique_name))
+    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    admin = AdminClient(admin_config(test_settings.kafka_bootstrap))
+    poll(lambda: assigned_by_the_broker(admin, unique_name), 60, "the group's assignment")  # queued, not served
+
+    leave_group(consumer)
+    assert served[:1] == ["assign"], served  # served here, with the group alive: not left for close()
+    closed: list[Any] = []
+    closing = threading.Thread(target=lambda: closed.append(consumer.close()), daemon=True)
+    closing.start()
+    closing.join(60)
+    assert closed == [None], "close() did not return"
