@@ -181,10 +181,15 @@ class Worker:
                    slots=self.spec.slots, cpu=self.spec.cpu, memory_mb=self.spec.memory_mb, labels=self.spec.labels)
 
     async def _take(self, inbox: asyncio.Queue[Inbound]) -> None:
+        """Act on the next record in; waits at most 0.2 s for one (the loop's checks run between).
+        One already there is taken at once: ``wait_for`` costs a task and a timer per record."""
         try:
-            record = await asyncio.wait_for(inbox.get(), timeout=0.2)
-        except TimeoutError:
-            return
+            record = inbox.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                record = await asyncio.wait_for(inbox.get(), timeout=0.2)
+            except TimeoutError:
+                return
         match record:
             case Assignment():
                 self._start(record)
@@ -370,6 +375,11 @@ class Worker:
             self._send_kept(kept, now)
 
 
+def _put_all(inbox: asyncio.Queue[Inbound], records: list[Inbound]) -> None:
+    for record in records:
+        inbox.put_nowait(record)
+
+
 class AssignmentFeed(threading.Thread):
     """Reads this worker's partition of the assignments topic, from its end, into the event loop."""
 
@@ -397,8 +407,10 @@ class AssignmentFeed(threading.Thread):
             self.read_to = ends[0]
             self.ready.set()
             while not self._stopping.is_set():
-                for message in consume_ready(self.reader.consumer, 100, 0.1):
-                    self._deliver(message)
+                records = [record for message in consume_ready(self.reader.consumer, 100, 0.1)
+                           if (record := self._ours(message)) is not None]
+                if records:  # one wake-up of the event loop for the lot
+                    self.loop.call_soon_threadsafe(_put_all, self.inbox, records)
                 self.reader.heal()
                 self.read_to = self.reader.position(topics[0], self.partition)  # said by each heartbeat
         except BaseException as error:  # noqa: BLE001 - kept for the worker to report and exit on
@@ -407,12 +419,11 @@ class AssignmentFeed(threading.Thread):
         finally:
             self.reader.close()
 
-    def _deliver(self, message: Message) -> None:
+    def _ours(self, message: Message) -> Inbound | None:
         if message.error() is not None or message.key() != self.worker_id.encode():
-            return
+            return None
         record = decode_or_poison(self.publisher.codec, message, self.publisher.producer, self.publisher.topics)
-        if isinstance(record, (Assignment, CancelExecution, DrainWorker, WorkerLost)):
-            self.loop.call_soon_threadsafe(self.inbox.put_nowait, record)
+        return record if isinstance(record, (Assignment, CancelExecution, DrainWorker, WorkerLost)) else None
 
     def stop(self) -> None:
         self._stopping.set()
