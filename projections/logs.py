@@ -28,8 +28,8 @@ from jobstream.streams.kafka_io import (
     consume_ready,
     consumer_config,
     decode_or_poison,
-    leave_group,
     producer_config,
+    serve_rebalances,
     set_aside,
 )
 from jobstream.streams.kafka_security import client_security
@@ -95,7 +95,7 @@ class LogsProjector:
         self.consumer.subscribe([self.topics.logs], on_assign=self._on_assign)
 
     def close(self) -> None:
-        leave_group(self.consumer)
+        serve_rebalances(self.consumer)
         self.consumer.close()
         self.poison.flush(10)
         self.conn.close()

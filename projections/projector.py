@@ -56,8 +56,8 @@ from jobstream.streams.kafka_io import (
     consume_ready,
     consumer_config,
     decode_or_poison,
-    leave_group,
     producer_config,
+    serve_rebalances,
     set_aside,
 )
 from jobstream.streams.kafka_security import client_security
@@ -167,7 +167,7 @@ class Projector:
         except Exception as error:  # noqa: BLE001 - closing anyway; Postgres kept the last good offsets
             log.error("the last batch was not written: %s", error)
         self.writer.close()
-        leave_group(self.consumer)
+        serve_rebalances(self.consumer)
         self.consumer.close()
         self.poison.flush(10)
         self.poison.close()

@@ -115,13 +115,13 @@ def consume_ready(consumer: Consumer, max_messages: int, timeout_s: float) -> li
 T = TypeVar("T")
 
 
-def leave_group(consumer: Consumer, max_polls: int = 1000) -> None:
-    """Unsubscribe, and serve the rebalance callbacks already queued, before ``close()``. A callback
-    that ``close()`` itself serves for an assignment queued earlier calls ``assign()`` (the client
-    calls it too when the callback does not), and once the group has terminated that call waits for
-    a reply that never comes (librdkafka #4884: a projector's close hung in a test). Messages polled
-    here are dropped unprocessed: none of our consumers commits an offset but explicitly."""
-    consumer.unsubscribe()
+def serve_rebalances(consumer: Consumer, max_polls: int = 1000) -> None:
+    """Serve the rebalance callbacks already queued, before ``close()``. A callback that ``close()``
+    itself serves for an assignment queued earlier calls ``assign()`` (the client calls it too when
+    the callback does not), and once the group has terminated that call waits for a reply that never
+    comes (librdkafka #4884: a projector's close hung in a test). The consumer stays in its group
+    (a static member must not leave it: its restart would move its partitions). Messages polled here
+    are dropped unprocessed: none of our consumers commits an offset but explicitly."""
     for _ in range(max_polls):  # a bound, not a timeout: each poll returns at once
         if consumer.poll(0) is None:
             return

@@ -23,7 +23,7 @@ from jobstream.streams.engine.processor import Batch, Processor
 from jobstream.streams.engine.restore import restore
 from jobstream.streams.engine.store import Overlay, Serde, Stores
 from jobstream.streams.engine.transaction import Fatal, Outcome, abort, classify, commit, error_of
-from jobstream.streams.kafka_io import leave_group
+from jobstream.streams.kafka_io import serve_rebalances
 from jobstream.streams.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ class Engine(Generic[V]):
         log.info("revoked %s partitions %s", ", ".join(self.config.input_topics), numbers)
 
     def _close(self) -> None:
-        for close in (lambda: leave_group(self.consumer), self.consumer.close, self.restorer.close):
+        for close in (lambda: serve_rebalances(self.consumer), self.consumer.close, self.restorer.close):
             _quietly(close)
         _quietly(lambda: self.producer.flush(5))
 

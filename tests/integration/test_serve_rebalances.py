@@ -1,4 +1,4 @@
-"""Closing a consumer whose assignment is still queued: ``leave_group`` serves the rebalance
+"""Closing a consumer whose assignment is still queued: ``serve_rebalances`` serves the rebalance
 callbacks before ``close()``, which would otherwise serve them itself, and an ``assign()`` made
 inside ``close()`` can wait for ever (librdkafka #4884; a projector's close hung in a test)."""
 
@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 
 from jobstream.config import Settings
 from jobstream.infra.topics import TopicSpec
-from jobstream.streams.kafka_io import admin_config, consumer_config, ensure_specs, leave_group
+from jobstream.streams.kafka_io import admin_config, consumer_config, ensure_specs, serve_rebalances
 from tests.integration.harness import poll
 
 
@@ -39,10 +39,11 @@ def test_an_assignment_queued_at_close_is_served_before_close(test_settings: Set
     consumer = Consumer(consumer_config(test_settings, unique_name))
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     admin = AdminClient(admin_config(test_settings.kafka_bootstrap))
-    poll(lambda: assigned_by_the_broker(admin, unique_name), 60, "the group's assignment")  # queued, not served
-
-    leave_group(consumer)
-    assert served[:1] == ["assign"], served  # served here, with the group alive: not left for close()
+    poll(lambda: assigned_by_the_broker(admin, unique_name), 60, "the group's assignment")
+    # The client queues the assignment once the broker's answer reaches it: serve until it has
+    poll(lambda: serve_rebalances(consumer) or served, 60, "the assignment served before close()")
+    assert served == ["assign"], served  # served with the group alive, not left for close()
+    assert assigned_by_the_broker(admin, unique_name)  # still a member: a static one must not leave
     closed = threading.Event()
 
     def close() -> None:
