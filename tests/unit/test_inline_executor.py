@@ -80,6 +80,16 @@ def test_what_a_running_function_prints_reaches_its_log_before_it_ends(tmp_path:
     assert result.outcome == Outcome.SUCCEEDED and result.result_json == '"released"'
 
 
+def test_output_written_after_the_run_was_given_up_arms_no_timer() -> None:
+    async def main() -> bool:
+        flusher = inline_module._Flusher(ExecutionOutput(lambda piece: None))
+        flusher.stop()  # a function that printed nothing while it ran, then outlived its stop
+        flusher.feed("stdout", b"an orphan's line\n")
+        return flusher.timer is None
+
+    assert asyncio.run(main())  # else a timer would tick for ever for an execution long reported
+
+
 def inline_threads() -> int:
     return sum(thread.name == "inline-task" for thread in threading.enumerate())
 

@@ -91,10 +91,11 @@ class _Flusher:
     def __init__(self, output: ExecutionOutput) -> None:
         self.loop, self.output = asyncio.get_running_loop(), output
         self.timer: asyncio.TimerHandle | None = None
+        self.stopped = False  # an orphaned thread may still write: that arms nothing
 
     def feed(self, stream: str, data: bytes) -> None:
         self.output.feed(stream, data)
-        if self.timer is None:
+        if self.timer is None and not self.stopped:
             self.timer = self.loop.call_later(TICK_S, self._tick)
 
     def _tick(self) -> None:
@@ -102,6 +103,7 @@ class _Flusher:
         self.timer = self.loop.call_later(TICK_S, self._tick)
 
     def stop(self) -> None:
+        self.stopped = True
         if self.timer is not None:
             self.timer.cancel()
 
@@ -173,7 +175,7 @@ class _Run:
         self._finish()
 
     def _finish(self) -> None:
-        if not self.finished.done():  # a wait for a stop that never came cancels it
+        if not self.finished.done():  # set once, whichever way the run ended
             self.finished.set_result(None)
 
     def _call(self, function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> None:
