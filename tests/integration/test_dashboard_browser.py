@@ -67,6 +67,18 @@ def open_page(page: Page, client: httpx.Client, path: str) -> None:
     page.evaluate(NO_RELOAD)  # gone if the page reloads: the updates below must come without one
 
 
+# Whether the page's live stream (htmx's EventSource on the element with sse-connect) is open: a
+# page shows events within the bound once it is live, and one that happens before is shown by the
+# redraw its connection triggers, which can take longer than the bound on a busy machine.
+LIVE_OPEN = """selector => { const element = document.querySelector(selector);
+  const data = element && element['htmx-internal-data'];
+  return !!(data && data.sseEventSource && data.sseEventSource.readyState === 1); }"""
+
+
+def wait_live(page: Page, selector: str = '[sse-connect^="/ui/live"]') -> None:
+    page.wait_for_function(LIVE_OPEN, arg=selector, timeout=LIVE_S)
+
+
 def still_same_document(page: Page) -> bool:
     return bool(page.evaluate("window.__sameDocument === true"))
 
@@ -222,6 +234,7 @@ def shown_after_event_s(page: Page, client: httpx.Client, job_id: str, event_typ
 def test_lists_and_detail_pages_show_an_event_within_a_second(stack: httpx.Client, page: Page) -> None:
     # Given the jobs list open, watching for rows that turn completed
     open_page(page, stack, "/ui/jobs")
+    wait_live(page)
     page.evaluate(FIRST_SEEN, "tr[data-job-id] .status-completed")
     gaps: list[float] = []
     # When jobs complete one after the other (each running a second, so the page is at rest before)
@@ -232,6 +245,7 @@ def test_lists_and_detail_pages_show_an_event_within_a_second(stack: httpx.Clien
     # And a job waiting on a queue no worker serves is cancelled over HTTP while its own page is open
     job_id = submit_job(stack, ["true"], name="ui-live-detail", queue="nobody-serves")["job_id"]
     open_page(page, stack, f"/ui/jobs/{job_id}")
+    wait_live(page)
     page.evaluate(FIRST_SEEN, '#job-status[data-status="cancelled"]')
     assert stack.post(f"/v1/jobs/{job_id}/cancel").status_code in (200, 202)
     expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled", timeout=LIVE_S)
