@@ -35,6 +35,13 @@ POM = Path(__file__).parent / "kafka" / "pom.xml"
 READY_TIMEOUT_S = 90.0
 
 
+def request_thread_lines(cores: int) -> list[str]:
+    """Request threads sized to the machine. Kafka's defaults (3 network, 8 I/O threads) are for a
+    server of its own; beside the whole stack on 2 cores, one network and two I/O threads cost the
+    broker about a fifth less CPU per job in a burst (docs/architecture.md)."""
+    return [f"num.network.threads={max(1, cores // 2)}", f"num.io.threads={max(2, cores)}"]
+
+
 @dataclass(frozen=True)
 class LocalKafka:
     """One broker's files live in ``home``; its jars in ``cache_dir``."""
@@ -153,6 +160,7 @@ class LocalKafka:
                     # Topics are created explicitly (jobstream.infra.topics), never by a typo.
                     "auto.create.topics.enable=false",
                     "num.partitions=12",
+                    *request_thread_lines(os.cpu_count() or 1),
                     "",
                 ]
             )

@@ -13,6 +13,7 @@ import typer
 from jobstream.client import register as register_client_commands
 from jobstream.config import WORKER_ALLOW_MODULES, WORKER_PYTHONPATH, Settings, SettingsError
 from jobstream.connect_cli import app as connect_app
+from jobstream.gc_tuning import tune_gc
 from jobstream.infra.process import InfraError
 from jobstream.infra.topics import Topics
 from jobstream.kafka_cli import register_kafka_tools
@@ -582,6 +583,7 @@ def bench_codec(commands: int = typer.Option(5_000, help="SubmitJob commands per
 
 
 def main() -> None:
+    tune_gc()
     try:
         app()
     except (InfraError, SettingsError) as error:  # a failure to report, not a traceback

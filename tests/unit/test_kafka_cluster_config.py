@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+
 from jobstream.config import Settings
-from jobstream.infra.kafka import LocalKafka
+from jobstream.infra.kafka import LocalKafka, request_thread_lines
 from jobstream.infra.kafka_cluster import LocalKafkaCluster
 from jobstream.infra.stack import Infra, local_cluster_size
 
@@ -43,3 +46,11 @@ def test_one_broker_stays_the_default_with_unreplicated_internal_topics(tmp_path
     assert (config["node.id"], config["offsets.topic.replication.factor"], config["min.insync.replicas"]) == (
         "1", "1", "1")
     assert local_cluster_size(Settings(state_dir=tmp_path)) is None
+
+
+def test_request_threads_follow_the_machines_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    config = _properties(Infra(Settings(state_dir=tmp_path)).kafka)  # type: ignore[arg-type]
+    assert (config["num.network.threads"], config["num.io.threads"]) == ("1", "2")
+    assert request_thread_lines(16) == ["num.network.threads=8", "num.io.threads=16"]
+    assert request_thread_lines(1) == ["num.network.threads=1", "num.io.threads=2"]
