@@ -50,7 +50,9 @@ def test_one_broker_stays_the_default_with_unreplicated_internal_topics(tmp_path
 
 def test_request_threads_follow_the_machines_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    config = _properties(Infra(Settings(state_dir=tmp_path)).kafka)  # type: ignore[arg-type]
+    broker = Infra(Settings(state_dir=tmp_path)).kafka
+    assert isinstance(broker, LocalKafka)
+    config = _properties(broker)
     assert (config["num.network.threads"], config["num.io.threads"]) == ("4", "8")
     assert request_thread_lines(2) == ["num.network.threads=1", "num.io.threads=2"]
     assert request_thread_lines(1) == ["num.network.threads=1", "num.io.threads=2"]
