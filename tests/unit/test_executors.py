@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,19 @@ def test_the_runner_calls_the_entrypoint_and_writes_json(tmp_path: Path) -> None
     assert python_runner.run(task, tmp_path / "r", tmp_path / "e") == 1
     error = json.loads((tmp_path / "e").read_text())
     assert error["error"] == "ValueError: boom" and "Traceback" in error["traceback"]
+
+
+def test_a_child_imports_asyncio_only_for_a_coroutine_function() -> None:
+    """A third of a python job's start-up was importing asyncio, which a plain function never needs."""
+    probe = ("import sys; from jobstream.worker import python_runner as runner; "
+             "print(runner.call(sys.argv[1], [-21], {}), 'asyncio' in sys.modules)")
+
+    def child(entrypoint: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe, entrypoint], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parents[2]).stdout.strip()
+
+    assert child("builtins:abs") == "21 False"
+    assert child(f"{JOBS}:double") == "-42 True"
 
 
 def test_a_python_job_returns_its_json_result() -> None:
