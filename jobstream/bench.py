@@ -123,6 +123,21 @@ def _pace(due: float, publisher: Publisher) -> None:
         publisher.poll(min(left, 0.001))
 
 
+class Stall:
+    """When a bench waiting for work to finish should give up: after ``timeout_s`` in which
+    nothing finished. A slow kind (a child interpreter per job) that keeps finishing is no failure."""
+
+    def __init__(self, timeout_s: float, remaining: int, now: float) -> None:
+        self.timeout_s = timeout_s
+        self.remaining = remaining
+        self.due = now + timeout_s
+
+    def reached(self, remaining: int, now: float) -> bool:
+        if remaining < self.remaining:
+            self.remaining, self.due = remaining, now + self.timeout_s
+        return now > self.due
+
+
 class EventWatch:
     """One consumer of the events topic for a whole bench run, from its start. ``batched`` lets
     the broker batch its fetches, as a reader that only counts (times come from the events) can:
@@ -137,14 +152,15 @@ class EventWatch:
     def until_done(self, record: Callable[[Any, set[str]], None], remaining: set[str], timeout_s: float,
                    what: str = "jobs", alive: Callable[[], None] = lambda: None) -> None:
         """Fold events in with ``record(event, remaining)``, which removes what has finished,
-        until nothing remains; TimeoutError after ``timeout_s``. ``alive`` raises if the stack
-        can no longer finish (a process of it ended)."""
-        deadline = time.monotonic() + timeout_s
+        until nothing remains; TimeoutError once nothing has finished for ``timeout_s``. ``alive``
+        raises if the stack can no longer finish (a process of it ended)."""
+        stall = Stall(timeout_s, len(remaining), time.monotonic())
         while remaining:
             alive()
-            if time.monotonic() > deadline:
+            if stall.reached(len(remaining), time.monotonic()):
                 named = ", ".join(sorted(remaining)[:5])
-                raise TimeoutError(f"{len(remaining)} {what} unfinished after {timeout_s}s: {named}")
+                raise TimeoutError(f"{len(remaining)} {what} unfinished, none finished in the last {timeout_s}s: "
+                                   f"{named}")
             for message in consume_ready(self.consumer, 5000, 0.05):
                 if message.error() is None:
                     record(self.codec.decode(message.value(), topic=message.topic(), partition=message.partition(),

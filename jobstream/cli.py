@@ -394,7 +394,7 @@ def bench_e2e(jobs: int = typer.Option(10_000, help="no-op jobs to run, per kind
                                              help="job kind: inline, python or shell (repeatable)"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
-              timeout_s: float = typer.Option(600, help="give up after this long"),
+              timeout_s: float = typer.Option(600, help="give up when no job has finished for this long"),
               rate: float = typer.Option(None, help="submit at this many jobs/s (default: all at once)"),
               keep: bool = _keep_option()) -> None:
     """The whole stack; N no-op jobs of each kind: jobs/s, latencies, messages and CPU per job; prints JSON."""
@@ -442,7 +442,7 @@ def bench_dag(nodes: int = typer.Option(1000, help="jobs in the DAG"),
               fan_in: int = typer.Option(2, help="at most this many upstreams per node"),
               workers: int = typer.Option(2, help="worker processes"),
               slots: int = typer.Option(16, help="slots per worker"),
-              timeout_s: float = typer.Option(600, help="give up after this long"),
+              timeout_s: float = typer.Option(600, help="give up when no job has finished for this long"),
               keep: bool = _keep_option()) -> None:
     """A layered DAG from submit to last node done, beside its critical path; prints JSON."""
     import json
