@@ -67,7 +67,7 @@ def call(entrypoint: str, args: list[Any], kwargs: dict[str, Any], python_path: 
     function = load_entrypoint(entrypoint, python_path, allowed)
     value = function(*args, **with_upstream_results(function, kwargs, upstream or {}))
     if inspect.isawaitable(value):
-        import asyncio  # here, not at the top: a third of a child's start-up, which a plain function never needs
+        import asyncio  # here, not at the top: about half a child's start-up, which a plain function never needs
 
         value = asyncio.run(_awaited(value))
     return json.dumps(value, allow_nan=False)
