@@ -91,8 +91,12 @@ class Engine(Generic[V]):
         except Fatal as error:
             log.critical("%s: %s; exiting (another instance owns this work now, the client failed, or a "
                          "restart must settle a transaction)", self.transactional_id, error)
-            return FATAL_EXIT_CODE
-        self._close()
+            code = FATAL_EXIT_CODE
+        finally:
+            # On every way out, fenced too: a consumer left to the interpreter's exit is destroyed
+            # after confluent-kafka cleared its callbacks, and its close then runs inside that
+            # teardown (a fenced state processor once died of "free(): invalid pointer" there).
+            self._close()
         return code
 
     def _new_producer(self) -> Producer:
