@@ -15,8 +15,8 @@ from jobstream.infra.topics import TopicSpec
 from jobstream.streams.engine.config import EngineConfig, engine_producer_config
 from jobstream.streams.engine.loop import FATAL_EXIT_CODE, Engine
 from jobstream.streams.kafka_io import ensure_specs
+from tests.integration.engine_toys import DEADLINE_S, Utf8, WritesOnlyWhenAsked, send_values
 from tests.integration.harness import poll
-from tests.integration.test_engine_quiet_batches import DEADLINE_S, Utf8, WritesOnlyWhenAsked, _send
 
 
 def test_a_fenced_engine_exits_with_its_code_and_its_clients_closed(test_settings: Settings,
@@ -32,12 +32,12 @@ def test_a_fenced_engine_exits_with_its_code_and_its_clients_closed(test_setting
     thread.start()
     try:
         # Given an engine that has committed a transaction
-        _send(test_settings, config.input_topics[0], [b"write"])
+        send_values(test_settings, config.input_topics[0], [b"write"])
         poll(lambda: processor.seen == 1, DEADLINE_S, "the engine handled the first message")
         # When a successor takes its transactional id (as one with the same instance id does)
         successor = Producer(engine_producer_config(test_settings, config, engine.transactional_id))
         successor.init_transactions(DEADLINE_S)
-        _send(test_settings, config.input_topics[0], [b"write"])
+        send_values(test_settings, config.input_topics[0], [b"write"])
         thread.join(DEADLINE_S)
         # Then it exits fenced, its consumers closed by itself
         assert codes == [FATAL_EXIT_CODE]

@@ -9,57 +9,19 @@ again changes nothing."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 
 import pytest
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from jobstream.config import Settings
 from jobstream.infra.topics import TopicSpec
 from jobstream.streams.engine.config import EngineConfig
 from jobstream.streams.engine.loop import Engine
-from jobstream.streams.engine.processor import Batch
-from jobstream.streams.kafka_io import consumer_config, ensure_specs, producer_config
+from jobstream.streams.kafka_io import consumer_config, ensure_specs
+from tests.integration.engine_toys import DEADLINE_S, Utf8, WritesOnlyWhenAsked, send_values
 from tests.integration.harness import poll
-
-DEADLINE_S = 60.0  # a busy 2-core machine: group join and the first fetch take seconds
-
-
-class Utf8:
-    def encode(self, value: str) -> bytes:
-        return value.encode()
-
-    def decode(self, data: bytes) -> str:
-        return data.decode()
-
-
-class WritesOnlyWhenAsked:
-    """Sends a message on when its value says ``write``; anything else it counts and ignores."""
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.seen = 0  # read by the test's thread
-        self.punctuations = 0
-
-    def handle(self, message: Message, batch: Batch[str]) -> None:
-        self.seen += 1
-        if message.value() == b"write":
-            batch.send(self.output, message.key(), message.value(), 0)
-
-    def handled(self, batch: Batch[str]) -> None: ...
-
-    def punctuate(self, batch: Batch[str], owned: frozenset[int]) -> None:
-        self.punctuations += 1
-
-    def committed(self) -> None: ...
-
-    def aborted(self) -> None: ...
-
-    def assigned(self, partition: int, table: MutableMapping[str, str]) -> None: ...
-
-    def revoked(self, partition: int) -> None: ...
-
 
 EngineRun = tuple[Engine[str], WritesOnlyWhenAsked, EngineConfig]
 
@@ -91,13 +53,6 @@ def start_engine(test_settings: Settings, unique_name: str) -> Iterator[Callable
         poll(engine.liveness.stopped, DEADLINE_S, "the engine's liveness watch ends")
 
 
-def _send(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = Producer(producer_config(settings))
-    for value in values:
-        producer.produce(topic, value, b"k", 0)
-    assert producer.flush(30) == 0
-
-
 def _committed(settings: Settings, config: EngineConfig) -> int:
     consumer = Consumer(consumer_config(settings, config.app_id))
     try:
@@ -114,13 +69,13 @@ def _transactions(config: EngineConfig) -> float:
 def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
         test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
     _, processor, config = start_engine(3600)  # no punctuation commits offsets here
-    _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
+    send_values(test_settings, config.input_topics[0], [b"ignore"] * 3)
     poll(lambda: processor.seen == 3, DEADLINE_S, "the engine handled the three ignored messages")
 
     assert _transactions(config) == 0
     assert _committed(test_settings, config) < 0  # no offset committed for the group yet
 
-    _send(test_settings, config.input_topics[0], [b"write"])
+    send_values(test_settings, config.input_topics[0], [b"write"])
     poll(lambda: processor.seen == 4, DEADLINE_S, "the engine handled the message that writes")
     poll(lambda: _committed(test_settings, config) == 4, DEADLINE_S,
          "the write's transaction commits all four offsets", interval_s=0.5)  # each look is a new consumer
@@ -130,7 +85,7 @@ def test_a_batch_that_writes_nothing_commits_nothing_until_one_writes(
 def test_a_punctuation_commits_what_quiet_batches_left_and_nothing_when_there_is_none(
         test_settings: Settings, start_engine: Callable[[float], EngineRun]) -> None:
     _, processor, config = start_engine(0.2)
-    _send(test_settings, config.input_topics[0], [b"ignore"] * 3)
+    send_values(test_settings, config.input_topics[0], [b"ignore"] * 3)
     poll(lambda: _committed(test_settings, config) == 3, DEADLINE_S,
          "a punctuation commits the quiet batches' offsets", interval_s=0.5)
     punctuated = processor.punctuations
